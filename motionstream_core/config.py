@@ -1,0 +1,309 @@
+"""Typed, validated configurations for the model, the tiny VAE and the stream.
+
+Three named model configs exist:
+
+* ``tiny``        -- a 2-layer model for tests (runs in milliseconds on CPU);
+* ``demo``        -- the embedded demo model (6 layers, width 256, 128x128 video);
+* ``wan2.1-1.3b`` -- the Wan 2.1 1.3B backbone (dim 1536, 30 layers), the layout of
+  Wan2.1-Fun-1.3B-Control (48 input channels, CLIP image cross-attention) plus the track head.
+
+Configs are frozen dataclasses; ``to_dict``/``from_dict`` round-trip them through the JSON that
+MotionStream checkpoints keep in their safetensors metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    """The Wan 2.1 diffusion transformer.
+
+    ``in_dim`` is 48 for MotionStream (16 noisy latent + 16 track + 16 start-image latent) and 16
+    for plain Wan2.1-T2V. ``image_cross_attn`` adds the CLIP-vision branch (``img_emb``,
+    ``k_img``/``v_img``) of the Wan I2V / Fun-Control checkpoints.
+    """
+
+    dim: int = 1536
+    ffn_dim: int = 8960
+    num_heads: int = 12
+    num_layers: int = 30
+    in_dim: int = 48
+    out_dim: int = 16
+    text_dim: int = 4096
+    freq_dim: int = 256
+    patch_size: tuple[int, int, int] = (1, 2, 2)
+    eps: float = 1e-6
+    qk_norm: bool = True
+    cross_attn_norm: bool = True
+    image_cross_attn: bool = True
+    clip_dim: int = 1280
+    rope_theta: float = 10000.0
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.num_heads
+
+    @property
+    def rope_split(self) -> tuple[int, int, int]:
+        """Per-head channels given to the (time, height, width) RoPE axes: 44/42/42 for d=128."""
+        d = self.head_dim
+        return (d - 4 * (d // 6), 2 * (d // 6), 2 * (d // 6))
+
+    def validate(self) -> None:
+        _positive(self, "dim", "ffn_dim", "num_heads", "num_layers", "in_dim", "out_dim", "text_dim", "freq_dim")
+        if self.dim % self.num_heads:
+            raise ConfigError(f"DiTConfig.dim ({self.dim}) must be divisible by num_heads ({self.num_heads})")
+        if self.head_dim % 2 or any(a % 2 for a in self.rope_split):
+            raise ConfigError(f"DiTConfig head_dim {self.head_dim} gives an odd RoPE split {self.rope_split}")
+        if self.freq_dim % 2:
+            raise ConfigError(f"DiTConfig.freq_dim ({self.freq_dim}) must be even")
+        if len(self.patch_size) != 3 or any(p < 1 for p in self.patch_size):
+            raise ConfigError(f"DiTConfig.patch_size must be 3 positive ints, got {self.patch_size}")
+        if self.patch_size[0] != 1:
+            raise ConfigError("DiTConfig.patch_size[0] must be 1: the causal cache works frame by frame")
+
+
+@dataclass(frozen=True)
+class TrackHeadConfig:
+    """The track encoder head (paper Sec. 3.1, Eq. 1).
+
+    Each track gets an ``id_dim``-dimensional sinusoidal embedding of a random ID, written into cell
+    (y // stride, x // stride) of every pixel frame where it is visible. ``temporal_pack`` pixel
+    frames are packed into channels (first frame repeated, Wan I2V style), then two 1x1x1
+    convolutions map ``id_dim * temporal_pack`` -> ``hidden`` -> ``out_channels``.
+    """
+
+    id_dim: int = 64
+    stride: int = 8
+    temporal_pack: int = 4
+    hidden: int = 256
+    out_channels: int = 16
+    max_id: int = 4096  # IDs are drawn without replacement from [0, max_id)
+    max_tracks: int = 1024
+
+    def validate(self) -> None:
+        _positive(self, "id_dim", "stride", "temporal_pack", "hidden", "out_channels", "max_id", "max_tracks")
+        if self.id_dim % 2:
+            raise ConfigError(f"TrackHeadConfig.id_dim ({self.id_dim}) must be even (sin/cos halves)")
+        if self.max_tracks > self.max_id:
+            raise ConfigError("TrackHeadConfig.max_tracks cannot exceed max_id: IDs are unique per video")
+
+
+@dataclass(frozen=True)
+class TinyVAEConfig:
+    """TAEHV-architecture tiny autoencoder. The defaults load the public ``taew2_1`` weights.
+
+    ``channels`` are the decoder widths from the latent side to the image side; the encoder uses
+    ``encoder_width`` throughout. ``blocks_per_stage`` MemBlocks per stage.
+    """
+
+    latent_channels: int = 16
+    image_channels: int = 3
+    channels: tuple[int, int, int, int] = (64, 128, 256, 512)
+    encoder_width: int = 64
+    blocks_per_stage: int = 3
+    time_upscale: tuple[bool, bool] = (True, True)
+    space_upscale: tuple[bool, bool, bool] = (True, True, True)
+
+    @property
+    def temporal_stride(self) -> int:
+        return 2 ** sum(self.time_upscale)
+
+    @property
+    def spatial_stride(self) -> int:
+        return 2 ** sum(self.space_upscale)
+
+    def validate(self) -> None:
+        _positive(self, "latent_channels", "image_channels", "encoder_width", "blocks_per_stage")
+        if len(self.channels) != 4 or any(c < 1 for c in self.channels):
+            raise ConfigError(f"TinyVAEConfig.channels must be 4 positive ints, got {self.channels}")
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """The causal student's schedule and cache (paper Table 4: chunk 3, sink 1, window 1)."""
+
+    chunk_frames: int = 3  # latent frames per chunk (12 video frames)
+    sink_chunks: int = 1
+    window_chunks: int = 1
+    steps: int = 3
+    shift: float = 5.0
+    num_train_timesteps: int = 1000
+    fps: int = 16
+
+    @property
+    def sink_frames(self) -> int:
+        return self.sink_chunks * self.chunk_frames
+
+    @property
+    def window_frames(self) -> int:
+        return self.window_chunks * self.chunk_frames
+
+    @property
+    def max_rope_frames(self) -> int:
+        """RoPE frame indices never reach this bound: sink + window + chunk."""
+        return self.sink_frames + self.window_frames + self.chunk_frames
+
+    def validate(self) -> None:
+        _positive(self, "chunk_frames", "sink_chunks", "steps", "num_train_timesteps", "fps")
+        if self.window_chunks < 0:
+            raise ConfigError(f"StreamConfig.window_chunks must be >= 0, got {self.window_chunks}")
+        if self.shift <= 0:
+            raise ConfigError(f"StreamConfig.shift must be > 0, got {self.shift}")
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Bidirectional teacher sampling (paper Eq. 2): joint text / motion guidance, 3 evaluations."""
+
+    steps: int = 50
+    shift: float = 6.0
+    text_guidance: float = 3.0
+    motion_guidance: float = 1.5
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build a MotionStream model and run it."""
+
+    name: str
+    dit: DiTConfig
+    track_head: TrackHeadConfig = field(default_factory=TrackHeadConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    vae: TinyVAEConfig = field(default_factory=TinyVAEConfig)
+    height: int = 480  # native output size in pixels
+    width: int = 832
+    text_len: int = 512
+
+    @property
+    def latent_channels(self) -> int:
+        return self.dit.out_dim
+
+    @property
+    def spatial_stride(self) -> int:
+        return self.track_head.stride
+
+    @property
+    def temporal_stride(self) -> int:
+        return self.track_head.temporal_pack
+
+    def validate(self) -> "ModelConfig":
+        for part in (self.dit, self.track_head, self.stream, self.vae):
+            part.validate()
+        if self.dit.in_dim != 3 * self.latent_channels:
+            raise ConfigError(
+                f"ModelConfig {self.name!r}: dit.in_dim ({self.dit.in_dim}) must be 3 x {self.latent_channels} "
+                "(noisy latent + track slot + start-image latent)")
+        if self.track_head.out_channels != self.latent_channels:
+            raise ConfigError(f"ModelConfig {self.name!r}: track_head.out_channels must equal the latent channels "
+                              f"({self.latent_channels})")
+        if self.vae.latent_channels != self.latent_channels:
+            raise ConfigError(f"ModelConfig {self.name!r}: vae.latent_channels must equal {self.latent_channels}")
+        if self.vae.spatial_stride != self.spatial_stride or self.vae.temporal_stride != self.temporal_stride:
+            raise ConfigError(f"ModelConfig {self.name!r}: the VAE strides must match the track head's")
+        self.check_size(self.height, self.width)
+        return self
+
+    def check_size(self, height: int, width: int) -> None:
+        """Raise unless (height, width) maps to whole patches of the latent grid."""
+        multiple = self.spatial_stride * self.dit.patch_size[1]
+        if height <= 0 or width <= 0 or height % multiple or width % multiple:
+            raise ConfigError(f"image size {width}x{height} is not supported by model {self.name!r}: width and height "
+                              f"must be positive multiples of {multiple}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        try:
+            return cls(
+                name=data["name"],
+                dit=_build(DiTConfig, data["dit"]),
+                track_head=_build(TrackHeadConfig, data.get("track_head", {})),
+                stream=_build(StreamConfig, data.get("stream", {})),
+                teacher=_build(TeacherConfig, data.get("teacher", {})),
+                vae=_build(TinyVAEConfig, data.get("vae", {})),
+                **{k: data[k] for k in ("height", "width", "text_len") if k in data},
+            ).validate()
+        except KeyError as e:
+            raise ConfigError(f"model config is missing the field {e.args[0]!r}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"model config is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("model config JSON must be an object")
+        return cls.from_dict(data)
+
+
+def _build(kind, data: dict[str, Any]):
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{kind.__name__} has no field(s) {', '.join(unknown)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return kind(**values)
+
+
+def _positive(obj, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{type(obj).__name__}.{name} must be a positive integer, got {value!r}")
+
+
+# The named configs. -----------------------------------------------------------------------------
+
+def _tiny() -> ModelConfig:
+    return ModelConfig(
+        name="tiny",
+        dit=DiTConfig(dim=64, ffn_dim=128, num_heads=4, num_layers=2, text_dim=32, freq_dim=32,
+                      image_cross_attn=True, clip_dim=24),
+        track_head=TrackHeadConfig(id_dim=16, hidden=32, max_id=256, max_tracks=64),
+        vae=TinyVAEConfig(channels=(8, 8, 8, 8), encoder_width=8, blocks_per_stage=1),
+        height=64, width=64, text_len=8,
+    )
+
+
+def _demo() -> ModelConfig:
+    return ModelConfig(
+        name="demo",
+        dit=DiTConfig(dim=256, ffn_dim=1024, num_heads=4, num_layers=6, text_dim=64, freq_dim=64,
+                      image_cross_attn=False),
+        track_head=TrackHeadConfig(id_dim=64, hidden=128, max_id=1024, max_tracks=256),
+        vae=TinyVAEConfig(channels=(32, 32, 32, 32), encoder_width=32, blocks_per_stage=1),
+        height=128, width=128, text_len=16,
+    )
+
+
+def _wan_1_3b() -> ModelConfig:
+    return ModelConfig(name="wan2.1-1.3b", dit=DiTConfig(), height=480, width=832, text_len=512)
+
+
+NAMED_CONFIGS = {"tiny": _tiny, "demo": _demo, "wan2.1-1.3b": _wan_1_3b}
+
+
+def get_config(name: str) -> ModelConfig:
+    """The named model config, validated. Raises ConfigError listing the known names."""
+    try:
+        factory = NAMED_CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model config {name!r}; known: {', '.join(NAMED_CONFIGS)}") from None
+    return factory().validate()
