@@ -1,0 +1,193 @@
+"""Live steering: what a user does while the stream runs, and the record of what the stream used.
+
+``Steering`` is the thread-safe mailbox another thread (an HTTP handler, a UI) writes into at any
+time; the stream reads a snapshot at each chunk boundary, so the latest state wins and applies
+from the next chunk.
+
+``ControlPlan`` turns the planned tracks plus the live points into the pixel-frame tracks of each
+chunk, and records every frame it hands out, so ``recorded()`` is a Tracks that replays the live
+session exactly (same seed -> same video). Rules, in order:
+
+* track slot i is planned track i (held at its last frame once the plan ends);
+* a live point with id ``"track:<i>"`` takes over slot i from the next chunk on; any other id adds
+  a new slot (invisible in the frames before it appeared);
+* a live slot moves linearly, over the chunk's frames, from where it was to the latest position;
+  a released point (``active=False``) stays where it was left.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .tracks import Tracks
+
+_TAKEOVER = re.compile(r"^track:(\d+)$")
+
+
+@dataclass(frozen=True)
+class LivePoint:
+    id: str
+    x: float
+    y: float
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class SteeringSnapshot:
+    points: dict[str, LivePoint]
+    tracks: Tracks | None  # a replacement plan posted since the last snapshot
+    stopped: bool
+
+
+class Steering:
+    """Thread-safe live control of one stream: points, plan replacement, pause/resume/stop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._points: dict[str, LivePoint] = {}
+        self._tracks: Tracks | None = None
+        self._stopped = False
+        self._running = threading.Event()
+        self._running.set()
+        self.chunk = 0  # the chunk the stream is at (informational, for the UI)
+
+    def update_points(self, points) -> None:
+        """Set the latest position of each given live point (others keep theirs)."""
+        with self._lock:
+            for p in points:
+                self._points[p.id] = p
+
+    def replace_tracks(self, tracks: Tracks) -> None:
+        """Replace the planned tracks from the next chunk on."""
+        with self._lock:
+            self._tracks = tracks
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        self._running.set()  # a paused stream must wake up to stop
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        with self._lock:
+            return self._stopped
+
+    def wait_while_paused(self, timeout: float | None = None) -> bool:
+        """Block while paused; True once running (or stopped), False on timeout."""
+        return self._running.wait(timeout)
+
+    def snapshot(self) -> SteeringSnapshot:
+        with self._lock:
+            snap = SteeringSnapshot(dict(self._points), self._tracks, self._stopped)
+            self._tracks = None
+            return snap
+
+
+class ControlPlan:
+    """Per-chunk pixel-frame tracks from planned tracks + live points, with a full record."""
+
+    def __init__(self, planned: Tracks | None, width: int, height: int, fps: float):
+        self.width, self.height, self.fps = width, height, fps
+        self._planned = planned
+        self._kinds: list[str] = list(planned.kinds) if planned is not None else []
+        self._live_slot: dict[str, int] = {}  # live id -> slot
+        self._live_target: dict[int, tuple[float, float]] = {}
+        self._history_path: list[np.ndarray] = []  # per frame [N_t, 2]
+        self._history_vis: list[np.ndarray] = []
+
+    @property
+    def num_slots(self) -> int:
+        return len(self._kinds)
+
+    def replace_plan(self, planned: Tracks) -> None:
+        if planned.num_tracks < len(self._planned_kinds()):
+            raise ValueError(f"a replacement plan must keep the {len(self._planned_kinds())} existing tracks")
+        self._planned = planned
+        for i, kind in enumerate(planned.kinds):
+            if i < len(self._kinds):
+                continue
+            self._kinds.append(kind)
+
+    def _planned_kinds(self) -> list[str]:
+        return list(self._planned.kinds) if self._planned is not None else []
+
+    def apply_live(self, points: dict[str, LivePoint]) -> None:
+        for pid, p in points.items():
+            slot = self._live_slot.get(pid)
+            if slot is None:
+                m = _TAKEOVER.match(pid)
+                n_planned = self._planned.num_tracks if self._planned is not None else 0
+                if m and int(m.group(1)) < n_planned:
+                    slot = int(m.group(1))
+                else:
+                    slot = len(self._kinds)
+                    self._kinds.append("live")
+                self._kinds[slot] = "live"
+                self._live_slot[pid] = slot
+            if p.active:
+                self._live_target[slot] = (float(p.x), float(p.y))
+
+    def frames(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Tracks for pixel frames [start, stop): path [T, N, 2] float32, visible [T, N] bool."""
+        assert start == len(self._history_path), f"frames must be asked in order: expected {len(self._history_path)}"
+        n, T = self.num_slots, stop - start
+        path = np.zeros((T, n, 2), np.float32)
+        vis = np.zeros((T, n), bool)
+        planned = self._planned
+        if planned is not None and planned.num_tracks:
+            idx = np.minimum(np.arange(start, stop), planned.num_frames - 1)
+            path[:, :planned.num_tracks] = planned.path[idx]
+            vis[:, :planned.num_tracks] = planned.visible[idx]
+        prev_path = self._history_path[-1] if self._history_path else None
+        prev_vis = self._history_vis[-1] if self._history_vis else None
+        frac = (np.arange(1, T + 1, dtype=np.float32) / T)[:, None]
+        for slot in set(self._live_slot.values()):
+            target = self._live_target.get(slot)
+            had = prev_path is not None and slot < len(prev_path) and prev_vis[slot]
+            if target is None:  # released or never moved: hold where it was
+                if had:
+                    path[:, slot], vis[:, slot] = prev_path[slot], True
+                continue
+            target = np.asarray(target, np.float32)
+            origin = prev_path[slot] if had else target
+            path[:, slot] = origin + (target - origin) * frac
+            vis[:, slot] = True
+        for t in range(T):
+            self._history_path.append(path[t].copy())
+            self._history_vis.append(vis[t].copy())
+        return path, vis
+
+    def recorded(self, num_frames: int | None = None) -> Tracks:
+        """Everything handed out so far (optionally only the first ``num_frames``) as Tracks."""
+        T = len(self._history_path) if num_frames is None else min(num_frames, len(self._history_path))
+        if T == 0:
+            raise ValueError("nothing was generated yet, so there is nothing to record")
+        n = self.num_slots
+        path = np.zeros((T, n, 2), np.float32)
+        vis = np.zeros((T, n), bool)
+        for t in range(T):
+            k = len(self._history_path[t])
+            path[t, :k], vis[t, :k] = self._history_path[t], self._history_vis[t]
+        if n == 0:
+            return Tracks.empty(T, self.fps, self.width, self.height)
+        # Frames before a slot existed: hold its first known position (invisible), so the record is valid.
+        for slot in range(n):
+            seen = np.nonzero(vis[:, slot])[0]
+            if len(seen):
+                path[:seen[0], slot] = path[seen[0], slot]
+        return Tracks(path=path, visible=vis, fps=self.fps, width=self.width, height=self.height,
+                      kinds=tuple(self._kinds))

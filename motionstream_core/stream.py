@@ -1,0 +1,223 @@
+"""The streaming generator: inputs -> chunks of frames, steering in, constant cost per chunk.
+
+Per chunk of ``chunk_frames`` latent frames (12 video frames):
+
+1. tracks for the chunk's pixel frames (planned + live, recorded) -> track latent (track head);
+2. ``steps`` denoising passes at warped sigmas (shift 5): predict x0, re-noise to the next sigma;
+3. one clean pass at t = 0 writes the chunk's keys/values into the sink / rolling window;
+4. the codec decodes the chunk's latents (carried decoder state) -> frames, yielded at once.
+
+    session = MotionStream(model, codec).session(image, text, tracks=..., steering=..., seed=0)
+    for chunk in session:          # chunk.frames [F, H, W, 3] float in [0, 1], on the CPU
+        show(chunk.frames)
+    session.recorded_tracks()      # what was used, live drags included: replays exactly
+
+Same seed and inputs -> identical output. ``num_frames=None`` streams until stopped. Closing the
+session (or breaking out of the loop) frees the cache.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import flow
+from .dit import ContextKV
+from .kv_cache import CacheShape, RollingKVCache
+from .model import MotionStreamModel
+from .steering import ControlPlan, Steering
+from .track_head import assign_track_ids, pixel_range
+from .tracks import Tracks
+
+
+@dataclass
+class TextCondition:
+    """Text context [1, L, text_dim] (umT5 for Wan; the demo's own encoder) + optional CLIP tokens."""
+
+    context: Tensor
+    clip: Tensor | None = None
+
+
+@dataclass
+class StreamChunk:
+    index: int
+    start_frame: int  # index of this chunk's first output frame in the video
+    frames: Tensor  # [F, H, W, 3] float32 in [0, 1], CPU
+    latents: Tensor  # [1, C, chunk_frames, h, w] model-space latents (on the model's device)
+    timing: dict[str, float] = field(default_factory=dict)  # denoise_s, decode_s, total_s
+
+
+def frames_to_chunks(num_frames: int, chunk_latents: int, pack: int = 4) -> int:
+    """Chunks needed for ``num_frames`` output frames (chunk 0 gives 1 + pack*(C-1), later ones pack*C)."""
+    first = 1 + pack * (chunk_latents - 1)
+    return 1 if num_frames <= first else 1 + math.ceil((num_frames - first) / (pack * chunk_latents))
+
+
+class MotionStream:
+    """A model + a codec, ready to stream. One instance can run many sessions, one at a time."""
+
+    def __init__(self, model: MotionStreamModel, codec, steps: int | None = None):
+        self.model = model.eval()
+        self.codec = codec
+        self.config = model.config
+        self.steps = steps or self.config.stream.steps
+        self.sigmas = flow.sampling_sigmas(self.steps, self.config.stream.shift)[:-1].tolist()
+
+    def session(self, image: Tensor | np.ndarray, text: TextCondition | str, tracks: Tracks | None = None,
+                steering: Steering | None = None, num_frames: int | None = None, seed: int = 0,
+                on_pause=None) -> "StreamSession":
+        return StreamSession(self, image, text, tracks, steering, num_frames, seed, on_pause)
+
+    def run(self, *args, **kwargs):
+        """Iterate a new session's chunks (see ``session``)."""
+        return iter(self.session(*args, **kwargs))
+
+
+class StreamSession:
+    def __init__(self, stream: MotionStream, image, text, tracks, steering, num_frames, seed, on_pause=None):
+        cfg = stream.config
+        self.stream, self.model, self.cfg = stream, stream.model, cfg
+        self.image = _image_tensor(image)
+        _, _, self.height, self.width = self.image.shape
+        cfg.check_size(self.height, self.width)
+        if num_frames is not None and num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1 or None (until stopped), got {num_frames}")
+        if tracks is not None:
+            _check_tracks_fit(tracks, self.width, self.height, cfg.stream.fps)
+        self.text = text
+        self.steering = steering or Steering()
+        self.num_frames = num_frames
+        self.seed = int(seed)
+        self.plan = ControlPlan(tracks, self.width, self.height, cfg.stream.fps)
+        self.on_pause = on_pause
+        self.frames_out = 0
+        self._closed = False
+
+    # -- setup -------------------------------------------------------------------------------------
+
+    def _setup(self):
+        model, cfg = self.model, self.cfg
+        dev, dtype = model.device, model.dtype
+        s = cfg.spatial_stride
+        h, w = self.height // s, self.width // s
+        gh, gw = model.dit.token_grid(h, w)
+        text = self.text
+        if isinstance(text, str):
+            text = TextCondition(model.encode_text([text]))
+        ctx = model.dit.context_kv(text.context.to(dev, dtype),
+                                   None if text.clip is None else text.clip.to(dev, dtype))
+        self.codec = self.stream.codec
+        self.codec.reset()
+        image_latent = self.codec.encode_image(self.image.to(dev)).to(dev, dtype)
+        rope = model.dit.rope_table(cfg.stream.max_rope_frames, gh, gw)
+        shape = CacheShape(cfg.dit.num_layers, 1, cfg.dit.num_heads, cfg.dit.head_dim, gh * gw)
+        cache = RollingKVCache(shape, cfg.stream, rope, dev, dtype)
+        gen = torch.Generator(device=dev).manual_seed(self.seed)
+        ids = assign_track_ids(cfg.track_head.max_tracks, self.seed, cfg.track_head.max_id)
+        return ctx, image_latent, cache, gen, ids, (h, w)
+
+    # -- iteration ---------------------------------------------------------------------------------
+
+    def __iter__(self):
+        if self._closed:
+            raise RuntimeError("this stream session has ended; start a new one")
+        ctx, image_latent, cache, gen, ids, (h, w) = self._setup()
+        C = self.cfg.stream.chunk_frames
+        total = None if self.num_frames is None else frames_to_chunks(self.num_frames, C)
+        try:
+            index = 0
+            while total is None or index < total:
+                while not self.steering.wait_while_paused(0.1):
+                    if self.on_pause is not None:
+                        self.on_pause()  # e.g. raise if the host was interrupted while paused
+                snap = self.steering.snapshot()
+                if snap.stopped:
+                    break
+                if snap.tracks is not None:
+                    _check_tracks_fit(snap.tracks, self.width, self.height, self.cfg.stream.fps)
+                    self.plan.replace_plan(snap.tracks)
+                self.plan.apply_live(snap.points)
+                self.steering.chunk = index
+                chunk = self._chunk(index, ctx, image_latent, cache, gen, ids, (h, w))
+                if self.num_frames is not None:
+                    keep = self.num_frames - chunk.start_frame
+                    chunk.frames = chunk.frames[:keep]
+                self.frames_out = chunk.start_frame + chunk.frames.shape[0]
+                yield chunk
+                index += 1
+        finally:
+            cache.free()
+            self._closed = True
+
+    @torch.no_grad()
+    def _chunk(self, index: int, ctx: ContextKV, image_latent: Tensor, cache: RollingKVCache,
+               gen: torch.Generator, ids: Tensor, hw: tuple[int, int]) -> StreamChunk:
+        t0 = time.perf_counter()
+        model, cfg = self.model, self.cfg
+        C, pack = cfg.stream.chunk_frames, cfg.temporal_stride
+        dev, dtype = model.device, model.dtype
+        first_latent = index * C
+        # 1. tracks -> track latent
+        p0, p1 = pixel_range(first_latent, C, pack)
+        path, vis = self.plan.frames(p0, p1)
+        if path.shape[1] > len(ids):
+            raise ValueError(f"{path.shape[1]} tracks exceed this model's limit of {len(ids)}")
+        track_latent = model.track_head.encode(torch.from_numpy(path), torch.from_numpy(vis), ids[:path.shape[1]],
+                                               self.height, self.width, starts_video=index == 0).to(dtype)
+        image_slot = model.image_slot(image_latent, C, first_latent)
+        # 2. denoising steps
+        cache.begin_chunk(C)
+        shape = (1, cfg.latent_channels, C, *hw)
+        x = torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype)
+        sigmas = self.stream.sigmas
+        for k, sigma in enumerate(sigmas):
+            t = flow.to_timestep(sigma, cfg.stream.num_train_timesteps).to(dev).expand(1)
+            v = model.velocity(x, t, track_latent, image_slot, ctx, cache=cache)
+            x0 = flow.x0_from_velocity(x, v, sigma)
+            if k + 1 < len(sigmas):
+                noise = torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype)
+                x = flow.add_noise(x0, noise, sigmas[k + 1])
+        # 3. clean pass writes the cache
+        model.velocity(x0, torch.zeros(1, device=dev), track_latent, image_slot, ctx, cache=cache, write_cache=True)
+        cache.commit()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        t1 = time.perf_counter()
+        # 4. decode
+        frames = self.codec.decode_chunk(x0)[0].float().cpu()
+        t2 = time.perf_counter()
+        return StreamChunk(index, p0, frames, x0,
+                           {"denoise_s": t1 - t0, "decode_s": t2 - t1, "total_s": t2 - t0})
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def recorded_tracks(self) -> Tracks:
+        """The tracks actually used for every output frame (planned + live)."""
+        return self.plan.recorded(self.frames_out)
+
+
+def _image_tensor(image) -> Tensor:
+    """[H, W, 3] or [1, H, W, 3] (float in [0, 1] or uint8) -> [1, 3, H, W] float32."""
+    t = torch.as_tensor(np.asarray(image) if not isinstance(image, Tensor) else image)
+    if t.ndim == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"the start image must be a single image, got a batch of {t.shape[0]}")
+        t = t[0]
+    if t.ndim != 3 or t.shape[-1] != 3:
+        raise ValueError(f"the start image must be [H, W, 3] (RGB), got shape {tuple(t.shape)}")
+    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+    return t.permute(2, 0, 1)[None].contiguous()
+
+
+def _check_tracks_fit(tracks: Tracks, width: int, height: int, fps: float) -> None:
+    if (tracks.width, tracks.height) != (width, height):
+        raise ValueError(f"tracks are for a {tracks.width}x{tracks.height} image but the start image is "
+                         f"{width}x{height}: resample them with Tracks.resample(width=..., height=...)")
+    if abs(tracks.fps - fps) > 1e-6:
+        raise ValueError(f"tracks are at {tracks.fps} fps but the model runs at {fps} fps: resample them with "
+                         "Tracks.resample(fps=...)")
