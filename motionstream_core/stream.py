@@ -117,6 +117,7 @@ class StreamSession:
         rope = model.dit.rope_table(cfg.stream.max_rope_frames, gh, gw)
         shape = CacheShape(cfg.dit.num_layers, 1, cfg.dit.num_heads, cfg.dit.head_dim, gh * gw)
         cache = RollingKVCache(shape, cfg.stream, rope, dev, dtype)
+        self.cache_nbytes = cache.nbytes()
         gen = torch.Generator(device=dev).manual_seed(self.seed)
         ids = assign_track_ids(cfg.track_head.max_tracks, self.seed, cfg.track_head.max_id)
         return ctx, image_latent, cache, gen, ids, (h, w)

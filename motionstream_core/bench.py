@@ -1,0 +1,94 @@
+"""`motionstream bench`: stream random-weight chunks through the real inference path and report figures.
+
+Reports end-to-end frames/s, first-chunk latency, median per-chunk latency for chunks 2-10 and for
+chunks past 100, the decoder's share of each chunk, and memory (CUDA: peak allocated, measured
+separately after chunk 10; CPU: the process's peak RSS at chunk 10 and at the end), so constant
+cost per chunk can be read off one run.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from .config import TinyVAEConfig, get_config
+from .decoders import TinyVAE, TinyVAECodec
+from .model import MotionStreamModel
+from .stream import MotionStream, TextCondition
+from .tracks import Tracks
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def random_tracks(n: int, num_frames: int, width: int, height: int, fps: float, seed: int = 0) -> Tracks:
+    """n smooth random drags (sines), for benchmarks."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_frames, dtype=np.float32)[:, None] / fps
+    cx, cy = rng.uniform(0.2, 0.8, (2, n)) * [[width], [height]]
+    ax, ay = rng.uniform(0.05, 0.2, (2, n)) * [[width], [height]]
+    fx, fy = rng.uniform(0.1, 0.5, (2, n))
+    path = np.stack([cx + ax * np.sin(2 * np.pi * fx * t), cy + ay * np.cos(2 * np.pi * fy * t)], -1)
+    return Tracks(path=path.astype(np.float32), visible=np.ones((num_frames, n), bool), fps=fps, width=width,
+                  height=height)
+
+
+def run_bench(args) -> dict:
+    from .cli import _dtype
+
+    cfg = get_config(args.config)
+    height, width = args.height or cfg.height, args.width or cfg.width
+    cfg.check_size(height, width)
+    device, dtype = torch.device(args.device), _dtype(args)
+    torch.manual_seed(args.seed)
+    with torch.device(device):
+        model = MotionStreamModel(cfg).to(dtype)
+        vae_cfg = TinyVAEConfig() if args.decoder == "full-size-tiny" else cfg.vae
+        vae = TinyVAE(vae_cfg).to(dtype)
+    model.dit.set_attention_backend(args.attention)
+    stream = MotionStream(model, TinyVAECodec(vae.eval()), steps=args.steps)
+    image = torch.rand(height, width, 3)
+    text = TextCondition(torch.randn(1, cfg.text_len, cfg.dit.text_dim),
+                         torch.randn(1, 257, cfg.dit.clip_dim) if cfg.dit.image_cross_attn else None)
+    tracks = random_tracks(args.tracks, 64, width, height, cfg.stream.fps, args.seed)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    lat, dec, frames, mem = [], [], 0, {}
+    t_start = time.perf_counter()
+    session = stream.session(image, text, tracks, num_frames=None, seed=args.seed)
+    for chunk in session:
+        lat.append(chunk.timing["total_s"])
+        dec.append(chunk.timing["decode_s"])
+        frames += chunk.frames.shape[0]
+        n = chunk.index + 1
+        if n == 10:
+            mem["at_chunk_10_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20) if cuda else _rss_mb()
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
+        if n >= args.chunks:
+            break
+    elapsed = time.perf_counter() - t_start
+    mem["at_end_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20) if cuda else _rss_mb()
+    early, late = lat[1:10], lat[100:]
+    median_ms = lambda xs: round(1000 * statistics.median(xs), 2) if xs else None  # noqa: E731
+    return {
+        "config": cfg.name, "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
+        "dtype": str(dtype).replace("torch.", ""), "height": height, "width": width,
+        "steps": stream.steps, "chunk_frames": cfg.stream.chunk_frames, "sink_chunks": cfg.stream.sink_chunks,
+        "window_chunks": cfg.stream.window_chunks, "chunks": len(lat), "frames": frames,
+        "frames_per_s": round(frames / elapsed, 2),
+        "first_chunk_latency_s": round(lat[0], 4),
+        "chunk_latency_ms": {"chunks_2_10": median_ms(early), "chunks_101_plus": median_ms(late)},
+        "late_over_early": round(statistics.median(late) / statistics.median(early), 4) if late and early else None,
+        "decode_share": round(sum(dec) / sum(lat), 4),
+        "memory": {"kind": "cuda_peak_allocated" if cuda else "process_peak_rss", **{k: round(v, 1) for k, v in mem.items()}},
+        "kv_cache_mb": round(session.cache_nbytes / 2**20, 2),
+        "attention": args.attention, "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }

@@ -1,0 +1,66 @@
+"""The `motionstream` CLI: generate writes a real video; bench prints one JSON line; errors are one line."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from motionstream_core.checkpoints import save_model
+from motionstream_core.cli import main
+from motionstream_core.config import get_config
+from motionstream_core.decoders import TinyVAE
+from motionstream_core.model import MotionStreamModel
+from motionstream_core.motion.transfer import read_video
+from motionstream_core.tracks import Tracks
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    torch.manual_seed(0)
+    cfg = get_config("tiny")
+    save_model(MotionStreamModel(cfg), d / "tiny.safetensors")
+    save_file(TinyVAE(cfg.vae).state_dict(), str(d / "vae.safetensors"))
+    rgb = (np.random.default_rng(0).random((80, 96, 3)) * 255).astype(np.uint8)  # resized to 64x64
+    cv2.imwrite(str(d / "start.png"), rgb)
+    path = np.linspace([[10, 10]], [[50, 30]], 30).astype(np.float32)
+    (d / "tracks.json").write_text(Tracks(path=path, visible=np.ones((30, 1), bool), fps=16, width=64,
+                                          height=64).to_json())
+    save_file({"context": torch.randn(1, 8, 32)}, str(d / "prompt.safetensors"))
+    return d
+
+
+def test_generate_writes_video_and_overlay(files, capsys):
+    out, overlay = files / "out.mp4", files / "overlay.mp4"
+    rc = main(["generate", "--checkpoint", str(files / "tiny.safetensors"), "--decoder", str(files / "vae.safetensors"),
+               "--image", str(files / "start.png"), "--tracks", str(files / "tracks.json"),
+               "--text-embedding", str(files / "prompt.safetensors"), "--out", str(out), "--overlay", str(overlay),
+               "--device", "cpu"])
+    assert rc == 0
+    frames, fps = read_video(out)
+    assert frames.shape == (30, 64, 64, 3) and fps == 16
+    assert read_video(overlay)[0].shape == (30, 64, 64, 3)
+    assert f"video: {out}" in capsys.readouterr().out
+
+
+def test_generate_reports_bad_input_in_one_line(files, capsys):
+    rc = main(["generate", "--checkpoint", str(files / "tiny.safetensors"), "--decoder", str(files / "vae.safetensors"),
+               "--image", str(files / "missing.png"), "--out", str(files / "x.mp4"), "--device", "cpu"])
+    assert rc == 2
+    assert capsys.readouterr().err.strip() == f"motionstream generate: error: cannot read image {files / 'missing.png'}: missing or not an image file"
+
+
+def test_bench_prints_one_json_line(capsys):
+    assert main(["bench", "--config", "tiny", "--chunks", "12", "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["chunks"] == 12 and result["frames"] == 9 + 11 * 12
+    assert result["config"] == "tiny" and result["steps"] == 3 and result["chunk_latency_ms"]["chunks_2_10"] > 0
+    assert 0 < result["decode_share"] < 1 and result["kv_cache_mb"] > 0
