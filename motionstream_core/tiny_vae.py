@@ -28,12 +28,11 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .config import TinyVAEConfig
 
 __all__ = ["TAEW2_1_CONFIG", "Clamp", "MemBlock", "TPool", "TGrow", "TinyVAE", "TinyVAEStreamDecoder",
-           "TinyVAELoadError", "load_tiny_vae", "check_state_dict"]
+           "TinyVAELoadError", "load_tiny_vae", "check_state_dict", "run_blocks"]
 
 # The architecture of the public taew2_1 weights. ``TinyVAEConfig()``'s defaults should equal this;
 # they differ in ``channels`` (see tests/test_decoders.py::test_config_defaults_are_taew2_1).

@@ -21,7 +21,7 @@ import torch
 
 __all__ = ["StreamingVAEBackend", "DiffusersWanBackend", "require_diffusers", "load_wan_vae"]
 
-INSTALL_HINT = "pip install 'comfyui-motionstream[wanvae]' (or: pip install 'diffusers>=0.32')"
+INSTALL_HINT = "pip install 'diffusers>=0.33' (the optional extra 'wanvae')"
 
 
 @runtime_checkable
@@ -47,11 +47,14 @@ class StreamingVAEBackend(Protocol):
 
 
 def require_diffusers():
-    """Import diffusers, or raise ImportError saying how to install the extra."""
+    """Import diffusers, or raise ImportError saying how to install the extra (AutoencoderKLWan
+    first shipped in diffusers 0.33)."""
     try:
         import diffusers
     except ImportError as e:
         raise ImportError(f"the full Wan VAE needs diffusers, which is not installed: {INSTALL_HINT}") from e
+    if not hasattr(diffusers, "AutoencoderKLWan"):
+        raise ImportError(f"diffusers {diffusers.__version__} has no AutoencoderKLWan: {INSTALL_HINT}")
     return diffusers
 
 

@@ -53,14 +53,15 @@ def test_config_defaults_are_taew2_1():
     assert TinyVAEConfig() == TAEW2_1_CONFIG
 
 
-def _random_taew2_1_state() -> dict[str, torch.Tensor]:
+@pytest.fixture(scope="module")
+def taew2_1_state() -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {k: torch.randn(shape, generator=g) * 0.02 for k, shape in _taew2_1_keys().items()}
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
-def test_state_dict_with_taew2_1_names_loads(tmp_path, suffix):
-    sd = _random_taew2_1_state()
+def test_state_dict_with_taew2_1_names_loads(tmp_path, suffix, taew2_1_state):
+    sd = dict(taew2_1_state)  # a copy this test may edit
     path = tmp_path / f"taew2_1{suffix}"
     save_file(sd, str(path)) if suffix == ".safetensors" else torch.save(sd, path)
     vae = load_tiny_vae(path)
@@ -71,8 +72,8 @@ def test_state_dict_with_taew2_1_names_loads(tmp_path, suffix):
     assert vae.decode_video(z).shape == (1, 3, 5, 16, 24)
 
 
-def test_wrong_names_and_shapes_fail_with_one_error_naming_them(tmp_path):
-    sd = _random_taew2_1_state()
+def test_wrong_names_and_shapes_fail_with_one_error_naming_them(tmp_path, taew2_1_state):
+    sd = dict(taew2_1_state)  # a copy this test may edit
     sd["decoder.3.conv0.weight"] = sd.pop("decoder.3.conv.0.weight")
     sd["decoder.1.bias"] = torch.zeros(255)
     path = tmp_path / "bad.safetensors"
@@ -87,9 +88,9 @@ def test_wrong_names_and_shapes_fail_with_one_error_naming_them(tmp_path):
                    "shape mismatches (1): decoder.1.bias: checkpoint [255] vs model [256]")
 
 
-def test_taew2_1_weights_do_not_load_into_a_narrower_config(tmp_path):
+def test_taew2_1_weights_do_not_load_into_a_narrower_config(tmp_path, taew2_1_state):
     path = tmp_path / "taew2_1.safetensors"
-    save_file(_random_taew2_1_state(), str(path))
+    save_file(taew2_1_state, str(path))
     with pytest.raises(TinyVAELoadError) as err:
         load_tiny_vae(path, TinyVAEConfig(channels=(32, 32, 32, 32), encoder_width=32))
     msg = str(err.value)
@@ -247,6 +248,20 @@ def test_wan_vae_stats_and_encode_image():
     expected = (raw - torch.tensor(WAN21_LATENT_MEAN).view(1, 16, 1, 1, 1)) / torch.tensor(
         WAN21_LATENT_STD).view(1, 16, 1, 1, 1)
     assert (z - expected).abs().max().item() <= TOL
+
+
+def test_load_wan_vae_from_a_diffusers_folder(tmp_path):
+    from motionstream_core.decoders import WanVAECodec
+
+    vae = _tiny_wan_vae()
+    vae.save_pretrained(str(tmp_path / "vae"))  # a pipeline folder with a vae/ subfolder
+    codec = WanVAECodec.from_path(tmp_path)
+    z = torch.randn(1, 16, 2, 2, 2)
+    with torch.no_grad():
+        want = ((vae.decode(codec.stats.denormalize(z)).sample + 1) / 2).permute(0, 2, 3, 4, 1)
+    assert (codec.decode_chunk(z) - want).abs().max().item() <= TOL
+    with pytest.raises(FileNotFoundError, match="Wan VAE not found"):
+        WanVAECodec.from_path(tmp_path / "nothing")
 
 
 class _WrongFrameBackend:
