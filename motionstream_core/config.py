@@ -108,7 +108,7 @@ class TinyVAEConfig:
 
     latent_channels: int = 16
     image_channels: int = 3
-    channels: tuple[int, int, int, int] = (64, 128, 256, 512)
+    channels: tuple[int, int, int, int] = (256, 128, 64, 64)
     encoder_width: int = 64
     blocks_per_stage: int = 3
     time_upscale: tuple[bool, bool] = (True, True)
