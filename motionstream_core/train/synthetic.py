@@ -1,0 +1,497 @@
+"""Synthetic training clips for the embedded demo model: textured shapes moving along known tracks.
+
+Every clip is a pure function of ``(seed, config)``. A clip is a textured background (smooth noise,
+stripes, checker, dots or a shaded gradient, in one colour and its tints) seen by a camera that may
+pan, zoom and roll, with 1-4 textured shapes drawn over it in a fixed order (the first shape is the
+lowest layer). Shapes move along varied paths (still, linear, curved, bouncing, accelerating, orbit,
+leaving or entering the frame), may rotate and grow, pass over one another and leave the frame.
+
+Ground truth is exact because the renderer and the tracks share one affine map per layer and frame:
+each layer is a sprite (RGB texture + antialiased alpha, drawn supersampled) warped with bilinear
+interpolation, and a point on a layer is tracked by applying that same map to its sprite coordinate.
+
+Conventions (those of ``Tracks``): pixel (row i, column j) covers [j, j+1) x [i, i+1), so its centre
+is (j + 0.5, i + 0.5) -- add 0.5 to OpenCV coordinates. A point is *in frame* when 0 <= x < W and
+0 <= y < H; it is *visible* when it is in frame and no layer above its own has alpha >= 0.5 at its
+position (alpha sampled bilinearly, exactly as the layer is rendered).
+Tracks are shuffled, so their first k columns are a random subset; ``owner`` says which shape each
+track belongs to (-1: background).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterator, Optional
+
+import cv2
+import numpy as np
+import torch
+
+# Colour names and their RGB values. Shapes avoid the greys so that every shape colour has a hue.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 40, 40), "orange": (245, 140, 25), "yellow": (240, 220, 40), "green": (50, 170, 60),
+    "cyan": (40, 205, 215), "blue": (40, 80, 225), "purple": (140, 60, 205), "pink": (245, 115, 185),
+    "brown": (130, 80, 35), "white": (235, 235, 235), "gray": (128, 128, 128), "black": (25, 25, 25),
+}
+_RGB = {name: np.array(rgb, np.float32) for name, rgb in COLOURS.items()}
+SHAPE_COLOURS = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "brown", "white")
+SHAPES = ("circle", "square", "triangle", "star", "ring", "hexagon", "diamond", "cross", "pentagon")
+PATTERNS = ("cloudy", "striped", "checkered", "dotted", "shaded")
+MOTIONS = ("still", "linear", "curved", "bouncing", "accelerating", "orbit", "exit", "enter")
+# Every word a caption can contain (the demo text encoder's fixed vocabulary must include them all).
+CAPTION_MIN_PIXELS = 12  # a shape is named when, in some frame, it is the top layer of this many pixels
+CAPTION_WORDS = frozenset(("a", "an", "and", "on", "background") + tuple(COLOURS) + SHAPES + PATTERNS)
+
+
+@dataclass(frozen=True)
+class SyntheticClipConfig:
+    """What the generator draws. Speeds are pixels per frame at 128 px and scale with min(H, W)."""
+
+    height: int = 128
+    width: int = 128
+    num_frames: int = 33
+    fps: int = 16
+    min_shapes: int = 1
+    max_shapes: int = 4
+    num_points: int = 64  # tracks per clip (fixed, so clips batch)
+    background_point_fraction: float = 0.3
+    camera_motion_prob: float = 0.35
+    occlusion_prob: float = 0.5  # probability that one shape is aimed to cross another mid-clip
+    rotation_prob: float = 0.35
+    scale_change_prob: float = 0.2
+    min_speed: float = 0.4
+    max_speed: float = 3.0
+    shape_radius: tuple[float, float] = (0.08, 0.17)  # as a fraction of min(H, W)
+    motion_weights: tuple[tuple[str, float], ...] = (
+        ("still", 0.6), ("linear", 2.0), ("curved", 2.0), ("bouncing", 1.5), ("accelerating", 1.0),
+        ("orbit", 1.0), ("exit", 0.8), ("enter", 0.8))
+    texture_strength: float = 1.0  # 0 gives flat shapes and backgrounds (untrackable; for ablations)
+    supersample: int = 4  # shape masks are drawn this many times larger, then area-downsampled
+
+    def __post_init__(self) -> None:
+        def check(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ValueError(f"SyntheticClipConfig: {msg}")
+        for name in ("height", "width", "num_frames", "fps", "min_shapes", "max_shapes", "num_points", "supersample"):
+            value = getattr(self, name)
+            check(isinstance(value, int) and value >= 1, f"{name} must be a positive integer, got {value!r}")
+        check(self.height >= 16 and self.width >= 16, f"size {self.width}x{self.height} is too small (min 16x16)")
+        check(self.min_shapes <= self.max_shapes <= len(SHAPES), f"needs min_shapes <= max_shapes <= {len(SHAPES)}")
+        for name in [f.name for f in fields(self) if f.name.endswith(("_prob", "_fraction"))]:
+            check(0.0 <= getattr(self, name) <= 1.0, f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        check(0 <= self.min_speed <= self.max_speed, "needs 0 <= min_speed <= max_speed")
+        lo, hi = self.shape_radius
+        check(0 < lo <= hi <= 0.4, f"shape_radius must satisfy 0 < lo <= hi <= 0.4, got {self.shape_radius}")
+        w = dict(self.motion_weights)
+        check(set(w) <= set(MOTIONS) and min(w.values()) >= 0 and max(w.values()) > 0,
+              f"motion_weights must give non-negative weights (some positive) to motions among {MOTIONS}")
+
+    @classmethod
+    def for_model(cls, model_config: Any, num_frames: int = 33, **overrides: Any) -> "SyntheticClipConfig":
+        """Match a ``ModelConfig``'s output size and frame rate."""
+        return cls(height=model_config.height, width=model_config.width, fps=model_config.stream.fps,
+                   num_frames=num_frames, **overrides)
+
+
+@dataclass(frozen=True)
+class ShapeInfo:
+    kind: str
+    colour: str
+    rgb: tuple[int, int, int]
+    motion: str
+    radius: float
+
+
+@dataclass
+class SyntheticClip:
+    """One clip: frames uint8 [T,H,W,3], path float32 [T,N,2] px, visible bool [T,N], owner int16 [N]."""
+
+    frames: np.ndarray
+    path: np.ndarray
+    visible: np.ndarray
+    caption: str
+    fps: int
+    owner: np.ndarray
+    shapes: tuple[ShapeInfo, ...]
+    background: tuple[str, str]  # (pattern, colour)
+    camera_motion: bool
+    seed: int
+    layers: Optional[np.ndarray] = field(default=None, repr=False)  # int8 [T,H,W] top layer, -1 bg
+
+    height = property(lambda self: int(self.frames.shape[1]))
+    width = property(lambda self: int(self.frames.shape[2]))
+
+    def tracks(self):
+        """The ground truth as the project's ``Tracks`` type."""
+        from motionstream_core.tracks import Tracks
+        return Tracks(path=self.path, visible=self.visible, fps=self.fps, width=self.width, height=self.height)
+
+
+class _Layer:
+    """A sprite (rgb float32 [S,S,3], alpha float32 [S,S]) and its pose per frame."""
+
+    def __init__(self, rgb, alpha, centre, angle, scale):
+        self.rgb, self.alpha = rgb, alpha
+        self.origin = (alpha.shape[1] - 1) / 2.0, (alpha.shape[0] - 1) / 2.0
+        self.rgba = np.ascontiguousarray(np.concatenate([rgb, alpha[..., None]], axis=-1))
+        cos, sin = np.cos(angle) * scale, np.sin(angle) * scale
+        ox, oy = self.origin
+        # screen = centre + s R(angle) (q - origin), as one 2x3 matrix per frame
+        self.fwd = np.stack([np.stack([cos, -sin, centre[:, 0] - cos * ox + sin * oy], -1),
+                             np.stack([sin, cos, centre[:, 1] - sin * ox - cos * oy], -1)], 1)
+        self.centre, self.angle, self.scale = centre, angle, scale
+        e = alpha.shape[0] - 1
+        corners = self.to_screen(np.array([[0, 0], [e, 0], [0, e], [e, e]], np.float64))  # [T,4,2]
+        self.box = np.concatenate([np.floor(corners.min(1)) - 1, np.ceil(corners.max(1)) + 2], 1)
+
+    def to_screen(self, q: np.ndarray) -> np.ndarray:
+        """Sprite coordinates [n,2] -> screen paths [T,n,2]."""
+        return np.einsum("tij,nj->tni", self.fwd[:, :, :2], q) + self.fwd[:, None, :, 2]
+
+    def to_sprite(self, x: np.ndarray) -> np.ndarray:
+        """Screen points [T,n,2] -> sprite coordinates [T,n,2]."""
+        d = x - self.centre[:, None, :]
+        cos, sin = (np.cos(self.angle) / self.scale)[:, None], (np.sin(self.angle) / self.scale)[:, None]
+        return np.stack([cos * d[..., 0] + sin * d[..., 1] + self.origin[0],
+                         cos * d[..., 1] - sin * d[..., 0] + self.origin[1]], -1)
+
+
+def _alpha_at(alpha: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Sample an alpha sprite at sprite coordinates q [T,n,2] exactly as warpAffine renders it."""
+    q = q.astype(np.float32)
+    return cv2.remap(alpha, q[..., 0], q[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _smooth_noise(rng, h: int, w: int, cell: float) -> np.ndarray:
+    """Band-limited noise in [-1, 1], [h, w]: a random grid of spacing `cell` upsampled bicubically."""
+    grid = rng.uniform(-1.0, 1.0, size=(max(2, int(math.ceil(h / cell)) + 1), max(2, int(math.ceil(w / cell)) + 1)))
+    return np.clip(cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC), -1.0, 1.0)
+
+
+def _regular(n: int, rot: float, radius: float) -> np.ndarray:
+    a = rot + np.arange(n) * 2 * np.pi / n
+    return np.stack([radius * np.cos(a), radius * np.sin(a)], -1)
+
+
+def _polygon(kind: str, r: float) -> np.ndarray:
+    """Outline of a shape of circumradius r around (0, 0); circles and rings are drawn apart."""
+    a, b = 0.36 * r, 0.95 * r
+    return {
+        "square": lambda: _regular(4, np.pi / 4, 0.95 * r),
+        "triangle": lambda: _regular(3, -np.pi / 2, r) + [0, 0.2 * r],
+        "pentagon": lambda: _regular(5, -np.pi / 2, r),
+        "hexagon": lambda: _regular(6, 0.0, r),
+        "diamond": lambda: np.array([[0, -r], [0.62 * r, 0], [0, r], [-0.62 * r, 0]]),
+        "star": lambda: np.stack([_regular(5, -np.pi / 2, r), _regular(5, -np.pi * 0.3, 0.48 * r)], 1).reshape(-1, 2),
+        "cross": lambda: np.array([[-a, -b], [a, -b], [a, -a], [b, -a], [b, a], [a, a], [a, b], [-a, b], [-a, a],
+                                   [-b, a], [-b, -a], [-a, -a]]),
+    }[kind]()
+
+
+def _sprite_alpha(kind: str, r: float, ss: int) -> np.ndarray:
+    size = 2 * int(math.ceil(r)) + 5
+    big = np.zeros((size * ss, size * ss), np.uint8)
+    c = (size * ss - 1) / 2.0
+    fix = 16  # cv2 sub-pixel shift of 4 bits
+    if kind in ("circle", "ring"):
+        centre = (int(round(c * fix)), int(round(c * fix)))
+        cv2.circle(big, centre, int(round(r * ss * fix)), 255, -1, cv2.LINE_AA, 4)
+        if kind == "ring":
+            cv2.circle(big, centre, int(round(0.55 * r * ss * fix)), 0, -1, cv2.LINE_AA, 4)
+    else:
+        cv2.fillPoly(big, [np.round((_polygon(kind, r) * ss + c) * fix).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    return cv2.resize(big.astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Reflect x into [lo, hi] (a bouncing coordinate)."""
+    z = np.mod((x - lo) / max(hi - lo, 1e-6), 2.0)
+    return lo + np.where(z <= 1.0, z, 2.0 - z) * (hi - lo)
+
+
+def _direction(rng) -> np.ndarray:
+    a = rng.uniform(0, 2 * np.pi)
+    return np.array([np.cos(a), np.sin(a)])
+
+
+def _centre_path(rng, motion: str, t: np.ndarray, r: float, cfg: SyntheticClipConfig, unit: float):
+    w, h, n = cfg.width, cfg.height, max(len(t) - 1, 1)
+    lo, hi = np.array([r, r]), np.array([w - 1 - r, h - 1 - r])
+    c0 = rng.uniform(lo, np.maximum(hi, lo + 1))
+    speed = rng.uniform(cfg.min_speed, cfg.max_speed) * unit
+    v = _direction(rng) * speed
+    tt = t[:, None]
+    if motion == "still":
+        return np.repeat(c0[None], len(t), 0)
+    if motion == "linear":
+        return c0 + v * tt
+    if motion == "curved":  # quadratic Bezier c0 -> c2 bending through a random control point
+        c2 = c0 + v * n
+        ctrl = (c0 + c2) / 2 + _direction(rng) * speed * n * rng.uniform(0.3, 0.8)
+        u = tt / n
+        return (1 - u) ** 2 * c0 + 2 * u * (1 - u) * ctrl + u ** 2 * c2
+    if motion == "bouncing":
+        p = c0 + v * 1.5 * tt
+        return np.stack([_fold(p[:, 0], lo[0], hi[0]), _fold(p[:, 1], lo[1], hi[1])], -1)
+    if motion == "accelerating":  # from (nearly) rest to speed, or braking and coming back
+        sign = 1.0 if rng.random() < 0.7 else -1.0
+        v0 = v * rng.uniform(0.0, 0.3) if sign > 0 else v
+        return c0 + v0 * tt + 0.5 * sign * (v / n) * 1.5 * tt ** 2
+    if motion == "orbit":
+        radius = rng.uniform(0.08, 0.22) * min(w, h)
+        omega = np.clip(speed / radius, 0.03, 0.35) * rng.choice([-1.0, 1.0])
+        phase = rng.uniform(0, 2 * np.pi)
+        return c0 + radius * np.stack([np.cos(omega * t + phase) - np.cos(phase),
+                                       np.sin(omega * t + phase) - np.sin(phase)], -1)
+    if motion in ("exit", "enter"):  # leave the frame through an edge within the clip
+        d = v / speed
+        with np.errstate(divide="ignore"):
+            dist = np.min(np.where(d > 0, (w - 1 - c0[0], h - 1 - c0[1]) / d, np.where(d < 0, -c0 / d, np.inf)))
+        need = (dist + 1.3 * r) / (n * rng.uniform(0.5, 0.9))
+        p = c0 + d * max(speed, need) * tt
+        return p[::-1].copy() if motion == "enter" else p
+    raise ValueError(motion)
+
+
+def _background(rng, cfg: SyntheticClipConfig, camera: bool):
+    """Texture [Ht, Wt, 3] float32, its (pattern, colour), and the per-frame texture->screen maps."""
+    H, W, T = cfg.height, cfg.width, cfg.num_frames
+    Ht, Wt = (int(2.25 * H) | 1, int(2.25 * W) | 1) if camera else (H, W)  # a moving camera sees more
+    pattern = PATTERNS[rng.integers(len(PATTERNS))]
+    colour = list(COLOURS)[rng.integers(len(COLOURS))]
+    a = _RGB[colour]
+    mix = np.float32(255.0 if (rng.random() < 0.5 or colour == "black") and colour != "white" else 0.0)
+    b = a + (mix - a) * np.float32(rng.uniform(0.35, 0.6))
+    theta, period = float(rng.uniform(0, np.pi)), float(rng.uniform(0.08, 0.2) * min(H, W))
+    xs, ys = np.arange(Wt, dtype=np.float32)[None], np.arange(Ht, dtype=np.float32)[:, None]
+    u = xs * math.cos(theta) + ys * math.sin(theta)
+    v = ys * math.cos(theta) - xs * math.sin(theta)
+    soft = lambda z: 0.5 + 0.5 * np.tanh(z)
+    if pattern == "cloudy":
+        m = 0.5 + 0.35 * _smooth_noise(rng, Ht, Wt, period) + 0.15 * _smooth_noise(rng, Ht, Wt, period / 3)
+    elif pattern == "striped":
+        m = soft(3.0 * np.sin((2 * np.pi / period) * u))
+    elif pattern == "checkered":
+        m = soft(3.0 * np.sin((2 * np.pi / period) * u) * np.sin((2 * np.pi / period) * v))
+    elif pattern == "dotted":
+        du, dv = np.mod(u, period) - period / 2, np.mod(v, period) - period / 2
+        m = soft((0.28 * period - np.sqrt(du * du + dv * dv)) * 1.5)
+    else:  # shaded: a linear gradient across the frame
+        m = np.clip((u - u.mean()) / (1.2 * W) + 0.5, 0.0, 1.0)
+    tex = np.clip(a + (b - a) * m[..., None] + cfg.texture_strength * 14.0 * _smooth_noise(rng, Ht, Wt, 3.0)[..., None],
+                  0, 255)
+    # camera: screen = s R(phi) (p - (centre_tex + pan)) + centre_screen
+    t = np.linspace(0.0, 1.0, T) if T > 1 else np.zeros(1)
+    zoom = np.exp(rng.uniform(-0.15, 0.25) * t) if camera and rng.random() < 0.6 else np.ones(T)
+    roll = rng.uniform(-0.1, 0.1) * t if camera and rng.random() < 0.3 else np.zeros(T)
+    pan = np.zeros((T, 2))
+    if camera and rng.random() < 0.85:  # the texture leaves 0.4 min(H, W) of pan beyond zoom and roll
+        total = min(rng.uniform(0.4, 3.0) * (T - 1) * min(H, W) / 128, 0.4 * min(H, W))
+        ease = t + rng.uniform(-0.25, 0.25) * np.sin(np.pi * t)
+        pan = _direction(rng)[None] * total * ease[:, None]
+    cos, sin = np.cos(roll) * zoom, np.sin(roll) * zoom
+    cx, cy = (Wt - 1) / 2 + pan[:, 0], (Ht - 1) / 2 + pan[:, 1]
+    maps = np.stack([np.stack([cos, -sin, (W - 1) / 2 - cos * cx + sin * cy], -1),
+                     np.stack([sin, cos, (H - 1) / 2 - sin * cx - cos * cy], -1)], 1)
+    return tex.astype(np.float32), (pattern, colour), maps, (a, b)
+
+
+def _choose_colours(rng, n: int, avoid: tuple[np.ndarray, ...]) -> list[str]:
+    """Up to n shape colours, far (in RGB) from the background's two colours and from each other."""
+    chosen: list[str] = []
+    for c in map(str, rng.permutation(SHAPE_COLOURS)):
+        if all(np.linalg.norm(_RGB[c] - x) > 110 for x in [*avoid, *(_RGB[o] for o in chosen)]):
+            chosen.append(c)
+    return chosen[:n]
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def caption_for(shapes: tuple[ShapeInfo, ...], background: tuple[str, str]) -> str:
+    parts = [f"{_article(s.colour)} {s.colour} {s.kind}" for s in shapes]
+    scene = f"{background[0]} {background[1]} background"
+    if not parts:
+        return f"{_article(scene)} {scene}"
+    things = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"{things} on {_article(scene)} {scene}"
+
+
+def _select(rng, vis: np.ndarray, need: int) -> np.ndarray:
+    """Pick `need` candidate columns: visible in frame 0 first, then visible somewhere; random within."""
+    key = np.where(vis[0], 0, np.where(vis.any(0), 1, 2)) + rng.random(vis.shape[1])
+    order = np.argsort(key, kind="stable")
+    return order[:need][vis[:, order[:need]].any(0)]
+
+
+def _make_layers(rng, cfg: SyntheticClipConfig, t: np.ndarray, bg_rgb) -> tuple[list[_Layer], list[ShapeInfo]]:
+    """The shapes, bottom layer first: sprites, poses over time, and what the caption says of them."""
+    H, W, T, unit = cfg.height, cfg.width, cfg.num_frames, min(cfg.height, cfg.width) / 128.0
+    n_shapes = int(rng.integers(cfg.min_shapes, cfg.max_shapes + 1))
+    colours = _choose_colours(rng, n_shapes, bg_rgb)
+    kinds = rng.choice(SHAPES, size=len(colours), replace=False)
+    names, weights = zip(*cfg.motion_weights)
+    probs = np.array(weights, np.float64) / sum(weights)
+    layers, infos = [], []
+    for kind, colour in zip(kinds, colours):
+        r = rng.uniform(*cfg.shape_radius) * min(H, W)
+        motion = str(names[rng.choice(len(names), p=probs)])
+        centre = _centre_path(rng, motion, t, r, cfg, unit)
+        spin = rng.uniform(0.01, 0.06) * rng.choice([-1, 1]) if rng.random() < cfg.rotation_prob else 0.0
+        angle = rng.uniform(0, 2 * np.pi) + spin * t
+        grow = rng.uniform(-0.25, 0.25) if rng.random() < cfg.scale_change_prob else 0.0
+        scale = 1.0 + grow * t / max(T - 1, 1)
+        alpha = _sprite_alpha(str(kind), r, cfg.supersample)
+        s = alpha.shape[0]
+        pattern = 0.7 * _smooth_noise(rng, s, s, rng.uniform(3.0, 5.0)) + 0.3 * _smooth_noise(rng, s, s, 1.8)
+        rgb = _RGB[colour] + cfg.texture_strength * rng.uniform(40, 55) * pattern[..., None]
+        layers.append(_Layer(np.clip(rgb, 0, 255).astype(np.float32), alpha, centre, angle, scale))
+        infos.append(ShapeInfo(str(kind), colour, COLOURS[colour], motion, float(r)))
+    if len(layers) > 1 and rng.random() < cfg.occlusion_prob:  # aim an upper shape through a lower one
+        i, j = sorted(rng.choice(len(layers), size=2, replace=False))
+        c = layers[i].centre
+        ok = np.nonzero((c[:, 0] >= 0) & (c[:, 0] <= W - 1) & (c[:, 1] >= 0) & (c[:, 1] <= H - 1))[0]
+        if len(ok):  # pass over shape i's centre at a frame where that centre is on screen
+            tm = float(ok[int(rng.uniform(0.3, 0.7) * (len(ok) - 1))])
+            v = _direction(rng) * rng.uniform(max(cfg.min_speed, 1.0), max(cfg.max_speed, 1.0)) * unit
+            lj = layers[j]
+            layers[j] = _Layer(lj.rgb, lj.alpha, c[int(tm)] + v * (t - tm)[:, None], lj.angle, lj.scale)
+            infos[j] = ShapeInfo(infos[j].kind, infos[j].colour, infos[j].rgb, "crossing", infos[j].radius)
+    return layers, infos
+
+
+def make_clip(seed: int, config: Optional[SyntheticClipConfig] = None, *, heldout: bool = False,
+              with_layers: bool = False) -> SyntheticClip:
+    """The clip for ``seed`` (any int). ``heldout`` draws from a disjoint random stream (evaluation).
+    ``with_layers`` also returns the top-layer index of every pixel (alpha >= 0.5), for tests."""
+    cfg = config or SyntheticClipConfig()
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed) % (1 << 64), spawn_key=(1 if heldout else 0,)))
+    H, W, T = cfg.height, cfg.width, cfg.num_frames
+    t = np.arange(T, dtype=np.float64)
+    camera = bool(rng.random() < cfg.camera_motion_prob)
+    tex, background, cam, bg_rgb = _background(rng, cfg, camera)
+
+    layers, infos = _make_layers(rng, cfg, t, bg_rgb)
+
+    # Tracks: candidates on each shape's interior and on the background, then visibility.
+    def visibility(x: np.ndarray, above: list[_Layer]) -> np.ndarray:
+        vis = (x[..., 0] >= -0.5) & (x[..., 0] < W - 0.5) & (x[..., 1] >= -0.5) & (x[..., 1] < H - 0.5)
+        for layer in above:
+            vis &= _alpha_at(layer.alpha, layer.to_sprite(x)) < 0.5
+        return vis
+
+    n_bg = int(round(cfg.num_points * cfg.background_point_fraction)) if layers else cfg.num_points
+    area = np.array([l.alpha.sum() for l in layers])
+    quota = np.floor((cfg.num_points - n_bg) * area / max(area.sum(), 1e-6)).astype(int)
+    if np.maximum(quota, 2).sum() <= cfg.num_points:
+        quota = np.maximum(quota, 2)  # every shape gets a few tracks, however small
+    paths, vises, owners = [], [], []
+    for k, (layer, q) in enumerate(zip(layers, quota)):
+        solid = (layer.alpha > 0.99).astype(np.uint8)  # points keep >= 2 px (else 1, 0) from the shape's edge
+        for size in (5, 3, 1):
+            ys, xs = np.nonzero(cv2.erode(solid, np.ones((size, size), np.uint8)))
+            if len(xs) >= 4:
+                break
+        pick = rng.choice(len(xs), size=min(len(xs), max(4 * q, 32)), replace=False)
+        cand = np.stack([xs[pick], ys[pick]], -1) + rng.uniform(-0.5, 0.5, size=(len(pick), 2))
+        x = layer.to_screen(cand)
+        vis = visibility(x, layers[k + 1:])
+        keep = _select(rng, vis, q)
+        paths.append(x[:, keep]), vises.append(vis[:, keep]), owners.append(np.full(len(keep), k))
+    need = cfg.num_points - sum(len(o) for o in owners)  # the rest go on the background
+    screen0 = rng.uniform([-0.5, -0.5], [W - 0.5, H - 0.5], size=(4 * need + 8, 2))
+    inv0 = cv2.invertAffineTransform(cam[0])
+    tex_pts = screen0 @ inv0[:, :2].T + inv0[:, 2]  # background points live in texture coordinates
+    x = np.einsum("tij,nj->tni", cam[:, :, :2], tex_pts) + cam[:, None, :, 2]
+    vis = visibility(x, layers)
+    keep = _select(rng, vis, need)
+    if len(keep) < need:  # shapes cover everything: allow never-visible background points
+        keep = np.argsort(~vis.any(0), kind="stable")[:need]
+    paths.append(x[:, keep]), vises.append(vis[:, keep]), owners.append(np.full(len(keep), -1))
+    perm = rng.permutation(cfg.num_points)
+    path = (np.concatenate(paths, 1)[:, perm] + 0.5).astype(np.float32)  # pixel centres -> Tracks' corners
+    visible = np.concatenate(vises, 1)[:, perm]
+    owner = np.concatenate(owners)[perm].astype(np.int16)
+
+    canvas = [cv2.warpAffine(tex, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+              if camera else tex.copy() for m in cam]
+    label = np.full((T, H, W), -1, np.int8)
+    for k, layer in enumerate(layers):
+        _draw(canvas, layer, label, k)
+    frames = np.stack([cv2.convertScaleAbs(c) for c in canvas])  # rounds; values already lie in [0, 255]
+    shown = [int(np.count_nonzero(label == k, axis=(1, 2)).max()) >= CAPTION_MIN_PIXELS for k in range(len(layers))]
+    caption = caption_for(tuple(s for s, on in zip(infos, shown) if on), background)
+    return SyntheticClip(frames=frames, path=path, visible=visible, caption=caption,
+                         fps=cfg.fps, owner=owner, shapes=tuple(infos), background=background, camera_motion=camera,
+                         seed=int(seed), layers=label if with_layers else None)
+
+
+def _draw(frames: list[np.ndarray], layer: _Layer, label: np.ndarray, k: int) -> None:
+    """Alpha-blend one layer's sprite into every frame (float32 [H,W,3]) in the region it can reach."""
+    H, W = frames[0].shape[:2]
+    boxes = layer.box.clip(0, [W, H, W, H]).astype(int).tolist()
+    rois = layer.fwd.copy()
+    rois[:, :, 2] -= layer.box[:, :2].clip(0, [W, H])
+    for f, (x0, y0, x1, y1) in enumerate(boxes):
+        if x1 <= x0 or y1 <= y0:
+            continue
+        warped = cv2.warpAffine(layer.rgba, rois[f], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+        a = warped[..., 3:4]
+        region = frames[f][y0:y1, x0:x1]
+        region += (warped[..., :3] - region) * a
+        label[f, y0:y1, x0:x1][a[..., 0] >= 0.5] = k
+
+
+class SyntheticVideoDataset(torch.utils.data.IterableDataset):
+    """Item i is ``make_clip(seed * 1_000_003 + i, config)``.
+
+    Indexable (``ds[i]``) and iterable. Iteration covers items 0..length-1 (forever when ``length`` is
+    None), split without overlap across DataLoader workers and, when torch.distributed is
+    initialised, across ranks. Use ``collate_clips`` as the DataLoader's collate_fn.
+    """
+
+    def __init__(self, config: Optional[SyntheticClipConfig] = None, seed: int = 0, length: Optional[int] = None):
+        self.config = config or SyntheticClipConfig()
+        self.seed, self.length = int(seed), length
+        if length is not None and length < 0:
+            raise ValueError(f"SyntheticVideoDataset length must be >= 0, got {length}")
+
+    def __len__(self) -> int:
+        if self.length is None:
+            raise TypeError("this SyntheticVideoDataset is endless (length=None)")
+        return self.length
+
+    def __getitem__(self, i: int) -> SyntheticClip:
+        if i < 0 or (self.length is not None and i >= self.length):
+            raise IndexError(f"SyntheticVideoDataset index {i} out of range (length {self.length})")
+        return make_clip(self.seed * 1_000_003 + i, self.config)
+
+    def __iter__(self) -> Iterator[SyntheticClip]:
+        worker = torch.utils.data.get_worker_info()
+        shard, shards = (worker.id, worker.num_workers) if worker else (0, 1)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+            shard, shards = rank * shards + shard, world * shards
+        i = shard
+        while self.length is None or i < self.length:
+            yield self[i]
+            i += shards
+
+
+def heldout_clips(n: int, config: Optional[SyntheticClipConfig] = None, start: int = 0) -> list[SyntheticClip]:
+    """``n`` evaluation clips from a random stream disjoint from every training seed."""
+    return [make_clip(start + i, config, heldout=True) for i in range(n)]
+
+
+def collate_clips(clips: list[SyntheticClip]) -> dict[str, Any]:
+    """Batch clips: frames uint8 [B,T,H,W,3], path float32 [B,T,N,2], visible bool [B,T,N],
+    owner int16 [B,N] (as tensors), caption list[str], fps int."""
+    fps = {c.fps for c in clips}
+    if len(fps) != 1:
+        raise ValueError(f"cannot batch clips with different fps: {sorted(fps)}")
+    batch: dict[str, Any] = {k: torch.from_numpy(np.stack([getattr(c, k) for c in clips]))
+                             for k in ("frames", "path", "visible", "owner")}
+    return {**batch, "caption": [c.caption for c in clips], "fps": fps.pop()}
