@@ -1,0 +1,145 @@
+// ComfyUI-MotionStream browser extension: the trajectory editor + stream
+// viewer on the MotionStreamGenerate node.
+//
+// Host conventions used (ComfyUI frontend 1.27):
+// - app.registerExtension({...}) with beforeRegisterNodeDef / getCustomWidgets;
+// - the node's STRING input `editor_state` is given widgetType
+//   MOTIONSTREAM_EDITOR in beforeRegisterNodeDef, so the frontend builds our
+//   DOM widget (node.addDOMWidget) for it instead of a textarea; its value
+//   is the editor-state JSON, saved in widgets_values and sent with the
+//   prompt like any widget value;
+// - server events through api.addEventListener("motionstream.*"),
+//   requests through api.fetchApi.
+
+import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
+import { MotionStreamEditor } from "./ui/editor.js";
+
+const NODE_CLASS = "MotionStreamGenerate";
+const WIDGET_NAME = "editor_state";
+const WIDGET_TYPE = "MOTIONSTREAM_EDITOR";
+
+const editors = new Set();
+const backend = { ok: null, message: "", version: null };
+
+async function checkBackend() {
+  try {
+    const res = await api.fetchApi("/motionstream/health", { cache: "no-store" });
+    const body = res.ok ? await res.json().catch(() => null) : null;
+    if (res.ok && body && body.ok) {
+      Object.assign(backend, { ok: true, message: "", version: body.version || null });
+    } else {
+      Object.assign(backend, {
+        ok: false,
+        message: `MotionStream backend not loaded (GET /motionstream/health answered ${res.status}): live steering and streaming are unavailable. Check the ComfyUI console for errors from ComfyUI-MotionStream and restart.`,
+      });
+    }
+  } catch (e) {
+    Object.assign(backend, { ok: false, message: `MotionStream backend not reachable: ${e.message || e}` });
+  }
+  for (const ed of editors) ed.onBackend(backend);
+  return backend;
+}
+
+/** The editor of the node a server event names (ids of nodes inside subgraphs are "a:b"). */
+function editorFor(nodeId) {
+  const id = String(nodeId ?? "");
+  let suffix = null;
+  for (const ed of editors) {
+    const nid = String(ed.node.id);
+    if (nid === id) return ed;
+    if (id.endsWith(`:${nid}`)) suffix = ed;
+  }
+  return suffix;
+}
+
+function liveEditors() {
+  return [...editors].filter((ed) => ed.isLive());
+}
+
+function makeHost(node, getWidget) {
+  return {
+    fetchApi: (route, init) => api.fetchApi(route, init),
+    apiURL: (route) => api.apiURL(route),
+    backend: () => backend,
+    forwardPointer(kind, e) {
+      const c = app.canvas;
+      if (!c) return;
+      if (kind === "down") c.processMouseDown?.(e);
+      else if (kind === "move") c.processMouseMove?.(e);
+      else c.processMouseUp?.(e);
+    },
+    forwardWheel(e) {
+      app.canvas?.processMouseWheel?.(e);
+    },
+    onChange(text) {
+      const w = getWidget();
+      w?.callback?.(text);
+      node.setDirtyCanvas?.(true, false);
+    },
+  };
+}
+
+function createEditorWidget(node, inputName, inputData) {
+  let widget = null;
+  const ed = new MotionStreamEditor(makeHost(node, () => widget), node);
+  widget = node.addDOMWidget(inputName, WIDGET_TYPE, ed.dom.root, {
+    getValue: () => ed.getValue(),
+    setValue: (v) => ed.setValue(v),
+    getMinHeight: () => 300,
+    onDraw: () => ed.onHostDraw(),
+    hideOnZoom: true,
+  });
+  widget.options.socketless = true;
+  widget.motionstream = ed;
+  node.motionstreamEditor = ed;
+  const def = inputData?.[1]?.default;
+  if (typeof def === "string" && def.trim()) ed.setValue(def);
+  editors.add(ed);
+  ed.onBackend(backend);
+  const prevRemoved = node.onRemoved;
+  node.onRemoved = function (...args) {
+    editors.delete(ed);
+    ed.destroy();
+    return prevRemoved?.apply(this, args);
+  };
+  return { widget, minWidth: 420, minHeight: 480 };
+}
+
+app.registerExtension({
+  name: "MotionStream.Editor",
+
+  async setup() {
+    api.addEventListener("motionstream.session", (e) => editorFor(e.detail?.node)?.onSession(e.detail));
+    api.addEventListener("motionstream.frames", (e) => editorFor(e.detail?.node)?.onFrames(e.detail));
+    api.addEventListener("motionstream.done", (e) => editorFor(e.detail?.node)?.onDone(e.detail));
+    // if a run dies without its done event, leave live mode anyway
+    api.addEventListener("execution_interrupted", () => liveEditors().forEach((ed) => ed.endSession({ reason: "interrupted" })));
+    api.addEventListener("execution_error", (e) =>
+      liveEditors().forEach((ed) => ed.endSession({ reason: "error", message: e.detail?.exception_message || "" })),
+    );
+    api.addEventListener("executing", (e) => {
+      if (e.detail == null) liveEditors().forEach((ed) => ed.endSession({}));
+    });
+    await checkBackend();
+  },
+
+  beforeRegisterNodeDef(_nodeType, nodeData) {
+    if (nodeData?.name !== NODE_CLASS) return;
+    let found = false;
+    for (const group of ["required", "optional"]) {
+      const spec = nodeData.input?.[group]?.[WIDGET_NAME];
+      if (!Array.isArray(spec)) continue;
+      spec[1] = { ...(spec[1] || {}), widgetType: WIDGET_TYPE };
+      found = true;
+    }
+    if (!found) console.warn(`[MotionStream] ${NODE_CLASS} has no '${WIDGET_NAME}' input; the trajectory editor is not shown`);
+  },
+
+  getCustomWidgets() {
+    return { [WIDGET_TYPE]: createEditorWidget };
+  },
+});
+
+// for the browser tests and for debugging from the console
+window.MotionStream = { editors, backend, checkBackend, editorFor };

@@ -1,0 +1,59 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseAnnotated, viewQuery, imageInputIndex, findImageSource, sourceKey } from "../lib/imagesource.js";
+
+test("annotated file names", () => {
+  assert.deepEqual(parseAnnotated("cat.png"), { filename: "cat.png", subfolder: "", type: "input" });
+  assert.deepEqual(parseAnnotated("a/b/cat.png [output]"), { filename: "cat.png", subfolder: "a/b", type: "output" });
+  assert.deepEqual(parseAnnotated("x\\y.jpg [temp]"), { filename: "y.jpg", subfolder: "x", type: "temp" });
+  assert.deepEqual(parseAnnotated("weird [name].png"), { filename: "weird [name].png", subfolder: "", type: "input" });
+});
+
+test("view query", () => {
+  assert.equal(viewQuery({ filename: "a b.png", subfolder: "s", type: "input" }), "/view?filename=a+b.png&type=input&subfolder=s");
+});
+
+const node = (props) => ({ inputs: [], widgets: [], ...props });
+
+test("the image input is found by name first, then by type", () => {
+  assert.equal(imageInputIndex(node({ inputs: [{ name: "model", type: "MODEL" }, { name: "image", type: "IMAGE" }] })), 1);
+  assert.equal(imageInputIndex(node({ inputs: [{ name: "x", type: "IMAGE" }, { name: "start_image", type: "IMAGE" }] })), 1);
+  assert.equal(imageInputIndex(node({ inputs: [{ name: "pic", type: "IMAGE" }] })), 0);
+  assert.equal(imageInputIndex(node({ inputs: [{ name: "m", type: "MODEL" }] })), -1);
+  assert.equal(imageInputIndex(null), -1);
+});
+
+test("findImageSource follows the link to a LoadImage-like node, through pass-through nodes", () => {
+  const load = node({ widgets: [{ name: "image", value: "pics/cat.png [input]" }] });
+  const resize = node({ inputs: [{ name: "image", type: "IMAGE" }] });
+  const gen = node({ inputs: [{ name: "image", type: "IMAGE" }] });
+  const links = new Map([[gen, load]]);
+  const getInputNode = (n) => links.get(n) || null;
+  const src = findImageSource(gen, { getInputNode });
+  assert.equal(src.kind, "file");
+  assert.deepEqual(src.file, { filename: "cat.png", subfolder: "pics", type: "input" });
+  assert.equal(sourceKey(src), "file:input/pics/cat.png");
+
+  links.set(gen, resize);
+  links.set(resize, load);
+  assert.equal(findImageSource(gen, { getInputNode }).node, load);
+
+  load.imgs = [{ src: "/view?filename=cat.png&rand=1" }];
+  const s2 = findImageSource(gen, { getInputNode });
+  assert.equal(s2.kind, "imgs");
+  assert.equal(sourceKey(s2), "imgs:/view?filename=cat.png&rand=1");
+});
+
+test("findImageSource returns null when nothing is connected, on cycles and past maxDepth", () => {
+  const gen = node({ inputs: [{ name: "image", type: "IMAGE" }] });
+  assert.equal(findImageSource(gen, { getInputNode: () => null }), null);
+  const a = node({ inputs: [{ name: "image", type: "IMAGE" }] });
+  const b = node({ inputs: [{ name: "image", type: "IMAGE" }] });
+  const links = new Map([[gen, a], [a, b], [b, a]]);
+  assert.equal(findImageSource(gen, { getInputNode: (n) => links.get(n) }), null);
+  assert.equal(sourceKey(null), "");
+  // default getInputNode uses node.getInputNode
+  const load = node({ widgets: [{ name: "image", value: "x.png" }] });
+  const g2 = node({ inputs: [{ name: "image", type: "IMAGE" }], getInputNode: () => load });
+  assert.equal(findImageSource(g2).kind, "file");
+});

@@ -1,0 +1,112 @@
+// The stream viewer's data side: frames arriving as JPEG data URLs in
+// "motionstream.frames" events are decoded into images, stored by frame
+// index and handed to the playback clock; generation speed and latency come
+// from the events, display speed is measured.
+
+import { FrameStore, Player, RateMeter } from "../lib/playback.js";
+
+export class StreamView {
+  constructor({ onUpdate = () => {}, makeImage = () => new Image(), bufferFrames = 4 } = {}) {
+    this.onUpdate = onUpdate;
+    this.makeImage = makeImage;
+    this.frames = new FrameStore();
+    this.player = new Player({ fps: 16, bufferFrames, maxLagFrames: 36 });
+    this.display = new RateMeter(1000);
+    this.reset();
+  }
+
+  reset() {
+    this.frames.clear();
+    this.player.reset();
+    this.display.reset();
+    this.sessionId = null;
+    this.genFps = 0;
+    this.latencyMs = 0;
+    this.chunk = -1;
+    this.expected = 0; // frames announced by events (decoded or not)
+    this.lastShown = -1;
+    this.lastShownAt = 0;
+    this.epoch = (this.epoch || 0) + 1; // decodes from an older run are dropped
+  }
+
+  get hasFrames() {
+    return this.frames.contiguous > 0;
+  }
+
+  get count() {
+    return this.frames.contiguous;
+  }
+
+  begin(sessionId, fps, now) {
+    this.reset();
+    this.sessionId = sessionId;
+    this.player.startStream(fps > 0 ? fps : 16, now);
+  }
+
+  /** A "motionstream.frames" event. */
+  addChunk(detail, now) {
+    if (this.sessionId !== null && detail.session !== this.sessionId) return;
+    const start = Number(detail.start_frame) || 0;
+    const list = Array.isArray(detail.frames) ? detail.frames : [];
+    if (detail.fps > 0) this.player.fps = detail.fps;
+    if (Number.isFinite(detail.gen_fps)) this.genFps = detail.gen_fps;
+    if (Number.isFinite(detail.latency_ms)) this.latencyMs = detail.latency_ms;
+    if (Number.isInteger(detail.chunk)) this.chunk = detail.chunk;
+    // a chunk's worth of frames is a good buffer: play starts as soon as one chunk is in
+    if (list.length) this.player.bufferFrames = Math.max(2, Math.min(list.length, 16));
+    this.expected = Math.max(this.expected, start + list.length);
+    const epoch = this.epoch;
+    list.forEach((url, k) => {
+      const img = this.makeImage();
+      const done = () => {
+        if (epoch !== this.epoch) return;
+        this.frames.put(start + k, img);
+        this.player.setAvailable(this.frames.contiguous, now);
+        this.onUpdate();
+      };
+      img.src = url;
+      if (typeof img.decode === "function") img.decode().then(done, done);
+      else done();
+    });
+  }
+
+  /** The run is over: play out what is there, then keep it for scrubbing. */
+  finish() {
+    this.player.finish();
+  }
+
+  /** The image to show now (null when none), advancing the clock. */
+  current(now) {
+    const f = this.player.tick(now);
+    if (f < 0) return null;
+    if (f !== this.lastShown) {
+      this.lastShown = f;
+      this.lastShownAt = now;
+      if (this.player.state === "playing") this.display.tick(now);
+    }
+    return this.frames.get(f) || null;
+  }
+
+  get frame() {
+    return this.lastShown;
+  }
+
+  /** Whether the clock needs animation frames. */
+  get animating() {
+    const s = this.player.state;
+    return s === "playing" || (s === "buffering" && this.count > 0);
+  }
+
+  statsText(now) {
+    const play = this.display.rate(now);
+    const buffered = Math.max(0, this.count - 1 - Math.max(0, this.lastShown));
+    const parts = [
+      `gen ${this.genFps ? this.genFps.toFixed(1) : "–"} fps`,
+      `play ${play ? play.toFixed(1) : "–"} fps`,
+      `latency ${this.latencyMs ? Math.round(this.latencyMs) : "–"} ms`,
+      `buffer ${buffered}`,
+      `frame ${Math.max(0, this.lastShown)}/${Math.max(0, this.count - 1)}`,
+    ];
+    return parts.join(" · ");
+  }
+}
