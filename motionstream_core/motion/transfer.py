@@ -1,0 +1,237 @@
+"""Motion transfer: point tracks from a reference video (OpenCV pyramidal Lucas-Kanade).
+
+A grid of points (``grid_spacing`` pixels of the *output* size) on the first frame is tracked frame
+to frame with pyramidal LK, then each point's window is aligned affinely to its template (which
+removes the drift chained LK accumulates under zoom and rotation; ``refine=False`` skips it). A point
+stays visible while LK finds it, tracking it back lands within ``max_fb_error`` pixels (of the source
+video) of where it started, its window still matches its template, and it is inside the frame. Once
+lost (occluded, out of view, untrackable) a point stays hidden and holds its last position: LK cannot
+re-identify a point after an occlusion.
+
+Frames: an array [T, H, W, 3] (uint8, or float in 0..1; numpy or torch; RGB) or a video file read
+with PyAV. Coordinates follow :mod:`motionstream_core.tracks` (pixel corners; OpenCV's pixel centres
+are shifted by 0.5).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..tracks import DEFAULT_MAX_TRACKS, Tracks, TrackError
+from .camera import grid_points
+
+LK_PARAMS = dict(winSize=(21, 21), maxLevel=3,
+                 criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 0.003))
+
+
+def read_video(path: str | os.PathLike, max_frames: int | None = None) -> tuple[np.ndarray, float]:
+    """Decode a video file with PyAV -> (uint8 frames [T, H, W, 3] RGB, fps)."""
+    import av
+    if not os.path.isfile(path):
+        raise TrackError(f"no such video file: {path}")
+    frames = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise TrackError(f"{path} has no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 16.0
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except TrackError:
+        raise
+    except Exception as e:  # av.error.* : not a video, broken file
+        raise TrackError(f"cannot read video {path}: {e}") from None
+    if not frames:
+        raise TrackError(f"{path} has no frames")
+    return np.stack(frames), fps
+
+
+def _gray_frames(frames: Any) -> np.ndarray:
+    if hasattr(frames, "detach"):
+        frames = frames.detach().cpu().float().numpy() if frames.dtype.is_floating_point \
+            else frames.detach().cpu().numpy()
+    f = np.asarray(frames)
+    if f.ndim != 4 or f.shape[-1] not in (1, 3, 4):
+        raise TrackError(f"frames must be [T, H, W, 3]; got {tuple(f.shape)}")
+    if f.dtype != np.uint8:
+        if f.dtype.kind != "f":
+            raise TrackError(f"frames must be uint8 or float in 0..1; got dtype {f.dtype}")
+        if not np.isfinite(f).all():
+            raise TrackError("frames contain NaN or infinite values")
+        f = np.clip(np.rint(f * 255.0), 0, 255).astype(np.uint8)
+    if f.shape[-1] == 1:
+        return f[..., 0]
+    return np.stack([cv2.cvtColor(np.ascontiguousarray(x[..., :3]), cv2.COLOR_RGB2GRAY) for x in f])
+
+
+def tracks_from_video(frames_or_path: Any, grid_spacing: float = 32, width: int | None = None,
+                      height: int | None = None, fps: float | None = None, max_fb_error: float = 1.0, *,
+                      source_fps: float | None = None, max_frames: int | None = None,
+                      refine: bool = True) -> Tracks:
+    """Tracks of a grid of points through a reference video (kind "transfer").
+
+    ``width``/``height``: the output size (default: the video's); coordinates are scaled to it and
+    ``grid_spacing`` is in its pixels. ``fps``: the output frame rate (default: the video's; a file
+    knows its rate, an array is taken to be at ``source_fps``, default 16); a different rate
+    resamples the tracks over the same duration. ``max_frames`` limits how many frames are read.
+    ``refine``: align each point's window affinely to its template (see :class:`_AffineRefiner`).
+    """
+    if isinstance(frames_or_path, (str, os.PathLike)):
+        frames, file_fps = read_video(frames_or_path, max_frames)
+        src_fps = file_fps if source_fps is None else float(source_fps)
+    else:
+        frames = frames_or_path
+        src_fps = 16.0 if source_fps is None else float(source_fps)
+    if max_frames is not None:
+        frames = frames[:max_frames]
+    gray = _gray_frames(frames)
+    if len(gray) == 0:
+        raise TrackError("the video has no frames")
+    if not max_fb_error > 0:
+        raise TrackError(f"max_fb_error must be positive; got {max_fb_error!r}")
+    t, sh, sw = gray.shape
+    out_w = sw if width is None else int(width)
+    out_h = sh if height is None else int(height)
+    grid = grid_points(out_w, out_h, grid_spacing)
+    if len(grid) > DEFAULT_MAX_TRACKS:
+        raise TrackError(f"too many tracks: {len(grid)} > limit {DEFAULT_MAX_TRACKS} (increase grid_spacing)")
+    sx, sy = sw / out_w, sh / out_h
+    # source OpenCV coordinates (pixel centres at integers)
+    p = np.stack([grid[:, 0] * sx - 0.5, grid[:, 1] * sy - 0.5], -1).astype(np.float32)
+    n = len(p)
+    path = np.zeros((t, n, 2), np.float32)
+    vis = np.zeros((t, n), bool)
+    path[0], vis[0] = p, True
+    alive = np.ones(n, bool)
+    refiner = _AffineRefiner(gray[0], p) if refine else None
+    for i in range(1, t):
+        idx = np.flatnonzero(alive)
+        if len(idx):
+            p0 = path[i - 1, idx].reshape(-1, 1, 2)
+            p1, st1, _ = cv2.calcOpticalFlowPyrLK(gray[i - 1], gray[i], p0, None, **LK_PARAMS)
+            pb, st2, _ = cv2.calcOpticalFlowPyrLK(gray[i], gray[i - 1], p1, None, **LK_PARAMS)
+            p1, pb = p1.reshape(-1, 2), pb.reshape(-1, 2)
+            fb = np.linalg.norm(pb - p0.reshape(-1, 2), axis=1)
+            ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & np.isfinite(p1).all(1) & (fb <= max_fb_error)
+            alive[idx[~ok]] = False
+            idx, p1 = idx[ok], p1[ok]
+            if refiner is not None and len(idx):
+                p1, lost = refiner.step(gray[i], idx, p1)
+                alive[idx[lost]] = False
+                idx, p1 = idx[~lost], p1[~lost]
+            inside = (p1[:, 0] >= -0.5) & (p1[:, 0] <= sw - 0.5) & (p1[:, 1] >= -0.5) & (p1[:, 1] <= sh - 0.5)
+            alive[idx[~inside]] = False
+            path[i, idx[inside]] = p1[inside]
+        path[i, ~alive] = path[i - 1, ~alive]
+        vis[i] = alive
+    path = np.stack([(path[..., 0] + 0.5) / sx, (path[..., 1] + 0.5) / sy], -1)
+    tr = Tracks(path.astype(np.float32), vis, src_fps, out_w, out_h, ("transfer",) * n)
+    if fps is not None and abs(float(fps) - src_fps) > 1e-9:
+        tr = tr.resample(fps=fps)
+    return tr
+
+
+class _AffineRefiner:
+    """Drift-free refinement of chained LK: robust affine Gauss-Newton alignment to a template.
+
+    Every point keeps a template (a window of ``2R+1`` pixels, sampled every ``step`` pixels, from the
+    frame where it was anchored) and an affine warp from that window into the current frame. After LK
+    predicts the new centre, Gauss-Newton steps on zero-mean intensities (centre + 2x2 matrix; pixels
+    outside the frame ignored; Cauchy weights so that a partial occluder barely counts) align the
+    template. The alignment is kept when the windows correlate (ZNCC >= ``min_zncc``), the warp stays
+    moderate and the centre is within ``max_shift`` pixels of LK's. Between ``lost_zncc`` and
+    ``min_zncc`` the point is re-anchored (a new template from the current frame), so tracking goes on
+    through gradual appearance changes; below ``lost_zncc``, or when the alignment diverges, the content
+    under the point changed abruptly (an occlusion) and the point is lost.
+    """
+
+    def __init__(self, frame0: np.ndarray, pts: np.ndarray, radius: int = 10, step: int = 2, iters: int = 8,
+                 min_zncc: float = 0.9, lost_zncc: float = 0.8, max_shift: float = 2.0) -> None:
+        r = np.arange(-radius, radius + 1, step, dtype=np.float32)
+        gy, gx = np.meshgrid(r, r, indexing="ij")
+        self.off = np.stack([gx.ravel(), gy.ravel()], -1)  # [P, 2]
+        self.iters, self.min_zncc, self.lost_zncc, self.max_shift = iters, min_zncc, lost_zncc, max_shift
+        n = len(pts)
+        self.tmpl = np.zeros((n, len(self.off)), np.float32)
+        self.tmask = np.zeros((n, len(self.off)), bool)
+        self.a = np.tile(np.eye(2, dtype=np.float32), (n, 1, 1))
+        self._anchor(frame0.astype(np.float32)[..., None], np.arange(n), pts)
+
+    @staticmethod
+    def _sample(img: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bilinear samples [n, P, C] of an [H, W, C] image at pos [n, P, 2], and which lie inside."""
+        h, w = img.shape[:2]
+        mx, my = pos[..., 0].astype(np.float32), pos[..., 1].astype(np.float32)
+        val = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        return val.reshape(mx.shape + (-1,)), inside
+
+    def _anchor(self, img: np.ndarray, idx: np.ndarray, pts: np.ndarray) -> None:
+        vals, inside = self._sample(img[..., :1], pts[:, None, :] + self.off[None])
+        self.tmpl[idx], self.tmask[idx] = vals[..., 0], inside
+        self.a[idx] = np.eye(2, dtype=np.float32)
+
+    def step(self, frame: np.ndarray, idx: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Refined positions [n, 2] of points ``idx`` predicted at ``pred``, and which of them are lost."""
+        img = frame.astype(np.float32)
+        stack = np.dstack([img, cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8),
+                           cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)])
+        n = len(idx)
+        c = pred.astype(np.float32).copy()
+        a = self.a[idx].copy()
+        tmpl, tmask = self.tmpl[idx], self.tmask[idx]
+        ox, oy = self.off[:, 0], self.off[:, 1]
+        zncc = np.zeros(n, np.float32)
+        overlap = np.zeros(n, np.float32)
+        act = np.arange(n)
+        for it in range(self.iters + 1):
+            pos = c[act, None, :] + self.off @ a[act].transpose(0, 2, 1)
+            smp, inside = self._sample(stack, pos)
+            m = (inside & tmask[act]).astype(np.float32)
+            cnt = np.maximum(m.sum(1, keepdims=True), 1)
+            t_a = tmpl[act]
+            tz = (t_a - (t_a * m).sum(1, keepdims=True) / cnt) * m
+            iw = smp[..., 0]
+            iz = (iw - (iw * m).sum(1, keepdims=True) / cnt) * m
+            zncc[act] = (tz * iz).sum(1) / np.sqrt((tz ** 2).sum(1) * (iz ** 2).sum(1) + 1e-12)
+            overlap[act] = m.mean(1)
+            if it == self.iters:
+                break
+            gx, gy = smp[..., 1], smp[..., 2]
+            jac = np.stack([gx, gy, gx * ox, gx * oy, gy * ox, gy * oy], -1) * m[..., None]
+            jac -= jac.sum(1, keepdims=True) / cnt[..., None] * m[..., None]
+            res = iz - tz
+            # robust (Cauchy) weights: pixels that disagree, e.g. a partial occluder, barely count
+            srt = np.sort(np.where(m > 0, np.abs(res), np.inf), axis=1)
+            med = np.take_along_axis(srt, ((cnt - 1) // 2).astype(np.int64), axis=1)
+            sigma = 1.4826 * np.where(np.isfinite(med), med, 0.0) + 1e-3
+            wt = m / (1 + (res / (2.385 * sigma)) ** 2)
+            jw = jac * wt[..., None]
+            hess = jw.transpose(0, 2, 1) @ jac + 1e-4 * np.eye(6, dtype=np.float32)
+            grad = (jw * res[..., None]).sum(1)
+            d = -np.linalg.solve(hess.astype(np.float64), grad[..., None].astype(np.float64))[..., 0]
+            c[act] += d[:, :2].astype(np.float32)
+            a[act] += d[:, 2:].reshape(-1, 2, 2).astype(np.float32)
+            moving = (np.abs(d[:, :2]).max(1) > 1e-3) | (np.abs(d[:, 2:]).max(1) > 1e-4)
+            act = act[moving]
+            if len(act) == 0:
+                break
+        sv = np.linalg.svd(a, compute_uv=False)
+        judge = overlap >= 0.3  # enough of the window overlaps the template to tell
+        sane = (np.linalg.norm(c - pred, axis=1) <= self.max_shift) & (sv.min(1) > 0.5) & (sv.max(1) < 2.0) \
+            & np.isfinite(c).all(1)
+        lost = judge & ~(sane & (zncc >= self.lost_zncc))  # diverged or the content changed: occluded
+        keep = judge & sane & (zncc >= self.min_zncc)  # aligned to the template: keep it
+        out = np.where((judge & sane)[:, None], c, pred).astype(np.float32)
+        self.a[idx[keep]] = a[keep]
+        redo = ~keep & ~lost  # appearance drifted (or the window left the frame): re-anchor here
+        if redo.any():
+            self._anchor(img[..., None], idx[redo], out[redo])
+        return out, lost
