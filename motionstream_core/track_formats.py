@@ -376,7 +376,7 @@ def load(path: Any, *, width: int | None = None, height: int | None = None, fps:
     """Read tracks from a file, dispatching on extension and content.
 
     * ``.json`` / ``.txt`` (or ``format=`` "motionstream" / "coord_str" / "ati"): an object is our JSON;
-      a list of tracks is ATI when every track has exactly 121 points, else a KJNodes coord_str.
+      a list of tracks is ATI when its longest track has exactly 121 points, else a KJNodes coord_str.
     * ``.npy``: [T, N, 2] (a sibling ``<stem>_visibility.npy``, or the same name with "tracks" replaced
       by "visibility", is read as visibility); ``.npz`` / ``.pt``: arrays under keys such as
       ``tracks``/``pred_tracks`` and ``visibility``/``pred_visibility``; ``.pth`` holding npz bytes is
@@ -399,7 +399,8 @@ def load(path: Any, *, width: int | None = None, height: int | None = None, fps:
         if format == "auto" and isinstance(data, dict):
             return from_json(data, max_tracks=max_tracks)
         is_ati = format == "ati" or (format == "auto" and isinstance(data, list) and data
-                                     and all(isinstance(tr, list) and len(tr) == ATI_LENGTH for tr in data))
+                                     and all(isinstance(tr, list) for tr in data)
+                                     and max(len(tr) for tr in data) == ATI_LENGTH)
         _need_size(width, height, p.name)
         if is_ati:
             return from_ati_json(text, width, height, fps=fps, max_tracks=max_tracks)

@@ -33,7 +33,7 @@ def _key_arrays(keypoints: Sequence[Sequence[float]], fps: float, time_unit: str
         raise TrackError(f"keypoints must be a non-empty list of (time, x, y); got shape {k.shape}")
     if not np.isfinite(k).all():
         i = int(np.argwhere(~np.isfinite(k))[0, 0])
-        raise TrackError(f"keypoint {i} is not finite: {tuple(k[i])}")
+        raise TrackError(f"keypoint {i} is not finite: {tuple(k[i].tolist())}")
     times = k[:, 0] * (fps if time_unit == "second" else 1.0)
     if (np.diff(times) <= 0).any():
         i = int(np.flatnonzero(np.diff(times) <= 0)[0]) + 1
