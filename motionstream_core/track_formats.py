@@ -33,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .tracks import KINDS, TrackError, Tracks
+from .tracks import _numpy as _to_numpy
 
 FORMAT_NAME = "motionstream-tracks"
 SUPPORTED_VERSIONS = (1,)
@@ -55,21 +56,6 @@ def _number(v: Any, where: str, name: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise TrackError(f"{where}: {name} is not a number ({v!r})")
     return float(v)
-
-
-def _to_numpy(x: Any, name: str) -> np.ndarray:
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor
-        x = x.detach().cpu()
-        if str(x.dtype) == "torch.bfloat16":
-            x = x.float()
-        x = x.numpy()
-    try:
-        a = np.asarray(x)
-    except Exception as e:  # ragged nested lists
-        raise TrackError(f"{name} is not a rectangular array: {e}") from None
-    if a.dtype == object or a.dtype.kind not in "biuf":
-        raise TrackError(f"{name} must be numeric; got dtype {a.dtype}")
-    return a
 
 
 def _finish(tr: Tracks, max_tracks: int | None) -> Tracks:

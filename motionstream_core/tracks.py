@@ -38,13 +38,24 @@ def _check_size(name: str, value: Any) -> int:
 
 
 def _check_fps(fps: Any) -> float:
-    try:
-        f = float(fps)
-    except (TypeError, ValueError):
-        raise TrackError(f"fps must be a positive finite number; got {fps!r}") from None
-    if isinstance(fps, bool) or not math.isfinite(f) or f <= 0:
+    ok = isinstance(fps, (int, float, np.integer, np.floating)) and not isinstance(fps, bool)
+    if not ok or not math.isfinite(float(fps)) or float(fps) <= 0:
         raise TrackError(f"fps must be a positive finite number; got {fps!r}")
-    return f
+    return float(fps)
+
+
+def _numpy(x: Any, name: str) -> np.ndarray:
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, on any device
+        x = x.detach().cpu()
+        x = x.float() if x.is_floating_point() else x
+        x = x.numpy()
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise TrackError(f"{name} is not a rectangular numeric array: {e}") from None
+    if a.dtype.kind not in "biuf":
+        raise TrackError(f"{name} must be numeric; got dtype {a.dtype}")
+    return a
 
 
 def _fmt(v: float) -> str:
@@ -63,8 +74,8 @@ class Tracks:
 
     # ------------------------------------------------------------------ construction
     def __post_init__(self) -> None:
-        path = np.array(self.path, dtype=np.float32, copy=True)
-        visible = np.asarray(self.visible)
+        path = np.array(_numpy(self.path, "path"), dtype=np.float32, copy=True)
+        visible = _numpy(self.visible, "visible")
         if path.ndim != 3 or path.shape[2] != 2:
             raise TrackError(f"path must have shape [T, N, 2]; got {tuple(path.shape)}")
         if visible.shape != path.shape[:2]:
@@ -120,6 +131,9 @@ class Tracks:
                 and self.width == other.width and self.height == other.height and self.kinds == other.kinds)
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self):  # pickle / deepcopy rebuild through the constructor: validated and frozen again
+        return (_rebuild, (self.path, self.visible, self.fps, self.width, self.height, self.kinds, self._allow_empty))
 
     def __repr__(self) -> str:
         return (f"Tracks(num_frames={self.num_frames}, num_tracks={self.num_tracks}, fps={_fmt(self.fps)}, "
@@ -294,6 +308,10 @@ class Tracks:
         """Write our own JSON (version 1)."""
         from pathlib import Path
         Path(path).write_text(self.to_json(), encoding="utf-8")
+
+
+def _rebuild(path, visible, fps, width, height, kinds, allow_empty) -> Tracks:
+    return Tracks(path, visible, fps, width, height, kinds, _allow_empty=allow_empty)
 
 
 def _interp_frames(path: np.ndarray, visible: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

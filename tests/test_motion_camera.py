@@ -53,6 +53,9 @@ def test_with_a_depth_map_near_points_move_more():
     np.testing.assert_allclose(shift[far], -0.05 * W * z_ref / 4.0, atol=1e-3)
     assert np.abs(shift[near]).min() > 3 * np.abs(shift[far]).max()
     np.testing.assert_allclose(tr.path[-1, :, 1], p0[:, 1], atol=1e-4)  # horizontal pan: y unchanged
+    small = depth[::2, ::2]  # a depth image of another size is resized to the output
+    np.testing.assert_allclose(camera_tracks(CameraPath(pan_x=0.05), W, H, T, grid_spacing=16, depth=small).path,
+                               tr.path, atol=1e-3)
 
 
 def test_disparity_maps_are_inverted():

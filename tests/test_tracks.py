@@ -86,6 +86,7 @@ BAD_INPUTS = [
     ("visibility shape", lambda: Tracks.from_array(np.zeros((4, 2, 2)), np.ones((4, 3), bool), width=W, height=H),
      "visibility must have shape [T, N] = [4, 2]; got (4, 3)"),
     ("fps zero", lambda: make(fps=0), "fps must be a positive finite number; got 0"),
+    ("fps a string", lambda: Tracks.from_json(_json(fps="16")), "fps must be a positive finite number; got '16'"),
     ("negative width", lambda: Tracks(np.zeros((2, 1, 2)), np.ones((2, 1), bool), 16, -5, H),
      "width must be a positive integer; got -5"),
     ("ATI too long", lambda: Tracks.from_ati_json(json.dumps([[{"x": 1, "y": 1}] * 122]), W, H),
@@ -123,6 +124,15 @@ def test_valid_tracks_are_frozen_copies():
         tr.fps = 8
     assert tr.num_frames == 3 and tr.num_tracks == 2 and tr.kinds == ("drag", "drag")
     assert tr.duration == pytest.approx(2 / 16)
+
+
+def test_pickle_and_deepcopy_stay_frozen():
+    import copy
+    import pickle
+    tr = make(kinds=("static", "live"))
+    for c in (pickle.loads(pickle.dumps(tr)), copy.deepcopy(tr)):
+        assert c == tr and not c.path.flags.writeable and not c.visible.flags.writeable
+    assert copy.deepcopy(Tracks.empty(3, 16, W, H)).num_tracks == 0
 
 
 def test_kinds_and_equality():

@@ -12,9 +12,9 @@ Conventions (OpenCV camera: x right, y down, z forward; the first frame's camera
   or eased; amounts of several :class:`CameraPath` in a list add up (zooms multiply), which is how
   motions combine and follow each other over time.
 
-Points behind the camera or out of the frame are hidden; a hidden point that would land in front of
-the camera's plane or far away keeps its previous position (its coordinates carry no meaning).
-Points do not occlude one another.
+Points behind the camera or out of the frame are hidden; a hidden point that is behind the camera or
+beyond the validation margin keeps its previous position (a hidden point's coordinates carry no
+meaning). Points do not occlude one another.
 """
 from __future__ import annotations
 
@@ -137,8 +137,10 @@ def camera_tracks(path: CameraPath | Sequence[CameraPath], width: int, height: i
     """Tracks of grid points seen by a moving camera (kind "camera").
 
     ``path`` is one :class:`CameraPath` or a list (amounts add up, each over its own time window).
-    ``depth`` is an optional depth image (larger = farther; ``disparity=True`` for inverse depth);
-    ``fov`` is the horizontal field of view in degrees.
+    ``depth`` is an optional depth image of any size (larger = farther; numpy or torch, [H, W],
+    [H, W, C] or a ComfyUI IMAGE [1, H, W, C], channels averaged); ``disparity=True`` reads it as
+    inverse depth (values below 1% of the largest are raised to it, so zero disparity such as sky
+    becomes 100x the nearest depth). ``fov`` is the horizontal field of view in degrees.
     """
     paths = [path] if isinstance(path, CameraPath) else list(path)
     if not paths or not all(isinstance(p, CameraPath) for p in paths):
