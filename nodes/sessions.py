@@ -1,0 +1,242 @@
+"""Live sessions: one per running MotionStreamGenerate node, reachable by its random id.
+
+The node registers a ``LiveSession`` (holding the core's thread-safe ``Steering``) for the length of
+its run; the HTTP routes (``routes.py``, on the server's asyncio loop) look it up by id, validate
+what the browser posted and write into the steering object; the node's worker thread reads it at
+each chunk boundary. Nothing here imports ComfyUI or aiohttp, so it is unit-tested on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from motionstream_core.steering import LivePoint, Steering
+
+MAX_POINTS = 256  # points per steer post
+MAX_ID_LEN = 64
+MAX_RATE_HZ = 120.0  # sustained steer posts per second per session
+BURST = 24  # posts a session may send back to back before the rate applies
+MARGIN = 0.5  # coordinates may lie this fraction of the image size outside it
+MAX_BODY_BYTES = 64 * 1024
+ACTIONS = ("pause", "resume", "stop")
+_TAKEOVER = re.compile(r"^track:(\d+)$")
+
+
+class SteerError(Exception):
+    """A rejected request: ``status`` is the HTTP status, the message is what the client sees."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class RateLimiter:
+    """Token bucket: ``rate`` posts per second sustained, ``burst`` at once. Thread-safe."""
+
+    def __init__(self, rate: float = MAX_RATE_HZ, burst: int = BURST, clock=time.monotonic):
+        self.rate, self.burst, self.clock = float(rate), float(burst), clock
+        self._tokens = float(burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
+
+@dataclass
+class LiveSession:
+    """What the routes need to know about one running stream.
+
+    ``offset``: planned slots before the editor's own tracks (the connected TRACKS input), so the
+    widget's ``track:<i>`` (i-th drawn track) is slot ``offset + i``. ``drawn``: how many tracks the
+    widget drew. ``max_slots``: the model's track limit (planned + live).
+    """
+
+    node_id: str
+    client_id: str | None
+    width: int
+    height: int
+    steering: Steering = field(default_factory=Steering)
+    offset: int = 0
+    drawn: int = 0
+    max_slots: int = 1024
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    started: float = field(default_factory=time.monotonic)
+    posts: int = 0
+    _live_ids: set = field(default_factory=set)
+    _last_t: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def planned(self) -> int:
+        return self.offset + self.drawn
+
+    # -- steering ------------------------------------------------------------------------------
+
+    def steer(self, payload) -> dict:
+        """Validate one POST /motionstream/steer body (already parsed JSON) and apply it.
+
+        Raises SteerError (429 rate, 400 invalid). Returns the JSON reply.
+        """
+        if not self.limiter.allow():
+            raise SteerError(429, f"too many steering posts for session '{self.id}': at most "
+                                  f"{MAX_RATE_HZ:g} per second")
+        points, t = self._validate(payload)
+        with self._lock:
+            if t is not None and self._last_t is not None and t < self._last_t:
+                return {"ok": True, "chunk": self.steering.chunk, "stale": True}  # out-of-order post
+            new = {p.id for p in points if not _TAKEOVER.match(p.id)} - self._live_ids
+            if self.planned + len(self._live_ids) + len(new) > self.max_slots:
+                raise SteerError(400, f"too many live points: this model takes at most {self.max_slots} tracks "
+                                      f"({self.planned} planned, {len(self._live_ids)} live)")
+            self._live_ids |= new
+            if t is not None:
+                self._last_t = t
+            self.posts += 1
+            self.steering.update_points([self._to_slot(p) for p in points])
+        return {"ok": True, "chunk": self.steering.chunk}
+
+    def _to_slot(self, p: LivePoint) -> LivePoint:
+        m = _TAKEOVER.match(p.id)
+        if m:  # the widget's i-th drawn track is planned slot offset + i
+            return LivePoint(f"track:{self.offset + int(m.group(1))}", p.x, p.y, p.active)
+        return p
+
+    def _validate(self, payload) -> tuple[list[LivePoint], float | None]:
+        if not isinstance(payload, dict):
+            raise SteerError(400, "the body must be a JSON object {\"session\", \"points\", \"t\"}")
+        pts = payload.get("points")
+        if not isinstance(pts, list):
+            raise SteerError(400, "'points' must be a list of {\"id\", \"x\", \"y\", \"active\"}")
+        if len(pts) > MAX_POINTS:
+            raise SteerError(400, f"too many points in one post: {len(pts)} > {MAX_POINTS}")
+        t = payload.get("t")
+        if t is not None and (not _is_number(t) or not math.isfinite(t)):
+            raise SteerError(400, f"'t' must be a finite number of milliseconds; got {t!r}")
+        out, seen = [], set()
+        lo_x, hi_x = -MARGIN * self.width, (1 + MARGIN) * self.width
+        lo_y, hi_y = -MARGIN * self.height, (1 + MARGIN) * self.height
+        for i, p in enumerate(pts):
+            where = f"points[{i}]"
+            if not isinstance(p, dict):
+                raise SteerError(400, f"{where} must be an object {{\"id\", \"x\", \"y\", \"active\"}}")
+            pid = p.get("id")
+            if not isinstance(pid, str) or not pid or len(pid) > MAX_ID_LEN:
+                raise SteerError(400, f"{where}.id must be a non-empty string of at most {MAX_ID_LEN} characters")
+            if pid in seen:
+                raise SteerError(400, f"{where}.id {pid!r} appears twice in one post")
+            seen.add(pid)
+            m = _TAKEOVER.match(pid)
+            if m and int(m.group(1)) >= self.drawn:
+                raise SteerError(400, f"{where}.id {pid!r}: there is no drawn track {m.group(1)} "
+                                      f"(the editor has {self.drawn})")
+            for k in ("x", "y"):
+                v = p.get(k)
+                if not _is_number(v):
+                    raise SteerError(400, f"{where}.{k} must be a number; got {v!r}")
+                if not math.isfinite(v):
+                    raise SteerError(400, f"{where}.{k} is not finite ({v!r})")
+            x, y = float(p["x"]), float(p["y"])
+            if not (lo_x <= x <= hi_x and lo_y <= y <= hi_y):
+                raise SteerError(400, f"{where} ({x:g}, {y:g}) is more than 50% outside the "
+                                      f"{self.width}x{self.height} image")
+            active = p.get("active", True)
+            if not isinstance(active, bool):
+                raise SteerError(400, f"{where}.active must be true or false; got {active!r}")
+            out.append(LivePoint(pid, x, y, active))
+        return out, (None if t is None else float(t))
+
+    # -- control -------------------------------------------------------------------------------
+
+    def control(self, action) -> dict:
+        if action not in ACTIONS:
+            raise SteerError(400, f"'action' must be one of {', '.join(ACTIONS)}; got {action!r}")
+        getattr(self.steering, action)()
+        return {"ok": True}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+class SessionRegistry:
+    """Thread-safe id -> LiveSession for the runs in progress."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._sessions: dict[str, LiveSession] = {}
+
+    def add(self, session: LiveSession) -> LiveSession:
+        with self._lock:
+            self._sessions[session.id] = session
+        return session
+
+    def remove(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def get(self, session_id) -> LiveSession:
+        if not isinstance(session_id, str) or not session_id:
+            raise SteerError(400, "'session' must be the session id string from the motionstream.session event")
+        with self._lock:
+            s = self._sessions.get(session_id)
+        if s is None:
+            raise SteerError(404, f"no running MotionStream session '{session_id[:80]}'")
+        return s
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._sessions)
+
+
+REGISTRY = SessionRegistry()
+
+
+def parse_body(raw: bytes):
+    """Request bytes -> JSON value, or SteerError(400)."""
+    import json
+
+    if len(raw) > MAX_BODY_BYTES:
+        raise SteerError(400, f"request body too large: {len(raw)} bytes > {MAX_BODY_BYTES}")
+    try:
+        return json.loads(raw.decode("utf-8") if raw else "")
+    except (UnicodeDecodeError, ValueError) as e:
+        raise SteerError(400, f"request body is not valid JSON: {e}") from None
+
+
+def handle_steer(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
+    """POST /motionstream/steer, transport-free: (status, JSON reply)."""
+    try:
+        payload = parse_body(raw)
+        session = registry.get(payload.get("session") if isinstance(payload, dict) else None)
+        return 200, session.steer(payload)
+    except SteerError as e:
+        return e.status, {"error": e.message}
+
+
+def handle_control(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
+    """POST /motionstream/control, transport-free: (status, JSON reply)."""
+    try:
+        payload = parse_body(raw)
+        session = registry.get(payload.get("session") if isinstance(payload, dict) else None)
+        return 200, session.control(payload.get("action"))
+    except SteerError as e:
+        return e.status, {"error": e.message}

@@ -1,0 +1,191 @@
+"""Running one stream inside a node: frames to the browser as they are made, steering in, a record out.
+
+``StreamRun.run()`` is called in ComfyUI's worker thread. Per chunk it keeps the frames, hands them
+to the ``Emitter`` (a background thread that JPEG-encodes and sends "motionstream.frames" to the
+client that queued the prompt, in order, without holding up the next chunk), updates the ComfyUI
+progress bar with a preview, and checks for an interrupt. The ``LiveSession`` is in the registry
+for exactly the length of the run. At the end "motionstream.done" carries the recorded tracks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+
+import torch
+
+from motionstream_core.stream import frames_to_chunks
+from motionstream_core.tracks import Tracks
+
+from .common import jpeg_data_url, to_uint8
+from .sessions import REGISTRY, LiveSession
+
+log = logging.getLogger("motionstream")
+
+PAUSE_LIMIT_S = 15 * 60  # a stream paused longer than this stops by itself
+QUEUE_CHUNKS = 4  # chunks waiting for the encoder before generation waits for it
+PREVIEW_SIDE = 512
+
+
+class Emitter:
+    """Sends the JSON events for one session to one client; frames are encoded on its own thread."""
+
+    def __init__(self, client_id: str | None, node_id: str, session_id: str, fps: float, send=None,
+                 quality: int = 85, max_side: int = 1024):
+        self.client_id, self.node_id, self.session_id, self.fps = client_id, node_id, session_id, fps
+        self.quality, self.max_side = quality, max_side
+        self._send = send if send is not None else _server_send
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._thread = threading.Thread(target=self._work, name=f"motionstream-emit-{session_id[:8]}", daemon=True)
+        self._thread.start()
+
+    def _emit(self, event: str, data: dict) -> None:
+        if self.client_id is None:  # an API prompt without a client: nobody to stream to
+            return
+        try:
+            self._send(event, {"session": self.session_id, "node": self.node_id, **data}, self.client_id)
+        except Exception:  # the browser is a viewer: never let it break the run
+            log.exception("MotionStream: could not send %s", event)
+
+    def session(self, width: int, height: int, num_frames: int | None, image: torch.Tensor) -> None:
+        self._emit("motionstream.session", {"width": width, "height": height, "fps": self.fps,
+                                            "num_frames": num_frames,
+                                            "image": jpeg_data_url(to_uint8(image), self.quality, self.max_side)})
+
+    def frames(self, index: int, start: int, frames: torch.Tensor, timing: dict) -> None:
+        self._queue.put(("frames", (index, start, to_uint8(frames), dict(timing))))
+
+    def done(self, reason: str, recorded: dict | None, message: str = "") -> None:
+        self._queue.put(("done", {"reason": reason, "recorded": recorded, "message": message}))
+
+    def close(self, timeout: float = 30.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            kind, payload = item
+            if kind == "done":
+                self._emit("motionstream.done", payload)
+                continue
+            if self.client_id is None:
+                continue
+            index, start, frames, timing = payload
+            total = timing.get("total_s") or 0.0
+            urls = [jpeg_data_url(f, self.quality, self.max_side) for f in frames]
+            self._emit("motionstream.frames", {
+                "chunk": index, "start_frame": start, "fps": self.fps, "frames": urls,
+                "latency_ms": round(total * 1000.0, 2),
+                "gen_fps": round(len(urls) / total, 2) if total > 0 else None})
+
+
+def _server_send(event, data, sid) -> None:
+    from server import PromptServer
+
+    PromptServer.instance.send_sync(event, data, sid)
+
+
+def _client_id() -> str | None:
+    try:
+        from server import PromptServer
+
+        return getattr(PromptServer.instance, "client_id", None)
+    except Exception:
+        return None
+
+
+class StreamRun:
+    """One node run: ``session`` is the core StreamSession, ``live`` its registered LiveSession."""
+
+    def __init__(self, session, live: LiveSession, num_frames: int | None, fps: float, chunk_latents: int,
+                 planned: Tracks | None, image: torch.Tensor, emitter: Emitter | None = None):
+        self.session, self.live, self.num_frames, self.fps = session, live, num_frames, fps
+        self.total_chunks = None if num_frames is None else frames_to_chunks(num_frames, chunk_latents)
+        self.planned, self.image = planned, image
+        self.height, self.width = int(image.shape[0]), int(image.shape[1])
+        self.emitter = emitter or Emitter(live.client_id, live.node_id, live.id, fps)
+        self.reason = "finished"
+        self.frames: list[torch.Tensor] = []
+        self._paused_since: float | None = None
+
+    def _on_pause(self) -> None:
+        import comfy.model_management as mm
+
+        mm.throw_exception_if_processing_interrupted()
+        now = time.monotonic()
+        self._paused_since = self._paused_since or now
+        if now - self._paused_since > PAUSE_LIMIT_S:
+            log.warning("MotionStream: session %s paused for over %d s; stopping it", self.live.id, PAUSE_LIMIT_S)
+            self.live.steering.stop()
+
+    def run(self) -> torch.Tensor:
+        import comfy.model_management as mm
+        import comfy.utils
+
+        REGISTRY.add(self.live)
+        message = ""
+        it = None
+        try:
+            self.emitter.session(self.width, self.height, self.num_frames, self.image)
+            pbar = comfy.utils.ProgressBar(self.total_chunks or 1, node_id=self.live.node_id)
+            it = iter(self.session)
+            for chunk in it:
+                self._paused_since = None
+                self.frames.append(chunk.frames)
+                self.emitter.frames(chunk.index, chunk.start_frame, chunk.frames, chunk.timing)
+                from PIL import Image
+
+                preview = Image.fromarray(to_uint8(chunk.frames[-1]))
+                pbar.update_absolute(chunk.index + 1, self.total_chunks or chunk.index + 2,
+                                     ("JPEG", preview, PREVIEW_SIDE))
+                mm.throw_exception_if_processing_interrupted()
+            if self.live.steering.stopped:
+                self.reason = "stopped"
+        except mm.InterruptProcessingException:
+            self.reason = "interrupted"
+            raise
+        except BaseException as e:
+            self.reason, message = "error", f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            if it is not None:
+                it.close()  # frees the cache now, not at garbage collection
+            REGISTRY.remove(self.live.id)
+            self.emitter.done(self.reason, self._recorded_for_editor(), message)
+            self.emitter.close()
+        if not self.frames:
+            return self.image[None].clone()
+        return torch.cat(self.frames, 0)
+
+    # -- the record ----------------------------------------------------------------------------
+
+    def recorded(self) -> Tracks | None:
+        """The tracks used for every output frame (planned + live), frame-aligned with the output."""
+        try:
+            return self.session.recorded_tracks()
+        except ValueError:
+            return None
+
+    def _recorded_for_editor(self) -> dict | None:
+        """What the widget stores back into editor_state so that re-queueing replays this run: every
+        frame handed to the model (also those cut from the last chunk), without the connected TRACKS
+        input's slots (the graph adds those again)."""
+        try:
+            plan = getattr(self.session, "plan", None)
+            full = plan.recorded() if plan is not None else self.session.recorded_tracks()
+        except ValueError:  # nothing generated
+            full = None
+        if full is None:
+            return None
+        m = self.live.offset
+        if full.num_tracks <= m:
+            part = Tracks.empty(full.num_frames, full.fps, full.width, full.height)
+        else:
+            part = full.select(list(range(m, full.num_tracks)))
+        return json.loads(part.to_json())

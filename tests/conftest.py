@@ -1,0 +1,157 @@
+"""Shared pytest fixtures.
+
+``comfy_host`` (session-scoped) runs the real ComfyUI host with this pack installed and yields its
+base URL (a ``str``; it also carries ``.base_dir``, ``.log_path``, ``.pid`` and ``.models``):
+
+* the host is ``$COMFYUI_PATH`` (default /opt/ComfyUI) run by ``$COMFYUI_PYTHON`` (default
+  /opt/comfyui-venv/bin/python); when either is missing the test is skipped and the reason printed;
+* it runs ``main.py --cpu`` on a free port on 127.0.0.1 with ``--base-directory`` set to a temporary
+  folder, so models, custom_nodes, input, output, temp and user files all live there and nothing is
+  written into the ComfyUI checkout (the database is in memory, no bytecode is written);
+* this checkout is symlinked as ``custom_nodes/ComfyUI-MotionStream``;
+* ``models/`` holds small random test models (``.models`` names them): a tiny-config MotionStream
+  checkpoint with the demo text encoder (``motionstream/tiny-test.safetensors``), one without a text
+  encoder (``tiny-notext``), a corrupt file (``broken``), a plain DiT without track head
+  (``plain-dit``), and a tiny decoder with the same latent channels (``vae_approx/tiny-test-decoder``);
+* the fixture waits until the server answers, and stops it (and removes the folder) at the end.
+  If the server dies while starting, the test fails with the tail of its log.
+
+Helpers for driving it over HTTP and the websocket are in ``tests/host_client.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+COMFYUI_PATH = Path(os.environ.get("COMFYUI_PATH", "/opt/ComfyUI"))
+COMFYUI_PYTHON = Path(os.environ.get("COMFYUI_PYTHON", "/opt/comfyui-venv/bin/python"))
+PACK_NAME = "ComfyUI-MotionStream"
+START_TIMEOUT_S = 180
+
+
+class ComfyHost(str):
+    """The base URL, with the running host's details attached."""
+
+    base_dir: Path
+    log_path: Path
+    pid: int
+    models: dict
+
+
+def host_missing_reason() -> str | None:
+    if not (COMFYUI_PATH / "main.py").is_file():
+        return f"the ComfyUI host is not installed at {COMFYUI_PATH} (set COMFYUI_PATH; see shared/comfyui-host.md)"
+    if not COMFYUI_PYTHON.is_file():
+        return f"ComfyUI's Python is not at {COMFYUI_PYTHON} (set COMFYUI_PYTHON; see shared/comfyui-host.md)"
+    return None
+
+
+def _skip(reason: str):
+    print(f"\nSKIP: {reason}", file=sys.stderr)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_test_models(models_dir: Path) -> dict:
+    """Small random models for the host (see the module docstring). Returns their names."""
+    import torch
+    from safetensors.torch import save_file
+
+    from motionstream_core.checkpoints import save_model
+    from motionstream_core.config import get_config
+    from motionstream_core.model import MotionStreamModel
+    from motionstream_core.tiny_vae import TinyVAE
+    from motionstream_core.train.text import DemoTextEncoder
+
+    cfg = get_config("tiny")
+    (models_dir / "motionstream").mkdir(parents=True, exist_ok=True)
+    (models_dir / "vae_approx").mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(1234)
+
+    def randomised(module):  # default init makes near-constant frames; this makes varied, steerable ones
+        with torch.no_grad():
+            for p in module.parameters():
+                p.copy_(torch.randn_like(p) * (1.0 / p[0].numel() ** 0.5 if p.ndim > 1 else 0.02))
+        return module
+
+    model = randomised(MotionStreamModel(cfg, text_encoder=DemoTextEncoder.from_config(cfg)))
+    save_model(model, models_dir / "motionstream" / "tiny-test.safetensors")
+    save_model(randomised(MotionStreamModel(cfg)), models_dir / "motionstream" / "tiny-notext.safetensors")
+    (models_dir / "motionstream" / "broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not a header")
+    save_file({k: v.contiguous() for k, v in model.dit.state_dict().items()},
+              str(models_dir / "motionstream" / "plain-dit.safetensors"))
+    vae = randomised(TinyVAE(cfg.vae))
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()},
+              str(models_dir / "vae_approx" / "tiny-test-decoder.safetensors"))
+    return {"model": "tiny-test.safetensors", "model_notext": "tiny-notext.safetensors",
+            "broken": "broken.safetensors", "plain_dit": "plain-dit.safetensors",
+            "decoder": "tiny-test-decoder.safetensors"}
+
+
+@pytest.fixture(scope="session")
+def comfy_host(tmp_path_factory):
+    """Start the real ComfyUI host with this pack; yield its base URL (see the module docstring)."""
+    reason = host_missing_reason()
+    if reason:
+        _skip(reason)
+    base = tmp_path_factory.mktemp("comfy_base")
+    for d in ("custom_nodes", "input", "output", "temp", "user", "models"):
+        (base / d).mkdir(exist_ok=True)
+    os.symlink(REPO, base / "custom_nodes" / PACK_NAME)
+    models = make_test_models(base / "models")
+    port = _free_port()
+    log_path = base / "comfyui.log"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    cmd = [str(COMFYUI_PYTHON), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+           "--base-directory", str(base), "--database-url", "sqlite:///:memory:"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=str(COMFYUI_PATH), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while True:
+            if proc.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-4000:]
+                pytest.fail(f"ComfyUI exited with {proc.returncode} while starting:\n{tail}")
+            try:
+                with urllib.request.urlopen(url + "/object_info/MotionStreamGenerate", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-4000:]
+                pytest.fail(f"ComfyUI did not answer within {START_TIMEOUT_S} s:\n{tail}")
+            time.sleep(0.5)
+        host = ComfyHost(url)
+        host.base_dir, host.log_path, host.pid, host.models = base, log_path, proc.pid, models
+        yield host
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        shutil.rmtree(base, ignore_errors=True)

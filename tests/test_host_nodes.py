@@ -1,0 +1,92 @@
+"""The real host lists every MotionStream node with the right input and output types (GET /object_info)."""
+
+from __future__ import annotations
+
+import pytest
+
+from host_scripts.host_client import http
+
+pytestmark = pytest.mark.host
+
+# node -> (required inputs {name: type}, optional inputs {name: type}, outputs [type])
+EXPECTED = {
+    "MotionStreamModelLoader": (
+        {"model_name": "COMBO", "config": "COMBO", "dtype": "COMBO", "device": "COMBO", "attention": "COMBO"}, {},
+        ["MOTIONSTREAM_MODEL"]),
+    "MotionStreamDecoderLoader": ({"decoder": "COMBO"}, {"vae": "VAE", "vae_decoding": "COMBO"},
+                                  ["MOTIONSTREAM_DECODER"]),
+    "MotionStreamGenerate": (
+        {"model": "MOTIONSTREAM_MODEL", "image": "IMAGE", "frames": "INT", "seed": "INT", "steps": "INT",
+         "prompt": "STRING", "editor_state": "STRING"},
+        {"decoder": "MOTIONSTREAM_DECODER", "positive": "CONDITIONING", "clip_vision_output": "CLIP_VISION_OUTPUT",
+         "tracks": "TRACKS"},
+        ["IMAGE", "TRACKS", "FLOAT"]),
+    "MotionStreamTracksFromCoords": ({"coordinates": "STRING", "format": "COMBO", "fps": "FLOAT", "num_frames": "INT"},
+                                     {"image": "IMAGE", "width": "INT", "height": "INT"}, ["TRACKS"]),
+    "MotionStreamTracksFromComfy": ({"tracks": "TRACKS", "fps": "FLOAT"},
+                                    {"image": "IMAGE", "width": "INT", "height": "INT"}, ["TRACKS"]),
+    "MotionStreamTracksFromVideo": ({"video": "IMAGE", "fps": "FLOAT", "grid_spacing": "INT", "max_fb_error": "FLOAT",
+                                     "max_frames": "INT"}, {"image": "IMAGE", "width": "INT", "height": "INT"},
+                                    ["TRACKS"]),
+    "MotionStreamCameraTracks": (
+        {"num_frames": "INT", "fps": "FLOAT", "grid_spacing": "INT", "pan_x": "FLOAT", "pan_y": "FLOAT", "tilt": "FLOAT",
+         "yaw": "FLOAT", "roll": "FLOAT", "zoom": "FLOAT", "dolly": "FLOAT", "orbit": "FLOAT", "start": "FLOAT",
+         "end": "FLOAT", "easing": "COMBO", "fov": "FLOAT"},
+        {"depth": "IMAGE", "depth_is_disparity": "BOOLEAN", "image": "IMAGE", "width": "INT", "height": "INT"},
+        ["TRACKS"]),
+    "MotionStreamCombineTracks": ({"tracks_a": "TRACKS", "tracks_b": "TRACKS"},
+                                  {"tracks_c": "TRACKS", "tracks_d": "TRACKS", "image": "IMAGE"}, ["TRACKS"]),
+    "MotionStreamDrawTracks": ({"images": "IMAGE", "tracks": "TRACKS", "trail": "INT", "radius": "INT"}, {},
+                               ["IMAGE"]),
+    "MotionStreamExampleClip": ({"seed": "INT", "width": "INT", "height": "INT", "num_frames": "INT",
+                                 "num_points": "INT"}, {}, ["IMAGE", "IMAGE", "STRING", "TRACKS", "FLOAT"]),
+}
+
+
+def _type(spec) -> str:
+    return "COMBO" if isinstance(spec[0], list) or spec[0] == "COMBO" else spec[0]
+
+
+@pytest.fixture(scope="module")
+def object_info(comfy_host):
+    status, info = http(comfy_host, "GET", "/object_info")
+    assert status == 200
+    return info
+
+
+def test_every_node_is_listed_with_its_types(object_info):
+    ours = sorted(k for k in object_info if k.startswith("MotionStream"))
+    assert ours == sorted(EXPECTED), f"unexpected node list {ours}"
+    for name, (required, optional, outputs) in EXPECTED.items():
+        info = object_info[name]
+        got_req = {k: _type(v) for k, v in info["input"].get("required", {}).items()}
+        got_opt = {k: _type(v) for k, v in info["input"].get("optional", {}).items()}
+        assert got_req == required, f"{name} required inputs"
+        assert got_opt == optional, f"{name} optional inputs"
+        assert info["output"] == outputs, f"{name} outputs"
+        assert info["category"].startswith("MotionStream"), name
+        assert info["python_module"].startswith("custom_nodes."), name
+
+
+def test_generate_node_contract(object_info):
+    info = object_info["MotionStreamGenerate"]
+    assert info["output_node"] is True
+    assert info["output_name"] == ["frames", "tracks", "fps"]
+    editor = info["input"]["required"]["editor_state"][1]
+    assert editor.get("multiline") is True
+    assert info["input"]["required"]["seed"][1].get("control_after_generate") is True
+    assert info["input"]["hidden"]["unique_id"] == ["UNIQUE_ID"]
+
+
+def test_model_and_decoder_lists(object_info, comfy_host):
+    models = object_info["MotionStreamModelLoader"]["input"]["required"]["model_name"][1]["options"]
+    assert models[0] == "MotionStream demo (built-in)"  # always listed, first
+    assert comfy_host.models["model"] in models and comfy_host.models["broken"] in models
+    decoders = object_info["MotionStreamDecoderLoader"]["input"]["required"]["decoder"][1]["options"]
+    assert decoders[0].startswith("built-in") and decoders[-1].startswith("ComfyUI VAE")
+    assert comfy_host.models["decoder"] in decoders
+
+
+def test_health_route(comfy_host):
+    status, body = http(comfy_host, "GET", "/motionstream/health")
+    assert status == 200 and body["ok"] is True and body["version"] == "0.1.0"
