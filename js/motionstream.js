@@ -25,13 +25,14 @@ const backend = { ok: null, message: "", version: null };
 async function checkBackend() {
   try {
     const res = await api.fetchApi("/motionstream/health", { cache: "no-store" });
-    const body = res.ok ? await res.json().catch(() => null) : null;
+    const body = await res.json().catch(() => null);
     if (res.ok && body && body.ok) {
       Object.assign(backend, { ok: true, message: "", version: body.version || null });
     } else {
+      const why = body && body.error ? `: ${body.error}` : ` (GET /motionstream/health answered ${res.status})`;
       Object.assign(backend, {
         ok: false,
-        message: `MotionStream backend not loaded (GET /motionstream/health answered ${res.status}): live steering and streaming are unavailable. Check the ComfyUI console for errors from ComfyUI-MotionStream and restart.`,
+        message: `MotionStream backend not loaded${why}. Live steering and streaming are unavailable; check the ComfyUI console for errors from ComfyUI-MotionStream and restart.`,
       });
     }
   } catch (e) {

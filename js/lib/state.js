@@ -174,6 +174,8 @@ export function parseState(text, fallback = {}) {
     } else {
       const tj = parseTracksJSON(o.tracks);
       const d = o.duration_frames === undefined ? tj.numFrames : posInt(o.duration_frames, "duration_frames");
+      // with nothing drawn, the timeline is the video length (writers may put num_frames 1 there)
+      if (!tj.tracks.length) tj.numFrames = d;
       s = { ...tj, gridSpacing, durationFrames: d };
     }
     s.extra = {};

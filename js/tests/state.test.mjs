@@ -148,3 +148,12 @@ test("cloneState is deep", () => {
   assert.equal(s.extra.k.v, 1);
   assert.ok(!sameState(s, c));
 });
+
+test("an empty track list follows duration_frames (the Python default writes num_frames 1)", () => {
+  const py = '{"version": 1, "tracks": {"format": "motionstream-tracks", "version": 1, "width": 832, "height": 480, "fps": 16, "num_frames": 1, "tracks": []}, "grid_spacing": 32, "duration_frames": 49}';
+  const { state, error } = parseState(py);
+  assert.equal(error, null);
+  assert.equal(state.numFrames, 49);
+  assert.equal(state.width, 832);
+  assert.equal(JSON.parse(serializeState(state)).tracks.num_frames, 49);
+});

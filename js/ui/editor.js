@@ -84,6 +84,12 @@ export class MotionStreamEditor {
 
   /** Replace the state (an edit): undoable unless record=false. */
   commit(next, { key = null, record = true, label = "" } = {}) {
+    const img = this.startImage;
+    if (!next.tracks.length && img && img.naturalWidth > 0) {
+      // with nothing drawn, the editor's pixel space is the start image's
+      next.width = img.naturalWidth;
+      next.height = img.naturalHeight;
+    }
     const after = serializeState(next);
     if (after === this.text && this.rawInvalid === null) return false;
     if (record) this.history.record(this.getValue(), key);

@@ -122,8 +122,15 @@ const methods = {
         this.status(`${action} failed (${res.status}): ${msg}`, "error");
         return;
       }
-      if (action === "pause") this.session.paused = true;
-      if (action === "resume") this.session.paused = false;
+      // the picture holds still while generation is paused, so points can be grabbed where they are
+      if (action === "pause") {
+        this.session.paused = true;
+        this.stream.player.pause();
+      }
+      if (action === "resume") {
+        this.session.paused = false;
+        this.stream.player.play(now());
+      }
       this.status(action === "stop" ? "Stopping…" : action === "pause" ? "Paused" : "Resumed");
       this.syncUI();
       this.requestRender();

@@ -1,0 +1,531 @@
+"""The trajectory editor + stream viewer widget in real Chromium against the real ComfyUI host.
+
+Stages (one host and one browser page for the module, tests run in order):
+  1. the example workflow loads, the MotionStreamGenerate node shows the editor (not a textarea),
+     the pack's backend answers /motionstream/health, the start image is shown;
+  2. clicks land on the same image pixel whatever the graph zoom or the node size;
+  3. two tracks and a static point drawn with mouse events are in the widget value;
+  4. queued, frames are drawn into the canvas while the run is in progress (pixels change);
+  5. re-queued, a live drag reaches the backend (accepted steer posts, kept as a "live"-steered
+     track in the recorded tracks) and changes the later frames against the run without it;
+  6. saving and reloading the workflow (and the whole page) restores the tracks exactly;
+  7. re-queueing the reloaded workflow with the same seed replays the live run.
+A screenshot of each stage goes to tests/artifacts/.
+
+Skips, saying why, when the host (/opt/ComfyUI + its Python), /usr/bin/chromium, the Python
+`playwright` package or the pack's nodes/example workflow are missing. Never downloads a browser.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+# the pack to install; this checkout unless a developer points it elsewhere
+PACK = Path(os.environ.get("MOTIONSTREAM_BROWSER_PACK", ROOT))
+COMFY = Path(os.environ.get("COMFYUI_PATH", "/opt/ComfyUI"))
+COMFY_PY = Path(os.environ.get("COMFYUI_PYTHON", "/opt/comfyui-venv/bin/python"))
+CHROMIUM = Path("/usr/bin/chromium")
+ART = ROOT / "tests" / "artifacts"
+# this checkout goes in as custom_nodes/ComfyUI-MotionStream (created when absent, then kept);
+# a developer's other pack gets a link of its own, removed afterwards
+DEV_PACK = PACK.resolve() != ROOT.resolve()
+LINK_NAME = f"{PACK.name}-browser-dev" if DEV_PACK else "ComfyUI-MotionStream"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IMAGE_NAME = "motionstream_browser_test.png"
+IMG_W, IMG_H = 320, 192
+RED_RECT = (220, 100, 280, 170)  # x0, y0, x1, y1 in image pixels: its centre is (250, 135)
+
+
+# ------------------------------------------------------------------ helpers
+def _png(width: int, height: int, pixel) -> bytes:
+    """A PNG (RGB, 8 bit) from pixel(x, y) -> (r, g, b); no imaging library needed."""
+    rows = bytearray()
+    for y in range(height):
+        rows.append(0)
+        for x in range(width):
+            rows.extend(pixel(x, y))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(rows), 6)) + chunk(b"IEND", b"")
+
+
+def _test_image_pixel(x: int, y: int):
+    x0, y0, x1, y1 = RED_RECT
+    if x0 <= x < x1 and y0 <= y < y1:
+        return (200, 40, 40)
+    if (x - 110) ** 2 + (y - 80) ** 2 <= 38 ** 2:
+        return (230, 180, 40)
+    return (40, 90, 160)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def _post_json(url: str, body) -> None:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+
+
+def _example_workflow() -> tuple[Path, dict] | None:
+    for p in sorted((PACK / "workflows").glob("*.json")):
+        try:
+            wf = json.loads(p.read_text(encoding="utf8"))
+        except (OSError, ValueError):
+            continue
+        if any(n.get("type") == "MotionStreamGenerate" for n in wf.get("nodes", [])):
+            return p, wf
+    return None
+
+
+def _requirements() -> str | None:
+    if not (COMFY / "main.py").is_file():
+        return f"the ComfyUI host is not installed at {COMFY} (see /work/shared/comfyui-host.md)"
+    if not COMFY_PY.exists():
+        return f"the host's Python {COMFY_PY} is missing"
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the Python package 'playwright' is not installed (pip install playwright; never `playwright install`)"
+    if not (PACK / "__init__.py").is_file():
+        return f"the pack has no __init__.py at {PACK} yet (its nodes have not landed)"
+    if _example_workflow() is None:
+        return f"no example workflow with a MotionStreamGenerate node in {PACK / 'workflows'}"
+    return None
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    why = _requirements()
+    if why:
+        print(f"SKIP: {why}")
+        pytest.skip(why)
+    link = COMFY / "custom_nodes" / LINK_NAME
+    made_link = False
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(PACK, target_is_directory=True)
+        made_link = True
+    elif link.resolve() != PACK.resolve():
+        pytest.skip(f"{link} exists but points to {link.resolve()}, not to {PACK}")
+    base = tmp_path_factory.mktemp("comfy")
+    dirs = {k: base / k for k in ("input", "output", "temp", "user")}
+    for d in dirs.values():
+        d.mkdir()
+    (dirs["input"] / IMAGE_NAME).write_bytes(_png(IMG_W, IMG_H, _test_image_pixel))
+    port = _free_port()
+    log_path = base / "server.log"
+    cmd = [str(COMFY_PY), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+           "--input-directory", str(dirs["input"]), "--output-directory", str(dirs["output"]),
+           "--temp-directory", str(dirs["temp"]), "--user-directory", str(dirs["user"])]
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, cwd=COMFY, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"ComfyUI exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+            try:
+                status, body = _get(url + "/object_info/MotionStreamGenerate")
+                if status == 200 and b"MotionStreamGenerate" in body:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                pytest.fail(f"ComfyUI did not offer MotionStreamGenerate within 240 s:\n{log_path.read_text()[-4000:]}")
+            time.sleep(1)
+        # a fresh user: no template dialog, no minimap over the nodes
+        for key, value in (("Comfy.TutorialCompleted", True), ("Comfy.Minimap.Visible", False)):
+            _post_json(f"{url}/settings/{key}", value)
+        yield {"url": url, "log": log_path, "input": dirs["input"]}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        if DEV_PACK and made_link:
+            link.unlink()
+
+
+@pytest.fixture(scope="module")
+def page(host):
+    from playwright.sync_api import sync_playwright
+
+    ART.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "MotionStream" in m.text else None)
+        pg.errors = errors
+        _open(pg, host["url"])
+        yield pg
+        browser.close()
+    assert not [e for e in errors if "MotionStream" in e or "motionstream" in e], errors
+
+
+# ------------------------------------------------------------------ page helpers
+ED = "[...window.MotionStream.editors][0]"
+
+
+def _open(pg, url):
+    pg.goto(url)
+    pg.wait_for_function("window.app && window.app.graph && window.MotionStream && window.MotionStream.backend.ok !== null",
+                         timeout=120_000)
+
+
+def _load_example(pg, host):
+    path, wf = _example_workflow()
+    wf = json.loads(json.dumps(wf))
+    gen = next(n for n in wf["nodes"] if n["type"] == "MotionStreamGenerate")
+    # point the LoadImage that feeds the generate node at this test's image
+    link_to_gen = {l[0]: l for l in wf.get("links", []) if l[3] == gen["id"]}
+    loaders = [n for n in wf["nodes"] if n["type"] == "LoadImage"
+               and any(l[1] == n["id"] for l in link_to_gen.values())]
+    for n in loaders:
+        n["widgets_values"][0] = IMAGE_NAME
+    pg.evaluate("(wf) => app.loadGraphData(wf)", wf)
+    pg.wait_for_function(f"() => {ED} && {ED}.node.graph === app.graph", timeout=30_000)
+    # make room: the generate node big and in view, graph at zoom 1
+    pg.evaluate(f"""() => {{ const n = {ED}.node; n.setSize([Math.max(n.size[0], 620), Math.max(n.size[1], 760)]);
+        const c = app.canvas; c.ds.scale = 1; c.ds.offset = [-n.pos[0] + 60, -n.pos[1] + 60]; c.setDirty(true, true); }}""")
+    pg.wait_for_timeout(500)
+    return path, gen, bool(loaders)
+
+
+def _editor_value(pg):
+    return pg.evaluate(f"() => {ED}.getValue()")
+
+
+def _shot(pg, name):
+    pg.screenshot(path=str(ART / name))
+
+
+def _red_centroid_client(pg):
+    """Client position of the centre of the red square as drawn in the editor canvas (from its pixels)."""
+    return pg.evaluate("""(ed) => {
+        const c = ed.dom.canvas; const ctx = c.getContext('2d', { willReadFrequently: true });
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        let sx = 0, sy = 0, n = 0;
+        for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
+            const i = 4 * (y * c.width + x);
+            if (d[i] > 170 && d[i + 1] < 80 && d[i + 2] < 80) { sx += x + 0.5; sy += y + 0.5; n++; }
+        }
+        if (!n) return null;
+        const b = c.getBoundingClientRect();
+        return [b.left + (sx / n) * b.width / c.width, b.top + (sy / n) * b.height / c.height, n];
+    }""", pg.evaluate_handle(ED))
+
+
+def _image_to_client(pg, x, y):
+    """Client position of image pixel (x, y): through the letterbox rectangle of the start image as
+    drawn in the canvas, found from the canvas pixels (the blue background's bounding box)."""
+    box = pg.evaluate("""(ed) => {
+        const c = ed.dom.canvas; const ctx = c.getContext('2d', { willReadFrequently: true });
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        let x0 = 1e9, y0 = 1e9, x1 = -1, y1 = -1;
+        for (let y = 0; y < c.height; y += 1) for (let x = 0; x < c.width; x += 1) {
+            const i = 4 * (y * c.width + x);
+            if (Math.abs(d[i] - 40) < 25 && Math.abs(d[i + 1] - 90) < 25 && Math.abs(d[i + 2] - 160) < 25) {
+                if (x < x0) x0 = x; if (y < y0) y0 = y; if (x > x1) x1 = x; if (y > y1) y1 = y; }
+        }
+        const b = c.getBoundingClientRect();
+        return { x0, y0, x1: x1 + 1, y1: y1 + 1, bl: b.left, bt: b.top, bw: b.width, bh: b.height, cw: c.width, ch: c.height };
+    }""", pg.evaluate_handle(ED))
+    vx = box["x0"] + (x / IMG_W) * (box["x1"] - box["x0"])
+    vy = box["y0"] + (y / IMG_H) * (box["y1"] - box["y0"])
+    return box["bl"] + vx * box["bw"] / box["cw"], box["bt"] + vy * box["bh"] / box["ch"]
+
+
+def _drag(pg, a, b, steps=16, dt=30):
+    pg.mouse.move(*a)
+    pg.mouse.down()
+    for i in range(1, steps + 1):
+        pg.mouse.move(a[0] + (b[0] - a[0]) * i / steps, a[1] + (b[1] - a[1]) * i / steps)
+        pg.wait_for_timeout(dt)
+    pg.mouse.up()
+
+
+def _canvas_sample(pg):
+    return pg.evaluate("""(ed) => { const c = ed.dom.canvas; const ctx = c.getContext('2d', { willReadFrequently: true });
+        const d = ctx.getImageData(0, 0, c.width, c.height).data; const out = [];
+        for (let i = 0; i < d.length; i += 4 * 97) out.push(d[i], d[i + 1], d[i + 2]); return out; }""", pg.evaluate_handle(ED))
+
+
+def _frames(pg):
+    return pg.evaluate(f"() => {{ const s = {ED}.stream.frames; return Array.from({{length: s.contiguous}}, (_, i) => s.get(i).src); }}")
+
+
+def _run(pg, *, during=None, timeout=300):
+    """Queue the workflow, optionally call during(pg) once the first frames arrived, wait for the end."""
+    pg.evaluate("""() => { const api = window.comfyAPI.api.api; const st = window.__msExec = { done: false, cached: [], error: null };
+        if (!window.__msExecHooked) { window.__msExecHooked = true;
+            api.addEventListener('execution_cached', (e) => window.__msExec.cached.push(...(e.detail?.nodes || [])));
+            api.addEventListener('execution_success', () => { window.__msExec.done = true; });
+            api.addEventListener('execution_error', (e) => { window.__msExec.done = true; window.__msExec.error = e.detail?.exception_message || 'error'; }); } }""")
+    pg.evaluate("() => app.queuePrompt(0, 1)")
+    pg.wait_for_function(f"() => ({ED}.isLive() && {ED}.stream.count > 0) || window.__msExec.done", timeout=timeout * 1000)
+    ex = pg.evaluate(f"() => ({{ ...window.__msExec, id: String({ED}.node.id), count: {ED}.stream.count }})")
+    if ex["count"] == 0 and ex["done"]:
+        if ex["id"] in [str(n) for n in ex["cached"]]:
+            pytest.fail("the queued prompt was served from ComfyUI's cache: MotionStreamGenerate must run again on "
+                        "every queue (a live node; fingerprint_inputs / IS_CHANGED)")
+        pytest.fail(f"the run ended without streaming frames: {ex}")
+    if during:
+        during(pg)
+    pg.wait_for_function(f"() => !{ED}.isLive()", timeout=timeout * 1000)
+    pg.wait_for_timeout(300)
+    return pg.evaluate(f"() => ({{status: {ED}.dom.status.textContent, count: {ED}.stream.count, sent: {ED}.steerSent, ok: {ED}.steerOk}})")
+
+
+def _view(pg, scale=1.0, size=None):
+    """Zoom the graph and/or resize the generate node; keep the node's corner at (60, 60) on screen."""
+    pg.evaluate(f"""([scale, size]) => {{ const n = {ED}.node; if (size) n.setSize(size);
+        const c = app.canvas; c.ds.scale = scale; c.ds.offset = [60 / scale - n.pos[0], 60 / scale - n.pos[1]];
+        c.setDirty(true, true); }}""", [scale, size])
+    pg.wait_for_timeout(600)
+
+
+def _state(pg):
+    return json.loads(_editor_value(pg))
+
+
+def _scale(st):
+    """Image pixels of the test image -> the editor's pixel space."""
+    return st["tracks"]["width"] / IMG_W, st["tracks"]["height"] / IMG_H
+
+
+@pytest.fixture(scope="module")
+def shared():
+    return {}
+
+
+# ------------------------------------------------------------------ the stages
+def test_1_example_workflow_shows_the_editor(page, host, shared):
+    path, gen, has_loader = _load_example(page, host)
+    shared["has_loader"] = has_loader
+    info = page.evaluate(f"""() => {{ const ed = {ED}; const n = ed.node; const w = n.widgets.find(w => w.name === 'editor_state');
+        return {{ type: w.type, ours: w.element === ed.dom.root, textareas: n.widgets.filter(x => x.element && x.element.tagName === 'TEXTAREA' && x.name === 'editor_state').length,
+                 backend: window.MotionStream.backend, visible: ed.dom.root.getBoundingClientRect().width > 100 }}; }}""")
+    assert info["type"] == "MOTIONSTREAM_EDITOR" and info["ours"] and info["textareas"] == 0, info
+    assert info["visible"], "the editor is not on screen"
+    assert info["backend"]["ok"] is True, f"GET /motionstream/health failed: {info['backend']}"
+    if has_loader:
+        page.wait_for_function(f"() => {ED}.startImage && {ED}.startImage.naturalWidth === {IMG_W}", timeout=20_000)
+    if page.evaluate(f"() => {ED}.state.tracks.length") > 0:  # the example ships drawn tracks: start clean
+        page.click("[data-testid=ms-clear]")
+        assert page.evaluate(f"() => {ED}.state.tracks.length") == 0
+    page.wait_for_timeout(300)
+    _shot(page, "01_loaded.png")
+    print(f"example workflow: {path.name}; backend {info['backend']}")
+
+
+def test_2_clicks_are_image_pixels_at_any_zoom_and_node_size(page, shared):
+    if not shared.get("has_loader"):
+        pytest.skip("the example workflow has no LoadImage feeding the generate node: no known image to aim at")
+    size0 = page.evaluate(f"() => [...{ED}.node.size]")
+    for name, scale, size in (("zoom 1", 1.0, None), ("zoom 0.6", 0.6, None), ("zoom 1.3, smaller node", 1.3, [480, 620])):
+        _view(page, scale, size)
+        c = _red_centroid_client(page)
+        assert c is not None, f"{name}: the red square is not visible in the editor canvas"
+        n0 = page.evaluate(f"() => {ED}.state.tracks.length")
+        page.mouse.click(c[0], c[1])
+        st = _state(page)
+        assert len(st["tracks"]["tracks"]) == n0 + 1, f"{name}: the click did not add a static point"
+        t = st["tracks"]["tracks"][-1]
+        sx, sy = _scale(st)
+        x, y = t["points"][0]
+        assert t["kind"] == "static"
+        assert abs(x - 250 * sx) <= 1.5 * sx and abs(y - 135 * sy) <= 1.5 * sy, (
+            f"{name}: clicked the red square's centre, stored ({x}, {y}); expected ({250 * sx}, {135 * sy})")
+        if scale == 0.6:
+            _shot(page, "02_zoomed_click.png")
+        page.keyboard.press("Control+z")
+        assert page.evaluate(f"() => {ED}.state.tracks.length") == n0, f"{name}: Ctrl+Z did not undo the point"
+    _view(page, 1.0, size0)
+
+
+def test_3_draw_two_tracks_and_a_static_point(page, shared):
+    if not shared.get("has_loader"):
+        pytest.skip("no known start image to draw on")
+    a0, a1 = (110, 80), (200, 50)  # the yellow disc, moved up-right
+    b0, b1 = (250, 135), (170, 165)  # the red square, moved down-left
+    s0 = (40, 160)
+    _drag(page, _image_to_client(page, *a0), _image_to_client(page, *a1))
+    _drag(page, _image_to_client(page, *b0), _image_to_client(page, *b1), steps=12, dt=40)
+    page.mouse.click(*_image_to_client(page, *s0))
+    page.wait_for_timeout(200)
+    st = _state(page)
+    tr = st["tracks"]["tracks"]
+    assert [t["kind"] for t in tr] == ["drag", "drag", "static"], tr
+    sx, sy = _scale(st)
+    T = st["tracks"]["num_frames"]
+    assert T == st["duration_frames"]
+    for t, (p0, p1) in zip(tr, ((a0, a1), (b0, b1), (s0, s0))):
+        assert len(t["points"]) == T and len(t["visible"]) == T
+        for got, want in ((t["points"][0], p0), (t["points"][-1], p1)):
+            assert abs(got[0] - want[0] * sx) <= 2.5 * sx and abs(got[1] - want[1] * sy) <= 2.5 * sy, (got, want)
+    # timing: drawn in ~0.5 s at the video's 16 fps -> the motion spans several frames, then holds
+    moving = [f for f in range(1, T) if tr[0]["points"][f] != tr[0]["points"][f - 1]]
+    assert 3 <= len(moving) < T - 1, moving
+    shared["drawn"] = st
+    _shot(page, "03_drawn.png")
+
+
+def test_4_frames_stream_into_the_canvas_while_running(page, shared):
+    if "drawn" not in shared:
+        pytest.skip("nothing drawn (stage 3 did not run)")
+    seen = {}
+
+    def during(pg):
+        for _ in range(40):
+            a = _canvas_sample(pg)
+            pg.wait_for_timeout(200)
+            b = _canvas_sample(pg)
+            live = pg.evaluate(f"() => {ED}.isLive()")
+            if a != b and live:
+                seen["changed"] = sum(1 for u, v in zip(a, b) if u != v)
+                seen["stats"] = pg.evaluate(f"() => {ED}.dom.stats.textContent")
+                _shot(pg, "04_streaming.png")
+                return
+            if not live:
+                return
+
+    res = _run(page, during=during)
+    assert "changed" in seen, f"the canvas did not change between two reads while the run was in progress ({res})"
+    assert "gen" in seen["stats"] and "latency" in seen["stats"], seen["stats"]
+    assert "finished" in res["status"], res
+    shared["frames1"] = _frames(page)
+    shared["after1"] = _state(page)
+    assert len(shared["frames1"]) == res["count"] > 1
+    # after the run the video plays out, stays viewable and scrubbable with the timeline
+    page.wait_for_function(f"() => {ED}.stream.player.state === 'ended'", timeout=120_000)
+    end = _canvas_sample(page)
+    page.evaluate("""() => { const r = document.querySelector('[data-testid=ms-scrub]');
+        r.value = '1'; r.dispatchEvent(new Event('input', { bubbles: true })); }""")
+    page.wait_for_timeout(300)
+    assert page.evaluate(f"() => {ED}.stream.frame") == 1
+    assert _canvas_sample(page) != end, "scrubbing to frame 1 did not change the picture"
+    _shot(page, "04b_after_run_scrubbed.png")
+    print(f"run 1: {res}; {seen}")
+
+
+def test_5_live_drag_reaches_the_backend_and_changes_later_frames(page, shared):
+    if "frames1" not in shared:
+        pytest.skip("no reference run (stage 4 did not run)")
+    out = {}
+
+    def during(pg):
+        pg.click("[data-testid=ms-pause]")
+        pg.wait_for_function(f"() => {ED}.session && {ED}.session.paused", timeout=10_000)
+        st = _state(pg)
+        sx, sy = _scale(st)
+        f = pg.evaluate(f"() => {ED}.currentFrame()")
+        x, y = st["tracks"]["tracks"][0]["points"][f]
+        a = _image_to_client(pg, x / sx, y / sy)
+        target_img = (40, 40)
+        b = _image_to_client(pg, *target_img)
+        pg.mouse.move(*a)
+        pg.mouse.down()
+        for i in range(1, 21):
+            pg.mouse.move(a[0] + (b[0] - a[0]) * i / 20, a[1] + (b[1] - a[1]) * i / 20)
+            pg.wait_for_timeout(30)
+        _shot(pg, "05_live_drag.png")
+        pg.mouse.up()
+        pg.wait_for_timeout(300)
+        out["target"] = (target_img[0] * sx, target_img[1] * sy)
+        out["sent"] = pg.evaluate(f"() => [{ED}.steerSent, {ED}.steerOk]")
+        pg.click("[data-testid=ms-resume]")
+
+    res = _run(page, during=during)
+    sent, ok = out["sent"]
+    assert ok >= 1 and ok == sent, f"steer posts: {sent} sent, {ok} accepted ({res})"
+    after = _state(page)
+    t0 = after["tracks"]["tracks"][0]
+    tx, ty = out["target"]
+    last = t0["points"][-1]
+    sxo = after["tracks"]["width"] / shared["after1"]["tracks"]["width"]
+    assert abs(last[0] - tx * sxo) < 6 and abs(last[1] - ty * sxo) < 6, (
+        f"the recorded track 0 ends at {last}, not where it was dragged live ({tx}, {ty})")
+    frames2 = _frames(page)
+    frames1 = shared["frames1"]
+    n = min(len(frames1), len(frames2))
+    diff = [i for i in range(n) if frames1[i] != frames2[i]]
+    assert diff, "the live drag did not change any frame"
+    first = diff[0]
+    assert first > 0 and frames1[:first] == frames2[:first], "frames before the drag should be the same run"
+    shared["frames2"] = frames2
+    shared["after2"] = after
+    page.wait_for_timeout(300)
+    _shot(page, "05b_after_live_run.png")
+    print(f"run 2: {res}; first frame changed by the drag: {first} of {n}")
+
+
+def test_6_saving_and_reloading_restores_the_tracks_exactly(page, host, shared):
+    if "after2" not in shared and "drawn" not in shared:
+        pytest.skip("nothing to save (earlier stages did not run)")
+    before = _editor_value(page)
+    saved = page.evaluate("() => JSON.stringify(app.graph.serialize())")
+    prompt_value = page.evaluate(f"""async () => {{ const p = await app.graphToPrompt();
+        return p.output[String({ED}.node.id)].inputs.editor_state; }}""")
+    assert prompt_value == before, "the prompt does not carry the widget's value"
+    page.evaluate("() => app.graph.clear()")
+    page.evaluate("(wf) => app.loadGraphData(JSON.parse(wf))", saved)
+    page.wait_for_function(f"() => {ED} && {ED}.node.graph === app.graph", timeout=30_000)
+    assert _editor_value(page) == before
+    # a fresh page: nothing left in memory
+    page.reload()
+    _open(page, host["url"])
+    page.evaluate("(wf) => app.loadGraphData(JSON.parse(wf))", saved)
+    page.wait_for_function(f"() => [...window.MotionStream.editors].some(e => e.node.graph === app.graph)", timeout=30_000)
+    page.evaluate("() => { const eds = window.MotionStream.editors; for (const e of [...eds]) if (e.node.graph !== app.graph) eds.delete(e); }")
+    after = _editor_value(page)
+    assert after == before, "the reloaded workflow does not restore the editor state exactly"
+    assert json.loads(after) == json.loads(before)
+    _view(page, 1.0)
+    page.wait_for_timeout(500)
+    _shot(page, "06_reloaded.png")
+
+
+def test_7_requeue_replays_the_live_run(page, shared):
+    if "frames2" not in shared:
+        pytest.skip("no live run to replay (stage 5 did not run)")
+    res = _run(page)
+    frames3 = _frames(page)
+    assert "finished" in res["status"], res
+    assert frames3 == shared["frames2"], (
+        "re-queueing the recorded live run with the same seed did not reproduce its frames "
+        f"({sum(1 for a, b in zip(frames3, shared['frames2']) if a != b)} of {len(frames3)} differ)")
+    _shot(page, "07_replayed.png")
