@@ -41,7 +41,7 @@ def _bundled_core() -> None:
 
 try:
     _bundled_core()
-    from .nodes import comfy_entrypoint, setup as _setup  # noqa: F401
+    from .nodes.extension import comfy_entrypoint, setup as _setup  # noqa: F401
 
     _setup()
 except Exception as _e:  # report once, clearly, and let ComfyUI carry on without our nodes

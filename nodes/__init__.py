@@ -9,36 +9,7 @@
     routes.py       /motionstream/steer, /motionstream/control, /motionstream/health
     vae_adapter.py  a ComfyUI VAE as the stream's chunk-wise full-quality decoder
     common.py       conversions: TRACKS sockets, CONDITIONING, editor_state, JPEG (pure Python)
+    extension.py    the ComfyExtension listing the nodes (``comfy_entrypoint``)
+
+This package file imports nothing, so the pure modules are importable (and unit-tested) without ComfyUI.
 """
-
-from __future__ import annotations
-
-from typing_extensions import override
-
-from comfy_api.latest import ComfyExtension, io
-
-from . import examples, generate, loaders, routes, track_nodes
-
-NODE_LIST: list[type[io.ComfyNode]] = [
-    loaders.MotionStreamModelLoader,
-    loaders.MotionStreamDecoderLoader,
-    *generate.NODES,
-    *track_nodes.NODES,
-    *examples.NODES,
-]
-
-
-class MotionStreamExtension(ComfyExtension):
-    @override
-    async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return list(NODE_LIST)
-
-
-def setup() -> None:
-    """What the pack does when ComfyUI imports it: a model folder and three HTTP routes (nothing else)."""
-    loaders.register_folder()
-    routes.register_with_server()
-
-
-async def comfy_entrypoint() -> MotionStreamExtension:
-    return MotionStreamExtension()

@@ -250,6 +250,13 @@ class MotionStreamModelLoader(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, model_name):  # this host does not check V3 combo values itself
+        if model_name in list_models():
+            return True
+        return (f"model file {model_name!r} was not found in models/{FOLDER} or models/diffusion_models "
+                "(download or move it there, then refresh)")
+
+    @classmethod
     def execute(cls, model_name, config="auto", dtype="auto", device="auto", attention="auto") -> io.NodeOutput:
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
@@ -310,6 +317,12 @@ class MotionStreamDecoderLoader(io.ComfyNode):
             ],
             outputs=[DecoderType.Output(display_name="decoder")],
         )
+
+    @classmethod
+    def validate_inputs(cls, decoder):
+        if decoder in list_decoders():
+            return True
+        return f"decoder file {decoder!r} was not found in models/vae_approx or models/vae"
 
     @classmethod
     def execute(cls, decoder, vae=None, vae_decoding="exact") -> io.NodeOutput:

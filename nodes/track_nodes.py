@@ -21,18 +21,30 @@ from .types import TRACKS_CATEGORY, TracksType
 FORMATS = ("auto", "KJNodes coord_str", "ATI JSON", "MotionStream JSON")
 
 
+def _motion(name: str):
+    """``motionstream_core.motion.<name>``, imported when a node first needs it (OpenCV / kornia)."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"motionstream_core.motion.{name}")
+    except ImportError as e:
+        raise RuntimeError(f"this node needs the Python package {e.name or 'opencv-python-headless'!r}, which is not "
+                           "installed in ComfyUI's Python: pip install -r ComfyUI-MotionStream/requirements.txt, "
+                           "then restart ComfyUI") from None
+
+
 def _size(image, width: int, height: int) -> tuple[int, int]:
     if image is not None:
         return int(image.shape[2]), int(image.shape[1])
     return int(width), int(height)
 
 
-def _size_inputs(default_w: int = 832, default_h: int = 480) -> list:
+def _size_inputs(default_w: int = 832, default_h: int = 480, minimum: int = 16) -> list:
     return [
         io.Image.Input("image", optional=True, tooltip="Take the size from this image (the start image)."),
-        io.Int.Input("width", default=default_w, min=16, max=8192, step=8, optional=True,
+        io.Int.Input("width", default=default_w, min=minimum, max=8192, step=8, optional=True,
                      tooltip="Image width the coordinates are in (ignored when an image is connected)."),
-        io.Int.Input("height", default=default_h, min=16, max=8192, step=8, optional=True,
+        io.Int.Input("height", default=default_h, min=minimum, max=8192, step=8, optional=True,
                      tooltip="Image height the coordinates are in (ignored when an image is connected)."),
     ]
 
@@ -127,7 +139,7 @@ class MotionStreamTracksFromVideo(io.ComfyNode):
                 io.Float.Input("max_fb_error", default=1.0, min=0.05, max=20.0, step=0.05,
                                tooltip="Forward-backward error (source pixels) above which a point is lost."),
                 io.Int.Input("max_frames", default=0, min=0, max=100000, tooltip="0: every frame."),
-                *_size_inputs(0, 0),
+                *_size_inputs(0, 0, minimum=0),
             ],
             outputs=[TracksType.Output(display_name="tracks")],
         )
@@ -135,8 +147,7 @@ class MotionStreamTracksFromVideo(io.ComfyNode):
     @classmethod
     def execute(cls, video, fps=16.0, grid_spacing=32, max_fb_error=1.0, max_frames=0, image=None, width=0,
                 height=0) -> io.NodeOutput:
-        from motionstream_core.motion.transfer import tracks_from_video
-
+        tracks_from_video = _motion("transfer").tracks_from_video
         w, h = _size(image, width, height)
         tracks = tracks_from_video(video, grid_spacing=grid_spacing, width=w or None, height=h or None,
                                    max_fb_error=max_fb_error, source_fps=fps, max_frames=max_frames or None)
@@ -182,8 +193,8 @@ class MotionStreamCameraTracks(io.ComfyNode):
     @classmethod
     def execute(cls, num_frames, fps, grid_spacing, pan_x, pan_y, tilt, yaw, roll, zoom, dolly, orbit, start, end,
                 easing, fov, depth=None, depth_is_disparity=True, image=None, width=832, height=480) -> io.NodeOutput:
-        from motionstream_core.motion.camera import CameraPath, camera_tracks
-
+        camera = _motion("camera")
+        CameraPath, camera_tracks = camera.CameraPath, camera.camera_tracks
         w, h = _size(image, width, height)
         path = CameraPath(pan_x=pan_x, pan_y=pan_y, tilt=tilt, yaw=yaw, roll=roll, zoom=zoom, dolly=dolly,
                           orbit=orbit, start=start, end=end, easing=easing)
@@ -243,8 +254,7 @@ class MotionStreamDrawTracks(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, tracks, trail=8, radius=0) -> io.NodeOutput:
-        from motionstream_core.motion.draw import draw_tracks
-
+        draw_tracks = _motion("draw").draw_tracks
         t = unpack_tracks(tracks, int(images.shape[2]), int(images.shape[1]))
         n = int(images.shape[0])
         if n > 1 and n != t.num_frames:  # frame-aligned: cut or hold the tracks to the frames

@@ -90,3 +90,25 @@ def test_model_and_decoder_lists(object_info, comfy_host):
 def test_health_route(comfy_host):
     status, body = http(comfy_host, "GET", "/motionstream/health")
     assert status == 200 and body["ok"] is True and body["version"] == "0.1.0"
+
+
+def test_an_import_failure_is_reported_once_and_clearly():
+    """Importing the pack with a dependency missing logs one clear error and leaves ComfyUI running."""
+    import json
+    import subprocess
+
+    from conftest import COMFYUI_PATH, COMFYUI_PYTHON, REPO, host_missing_reason
+
+    reason = host_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    out = subprocess.run([str(COMFYUI_PYTHON), str(REPO / "tests/host_scripts/import_failure.py"), str(COMFYUI_PATH),
+                          str(REPO), "safetensors"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["raised"] is None, "the host's import of the pack does not fail"
+    assert result["nodes"] == [] and result["web"] == "./js"
+    assert len(result["errors"]) == 1, result["errors"]
+    level, logger, message = result["errors"][0]
+    assert logger == "motionstream" and "ComfyUI-MotionStream could not load" in message
+    assert "safetensors" in message and "requirements.txt" in message

@@ -14,6 +14,12 @@ import urllib.request
 import uuid
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload")  # the frontend adds an "upload" widget value
+
+
+def extra_values(opts: dict) -> int:
+    """Widget values the frontend stores after an input's own (control_after_generate, upload button)."""
+    return int(bool(opts.get("control_after_generate"))) + int(any(opts.get(f) for f in UPLOAD_FLAGS))
 UI_ONLY_TYPES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 
 
@@ -151,9 +157,7 @@ def workflow_to_prompt(workflow: dict, object_info: dict) -> dict:
             if k >= len(values):
                 break
             inputs[name] = values[k]
-            k += 1
-            if opts.get("control_after_generate"):
-                k += 1
+            k += 1 + extra_values(opts)
         for inp in node.get("inputs", []):
             if inp.get("link") is not None:
                 lk = links[inp["link"]]
@@ -191,7 +195,7 @@ def check_workflow_links(workflow: dict, object_info: dict) -> list[str]:
         if n["type"] not in object_info:
             problems.append(f"node {n['id']}: unknown type {n['type']}")
             continue
-        want = sum(1 + bool(o.get("control_after_generate")) for _, _, o in widget_inputs(object_info[n["type"]]))
+        want = sum(1 + extra_values(o) for _, _, o in widget_inputs(object_info[n["type"]]))
         have = len(n.get("widgets_values") or [])
         if have != want:
             problems.append(f"node {n['id']} ({n['type']}): {have} widget values, the node has {want}")
