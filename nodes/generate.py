@@ -131,7 +131,9 @@ class MotionStreamGenerate(io.ComfyNode):
             from motionstream_core.tracks import Tracks
 
             used = Tracks.empty(video.shape[0], fps, width, height)
-        return io.NodeOutput(video, pack_tracks(used), fps)
+        summary = {"session": live.id, "reason": run.reason, "frames": int(video.shape[0]),
+                   "tracks": used.num_tracks, "width": width, "height": height, "fps": fps}
+        return io.NodeOutput(video, pack_tracks(used), fps, ui={"motionstream": [summary]})
 
 
 NODES = [MotionStreamGenerate]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 
+from motionstream_core import __version__ as VERSION
+
 from .sessions import MAX_BODY_BYTES, REGISTRY, SessionRegistry, handle_control, handle_steer
 
 log = logging.getLogger("motionstream")
-VERSION = "0.1.0"
 _registered: set[int] = set()
 
 

@@ -12,11 +12,13 @@ base URL (a ``str``; it also carries ``.base_dir``, ``.log_path``, ``.pid`` and 
 * ``models/`` holds small random test models (``.models`` names them): a tiny-config MotionStream
   checkpoint with the demo text encoder (``motionstream/tiny-test.safetensors``), one without a text
   encoder (``tiny-notext``), a corrupt file (``broken``), a plain DiT without track head
-  (``plain-dit``), and a tiny decoder with the same latent channels (``vae_approx/tiny-test-decoder``);
+  (``plain-dit``), a tiny decoder with the same latent channels (``vae_approx/tiny-test-decoder``), a
+  random decoder in the taew2_1 layout (``vae_approx/taew2_1.pth``) and a file that is no decoder
+  (``wrong-decoder``);
 * the fixture waits until the server answers, and stops it (and removes the folder) at the end.
   If the server dies while starting, the test fails with the tail of its log.
 
-Helpers for driving it over HTTP and the websocket are in ``tests/host_client.py``.
+Helpers for driving it over HTTP and the websocket are in ``tests/host_scripts/host_client.py``.
 """
 
 from __future__ import annotations
@@ -102,9 +104,14 @@ def make_test_models(models_dir: Path) -> dict:
     vae = randomised(TinyVAE(cfg.vae))
     save_file({k: v.contiguous() for k, v in vae.state_dict().items()},
               str(models_dir / "vae_approx" / "tiny-test-decoder.safetensors"))
+    from motionstream_core.tiny_vae import TAEW2_1_CONFIG
+
+    torch.save(TinyVAE(TAEW2_1_CONFIG).state_dict(), models_dir / "vae_approx" / "taew2_1.pth")  # random, real layout
+    save_file({"decoder.1.weight": torch.zeros(3, 3)}, str(models_dir / "vae_approx" / "wrong-decoder.safetensors"))
     return {"model": "tiny-test.safetensors", "model_notext": "tiny-notext.safetensors",
             "broken": "broken.safetensors", "plain_dit": "plain-dit.safetensors",
-            "decoder": "tiny-test-decoder.safetensors"}
+            "decoder": "tiny-test-decoder.safetensors", "taew2_1": "taew2_1.pth",
+            "wrong_decoder": "wrong-decoder.safetensors"}
 
 
 @pytest.fixture(scope="session")

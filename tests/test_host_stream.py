@@ -212,7 +212,13 @@ def test_steering_posts_are_validated_and_rate_limited(comfy_host):
         time.sleep(0.5)
         assert steer(comfy_host, sess, [ok])[0] == 200, "and allowed again at a normal rate"
         assert control(comfy_host, sess, "pause")[0] == 200
+        settle = max(1.0, 3 * max(e["latency_ms"] for e in ws.events("motionstream.frames")) / 1000)
+        time.sleep(settle)  # the chunk in progress (and the encoder's queue) finish
+        paused_at = len(ws.events("motionstream.frames"))
+        time.sleep(settle)
+        assert len(ws.events("motionstream.frames")) == paused_at, "no chunks while paused"
         assert control(comfy_host, sess, "resume")[0] == 200
+        ws.wait_event("motionstream.frames", lambda d: d["chunk"] >= paused_at + 1)
         assert control(comfy_host, sess, "stop")[0] == 200
         assert ws.wait_event("motionstream.done")["reason"] == "stopped"
     finally:

@@ -71,3 +71,24 @@ def test_generate_with_a_comfyui_vae(comfy_host):
     finally:
         ws.close()
         (vae_dir / "wan-random-test.safetensors").unlink(missing_ok=True)
+
+
+def test_tiny_decoders_from_vae_approx(comfy_host):
+    """A taew2_1-layout file (.pth) is recognised and streams; a file that is no decoder is a clear error."""
+    from test_host_stream import prompt_for, run
+
+    p = prompt_for(comfy_host, 9, seed=1)
+    p["3"]["inputs"]["decoder"] = comfy_host.models["taew2_1"]
+    ws, _, end = run(comfy_host, p)
+    assert end["type"] == "execution_success", json.dumps(end)[:2000]
+    assert [len(e["frames"]) for e in ws.events("motionstream.frames")] == [9]
+    ws.close()
+    p["3"]["inputs"]["decoder"] = comfy_host.models["wrong_decoder"]
+    ws, _, end = run(comfy_host, p)
+    ws.close()
+    assert end["type"] == "execution_error"
+    assert "is not a tiny video decoder this pack knows" in end["data"]["exception_message"]
+    p["3"]["inputs"]["decoder"] = "ComfyUI VAE (connect 'vae')"
+    ws, _, end = run(comfy_host, p)
+    ws.close()
+    assert end["type"] == "execution_error" and "nothing is connected to 'vae'" in end["data"]["exception_message"]

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from motionstream_core.steering import ControlPlan
-from nodes.sessions import (MAX_POINTS, LiveSession, RateLimiter, SessionRegistry, SteerError, handle_control,
+from nodes.sessions import (MAX_POINTS, LiveSession, RateLimiter, SessionRegistry, handle_control,
                             handle_steer)
 
 
