@@ -1,0 +1,93 @@
+"""Replay of a live run, without the host: what the node sends back for editor_state reproduces the run.
+
+The node's plan is [connected TRACKS input | drawn tracks]; the widget's ``track:<i>`` takes over drawn
+track i (slot offset + i) and other ids add live slots. The record sent to the widget leaves out the
+connected slots (the graph adds them again) and keeps every frame handed to the model, also the ones
+cut from the last chunk. Re-running with [connected | record] must give the same frames.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from motionstream_core.config import get_config
+from motionstream_core.decoders import TinyVAECodec
+from motionstream_core.model import MotionStreamModel
+from motionstream_core.stream import MotionStream, TextCondition
+from motionstream_core.tiny_vae import TinyVAE
+from motionstream_core.tracks import Tracks
+from nodes.common import combine_tracks, parse_editor_state
+from nodes.sessions import LiveSession, RateLimiter
+from nodes.streaming import StreamRun
+
+
+class NullEmitter:
+    def __init__(self):
+        self.events = []
+
+    def session(self, *a):
+        self.events.append(("session", a))
+
+    def frames(self, *a):
+        self.events.append(("frames", a))
+
+    def done(self, reason, recorded, message=""):
+        self.events.append(("done", (reason, recorded, message)))
+
+    def close(self):
+        pass
+
+
+def _model():
+    cfg = get_config("tiny")
+    torch.manual_seed(0)
+    model, vae = MotionStreamModel(cfg), TinyVAE(cfg.vae)
+    with torch.no_grad():
+        for m in (model, vae):
+            for p in m.parameters():
+                p.copy_(torch.randn_like(p) * (1.0 / p[0].numel() ** 0.5 if p.ndim > 1 else 0.02))
+    return model, vae
+
+
+def _line(x0, x1, y, t=57, kind="drag") -> Tracks:
+    path = np.stack([np.linspace(x0, x1, t), np.full(t, y)], -1)[:, None].astype(np.float32)
+    return Tracks(path, np.ones((t, 1), bool), 16, 64, 64, (kind,))
+
+
+def test_recorded_live_run_replays_with_connected_tracks_and_takeover():
+    model, vae = _model()
+    stream = MotionStream(model, TinyVAECodec(vae))
+    image = torch.rand(64, 64, 3, generator=torch.Generator().manual_seed(1))
+    text = TextCondition(torch.randn(1, 8, 32, generator=torch.Generator().manual_seed(2)))
+    connected = _line(10, 50, 12).concat(_line(50, 10, 50))  # 2 tracks from a TRACKS input
+    drawn = _line(20, 40, 30)  # 1 track drawn in the widget
+    plan = combine_tracks(connected, drawn)
+    live = LiveSession("4", None, 64, 64, offset=2, drawn=1, max_slots=64, limiter=RateLimiter(1e9, 10**9))
+    session = stream.session(image, text, tracks=plan, steering=live.steering, num_frames=40, seed=5)
+    em = NullEmitter()
+    run = StreamRun(session, live, 40, 16.0, 3, plan, image, emitter=em)
+
+    frames, it = [], iter(session)
+    for chunk in it:  # what StreamRun.run does, with steering posted between chunks
+        frames.append(chunk.frames)
+        if chunk.index == 0:
+            live.steer({"points": [{"id": "track:0", "x": 55.0, "y": 55.0, "active": True},
+                                   {"id": "live:1", "x": 5.0, "y": 40.0, "active": True}]})
+        if chunk.index == 1:
+            live.steer({"points": [{"id": "live:1", "x": 30.0, "y": 8.0, "active": True}]})
+    video = torch.cat(frames)
+    assert video.shape[0] == 40
+    recorded = run._recorded_for_editor()
+    assert recorded["num_frames"] == 45, "the whole last chunk (9 + 3 x 12 frames), not only the 40 kept"
+    assert [t["kind"] for t in recorded["tracks"]] == ["live", "live"], "drawn track 0 taken over + one new point"
+    # the widget stores it; queueing again: [connected | editor tracks], same seed, no steering
+    state = json.dumps({"version": 1, "tracks": recorded, "grid_spacing": 32, "duration_frames": 45})
+    replay_plan = combine_tracks(connected, parse_editor_state(state).tracks)
+    again = torch.cat([c.frames for c in stream.session(image, text, tracks=replay_plan, num_frames=40, seed=5)])
+    assert torch.equal(again, video)
+    plain = torch.cat([c.frames for c in stream.session(image, text, tracks=plan, num_frames=40, seed=5)])
+    assert not torch.equal(plain, video), "the steering did change the video"
+    assert torch.equal(plain[:9], video[:9])
