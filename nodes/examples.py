@@ -41,8 +41,11 @@ class MotionStreamExampleClip(io.ComfyNode):
 
     @classmethod
     def execute(cls, seed=7, width=128, height=128, num_frames=49, num_points=64) -> io.NodeOutput:
-        from motionstream_core.train.synthetic import SyntheticClipConfig, make_clip
-
+        try:
+            from motionstream_core.train.synthetic import SyntheticClipConfig, make_clip
+        except ImportError as e:
+            raise RuntimeError(f"the example clip needs the Python package {e.name!r}, which is not installed in "
+                               "ComfyUI's Python: pip install -r ComfyUI-MotionStream/requirements.txt") from None
         clip = make_clip(seed, SyntheticClipConfig(height=height, width=width, num_frames=num_frames, fps=16,
                                                    num_points=num_points))
         frames = torch.from_numpy(clip.frames).float() / 255.0

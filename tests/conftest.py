@@ -15,6 +15,8 @@ base URL (a ``str``; it also carries ``.base_dir``, ``.log_path``, ``.pid`` and 
   (``plain-dit``), a tiny decoder with the same latent channels (``vae_approx/tiny-test-decoder``), a
   random decoder in the taew2_1 layout (``vae_approx/taew2_1.pth``) and a file that is no decoder
   (``wrong-decoder``);
+* ``input/motionstream-test.png`` is a 64x64 textured test image (``.image``), and ``.missing`` lists the
+  packages of the pack's requirements.txt the host's Python lacks (``host_requires`` skips on them);
 * the fixture waits until the server answers, and stops it (and removes the folder) at the end.
   If the server dies while starting, the test fails with the tail of its log.
 
@@ -45,6 +47,10 @@ PACK_NAME = "ComfyUI-MotionStream"
 START_TIMEOUT_S = 180
 
 
+PACK_MODULES = ("cv2", "kornia", "einops", "av", "safetensors", "PIL")  # what requirements.txt brings
+TEST_IMAGE = "motionstream-test.png"
+
+
 class ComfyHost(str):
     """The base URL, with the running host's details attached."""
 
@@ -52,6 +58,37 @@ class ComfyHost(str):
     log_path: Path
     pid: int
     models: dict
+    missing: list  # modules of the pack's requirements.txt the host's Python lacks
+    image: str  # a 64x64 textured PNG in the host's input folder (for LoadImage)
+
+
+def host_requires(host: ComfyHost, *modules: str) -> None:
+    """Skip (saying why) when the host's Python lacks a package the test's nodes need."""
+    lacking = [m for m in modules if m in host.missing]
+    if lacking:
+        _skip(f"ComfyUI's Python lacks {', '.join(lacking)}: install the pack's requirements into it "
+              f"({COMFYUI_PYTHON} -m pip install -r {REPO / 'requirements.txt'})")
+
+
+def _missing_modules() -> list[str]:
+    code = ("import importlib.util, json; print(json.dumps([m for m in %r if importlib.util.find_spec(m) is None]))"
+            % (PACK_MODULES,))
+    out = subprocess.run([str(COMFYUI_PYTHON), "-c", code], capture_output=True, text=True, timeout=120)
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else list(PACK_MODULES)
+
+
+def _write_test_image(path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:64, 0:64]
+    img = np.stack([128 + 100 * np.sin(x / 5), 128 + 100 * np.cos(y / 7), 96 + 0 * x], -1)
+    img[20:44, 20:44] = (230, 60, 50)  # a red square
+    img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(img).save(path)
 
 
 def host_missing_reason() -> str | None:
@@ -125,6 +162,11 @@ def comfy_host(tmp_path_factory):
         (base / d).mkdir(exist_ok=True)
     os.symlink(REPO, base / "custom_nodes" / PACK_NAME)
     models = make_test_models(base / "models")
+    _write_test_image(base / "input" / TEST_IMAGE)
+    missing = _missing_modules()
+    if missing:
+        print(f"\nNOTE: ComfyUI's Python lacks {missing} from requirements.txt; tests of nodes that need them skip",
+              file=sys.stderr)
     port = _free_port()
     log_path = base / "comfyui.log"
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
@@ -152,6 +194,7 @@ def comfy_host(tmp_path_factory):
             time.sleep(0.5)
         host = ComfyHost(url)
         host.base_dir, host.log_path, host.pid, host.models = base, log_path, proc.pid, models
+        host.missing, host.image = missing, TEST_IMAGE
         yield host
     finally:
         if proc.poll() is None:

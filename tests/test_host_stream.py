@@ -26,8 +26,7 @@ SIZE = 64
 def prompt_for(host, frames: int, seed: int, editor_state: str = "", model: str | None = None, image=None,
                text: str = "a red circle on a striped blue background", decoder: bool = True) -> dict:
     p = {
-        "1": {"class_type": "MotionStreamExampleClip",
-              "inputs": {"seed": 3, "width": SIZE, "height": SIZE, "num_frames": 1, "num_points": 8}},
+        "1": {"class_type": "LoadImage", "inputs": {"image": host.image}},
         "2": {"class_type": "MotionStreamModelLoader",
               "inputs": {"model_name": model or host.models["model"], "config": "auto", "dtype": "auto",
                          "device": "auto", "attention": "auto"}},

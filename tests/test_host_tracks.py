@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from conftest import host_requires
 from host_scripts.host_client import history
 from test_host_stream import SIZE, prompt_for, run
 
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.host
 
 
 def test_track_nodes_feed_the_generate_node(comfy_host):
+    host_requires(comfy_host, "cv2", "kornia")
     p = prompt_for(comfy_host, 21, seed=3)
     img = ["1", 0]
     p["10"] = {"class_type": "MotionStreamTracksFromCoords", "inputs": {

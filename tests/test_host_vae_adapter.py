@@ -48,8 +48,7 @@ def test_generate_with_a_comfyui_vae(comfy_host):
     vae_dir.mkdir(exist_ok=True)
     _host_python(REPO / "tests/host_scripts/make_wan_vae.py", COMFYUI_PATH, vae_dir / "wan-random-test.safetensors")
     prompt = {
-        "1": {"class_type": "MotionStreamExampleClip",
-              "inputs": {"seed": 3, "width": 32, "height": 32, "num_frames": 1, "num_points": 8}},
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 32, "batch_size": 1, "color": 0x4080C0}},
         "2": {"class_type": "MotionStreamModelLoader",
               "inputs": {"model_name": comfy_host.models["model"], "config": "auto", "dtype": "auto",
                          "device": "auto", "attention": "auto"}},

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import host_requires
 from host_scripts.host_client import WSClient, check_workflow_links, http, queue_prompt, workflow_to_prompt
 
 pytestmark = pytest.mark.host
@@ -54,6 +55,7 @@ def test_workflow_matches_the_host(path, object_info):
 
 @pytest.mark.parametrize("path", [p for p in WORKFLOWS if p.name not in NEEDS_DOWNLOADS], ids=lambda p: p.stem)
 def test_workflow_runs_on_cpu(path, comfy_host, object_info):
+    host_requires(comfy_host, "cv2", "kornia")  # the example clip, LK tracking, camera geometry
     prompt = workflow_to_prompt(json.loads(path.read_text()), object_info)
     if not _demo_available():
         print(f"\n{path.name}: the built-in demo weights are not in this checkout; running with the tiny test model")

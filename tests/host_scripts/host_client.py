@@ -43,7 +43,13 @@ class WSClient:
     """A websocket client that records every JSON message (and counts binary ones) on a thread."""
 
     def __init__(self, base: str, client_id: str | None = None):
-        import websocket
+        try:
+            import websocket
+        except ImportError:  # a test dependency (pyproject [test] extra), not the pack's
+            import pytest
+
+            print("\nSKIP: the websocket-client package is not installed (pip install websocket-client)")
+            pytest.skip("the websocket-client package is not installed (pip install websocket-client)")
 
         self.client_id = client_id or uuid.uuid4().hex
         self.ws = websocket.create_connection(base.replace("http://", "ws://") + f"/ws?clientId={self.client_id}",
@@ -124,8 +130,14 @@ def queue_prompt(base: str, prompt: dict, client_id: str) -> tuple[int, dict]:
     return http(base, "POST", "/prompt", {"prompt": prompt, "client_id": client_id})
 
 
-def history(base: str, prompt_id: str) -> dict:
-    return http(base, "GET", f"/history/{prompt_id}")[1].get(prompt_id, {})
+def history(base: str, prompt_id: str, timeout: float = 10.0) -> dict:
+    """The prompt's history entry (stored just after execution_success is sent, so wait for it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entry = http(base, "GET", f"/history/{prompt_id}")[1].get(prompt_id)
+        if entry or time.monotonic() > deadline:
+            return entry or {}
+        time.sleep(0.1)
 
 
 def widget_inputs(info: dict) -> list[tuple[str, str, dict]]:
