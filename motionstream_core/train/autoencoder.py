@@ -1,0 +1,167 @@
+"""Stage 1: the demo's own autoencoder, in the tiny-decoder (TAEHV) architecture.
+
+Trained on synthetic clips rendered on the fly (random crops, so the fully convolutional network
+sees many more clips per second), with
+
+    loss = L1 + MSE of the decoded video            (reconstruction)
+         + w_mom * sum_c (mean_c^2 + (std_c - 1)^2)  (keeps every latent channel near zero mean, unit std,
+                                                      so the DiT sees well-scaled latents)
+
+and the decoder fed slightly noised latents (``z + U(0, noise_max) * std(z) * eps``) so that it tolerates the
+small errors of generated latents. The product ``autoencoder/autoencoder.safetensors`` stores the
+weights with the measured per-channel latent statistics (``TinyVAECodec`` normalises with them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..decoders import LatentStats, TinyVAE
+from ..tiny_vae import MemBlock
+from ..demo.loader import load_autoencoder, save_autoencoder
+from .common import Budget, Stage, pick_device, run_config, warmup_lr
+from .data import clip_config, frames_to_tensor
+from .synthetic import make_clip
+
+NAME = "autoencoder"
+PRODUCT = "autoencoder.safetensors"
+
+
+@dataclass
+class AEOptions:
+    steps: int = 20_000
+    minutes: float | None = None
+    batch: int = 8
+    frames: int = 5  # 1 + 4k
+    crop: int = 32  # random square crops (0: full frames)
+    crops_per_clip: int = 4  # crops taken from each rendered clip
+    lr: float = 1e-3
+    moment_weight: float = 0.02
+    noise_max: float = 0.2
+    stats_clips: int = 32
+    seed: int = 0
+    device: str | None = None
+    log_every: int = 10
+    save_every_s: float = 120.0
+    quiet: bool = False
+
+
+PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=30, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4,
+                                                    log_every=5, crops_per_clip=1)}
+
+
+def _clips(cfg, opts: AEOptions, step: int, rng: np.random.Generator) -> torch.Tensor:
+    """uint8 clips rendered at the model's size -> [batch, 3, T, crop, crop] float in [0, 1]."""
+    ccfg = clip_config(cfg, opts.frames, num_points=8)
+    cropping = bool(opts.crop) and opts.crop < min(cfg.height, cfg.width)
+    per = max(1, opts.crops_per_clip) if cropping else 1
+    n = -(-opts.batch // per)
+    rendered = [make_clip(10_000_019 + step * n + b, ccfg).frames for b in range(n)]
+    out = []
+    for b in range(opts.batch):
+        f = rendered[b // per]
+        if cropping:
+            y, x = rng.integers(0, cfg.height - opts.crop + 1), rng.integers(0, cfg.width - opts.crop + 1)
+            f = f[:, y:y + opts.crop, x:x + opts.crop]
+        out.append(f)
+    return frames_to_tensor(torch.from_numpy(np.stack(out)))
+
+
+def init_weights(vae: TinyVAE) -> TinyVAE:
+    """He-normal convolutions for the ReLU stacks, residual branches scaled down (trains much faster
+    from scratch than PyTorch's default init)."""
+    for m in vae.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    for m in vae.modules():
+        if isinstance(m, MemBlock):
+            m.conv[-1].weight.data.mul_(0.2)
+    return vae
+
+
+def ae_losses(vae: TinyVAE, x: torch.Tensor, opts: AEOptions, gen: torch.Generator | None = None) -> dict:
+    z = vae.encode_video(x)
+    scale = torch.rand((), generator=gen).item() * opts.noise_max * z.detach().std()  # relative to the latents' scale
+    noise = torch.randn(z.shape, generator=gen).to(z.device) * scale
+    rec = vae.decode_video(z + noise, clamp=False)
+    rec_loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+    zc = z.transpose(0, 1).flatten(1)
+    mom = (zc.mean(1) ** 2 + (zc.std(1) - 1) ** 2).mean()
+    psnr = -10 * torch.log10(F.mse_loss(rec.detach().clamp(0, 1), x))
+    return {"loss": rec_loss + opts.moment_weight * mom, "rec": rec_loss.detach(), "moment": mom.detach(),
+            "psnr": psnr}
+
+
+@torch.no_grad()
+def latent_stats(vae: TinyVAE, cfg, opts: AEOptions) -> tuple[list[float], list[float]]:
+    """Per-channel mean/std of the latents of full-size held-out-style clips (seeds apart from training)."""
+    ccfg = clip_config(cfg, 33, num_points=8)
+    p = next(vae.parameters())
+    zs = []
+    for i in range(opts.stats_clips):
+        x = frames_to_tensor(torch.from_numpy(make_clip(77_000_003 + i, ccfg).frames[None])).to(p.device)
+        zs.append(vae.encode_video(x).transpose(0, 1).flatten(1))
+    z = torch.cat(zs, 1)
+    return z.mean(1).tolist(), z.std(1).clamp(min=1e-3).tolist()
+
+
+def train_autoencoder(out: str, opts: AEOptions, config_name: str | None = None) -> dict:
+    cfg = run_config(out, config_name)
+    device = pick_device(opts.device)
+    stage = Stage(out, NAME, opts.steps, opts.log_every, opts.save_every_s, opts.quiet)
+    torch.manual_seed(opts.seed)
+    vae = init_weights(TinyVAE(cfg.vae)).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=opts.lr, weight_decay=0.0)
+    step = 0
+    state = stage.load()
+    if state is not None:
+        vae.load_state_dict(state["vae"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    rng = np.random.default_rng(opts.seed + step)
+    gen = torch.Generator(device="cpu").manual_seed(opts.seed * 7919 + step)
+    budget = Budget(opts.steps, opts.minutes)
+    history = []
+    vae.train()
+    stage.say(f"training the {cfg.vae.channels} tiny autoencoder on {device}, batch {opts.batch} x {opts.frames} "
+              f"frames, crop {opts.crop or 'none'}, until step {opts.steps}"
+              + (f" or {opts.minutes} min" if opts.minutes else ""))
+
+    def checkpoint():
+        stage.save({"step": step, "vae": vae.state_dict(), "opt": opt.state_dict()})
+
+    while not budget.done(step):
+        x = _clips(cfg, opts, step, rng).to(device)
+        warmup_lr(opt, opts.lr, step, 100)
+        losses = ae_losses(vae, x, opts, gen)
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        history.append(losses["loss"].item())
+        stage.record(step, **{k: float(v.detach()) for k, v in losses.items()})
+        if stage.should_save():
+            checkpoint()
+    checkpoint()
+    vae.eval()
+    mean, std = latent_stats(vae, cfg, opts)
+    save_autoencoder(vae.cpu(), stage.dir / PRODUCT, mean, std, {"steps": str(step)})
+    stage.say(f"saved {stage.dir / PRODUCT} (latent std {min(std):.2f}..{max(std):.2f}, "
+              f"|mean| <= {max(abs(m) for m in mean):.2f})")
+    return {"step": step, "history": history, "path": stage.dir / PRODUCT}
+
+
+def load_stage_codec_parts(out: str, device="cpu") -> tuple[TinyVAE, LatentStats]:
+    """The trained autoencoder of a run and its latent statistics."""
+    from pathlib import Path
+
+    vae, mean, std = load_autoencoder(Path(out) / NAME / PRODUCT, device=device)
+    return vae, LatentStats(vae.latent_channels, mean, std)

@@ -1,0 +1,126 @@
+"""The causal student during training, run exactly like ``stream.StreamSession._chunk`` at inference.
+
+Both training stages of the student go chunk by chunk through a ``RollingKVCache`` with the stream's
+sink + rolling window: a chunk's denoising passes attend to the cached context, then one clean pass
+at t = 0 writes the chunk's keys/values and ``commit()`` moves them into the sink or the window.
+
+* ``rollout``: Self-Forcing generation (the generator side of DMD, and plain sampling). Every chunk is
+  denoised from fresh noise over the stream's warped sigmas; at the chunk's exit step the x0 prediction
+  is kept (with gradient when ``grad``; every earlier step runs without gradient, as in Self-Forcing)
+  and its clean pass fills the cache. With every exit at the last step and one sample this is the
+  stream's own computation, noise draw for noise draw (tests check it).
+* ``teacher_forced_losses``: ODE regression; each chunk's input is a teacher trajectory state at one
+  of the student's sigmas and the cache holds the teacher's clean chunks.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import flow
+from ..dit import ContextKV
+from ..kv_cache import CacheShape, RollingKVCache
+from ..model import MotionStreamModel
+
+
+def new_cache(model: MotionStreamModel, batch: int, h: int, w: int) -> RollingKVCache:
+    """A cache like the stream's (``StreamSession._setup``) for ``batch`` videos of latent size h x w."""
+    cfg = model.config
+    gh, gw = model.dit.token_grid(h, w)
+    rope = model.dit.rope_table(cfg.stream.max_rope_frames, gh, gw)
+    shape = CacheShape(cfg.dit.num_layers, batch, cfg.dit.num_heads, cfg.dit.head_dim, gh * gw)
+    return RollingKVCache(shape, cfg.stream, rope, model.device, model.dtype)
+
+
+def student_sigmas(model: MotionStreamModel, steps: int | None = None) -> list[float]:
+    cfg = model.config.stream
+    return flow.sampling_sigmas(steps or cfg.steps, cfg.shift)[:-1].tolist()
+
+
+def chunks(frames: int, chunk: int) -> list[tuple[int, int]]:
+    """(first latent frame, count) of each chunk of a clip of ``frames`` latent frames."""
+    return [(s, min(chunk, frames - s)) for s in range(0, frames, chunk)]
+
+
+def _t(sigma: float, batch: int, device) -> Tensor:
+    return flow.to_timestep(sigma).to(device).expand(batch)
+
+
+def clean_pass(model: MotionStreamModel, x0: Tensor, tracks: Tensor, image_slot: Tensor, ctx: ContextKV,
+               cache: RollingKVCache) -> None:
+    """The t = 0 pass that writes a chunk into the cache, then commit (never differentiated)."""
+    with torch.no_grad():
+        model.velocity(x0, torch.zeros(x0.shape[0], device=x0.device), tracks, image_slot, ctx, cache=cache,
+                       write_cache=True)
+    cache.commit()
+
+
+def rollout(model: MotionStreamModel, tracks: Tensor, image_latent: Tensor, ctx: ContextKV, frames: int,
+            gen: torch.Generator, exit_steps: list[int] | None = None, grad: bool = False,
+            sigmas: list[float] | None = None) -> Tensor:
+    """Generate ``frames`` latent frames chunk by chunk -> x0 [B, C, frames, h, w].
+
+    tracks [B, C, frames, h, w] (the track head's output for the whole clip); image_latent
+    [B, C, 1, h, w]; ``exit_steps[i]``: the denoising step whose prediction chunk i keeps (default:
+    the last). With ``grad`` only that step's pass is differentiated.
+    """
+    cfg = model.config
+    b, c, _, h, w = image_latent.shape
+    sigmas = sigmas or student_sigmas(model)
+    cache = new_cache(model, b, h, w)
+    outs = []
+    try:
+        for i, (first, count) in enumerate(chunks(frames, cfg.stream.chunk_frames)):
+            exit_k = len(sigmas) - 1 if exit_steps is None else exit_steps[i]
+            track_i = tracks[:, :, first:first + count]
+            slot = model.image_slot(image_latent, count, first)
+            cache.begin_chunk(count)
+            shape = (b, c, count, h, w)
+            x = torch.randn(shape, generator=gen, dtype=torch.float32).to(model.device, model.dtype)
+            for k, sigma in enumerate(sigmas):
+                keep = k == exit_k
+                with torch.set_grad_enabled(grad and keep):
+                    v = model.velocity(x, _t(sigma, b, model.device), track_i, slot, ctx, cache=cache)
+                    x0 = flow.x0_from_velocity(x, v, sigma)
+                if keep:
+                    break
+                noise = torch.randn(shape, generator=gen, dtype=torch.float32).to(model.device, model.dtype)
+                x = flow.add_noise(x0, noise, sigmas[k + 1])
+            clean_pass(model, x0.detach(), track_i, slot, ctx, cache)
+            outs.append(x0)
+    finally:
+        cache.free()
+    return torch.cat(outs, dim=2)
+
+
+def teacher_forced_losses(model: MotionStreamModel, states: Tensor, tracks: Tensor, image_latent: Tensor,
+                          ctx: ContextKV, sigmas: list[float], gen: torch.Generator) -> Tensor:
+    """ODE regression loss, chunk by chunk through the cache.
+
+    states [B, S + 1, C, F, h, w]: the teacher trajectory at the student's S sigmas, then its x0.
+    Each chunk of each sample gets a random step k; the student predicts x0 from ``states[:, k]``.
+    Returns the per-chunk mean-squared x0 errors, [num_chunks].
+    """
+    cfg = model.config
+    b, S1, c, frames, h, w = states.shape
+    steps = S1 - 1
+    sig = torch.tensor(sigmas, dtype=torch.float32)
+    cache = new_cache(model, b, h, w)
+    losses = []
+    try:
+        for first, count in chunks(frames, cfg.stream.chunk_frames):
+            k = torch.randint(0, steps, (b,), generator=gen)
+            x = states[torch.arange(b), k][:, :, first:first + count].to(model.device, model.dtype)
+            target = states[:, -1, :, first:first + count].to(model.device, model.dtype)
+            track_i = tracks[:, :, first:first + count]
+            slot = model.image_slot(image_latent, count, first)
+            cache.begin_chunk(count)
+            s = sig[k].to(model.device)
+            v = model.velocity(x, flow.to_timestep(s), track_i, slot, ctx, cache=cache)
+            x0 = flow.x0_from_velocity(x, v, s)
+            losses.append(torch.mean((x0.float() - target.float()) ** 2))
+            clean_pass(model, target, track_i, slot, ctx, cache)
+    finally:
+        cache.free()
+    return torch.stack(losses)

@@ -1,0 +1,153 @@
+"""`motionstream train <stage>` and `motionstream eval`: the demo model's recipe from the command line.
+
+    motionstream train autoencoder --out runs/demo --minutes 10
+    motionstream train teacher     --out runs/demo --minutes 35   # builds the latent cache first
+    motionstream train ode         --out runs/demo --minutes 15   # teacher trajectories first (cached)
+    motionstream train dmd         --out runs/demo --minutes 20
+    motionstream train export      --out runs/demo                # -> motionstream_core/demo/weights/
+    motionstream eval              --out runs/demo --clips 16
+
+Every stage resumes from ``<out>/<stage>/ckpt.pt``, stops at ``--steps`` (a total across resumes) or
+after ``--minutes`` of this run, prints progress and appends its losses to ``<out>/<stage>/log.jsonl``.
+Without this package's CLI registration the same works as ``python -m motionstream_core.train.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+STAGES = ("autoencoder", "teacher", "ode", "dmd")
+
+
+def _stage_options(stage: str, preset: str):
+    if stage == "autoencoder":
+        from .autoencoder import PRESETS
+    elif stage == "teacher":
+        from .teacher_train import PRESETS
+    elif stage == "ode":
+        from .ode_init import PRESETS
+    else:
+        from .dmd import PRESETS
+    return dataclasses.replace(PRESETS[preset])
+
+
+def _run_stage(args) -> int:
+    from .common import DEFAULT_OUT, set_threads
+
+    set_threads()
+    out = args.out or DEFAULT_OUT
+    if args.stage == "export":
+        from .export import export_demo
+
+        for label, path in export_demo(out, source=args.source, dest=args.dest).items():
+            print(f"{label}: {path}")
+        return 0
+    opts = _stage_options(args.stage, args.preset)
+    fields = {f.name for f in dataclasses.fields(opts)}
+    for name in ("steps", "minutes", "batch", "lr", "device", "seed", "save_every_s", "log_every"):
+        value = getattr(args, name, None)
+        if value is not None and name in fields:
+            setattr(opts, name, value)
+    for item in args.set or []:
+        key, _, raw = item.partition("=")
+        key = key.replace("-", "_")
+        if key not in fields:
+            raise SystemExit(f"motionstream train {args.stage}: unknown option {key!r} for --set "
+                             f"(known: {', '.join(sorted(fields))})")
+        current = getattr(opts, key)
+        setattr(opts, key, type(current)(raw) if current is not None and not isinstance(current, bool)
+                else (raw.lower() in ("1", "true", "yes") if isinstance(current, bool) else float(raw)))
+    if args.stage == "autoencoder":
+        from .autoencoder import train_autoencoder as run
+    elif args.stage == "teacher":
+        from .teacher_train import train_teacher as run
+    elif args.stage == "ode":
+        from .ode_init import train_ode as run
+    else:
+        from .dmd import train_dmd as run
+    run(out, opts, config_name=args.config)
+    return 0
+
+
+def _run_eval(args) -> int:
+    from .common import DEFAULT_OUT, set_threads
+    from .evaluate import EvalOptions, run_eval
+
+    set_threads()
+    opts = EvalOptions(clips=args.clips, frames=args.frames, tracks=args.tracks, teacher_steps=args.teacher_steps,
+                       seed=args.seed, device=args.device, student=args.student, teacher=not args.no_teacher)
+    run_eval(args.out or DEFAULT_OUT, opts, json_path=args.json)
+    return 0
+
+
+def add_train_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("train", help="train the demo model's stages (autoencoder, teacher, ode, dmd, export)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=STAGES + ("export",))
+    p.add_argument("--out", default=None, help="run directory (default runs/demo)")
+    p.add_argument("--config", default=None, help="model config for a new run: demo (default) or tiny")
+    p.add_argument("--preset", default="demo", choices=["demo", "tiny"], help="stage hyper-parameters")
+    p.add_argument("--steps", type=int, default=None, help="total steps (across resumes)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    p.add_argument("--log-every", dest="log_every", type=int, default=None)
+    p.add_argument("--save-every", dest="save_every_s", type=float, default=None, help="seconds between checkpoints")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other stage option (repeatable)")
+    p.add_argument("--source", default=None, help="export: the stage whose student to ship (default: dmd, else ode)")
+    p.add_argument("--dest", default=None, help="export: folder (default motionstream_core/demo/weights)")
+    p.set_defaults(func=_run_stage)
+    return p
+
+
+def add_eval_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("eval", help="track-following error (EPE) of student, teacher and no-motion baseline "
+                                           "on held-out synthetic clips, and the student's frames/s")
+    p.add_argument("--out", default=None, help="run directory with the teacher (default runs/demo)")
+    p.add_argument("--student", default=None,
+                   help="student checkpoint (default: the shipped demo model; 'ode' or 'dmd' for the run's stages)")
+    p.add_argument("--clips", type=int, default=16)
+    p.add_argument("--frames", type=int, default=33)
+    p.add_argument("--tracks", type=int, default=16, help="requested tracks per clip")
+    p.add_argument("--teacher-steps", dest="teacher_steps", type=int, default=24)
+    p.add_argument("--no-teacher", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    p.set_defaults(func=_run_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m motionstream_core.train.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    # standalone: `python -m motionstream_core.train.cli teacher ...` == `motionstream train teacher ...`
+    for stage in STAGES + ("export",):
+        sp = sub.add_parser(stage)
+        _copy_train_args(sp, stage)
+    add_eval_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def _copy_train_args(sp: argparse.ArgumentParser, stage: str) -> None:
+    tmp = argparse.ArgumentParser()
+    tsub = tmp.add_subparsers()
+    template = add_train_parser(tsub)
+    for action in template._actions:
+        if action.dest in ("help", "stage"):
+            continue
+        kwargs = {k: getattr(action, k) for k in ("dest", "default", "help")}
+        if isinstance(action, argparse._AppendAction):
+            sp.add_argument(*action.option_strings, action="append", metavar=action.metavar, **kwargs)
+        else:
+            sp.add_argument(*action.option_strings, type=action.type, choices=action.choices, **kwargs)
+    sp.set_defaults(func=_run_stage, stage=stage)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

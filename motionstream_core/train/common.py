@@ -1,0 +1,234 @@
+"""Shared training machinery: run directories, resumable checkpoints, progress lines, loss logs, EMA.
+
+A run directory (``--out``, default ``runs/demo``) holds one folder per stage::
+
+    runs/demo/run.json            the model config every stage uses (fixed by the first stage run)
+    runs/demo/<stage>/ckpt.pt     resumable state (weights, optimiser, step, wall-clock spent)
+    runs/demo/<stage>/log.jsonl   one JSON line per logged step (losses, steps/s)
+    runs/demo/<stage>/*.safetensors  the stage's product (what the next stage reads)
+
+Every stage stops at ``--steps`` (a total, counted across resumes) or after ``--minutes`` of this
+invocation, whichever comes first, saves a checkpoint every ``--save-every`` seconds, and resumes
+from ``ckpt.pt`` when run again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..config import ModelConfig, get_config
+from ..model import MotionStreamModel
+
+DEFAULT_OUT = "runs/demo"
+
+
+# -- run directory and model config -----------------------------------------------------------------
+
+def run_config(out: str | os.PathLike, config_name: str | None = None) -> ModelConfig:
+    """The run's model config: fixed in ``run.json`` by the first stage that runs in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = out / "run.json"
+    if meta.is_file():
+        stored = json.loads(meta.read_text())
+        cfg = ModelConfig.from_dict(stored["model_config"])
+        if config_name is not None and config_name != stored.get("config_name"):
+            raise ValueError(f"{out} was started with model config {stored.get('config_name')!r}, not "
+                             f"{config_name!r}: use another --out")
+        return cfg
+    name = config_name or "demo"
+    cfg = get_config(name)
+    meta.write_text(json.dumps({"config_name": name, "model_config": cfg.to_dict()}, indent=1))
+    return cfg
+
+
+def pick_device(name: str | None) -> torch.device:
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# -- models -----------------------------------------------------------------------------------------
+
+def build_model(cfg: ModelConfig, seed: int = 0) -> MotionStreamModel:
+    """A freshly initialised MotionStream model with the demo text encoder (training init).
+
+    Linear layers get Xavier-uniform weights and zero biases, the output head starts at zero (the
+    first prediction is v = 0), as is usual for DiTs trained from scratch.
+    """
+    from .text import DemoTextEncoder
+
+    torch.manual_seed(seed)
+    model = MotionStreamModel(cfg, text_encoder=DemoTextEncoder.from_config(cfg))
+    for m in model.dit.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    nn.init.zeros_(model.dit.head.head.weight)
+    nn.init.zeros_(model.dit.head.head.bias)
+    return model
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    m = copy.deepcopy(model).eval()
+    m.requires_grad_(False)
+    return m
+
+
+def text_context(model: MotionStreamModel, captions: list[str]) -> Tensor:
+    """[B, text_len, text_dim]; gradients reach the text encoder only when it is trainable."""
+    return model.text_encoder.encode(captions).to(model.dtype)
+
+
+# -- EMA ----------------------------------------------------------------------------------------------
+
+class EMA:
+    """Exponential moving average of a model's floating-point state, with the usual warm-up
+    ``decay_t = min(decay, (1 + t) / (10 + t))`` so early averages are not dominated by the init."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.999):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if k in self.shadow:
+                self.shadow[k].lerp_(v.detach(), 1 - d)
+
+    def copy_to(self, model: nn.Module) -> nn.Module:
+        model.load_state_dict({**model.state_dict(), **self.shadow})
+        return model
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "shadow": self.shadow}
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.decay = sd["decay"]
+        self.shadow = {k: v.clone() for k, v in sd["shadow"].items()}
+
+
+# -- stage bookkeeping ----------------------------------------------------------------------------------
+
+@dataclass
+class Budget:
+    steps: int
+    minutes: float | None = None
+
+    def __post_init__(self):
+        self.start = time.monotonic()
+
+    def done(self, step: int) -> bool:
+        if step >= self.steps:
+            return True
+        return self.minutes is not None and time.monotonic() - self.start > 60 * self.minutes
+
+
+class Stage:
+    """One stage's folder: resumable checkpoint, JSON-lines loss log and progress printing."""
+
+    def __init__(self, out: str | os.PathLike, name: str, total_steps: int, log_every: int = 10,
+                 save_every_s: float = 120.0, quiet: bool = False):
+        self.name, self.total = name, total_steps
+        self.dir = Path(out) / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt_path, self.log_path = self.dir / "ckpt.pt", self.dir / "log.jsonl"
+        self.log_every, self.save_every_s, self.quiet = log_every, save_every_s, quiet
+        self.elapsed_before = 0.0
+        self._t0 = self._last_save = self._last_log = time.monotonic()
+        self._last_step = 0
+        self._acc: dict[str, list[float]] = {}
+
+    # checkpoints
+    def load(self) -> dict | None:
+        if not self.ckpt_path.is_file():
+            return None
+        state = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
+        self.elapsed_before = float(state.get("elapsed_s", 0.0))
+        self._last_step = int(state.get("step", 0))
+        self.say(f"resuming from {self.ckpt_path} at step {self._last_step}")
+        return state
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self._t0
+
+    def save(self, state: dict) -> None:
+        state = {**state, "elapsed_s": self.elapsed()}
+        tmp = self.ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.ckpt_path)
+        self._last_save = time.monotonic()
+
+    def should_save(self) -> bool:
+        return time.monotonic() - self._last_save > self.save_every_s
+
+    # logging
+    def say(self, msg: str) -> None:
+        if not self.quiet:
+            print(f"[{self.name}] {msg}", flush=True)
+
+    def record(self, step: int, **values: float) -> None:
+        """Accumulate losses; every ``log_every`` steps print a progress line and append to the log."""
+        for k, v in values.items():
+            self._acc.setdefault(k, []).append(float(v))
+        if step % self.log_every and step != self.total:
+            return
+        now = time.monotonic()
+        rate = (step - self._last_step) / max(now - self._last_log, 1e-9)
+        self._last_step, self._last_log = step, now
+        means = {k: sum(v) / len(v) for k, v in self._acc.items()}
+        self._acc = {}
+        row = {"step": step, **{k: round(v, 6) for k, v in means.items()}, "steps_per_s": round(rate, 4),
+               "elapsed_s": round(self.elapsed(), 1)}
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        eta = (self.total - step) / rate if rate > 0 else math.inf
+        losses = " ".join(f"{k} {v:.4f}" for k, v in means.items())
+        self.say(f"step {step}/{self.total} {losses} | {rate:.2f} steps/s | {_hms(self.elapsed())} spent"
+                 + (f", ~{_hms(eta)} left at most" if math.isfinite(eta) else ""))
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of a stage's log.jsonl."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def warmup_lr(opt: torch.optim.Optimizer, base_lr: float, step: int, warmup: int) -> None:
+    lr = base_lr * min(1.0, (step + 1) / max(warmup, 1))
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
+def set_threads() -> None:
+    """Use every core this process may run on (torch's default can be lower inside containers)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    if torch.get_num_threads() < n:
+        torch.set_num_threads(n)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)

@@ -1,0 +1,210 @@
+"""`motionstream eval`: track-following error (EPE) on held-out synthetic clips, and the student's frames/s.
+
+For every held-out clip (``synthetic.heldout_clips``: a random stream disjoint from training) the
+requested tracks are the clip's first ``tracks`` ground-truth tracks that are visible in frame 0.
+Each video below is re-tracked with OpenCV pyramidal Lucas-Kanade started *at the requested start
+points* (frame to frame; a lost point holds its last position), and the EPE is the mean distance in
+pixels between the re-tracked and the requested positions over every (frame >= 1, track) where the
+request is visible, pooled over all clips.
+
+* ``student``   -- the causal student through the real streaming path (``MotionStream.session``);
+* ``teacher``   -- the bidirectional teacher, guided, ``teacher_steps`` Euler steps, whole-clip decode;
+* ``no_motion`` -- the start image repeated (the baseline);
+* ``ground_truth`` and ``autoencoder`` -- the clip itself and its encode/decode round trip: the
+  tracker's own error floor and the autoencoder's ceiling, for reading the others.
+
+frames/s: the student's end-to-end streaming rate (denoising + decoding) over the eval clips and over
+one longer stream (``stream_chunks`` chunks), on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..stream import MotionStream
+from ..teacher import Guidance, teacher_sample
+from ..track_head import assign_track_ids
+from ..tracks import Tracks
+from .synthetic import SyntheticClipConfig, heldout_clips
+
+LK = dict(winSize=(15, 15), maxLevel=2, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01))
+
+
+@dataclass
+class EvalOptions:
+    clips: int = 16
+    frames: int = 33
+    tracks: int = 16
+    teacher_steps: int = 24
+    seed: int = 0
+    device: str = "cpu"
+    student: str | None = None  # None: the shipped demo model; "ode"/"dmd": the run's; or a checkpoint path
+    teacher: bool = True
+    stream_chunks: int = 12
+
+
+def retrack(frames: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """LK-track points from frame 0 through ``frames`` (uint8 [T, H, W, 3]); start [N, 2] in Tracks
+    coordinates (pixel corners). Returns [T, N, 2] in the same coordinates."""
+    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
+    pts = (start.astype(np.float32) - 0.5).reshape(-1, 1, 2)
+    out = [pts.reshape(-1, 2).copy()]
+    for a, b in zip(gray[:-1], gray[1:]):
+        nxt, status, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, **LK)
+        ok = (status.reshape(-1) == 1) & np.isfinite(nxt.reshape(-1, 2)).all(1)
+        pts = np.where(ok[:, None, None], nxt, pts).astype(np.float32)
+        out.append(pts.reshape(-1, 2).copy())
+    return np.stack(out) + 0.5
+
+
+def epe_terms(frames: np.ndarray, path: np.ndarray, visible: np.ndarray) -> tuple[float, int]:
+    """(sum of errors, count) over frames >= 1 where the request is visible."""
+    got = retrack(frames, path[0])
+    err = np.linalg.norm(got - path, axis=-1)[1:]
+    mask = visible[1:] & visible[:1]
+    return float(err[mask].sum()), int(mask.sum())
+
+
+def to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """float [T, H, W, 3] in [0, 1] -> uint8."""
+    return (frames.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def requested_tracks(clip, n: int) -> Tracks:
+    cols = np.nonzero(clip.visible[0])[0][:n]
+    return Tracks(path=clip.path[:, cols], visible=clip.visible[:, cols], fps=clip.fps, width=clip.width,
+                  height=clip.height)
+
+
+def load_student(out: str, which: str | None, device):
+    from ..checkpoints import load_model
+    from ..demo.loader import load_codec, load_demo
+
+    if which is None:
+        return load_demo(device=device), "shipped demo model"
+    path = Path(out) / which / "student.safetensors" if which in ("ode", "dmd") else Path(which)
+    return (load_model(path, device=device), load_codec(Path(out) / "autoencoder" / "autoencoder.safetensors",
+                                                       device=device)), str(path)
+
+
+@torch.no_grad()
+def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Tracks, seed: int, steps: int) -> torch.Tensor:
+    cfg = teacher.config
+    dev = teacher.device
+    img = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(dev)
+    image_latent = codec.encode_image(img).to(dev)
+    frames = tracks.num_frames
+    latents = 1 + (frames - 1) // cfg.temporal_stride
+    ids = assign_track_ids(cfg.track_head.max_tracks, seed, cfg.track_head.max_id)[:tracks.num_tracks]
+    track_latent = teacher.track_head.encode(torch.from_numpy(tracks.path), torch.from_numpy(tracks.visible), ids,
+                                             cfg.height, cfg.width, starts_video=True)
+    text = teacher.encode_text([caption])
+    null = teacher.encode_text([""])
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn((1, cfg.latent_channels, latents, cfg.height // 8, cfg.width // 8), generator=gen).to(dev)
+    x0 = teacher_sample(teacher, noise, track_latent, teacher.image_slot(image_latent, latents, 0), text, null, steps,
+                        cfg.teacher.shift, Guidance.from_config(cfg.teacher))
+    codec.reset()
+    return codec.decode_chunk(x0)[0][:frames]
+
+
+@torch.no_grad()
+def autoencoder_video(codec, frames: np.ndarray) -> torch.Tensor:
+    vae = codec.vae
+    p = next(vae.parameters())
+    x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float().div(255).to(p.device, p.dtype)
+    return vae.decode_video(vae.encode_video(x))[0].permute(1, 2, 3, 0)[:frames.shape[0]]
+
+
+def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=print) -> dict:
+    from .teacher_train import load_teacher
+
+    device = torch.device(opts.device)
+    (student, codec), student_name = load_student(out, opts.student, device)
+    cfg = student.config
+    stream = MotionStream(student, codec)
+    teacher = None
+    if opts.teacher:
+        try:
+            teacher = load_teacher(out, device)
+        except FileNotFoundError as e:
+            say(f"eval: no teacher ({e}); reporting the student and the baselines only")
+    clip_cfg = SyntheticClipConfig.for_model(cfg, num_frames=opts.frames)
+    clips = heldout_clips(opts.clips, clip_cfg)
+    sums = {k: [0.0, 0] for k in ("student", "teacher", "no_motion", "ground_truth", "autoencoder")}
+    per_clip = []
+    stream_time = stream_frames = 0
+    for i, clip in enumerate(clips):
+        tracks = requested_tracks(clip, opts.tracks)
+        image = clip.frames[0]
+        seed = opts.seed + i
+        t0 = time.perf_counter()
+        video = torch.cat([c.frames for c in stream.session(image, clip.caption, tracks, num_frames=clip.frames.shape[0],
+                                                            seed=seed)])
+        stream_time += time.perf_counter() - t0
+        stream_frames += video.shape[0]
+        videos = {"student": to_uint8(video), "no_motion": np.repeat(image[None], clip.frames.shape[0], 0),
+                  "ground_truth": clip.frames, "autoencoder": to_uint8(autoencoder_video(codec, clip.frames))}
+        if teacher is not None:
+            videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, clip.caption, tracks, seed,
+                                                       opts.teacher_steps))
+        row = {"clip": i, "caption": clip.caption}
+        for name, v in videos.items():
+            s, n = epe_terms(v, tracks.path, tracks.visible)
+            sums[name][0] += s
+            sums[name][1] += n
+            row[name] = round(s / max(n, 1), 3)
+        per_clip.append(row)
+        say("eval clip {:2d}: ".format(i) + " ".join(f"{k} {v}" for k, v in row.items() if k not in ("clip", "caption")))
+    epe = {k: round(s / n, 3) for k, (s, n) in sums.items() if n}
+    fps_eval = stream_frames / stream_time
+    fps_stream = streaming_fps(stream, clips[0], opts.stream_chunks)
+    result = {"student": student_name, "epe": epe, "clips": opts.clips, "frames": opts.frames,
+              "tracks_per_clip": opts.tracks, "student_fps_eval": round(fps_eval, 2),
+              "student_fps_stream": round(fps_stream, 2), "threads": torch.get_num_threads(),
+              "options": asdict(opts), "per_clip": per_clip}
+    if "student" in epe and "no_motion" in epe:
+        result["student_over_no_motion"] = round(epe["student"] / epe["no_motion"], 3)
+    if "student" in epe and "teacher" in epe:
+        result["student_over_teacher"] = round(epe["student"] / epe["teacher"], 3)
+    say(summary(result))
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=1))
+    return result
+
+
+def streaming_fps(stream: MotionStream, clip, chunks: int) -> float:
+    """End-to-end frames/s of one stream of ``chunks`` chunks (the clip's tracks held past their end)."""
+    tracks = requested_tracks(clip, 8)
+    frames = 1 + (chunks * stream.config.stream.chunk_frames - 1) * stream.config.temporal_stride
+    tracks = tracks.hold_to(frames)
+    session = stream.session(clip.frames[0], clip.caption, tracks, num_frames=frames, seed=0)
+    it = iter(session)
+    next(it)  # the first chunk includes one-time setup
+    t0, n = time.perf_counter(), 0
+    for chunk in it:
+        n += chunk.frames.shape[0]
+    return n / max(time.perf_counter() - t0, 1e-9)
+
+
+def summary(r: dict) -> str:
+    e = r["epe"]
+    lines = [f"EPE (px, {r['clips']} held-out clips x {r['tracks_per_clip']} tracks, {r['frames']} frames; "
+             f"student = {r['student']}):"]
+    for k in ("student", "teacher", "no_motion", "autoencoder", "ground_truth"):
+        if k in e:
+            lines.append(f"  {k:13s} {e[k]:7.3f}")
+    if "student_over_no_motion" in r:
+        lines.append(f"  student / no-motion = {r['student_over_no_motion']:.3f}  (target <= 0.5)")
+    if "student_over_teacher" in r:
+        lines.append(f"  student / teacher   = {r['student_over_teacher']:.3f}  (target <= 1.5)")
+    lines.append(f"student frames/s: {r['student_fps_stream']:.1f} streaming ({r['threads']} threads), "
+                 f"{r['student_fps_eval']:.1f} over the eval clips (target >= 16)")
+    return "\n".join(lines)

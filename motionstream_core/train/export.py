@@ -1,0 +1,99 @@
+"""`motionstream train export`: ship a run's student and autoencoder as the embedded demo model.
+
+* ``student.safetensors``: the chosen stage's student in our checkpoint format, weights in fp16
+  (loaders cast to the requested dtype), with the run's provenance in the metadata;
+* ``autoencoder.safetensors``: the run's autoencoder with its latent statistics;
+* the sample inputs in ``demo/assets``: the start image, drag tracks and prompt of a held-out
+  synthetic clip (never seen in training), longer than the training clips so the demo streams on.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..checkpoints import load_model, save_model
+from ..demo.loader import ASSETS_DIR, DEMO_ASSETS, WEIGHTS_DIR
+from .synthetic import SyntheticClipConfig, make_clip
+
+MAX_BYTES = 25 * 1024 * 1024
+ASSET_FRAMES = 49
+ASSET_TRACKS = 8
+
+
+def export_demo(out: str, source: str | None = None, dest: str | Path | None = None,
+                assets: bool = True) -> dict[str, Path]:
+    out = Path(out)
+    dest = Path(dest) if dest else WEIGHTS_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    if source is None:
+        source = "dmd" if (out / "dmd" / "student.safetensors").is_file() else "ode"
+    src = out / source / "student.safetensors"
+    if not src.is_file():
+        raise FileNotFoundError(f"no student in {src}: train the {source} stage first")
+    model = load_model(src)
+    half = copy.deepcopy(model).half()
+    student = dest / "student.safetensors"
+    save_model(half, student, {"stage": source, "weights_dtype": "float16",
+                               "recipe": "docs/DEMO_MODEL.md"})
+    ae = dest / "autoencoder.safetensors"
+    shutil.copyfile(out / "autoencoder" / "autoencoder.safetensors", ae)
+    total = student.stat().st_size + ae.stat().st_size
+    if total > MAX_BYTES:
+        raise RuntimeError(f"the demo weights are {total / 2**20:.1f} MiB, over the 25 MiB budget")
+    paths = {"student": student, "autoencoder": ae}
+    if assets:
+        paths.update(write_assets(model.config))
+    return paths
+
+
+def pick_asset_clip(cfg, candidates: int = 24):
+    """The held-out clip (a seed of the held-out stream) whose shapes move the most while staying in view."""
+    from .synthetic import heldout_clips
+
+    best, best_score = None, -1.0
+    clip_cfg = SyntheticClipConfig.for_model(cfg, num_frames=ASSET_FRAMES, camera_motion_prob=0.0)
+    for clip in heldout_clips(candidates, clip_cfg, start=1000):
+        on_shape = (clip.owner >= 0) & clip.visible.all(0)
+        if on_shape.sum() < ASSET_TRACKS:
+            continue
+        moves = np.linalg.norm(clip.path[-1, on_shape] - clip.path[0, on_shape], axis=-1)
+        score = float(np.median(moves))
+        if score > best_score:
+            best, best_score = clip, score
+    return best
+
+
+def write_assets(cfg) -> dict[str, Path]:
+    from ..tracks import Tracks
+
+    clip = pick_asset_clip(cfg)
+    ASSETS_DIR.mkdir(parents=True, exist_ok=True)
+    on_shape = np.nonzero((clip.owner >= 0) & clip.visible.all(0))[0]
+    by_owner: dict[int, list[int]] = {}
+    for n in on_shape:  # spread the drags over the shapes: round-robin over owners
+        by_owner.setdefault(int(clip.owner[n]), []).append(int(n))
+    picked: list[int] = []
+    while len(picked) < ASSET_TRACKS and any(by_owner.values()):
+        for owner in sorted(by_owner):
+            if by_owner[owner] and len(picked) < ASSET_TRACKS:
+                picked.append(by_owner[owner].pop(0))
+    cols = np.array(picked)
+    tracks = Tracks(path=clip.path[:, cols], visible=clip.visible[:, cols], fps=clip.fps, width=clip.width,
+                    height=clip.height)
+    cv2.imwrite(str(DEMO_ASSETS["image"]), cv2.cvtColor(clip.frames[0], cv2.COLOR_RGB2BGR))
+    DEMO_ASSETS["tracks"].write_text(tracks.to_json())
+    DEMO_ASSETS["prompt"].write_text(clip.caption + "\n")
+    return {"image": DEMO_ASSETS["image"], "tracks": DEMO_ASSETS["tracks"], "prompt": DEMO_ASSETS["prompt"]}
+
+
+def weights_nbytes(folder: Path = WEIGHTS_DIR) -> int:
+    return sum(p.stat().st_size for p in Path(folder).glob("*.safetensors"))
+
+
+__all__ = ["export_demo", "write_assets", "pick_asset_clip", "weights_nbytes", "torch"]

@@ -1,0 +1,128 @@
+"""The training-time student runs the inference path: same cache, same passes, same noise draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from motionstream_core import flow
+from motionstream_core.config import get_config
+from motionstream_core.decoders import TinyVAE, TinyVAECodec
+from motionstream_core.model import MotionStreamModel
+from motionstream_core.stream import MotionStream, TextCondition
+from motionstream_core.track_head import assign_track_ids
+from motionstream_core.tracks import Tracks
+from motionstream_core.train.causal import chunks, rollout, student_sigmas, teacher_forced_losses
+from motionstream_core.train.data import TrackSampling, encode_tracks, sample_tracks
+
+torch.set_num_threads(2)
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    cfg = get_config("tiny")
+    model = MotionStreamModel(cfg).eval()
+    for p in model.parameters():  # random, non-degenerate weights (the DiT head is not zero)
+        p.data.normal_(0, 0.05)
+    return model, cfg
+
+
+def test_rollout_equals_the_stream():
+    model, cfg = _model()
+    vae = TinyVAE(cfg.vae).eval()
+    codec = TinyVAECodec(vae)
+    H, W = cfg.height, cfg.width
+    T = 33  # 9 latent frames = 3 chunks: sink, window and a rolled window
+    rng = np.random.default_rng(0)
+    path = np.cumsum(rng.normal(0, 1.5, (T, 5, 2)), 0).astype(np.float32) + 32
+    tracks = Tracks(path=path, visible=np.ones((T, 5), bool), fps=16, width=W, height=H)
+    image = torch.rand(H, W, 3)
+    context = torch.randn(1, cfg.text_len, cfg.dit.text_dim)
+    seed = 5
+    chunks_out = list(MotionStream(model, codec).session(image, TextCondition(context), tracks, num_frames=T,
+                                                         seed=seed))
+    streamed = torch.cat([c.latents for c in chunks_out], dim=2)
+
+    with torch.no_grad():
+        ids = assign_track_ids(cfg.track_head.max_tracks, seed, cfg.track_head.max_id)[:5]
+        track_latent = model.track_head.encode(torch.from_numpy(path), torch.ones(T, 5, dtype=torch.bool), ids, H, W,
+                                               starts_video=True)
+        image_latent = codec.encode_image(image.permute(2, 0, 1)[None])
+        gen = torch.Generator().manual_seed(seed)
+        ours = rollout(model, track_latent, image_latent, model.dit.context_kv(context), 9, gen)
+    assert ours.shape == streamed.shape == (1, 16, 9, H // 8, W // 8)
+    torch.testing.assert_close(ours, streamed, atol=1e-5, rtol=1e-4)
+
+
+def test_rollout_gradient_reaches_only_the_exit_step():
+    model, cfg = _model(1)
+    model.train()
+    h, w = cfg.height // 8, cfg.width // 8
+    tracks = torch.zeros(2, 16, 6, h, w)
+    image = torch.randn(2, 16, 1, h, w)
+    ctx = model.dit.context_kv(torch.randn(2, cfg.text_len, cfg.dit.text_dim))
+    x0 = rollout(model, tracks, image, ctx, 6, torch.Generator().manual_seed(0), exit_steps=[1, 1], grad=True)
+    assert x0.requires_grad and x0.shape == (2, 16, 6, h, w)
+    x0.square().mean().backward()
+    assert model.dit.head.head.weight.grad is not None and torch.isfinite(model.dit.head.head.weight.grad).all()
+
+
+def test_teacher_forced_losses_per_chunk():
+    model, cfg = _model(2)
+    h, w = cfg.height // 8, cfg.width // 8
+    sig = student_sigmas(model)
+    assert len(sig) == cfg.stream.steps and sig[0] == 1.0
+    states = torch.randn(2, len(sig) + 1, 16, 9, h, w)
+    ctx = model.dit.context_kv(torch.randn(2, cfg.text_len, cfg.dit.text_dim))
+    losses = teacher_forced_losses(model, states, torch.zeros(2, 16, 9, h, w), torch.randn(2, 16, 1, h, w), ctx, sig,
+                                   torch.Generator().manual_seed(0))
+    assert losses.shape == (3,) and losses.requires_grad
+    assert chunks(9, 3) == [(0, 3), (3, 3), (6, 3)] and chunks(7, 3) == [(0, 3), (3, 3), (6, 1)]
+
+
+def test_sample_tracks_subsets_masking_and_dropout():
+    T, P = 21, 30
+    path = torch.rand(T, P, 2) * 60
+    vis = torch.ones(T, P, dtype=torch.bool)
+    vis[:, 25:] = False  # never visible: never chosen
+    s = TrackSampling(max_tracks=32, drop_prob=0.0, mask_prob=0.0, ids_max=256)
+    g = torch.Generator().manual_seed(0)
+    counts = set()
+    for _ in range(40):
+        p, v, ids = sample_tracks(path, vis, s, g)
+        n = int(v.any(0).sum())
+        counts.add(n)
+        assert p.shape == (T, 32, 2) and v.shape == (T, 32) and ids.shape == (32,)
+        assert 1 <= n <= 25 and not v[:, n:].any()
+        assert len(set(ids[:n].tolist())) == n  # unique IDs
+        chosen = [int(torch.nonzero((path[0] == p[0, j]).all(1))[0]) for j in range(n)]
+        assert max(chosen) < 25
+    assert len(counts) > 5  # varied subset sizes
+    p, v, ids = sample_tracks(path, vis, TrackSampling(max_tracks=32, drop_prob=1.0), g)
+    assert not v.any()  # track dropout
+    masked = [sample_tracks(path, vis, TrackSampling(max_tracks=32, drop_prob=0, mask_prob=1.0), g, count=20)[1]
+              for _ in range(10)]
+    assert any((~m[:, :20]).any() and m[0, :20].all() for m in masked)  # hidden mid-clip, visible at the start
+
+
+def test_encode_tracks_matches_the_stream_encoding():
+    model, cfg = _model(3)
+    T, N = 21, 4
+    path = torch.rand(T, N, 2) * 64
+    vis = torch.ones(T, N, dtype=torch.bool)
+    ids = torch.tensor([3, 9, 100, 7])
+    M = 8
+    pad_path = torch.zeros(1, T, M, 2)
+    pad_vis = torch.zeros(1, T, M, dtype=torch.bool)
+    pad_ids = torch.zeros(1, M, dtype=torch.long)
+    pad_path[0, :, :N], pad_vis[0, :, :N], pad_ids[0, :N] = path, vis, ids
+    with torch.no_grad():
+        ours = encode_tracks(model, pad_path, pad_vis, pad_ids)
+        ref = model.track_head.encode(path, vis, ids, cfg.height, cfg.width, starts_video=True)
+    torch.testing.assert_close(ours, ref)
+
+
+def test_teacher_grid_contains_the_student_sigmas():
+    """ODE pairs: a teacher run of 3k steps at the student's shift passes through every student sigma."""
+    for k in (2, 4, 8):
+        torch.testing.assert_close(flow.sampling_sigmas(3 * k, 5.0)[::k], flow.sampling_sigmas(3, 5.0))

@@ -1,0 +1,130 @@
+"""Every stage of the demo recipe trains on the tiny config: a few steps each, and the loss goes down.
+
+One module-scoped run goes autoencoder -> latent cache -> teacher -> ODE init -> DMD in a temporary
+run directory. Each loss is measured on a *fixed* batch (fixed clip, sigma and noise) before and
+after the stage's steps, so the check does not depend on the random batches of training. For DMD
+the loss that must fall is the critic's (the generator's DMD loss measures the critic/teacher gap
+and is not monotone); the generator must change and stay finite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from motionstream_core.checkpoints import load_model
+from motionstream_core.decoders import TinyVAE
+from motionstream_core.train import autoencoder, dmd, ode_init, teacher_train
+from motionstream_core.train.causal import student_sigmas, teacher_forced_losses
+from motionstream_core.train.common import build_model, read_log, run_config, text_context
+from motionstream_core.train.data import TrackSampling, encode_tracks, load_latent_cache, make_batch
+
+torch.set_num_threads(2)
+
+
+def quiet(opts, **kw):
+    return dataclasses.replace(opts, quiet=True, save_every_s=1e9, **kw)
+
+
+def _teacher_fixed_loss(model, cache):
+    gen = torch.Generator().manual_seed(123)
+    batch = make_batch(cache, torch.tensor([0, 1]), TrackSampling(max_tracks=8, drop_prob=0, mask_prob=0), gen,
+                       model.device)
+    with torch.no_grad():
+        return float(teacher_train.flow_matching_loss(model, batch, model.config.teacher.shift, gen))
+
+
+def _ode_fixed_loss(model, data):
+    gen = torch.Generator().manual_seed(7)
+    idx = torch.tensor([0, 1])
+    with torch.no_grad():
+        text = text_context(model, [data["caption"][0], data["caption"][1]])
+        tracks = encode_tracks(model, data["path"][idx], data["visible"][idx], data["ids"][idx])
+        return float(teacher_forced_losses(model, data["states"][idx].float(), tracks, data["image"][idx].float(),
+                                           model.dit.context_kv(text), student_sigmas(model), gen).mean())
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("train") / "run")
+    cfg = run_config(out, "tiny")
+    res = {"out": out}
+
+    # autoencoder: reconstruction loss of one fixed clip, without latent noise
+    ae_opts = quiet(autoencoder.PRESETS["tiny"])
+    x = autoencoder._clips(cfg, ae_opts, 999, __import__("numpy").random.default_rng(0))
+    fixed = dataclasses.replace(ae_opts, noise_max=0.0)
+    torch.manual_seed(ae_opts.seed)
+    vae0 = autoencoder.init_weights(TinyVAE(cfg.vae))
+    with torch.no_grad():
+        res["ae_before"] = float(autoencoder.ae_losses(vae0, x, fixed)["rec"])
+    res["ae"] = autoencoder.train_autoencoder(out, ae_opts)
+    vae1 = TinyVAE(cfg.vae)
+    vae1.load_state_dict(torch.load(Path(out) / "autoencoder" / "ckpt.pt", weights_only=False)["vae"])
+    with torch.no_grad():
+        res["ae_after"] = float(autoencoder.ae_losses(vae1, x, fixed)["rec"])
+
+    # teacher
+    t_opts = quiet(teacher_train.PRESETS["tiny"])
+    teacher_train.ensure_latent_cache(out, cfg, t_opts, torch.device("cpu"), lambda m: None)
+    cache = load_latent_cache(Path(out) / teacher_train.CACHE)
+    res["teacher_before"] = _teacher_fixed_loss(build_model(cfg, t_opts.seed), cache)
+    res["teacher"] = teacher_train.train_teacher(out, t_opts)
+    trained = build_model(cfg)
+    trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=False)["model"])
+    res["teacher_after"] = _teacher_fixed_loss(trained, cache)
+    res["teacher_resumed"] = teacher_train.train_teacher(out, dataclasses.replace(t_opts, steps=t_opts.steps + 3))
+
+    # ODE init
+    o_opts = quiet(ode_init.PRESETS["tiny"])
+    teacher = teacher_train.load_teacher(out)
+    data = ode_init.load_trajectories(ode_init.make_trajectories(out, teacher, o_opts, lambda m: None))
+    res["ode_before"] = _ode_fixed_loss(ode_init.init_student(Path(out) / "teacher" / "teacher.safetensors", "cpu"),
+                                        data)
+    res["ode"] = ode_init.train_ode(out, o_opts)
+    res["ode_after"] = _ode_fixed_loss(load_model(Path(out) / "ode" / "student.safetensors"), data)
+
+    # DMD
+    d_opts = quiet(dmd.PRESETS["tiny"])
+    res["dmd"] = dmd.train_dmd(out, d_opts)
+    res["trajectories"] = data
+    return res
+
+
+def test_autoencoder_loss_goes_down(pipeline):
+    assert pipeline["ae_after"] < 0.9 * pipeline["ae_before"], (pipeline["ae_before"], pipeline["ae_after"])
+    assert (Path(pipeline["out"]) / "autoencoder" / "autoencoder.safetensors").is_file()
+
+
+def test_teacher_loss_goes_down_and_resumes(pipeline):
+    assert pipeline["teacher_after"] < 0.9 * pipeline["teacher_before"], (pipeline["teacher_before"],
+                                                                          pipeline["teacher_after"])
+    log = read_log(Path(pipeline["out"]) / "teacher" / "log.jsonl")
+    steps = [row["step"] for row in log]
+    n = teacher_train.PRESETS["tiny"].steps
+    assert pipeline["teacher"]["step"] == n and pipeline["teacher_resumed"]["step"] == n + 3
+    assert len(pipeline["teacher_resumed"]["history"]) == 3  # resumed, not restarted
+    assert steps[-1] == n + 3 and all("loss" in row for row in log)
+
+
+def test_ode_regression_loss_goes_down(pipeline):
+    assert pipeline["ode_after"] < 0.9 * pipeline["ode_before"], (pipeline["ode_before"], pipeline["ode_after"])
+    states = pipeline["trajectories"]["states"]
+    # noise, the states at the student's two later sigmas, and x0
+    assert states.shape[1] == len(student_sigmas(load_model(Path(pipeline["out"]) / "ode" / "student.safetensors"))) + 1
+
+
+def test_dmd_critic_loss_goes_down_and_generator_moves(pipeline):
+    hist = pipeline["dmd"]["history"]
+    crit = hist["critic"]
+    k = 5
+    assert sum(crit[-k:]) / k < sum(crit[:k]) / k, crit
+    assert all(torch.isfinite(torch.tensor(hist["dmd"])))
+    before = load_model(Path(pipeline["out"]) / "ode" / "student.safetensors").state_dict()
+    after = load_model(Path(pipeline["out"]) / "dmd" / "student.safetensors").state_dict()
+    moved = sum(float((before[k] - after[k]).abs().sum()) for k in before if not k.startswith("text_encoder"))
+    assert moved > 0
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("text_encoder."))  # frozen
