@@ -63,7 +63,8 @@ class MotionStreamGenerate(io.ComfyNode):
                 ModelType.Input("model"),
                 io.Image.Input("image", tooltip="The start image. Width and height must be multiples of 16."),
                 io.Int.Input("frames", default=49, min=0, max=100000, step=1,
-                             tooltip="Frames to generate; 0 streams until stopped (Stop in the node)."),
+                             tooltip="Frames to generate; 0 streams until stopped (Stop in the node). Every frame is "
+                                     "kept for the IMAGE output (about 5 MB per 832x480 frame)."),
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True),
                 io.Int.Input("steps", default=0, min=0, max=16,
                              tooltip="Denoising steps per chunk; 0: the model's own (3)."),

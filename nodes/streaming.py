@@ -127,6 +127,7 @@ class StreamRun:
     def run(self) -> torch.Tensor:
         import comfy.model_management as mm
         import comfy.utils
+        from PIL import Image
 
         REGISTRY.add(self.live)
         message = ""
@@ -139,8 +140,6 @@ class StreamRun:
                 self._paused_since = None
                 self.frames.append(chunk.frames)
                 self.emitter.frames(chunk.index, chunk.start_frame, chunk.frames, chunk.timing)
-                from PIL import Image
-
                 preview = Image.fromarray(to_uint8(chunk.frames[-1]))
                 pbar.update_absolute(chunk.index + 1, self.total_chunks or chunk.index + 2,
                                      ("JPEG", preview, PREVIEW_SIDE))
@@ -157,7 +156,12 @@ class StreamRun:
             if it is not None:
                 it.close()  # frees the cache now, not at garbage collection
             REGISTRY.remove(self.live.id)
-            self.emitter.done(self.reason, self._recorded_for_editor(), message)
+            try:
+                recorded = self._recorded_for_editor()
+            except Exception:  # never hide the run's own outcome
+                log.exception("MotionStream: could not record session %s", self.live.id)
+                recorded = None
+            self.emitter.done(self.reason, recorded, message)
             self.emitter.close()
         if not self.frames:
             return self.image[None].clone()

@@ -306,3 +306,21 @@ def test_bad_inputs_are_clear_node_errors_and_the_server_keeps_serving(comfy_hos
     ws, _, end = run(h, prompt_for(h, 21, 9))
     assert end["type"] == "execution_success" and len(frames_of(ws)) == 21
     ws.close()
+
+
+def test_interrupt_while_paused(comfy_host):
+    ws = WSClient(comfy_host)
+    try:
+        st, body = queue_prompt(comfy_host, prompt_for(comfy_host, 0, seed=6), ws.client_id)
+        assert st == 200, body
+        sess = ws.wait_event("motionstream.session")["session"]
+        ws.wait_event("motionstream.frames")
+        assert control(comfy_host, sess, "pause")[0] == 200
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        assert http(comfy_host, "POST", "/interrupt", {})[0] == 200
+        end = ws.wait_prompt_end(body["prompt_id"], timeout=60)
+        assert end["type"] == "execution_interrupted" and time.monotonic() - t0 < 5.0
+        assert ws.wait_event("motionstream.done")["reason"] == "interrupted"
+    finally:
+        ws.close()
