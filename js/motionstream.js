@@ -77,6 +77,12 @@ function makeHost(node, getWidget) {
       const w = getWidget();
       w?.callback?.(text);
       node.setDirtyCanvas?.(true, false);
+      // let the workflow's change tracker see the edit (modified flag, graph-level undo step)
+      const c = app.canvas;
+      if (c?.emitBeforeChange && c?.emitAfterChange) {
+        c.emitBeforeChange();
+        c.emitAfterChange();
+      }
     },
   };
 }
@@ -125,8 +131,19 @@ app.registerExtension({
     await checkBackend();
   },
 
-  beforeRegisterNodeDef(_nodeType, nodeData) {
+  beforeRegisterNodeDef(nodeType, nodeData) {
     if (nodeData?.name !== NODE_CLASS) return;
+    // The editor's canvas is where the stream plays: no second (progress) preview image under it.
+    // Without the editor (it failed to start), the host's preview stays as the fallback.
+    const drawBackground = nodeType.prototype.onDrawBackground;
+    nodeType.prototype.onDrawBackground = function (...args) {
+      if (!this.motionstreamEditor) return drawBackground?.apply(this, args);
+      const i = this.widgets?.findIndex((w) => w.name === "$$canvas-image-preview") ?? -1;
+      if (i >= 0) {
+        this.widgets[i].onRemove?.();
+        this.widgets.splice(i, 1);
+      }
+    };
     let found = false;
     for (const group of ["required", "optional"]) {
       const spec = nodeData.input?.[group]?.[WIDGET_NAME];
@@ -135,6 +152,11 @@ app.registerExtension({
       found = true;
     }
     if (!found) console.warn(`[MotionStream] ${NODE_CLASS} has no '${WIDGET_NAME}' input; the trajectory editor is not shown`);
+  },
+
+  nodeCreated(node) {
+    const ed = node.motionstreamEditor;
+    if (ed) ed.linkFramesWidget(node.widgets?.find((w) => w.name === "frames"));
   },
 
   getCustomWidgets() {

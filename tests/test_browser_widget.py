@@ -12,19 +12,15 @@ Stages (one host and one browser page for the module, tests run in order):
   7. re-queueing the reloaded workflow with the same seed replays the live run.
 A screenshot of each stage goes to tests/artifacts/.
 
-Skips, saying why, when the host (/opt/ComfyUI + its Python), /usr/bin/chromium, the Python
-`playwright` package or the pack's nodes/example workflow are missing. Never downloads a browser.
+The host is the project's ``comfy_host`` fixture (tests/conftest.py: /opt/ComfyUI with this checkout
+as custom_nodes/ComfyUI-MotionStream in a temporary base directory). Skips, saying why, when the host,
+/usr/bin/chromium, the Python `playwright` package or an example workflow is missing. Never
+downloads a browser.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import struct
-import subprocess
-import sys
-import time
 import urllib.request
 import zlib
 from pathlib import Path
@@ -34,21 +30,14 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-# the pack to install; this checkout unless a developer points it elsewhere
-PACK = Path(os.environ.get("MOTIONSTREAM_BROWSER_PACK", ROOT))
-COMFY = Path(os.environ.get("COMFYUI_PATH", "/opt/ComfyUI"))
-COMFY_PY = Path(os.environ.get("COMFYUI_PYTHON", "/opt/comfyui-venv/bin/python"))
 CHROMIUM = Path("/usr/bin/chromium")
 ART = ROOT / "tests" / "artifacts"
-# this checkout goes in as custom_nodes/ComfyUI-MotionStream (created when absent, then kept);
-# a developer's other pack gets a link of its own, removed afterwards
-DEV_PACK = PACK.resolve() != ROOT.resolve()
-LINK_NAME = f"{PACK.name}-browser-dev" if DEV_PACK else "ComfyUI-MotionStream"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IMAGE_NAME = "motionstream_browser_test.png"
-IMG_W, IMG_H = 320, 192
-RED_RECT = (220, 100, 280, 170)  # x0, y0, x1, y1 in image pixels: its centre is (250, 135)
+IMG_W, IMG_H = 128, 128  # the demo model's size (sizes must be multiples of 16)
+RED_RECT = (80, 64, 112, 96)  # x0, y0, x1, y1 in image pixels: its centre is (96, 80)
+DISC = (44, 40, 16)  # centre x, y and radius of the yellow disc
 
 
 # ------------------------------------------------------------------ helpers
@@ -71,20 +60,9 @@ def _test_image_pixel(x: int, y: int):
     x0, y0, x1, y1 = RED_RECT
     if x0 <= x < x1 and y0 <= y < y1:
         return (200, 40, 40)
-    if (x - 110) ** 2 + (y - 80) ** 2 <= 38 ** 2:
+    if (x + 0.5 - DISC[0]) ** 2 + (y + 0.5 - DISC[1]) ** 2 <= DISC[2] ** 2:
         return (230, 180, 40)
     return (40, 90, 160)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 5.0):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, r.read()
 
 
 def _post_json(url: str, body) -> None:
@@ -94,7 +72,9 @@ def _post_json(url: str, body) -> None:
 
 
 def _example_workflow() -> tuple[Path, dict] | None:
-    for p in sorted((PACK / "workflows").glob("*.json")):
+    """The drag example (or else any example) with a MotionStreamGenerate node."""
+    paths = sorted((ROOT / "workflows").glob("*.json"), key=lambda p: ("drag" not in p.name, p.name))
+    for p in paths:
         try:
             wf = json.loads(p.read_text(encoding="utf8"))
         except (OSError, ValueError):
@@ -105,77 +85,34 @@ def _example_workflow() -> tuple[Path, dict] | None:
 
 
 def _requirements() -> str | None:
-    if not (COMFY / "main.py").is_file():
-        return f"the ComfyUI host is not installed at {COMFY} (see /work/shared/comfyui-host.md)"
-    if not COMFY_PY.exists():
-        return f"the host's Python {COMFY_PY} is missing"
+    """Why the browser tests cannot run here (the host itself is checked by the comfy_host fixture)."""
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (apt-get install -y chromium)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the Python package 'playwright' is not installed (pip install playwright; never `playwright install`)"
-    if not (PACK / "__init__.py").is_file():
-        return f"the pack has no __init__.py at {PACK} yet (its nodes have not landed)"
     if _example_workflow() is None:
-        return f"no example workflow with a MotionStreamGenerate node in {PACK / 'workflows'}"
+        return f"no example workflow with a MotionStreamGenerate node in {ROOT / 'workflows'}"
     return None
 
 
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def host(tmp_path_factory):
+def host(request):
+    """The real ComfyUI host with this pack (the project's comfy_host fixture) plus this test's image."""
     why = _requirements()
     if why:
         print(f"SKIP: {why}")
         pytest.skip(why)
-    link = COMFY / "custom_nodes" / LINK_NAME
-    made_link = False
-    if not link.exists() and not link.is_symlink():
-        link.symlink_to(PACK, target_is_directory=True)
-        made_link = True
-    elif link.resolve() != PACK.resolve():
-        pytest.skip(f"{link} exists but points to {link.resolve()}, not to {PACK}")
-    base = tmp_path_factory.mktemp("comfy")
-    dirs = {k: base / k for k in ("input", "output", "temp", "user")}
-    for d in dirs.values():
-        d.mkdir()
-    (dirs["input"] / IMAGE_NAME).write_bytes(_png(IMG_W, IMG_H, _test_image_pixel))
-    port = _free_port()
-    log_path = base / "server.log"
-    cmd = [str(COMFY_PY), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-           "--input-directory", str(dirs["input"]), "--output-directory", str(dirs["output"]),
-           "--temp-directory", str(dirs["temp"]), "--user-directory", str(dirs["user"])]
-    log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, cwd=COMFY, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 240
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"ComfyUI exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
-            try:
-                status, body = _get(url + "/object_info/MotionStreamGenerate")
-                if status == 200 and b"MotionStreamGenerate" in body:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                pytest.fail(f"ComfyUI did not offer MotionStreamGenerate within 240 s:\n{log_path.read_text()[-4000:]}")
-            time.sleep(1)
-        # a fresh user: no template dialog, no minimap over the nodes
-        for key, value in (("Comfy.TutorialCompleted", True), ("Comfy.Minimap.Visible", False)):
-            _post_json(f"{url}/settings/{key}", value)
-        yield {"url": url, "log": log_path, "input": dirs["input"]}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        if DEV_PACK and made_link:
-            link.unlink()
+    comfy = request.getfixturevalue("comfy_host")  # skips, saying why, without the host
+    (Path(comfy.base_dir) / "input" / IMAGE_NAME).write_bytes(_png(IMG_W, IMG_H, _test_image_pixel))
+    # a fresh user: no template dialog, no minimap over the nodes
+    for key, value in (("Comfy.TutorialCompleted", True), ("Comfy.Minimap.Visible", False)):
+        _post_json(f"{comfy}/settings/{key}", value)
+    models = comfy.models or {}
+    return {"url": str(comfy), "log": comfy.log_path,
+            "fallback": {"model_name": models.get("model"), "decoder": models.get("decoder")}}
 
 
 @pytest.fixture(scope="module")
@@ -206,23 +143,50 @@ def _open(pg, url):
                          timeout=120_000)
 
 
-def _load_example(pg, host):
-    path, wf = _example_workflow()
+def _with_test_image(wf: dict) -> dict:
+    """The example workflow with its generate node's image coming from a LoadImage of this test's
+    image (so that the test knows what is where in the picture); everything else unchanged."""
     wf = json.loads(json.dumps(wf))
     gen = next(n for n in wf["nodes"] if n["type"] == "MotionStreamGenerate")
-    # point the LoadImage that feeds the generate node at this test's image
-    link_to_gen = {l[0]: l for l in wf.get("links", []) if l[3] == gen["id"]}
-    loaders = [n for n in wf["nodes"] if n["type"] == "LoadImage"
-               and any(l[1] == n["id"] for l in link_to_gen.values())]
-    for n in loaders:
-        n["widgets_values"][0] = IMAGE_NAME
-    pg.evaluate("(wf) => app.loadGraphData(wf)", wf)
+    slot = next(i for i, inp in enumerate(gen["inputs"]) if inp["name"] == "image")
+    link_id = gen["inputs"][slot]["link"]
+    loader = next((n for n in wf["nodes"] if n["type"] == "LoadImage"
+                   and any(link_id in (o.get("links") or []) for o in n.get("outputs", []))), None)
+    if loader is not None:
+        loader["widgets_values"][0] = IMAGE_NAME
+        return wf
+    new_id = max(n["id"] for n in wf["nodes"]) + 1
+    link = next(l for l in wf["links"] if l[0] == link_id) if link_id is not None else None
+    if link is None:
+        link_id = max([l[0] for l in wf["links"]] + [0]) + 1
+        link = [link_id, new_id, 0, gen["id"], slot, "IMAGE"]
+        wf["links"].append(link)
+        gen["inputs"][slot]["link"] = link_id
+    else:
+        for n in wf["nodes"]:
+            for o in n.get("outputs", []):
+                if o.get("links") and link_id in o["links"]:
+                    o["links"].remove(link_id)
+        link[1], link[2] = new_id, 0
+    wf["nodes"].append({
+        "id": new_id, "type": "LoadImage", "pos": [gen["pos"][0] - 340, gen["pos"][1] + 660], "size": [300, 330],
+        "flags": {}, "order": 0, "mode": 0, "inputs": [],
+        "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [link_id]}, {"name": "MASK", "type": "MASK", "links": None}],
+        "properties": {}, "widgets_values": [IMAGE_NAME, "image"]})
+    wf["last_node_id"] = max(wf.get("last_node_id", 0), new_id)
+    wf["last_link_id"] = max(wf.get("last_link_id", 0), link_id)
+    return wf
+
+
+def _load_example(pg, host):
+    path, wf = _example_workflow()
+    pg.evaluate("(wf) => app.loadGraphData(wf)", _with_test_image(wf))
     pg.wait_for_function(f"() => {ED} && {ED}.node.graph === app.graph", timeout=30_000)
     # make room: the generate node big and in view, graph at zoom 1
-    pg.evaluate(f"""() => {{ const n = {ED}.node; n.setSize([Math.max(n.size[0], 620), Math.max(n.size[1], 760)]);
+    pg.evaluate(f"""() => {{ const n = {ED}.node; n.setSize([Math.max(n.size[0], 620), Math.max(n.size[1], 820)]);
         const c = app.canvas; c.ds.scale = 1; c.ds.offset = [-n.pos[0] + 60, -n.pos[1] + 60]; c.setDirty(true, true); }}""")
     pg.wait_for_timeout(500)
-    return path, gen, bool(loaders)
+    return path
 
 
 def _editor_value(pg):
@@ -249,10 +213,10 @@ def _red_centroid_client(pg):
     }""", pg.evaluate_handle(ED))
 
 
-def _image_to_client(pg, x, y):
-    """Client position of image pixel (x, y): through the letterbox rectangle of the start image as
-    drawn in the canvas, found from the canvas pixels (the blue background's bounding box)."""
-    box = pg.evaluate("""(ed) => {
+def _letterbox(pg):
+    """Where the start image is drawn in the editor canvas, found from the canvas pixels (the blue
+    background's bounding box), with the canvas's on-screen box: enough to aim at image pixels."""
+    return pg.evaluate("""(ed) => {
         const c = ed.dom.canvas; const ctx = c.getContext('2d', { willReadFrequently: true });
         const d = ctx.getImageData(0, 0, c.width, c.height).data;
         let x0 = 1e9, y0 = 1e9, x1 = -1, y1 = -1;
@@ -264,9 +228,23 @@ def _image_to_client(pg, x, y):
         const b = c.getBoundingClientRect();
         return { x0, y0, x1: x1 + 1, y1: y1 + 1, bl: b.left, bt: b.top, bw: b.width, bh: b.height, cw: c.width, ch: c.height };
     }""", pg.evaluate_handle(ED))
+
+
+def _to_client(box, x, y):
     vx = box["x0"] + (x / IMG_W) * (box["x1"] - box["x0"])
     vy = box["y0"] + (y / IMG_H) * (box["y1"] - box["y0"])
     return box["bl"] + vx * box["bw"] / box["cw"], box["bt"] + vy * box["bh"] / box["ch"]
+
+
+def _image_to_client(pg, x, y):
+    """Client position of image pixel (x, y) of the test image as shown in the editor now."""
+    return _to_client(_letterbox(pg), x, y)
+
+
+def _same_canvas_box(pg, box):
+    b = pg.evaluate("(ed) => { const r = ed.dom.canvas.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }",
+                    pg.evaluate_handle(ED))
+    return all(abs(u - v) < 0.5 for u, v in zip(b, (box["bl"], box["bt"], box["bw"], box["bh"])))
 
 
 def _drag(pg, a, b, steps=16, dt=30):
@@ -288,6 +266,21 @@ def _frames(pg):
     return pg.evaluate(f"() => {{ const s = {ED}.stream.frames; return Array.from({{length: s.contiguous}}, (_, i) => s.get(i).src); }}")
 
 
+def _close_dialogs(pg):
+    """Close the host's dialogs (e.g. the execution error report), which cover the graph."""
+    for _ in range(5):
+        closed = pg.evaluate("""() => { const b = [...document.querySelectorAll('.p-dialog .p-dialog-close-button, .p-dialog-header-close')];
+            b.forEach(x => x.click()); return b.length; }""")
+        if not closed:
+            break
+        pg.wait_for_timeout(300)
+    pg.wait_for_function("() => !document.querySelector('.p-dialog-mask')", timeout=10_000)
+
+
+class RunError(AssertionError):
+    pass
+
+
 def _run(pg, *, during=None, timeout=300):
     """Queue the workflow, optionally call during(pg) once the first frames arrived, wait for the end."""
     pg.evaluate("""() => { const api = window.comfyAPI.api.api; const st = window.__msExec = { done: false, cached: [], error: null };
@@ -302,7 +295,7 @@ def _run(pg, *, during=None, timeout=300):
         if ex["id"] in [str(n) for n in ex["cached"]]:
             pytest.fail("the queued prompt was served from ComfyUI's cache: MotionStreamGenerate must run again on "
                         "every queue (a live node; fingerprint_inputs / IS_CHANGED)")
-        pytest.fail(f"the run ended without streaming frames: {ex}")
+        raise RunError(f"the run ended without streaming frames: {ex.get('error') or ex}")
     if during:
         during(pg)
     pg.wait_for_function(f"() => !{ED}.isLive()", timeout=timeout * 1000)
@@ -334,16 +327,14 @@ def shared():
 
 # ------------------------------------------------------------------ the stages
 def test_1_example_workflow_shows_the_editor(page, host, shared):
-    path, gen, has_loader = _load_example(page, host)
-    shared["has_loader"] = has_loader
+    path = _load_example(page, host)
     info = page.evaluate(f"""() => {{ const ed = {ED}; const n = ed.node; const w = n.widgets.find(w => w.name === 'editor_state');
         return {{ type: w.type, ours: w.element === ed.dom.root, textareas: n.widgets.filter(x => x.element && x.element.tagName === 'TEXTAREA' && x.name === 'editor_state').length,
                  backend: window.MotionStream.backend, visible: ed.dom.root.getBoundingClientRect().width > 100 }}; }}""")
     assert info["type"] == "MOTIONSTREAM_EDITOR" and info["ours"] and info["textareas"] == 0, info
     assert info["visible"], "the editor is not on screen"
     assert info["backend"]["ok"] is True, f"GET /motionstream/health failed: {info['backend']}"
-    if has_loader:
-        page.wait_for_function(f"() => {ED}.startImage && {ED}.startImage.naturalWidth === {IMG_W}", timeout=20_000)
+    page.wait_for_function(f"() => {ED}.startImage && {ED}.startImage.naturalWidth === {IMG_W}", timeout=20_000)
     if page.evaluate(f"() => {ED}.state.tracks.length") > 0:  # the example ships drawn tracks: start clean
         page.click("[data-testid=ms-clear]")
         assert page.evaluate(f"() => {ED}.state.tracks.length") == 0
@@ -353,8 +344,6 @@ def test_1_example_workflow_shows_the_editor(page, host, shared):
 
 
 def test_2_clicks_are_image_pixels_at_any_zoom_and_node_size(page, shared):
-    if not shared.get("has_loader"):
-        pytest.skip("the example workflow has no LoadImage feeding the generate node: no known image to aim at")
     size0 = page.evaluate(f"() => [...{ED}.node.size]")
     for name, scale, size in (("zoom 1", 1.0, None), ("zoom 0.6", 0.6, None), ("zoom 1.3, smaller node", 1.3, [480, 620])):
         _view(page, scale, size)
@@ -368,8 +357,8 @@ def test_2_clicks_are_image_pixels_at_any_zoom_and_node_size(page, shared):
         sx, sy = _scale(st)
         x, y = t["points"][0]
         assert t["kind"] == "static"
-        assert abs(x - 250 * sx) <= 1.5 * sx and abs(y - 135 * sy) <= 1.5 * sy, (
-            f"{name}: clicked the red square's centre, stored ({x}, {y}); expected ({250 * sx}, {135 * sy})")
+        assert abs(x - 96 * sx) <= 1.0 * sx and abs(y - 80 * sy) <= 1.0 * sy, (
+            f"{name}: clicked the red square's centre, stored ({x}, {y}); expected ({96 * sx}, {80 * sy})")
         if scale == 0.6:
             _shot(page, "02_zoomed_click.png")
         page.keyboard.press("Control+z")
@@ -378,11 +367,9 @@ def test_2_clicks_are_image_pixels_at_any_zoom_and_node_size(page, shared):
 
 
 def test_3_draw_two_tracks_and_a_static_point(page, shared):
-    if not shared.get("has_loader"):
-        pytest.skip("no known start image to draw on")
-    a0, a1 = (110, 80), (200, 50)  # the yellow disc, moved up-right
-    b0, b1 = (250, 135), (170, 165)  # the red square, moved down-left
-    s0 = (40, 160)
+    a0, a1 = (44, 40), (84, 22)  # the yellow disc, moved up-right
+    b0, b1 = (96, 80), (60, 106)  # the red square, moved down-left
+    s0 = (16, 112)
     _drag(page, _image_to_client(page, *a0), _image_to_client(page, *a1))
     _drag(page, _image_to_client(page, *b0), _image_to_client(page, *b1), steps=12, dt=40)
     page.mouse.click(*_image_to_client(page, *s0))
@@ -396,7 +383,7 @@ def test_3_draw_two_tracks_and_a_static_point(page, shared):
     for t, (p0, p1) in zip(tr, ((a0, a1), (b0, b1), (s0, s0))):
         assert len(t["points"]) == T and len(t["visible"]) == T
         for got, want in ((t["points"][0], p0), (t["points"][-1], p1)):
-            assert abs(got[0] - want[0] * sx) <= 2.5 * sx and abs(got[1] - want[1] * sy) <= 2.5 * sy, (got, want)
+            assert abs(got[0] - want[0] * sx) <= 1.5 * sx and abs(got[1] - want[1] * sy) <= 1.5 * sy, (got, want)
     # timing: drawn in ~0.5 s at the video's 16 fps -> the motion spans several frames, then holds
     moving = [f for f in range(1, T) if tr[0]["points"][f] != tr[0]["points"][f - 1]]
     assert 3 <= len(moving) < T - 1, moving
@@ -404,7 +391,7 @@ def test_3_draw_two_tracks_and_a_static_point(page, shared):
     _shot(page, "03_drawn.png")
 
 
-def test_4_frames_stream_into_the_canvas_while_running(page, shared):
+def test_4_frames_stream_into_the_canvas_while_running(page, host, shared):
     if "drawn" not in shared:
         pytest.skip("nothing drawn (stage 3 did not run)")
     seen = {}
@@ -423,7 +410,23 @@ def test_4_frames_stream_into_the_canvas_while_running(page, shared):
             if not live:
                 return
 
-    res = _run(page, during=during)
+    try:
+        res = _run(page, during=during)
+    except RunError as e:
+        # the example's built-in demo model may not be built in this checkout: use the host
+        # fixture's small test model (random weights, same code paths) instead
+        fb = host.get("fallback") or {}
+        if "demo model" not in str(e) or not fb.get("model_name"):
+            raise
+        print(f"NOTE: {e}\nNOTE: using the host fixture's test model and decoder instead: {fb}")
+        _close_dialogs(page)
+        page.evaluate("""(fb) => {
+            const set = (type, name, value) => { const n = app.graph.nodes.find(n => n.type === type);
+                const w = n && n.widgets.find(w => w.name === name); if (w && value) w.value = value; };
+            set('MotionStreamModelLoader', 'model_name', fb.model_name);
+            set('MotionStreamDecoderLoader', 'decoder', fb.decoder); }""", fb)
+        shared["model"] = fb
+        res = _run(page, during=during)
     assert "changed" in seen, f"the canvas did not change between two reads while the run was in progress ({res})"
     assert "gen" in seen["stats"] and "latency" in seen["stats"], seen["stats"]
     assert "finished" in res["status"], res
@@ -439,6 +442,11 @@ def test_4_frames_stream_into_the_canvas_while_running(page, shared):
     assert page.evaluate(f"() => {ED}.stream.frame") == 1
     assert _canvas_sample(page) != end, "scrubbing to frame 1 did not change the picture"
     _shot(page, "04b_after_run_scrubbed.png")
+    # back to the start image (edit view): the picture the next run's live drag aims by
+    page.click("[data-testid=ms-view]")
+    page.wait_for_timeout(300)
+    assert page.evaluate(f"() => {ED}.view") == "edit"
+    shared["box"] = _letterbox(page)
     print(f"run 1: {res}; {seen}")
 
 
@@ -454,9 +462,11 @@ def test_5_live_drag_reaches_the_backend_and_changes_later_frames(page, shared):
         sx, sy = _scale(st)
         f = pg.evaluate(f"() => {ED}.currentFrame()")
         x, y = st["tracks"]["tracks"][0]["points"][f]
-        a = _image_to_client(pg, x / sx, y / sy)
-        target_img = (40, 40)
-        b = _image_to_client(pg, *target_img)
+        box = shared["box"]  # the video frames are not the test image: aim with the mapping from before
+        assert _same_canvas_box(pg, box), "the editor canvas moved or resized between the runs"
+        a = _to_client(box, x / sx, y / sy)
+        target_img = (16, 16)
+        b = _to_client(box, *target_img)
         pg.mouse.move(*a)
         pg.mouse.down()
         for i in range(1, 21):
@@ -477,7 +487,7 @@ def test_5_live_drag_reaches_the_backend_and_changes_later_frames(page, shared):
     tx, ty = out["target"]
     last = t0["points"][-1]
     sxo = after["tracks"]["width"] / shared["after1"]["tracks"]["width"]
-    assert abs(last[0] - tx * sxo) < 6 and abs(last[1] - ty * sxo) < 6, (
+    assert abs(last[0] - tx * sxo) < 3 and abs(last[1] - ty * sxo) < 3, (
         f"the recorded track 0 ends at {last}, not where it was dragged live ({tx}, {ty})")
     frames2 = _frames(page)
     frames1 = shared["frames1"]

@@ -38,6 +38,7 @@ export class LiveSteering {
 
   /** Pointer down on a point (or empty space with a new id). */
   press(id, x, y) {
+    this.cancelRelease(id);
     this.points.set(id, { id, x: roundTo(x, 2), y: roundTo(y, 2), active: true });
     this.dirty.add(id);
   }
@@ -57,6 +58,36 @@ export class LiveSteering {
     p.active = false;
     this.dirty.add(id);
     return true;
+  }
+
+  /**
+   * Let go of a point once the stream has used its last position: the release is sent with the
+   * first chunk numbered `chunk` or later (see dueReleases). Until then the point stays held at
+   * its last position, so a drag made between two chunk boundaries (or while paused) is applied
+   * even if the server drops the position that comes with a release.
+   */
+  deferRelease(id, chunk) {
+    if (!this.points.get(id)?.active) return false;
+    this.pending = this.pending || new Map();
+    this.pending.set(id, chunk);
+    return true;
+  }
+
+  /** A point grabbed again is no longer waiting to be released. */
+  cancelRelease(id) {
+    this.pending?.delete(id);
+  }
+
+  /** A chunk arrived: release the points waiting for it; returns their ids. */
+  dueReleases(chunk) {
+    const out = [];
+    for (const [id, c] of this.pending || []) {
+      if (chunk >= c) {
+        this.pending.delete(id);
+        if (this.release(id)) out.push(id);
+      }
+    }
+    return out;
   }
 
   /** Release every held point (pointer lost, stream stopping). */

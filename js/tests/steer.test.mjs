@@ -45,3 +45,29 @@ test("no session, no payload", () => {
 test("mapSize converts editor pixels to stream pixels", () => {
   assert.deepEqual(mapSize(256, 128, 512, 512, 128, 128), { x: 64, y: 32 });
 });
+
+test("a release waits until the stream has moved past the point's last position", () => {
+  const s = new LiveSteering("abc");
+  s.press("track:1", 10, 10);
+  s.move("track:1", 30, 40);
+  s.takePayload(1);
+  assert.ok(s.deferRelease("track:1", 5));
+  assert.deepEqual(s.dueReleases(4), []);
+  assert.equal(s.takePayload(2), null, "nothing sent before the chunk");
+  assert.deepEqual(s.held.map((p) => p.id), ["track:1"]);
+  assert.deepEqual(s.dueReleases(5), ["track:1"]);
+  assert.deepEqual(s.takePayload(3).points, [{ id: "track:1", x: 30, y: 40, active: false }]);
+  assert.deepEqual(s.dueReleases(9), []);
+});
+
+test("grabbing a point again cancels its pending release; released points are not deferred", () => {
+  const s = new LiveSteering("abc");
+  s.press("live:1", 0, 0);
+  s.deferRelease("live:1", 3);
+  s.press("live:1", 1, 1);
+  assert.deepEqual(s.dueReleases(10), []);
+  assert.equal(s.held.length, 1);
+  s.release("live:1");
+  assert.equal(s.deferRelease("live:1", 3), false);
+  assert.equal(s.deferRelease("nope", 3), false);
+});

@@ -7,8 +7,10 @@ const STYLE_ID = "motionstream-editor-style";
 
 const CSS = `
 .ms-root { display: flex; flex-direction: column; gap: 3px; width: 100%; height: 100%;
-  box-sizing: border-box; font: 11px sans-serif; color: var(--input-text, #ddd); outline: none; }
-.ms-root:focus-visible .ms-canvas-wrap { box-shadow: 0 0 0 1px var(--p-primary-color, #4a9eff); }
+  box-sizing: border-box; font: 11px sans-serif; color: var(--input-text, #ddd); outline: none; user-select: none; }
+.ms-root:focus-within .ms-canvas-wrap { box-shadow: 0 0 0 1px var(--p-primary-color, #4a9eff); }
+.ms-keysink { position: absolute; left: 0; top: 0; width: 1px; height: 1px; opacity: 0; border: 0; padding: 0;
+  pointer-events: none; caret-color: transparent; }
 .ms-row { display: flex; align-items: center; gap: 3px; flex-wrap: wrap; min-height: 22px; }
 .ms-row.ms-hidden { display: none; }
 .ms-btn { background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd);
@@ -65,7 +67,7 @@ function num(doc, title, testid, { min = 1, max = 100000, step = 1 } = {}) {
  */
 export function buildDom(doc = document) {
   ensureStyle(doc);
-  const root = el(doc, "div", "ms-root", { tabIndex: 0 });
+  const root = el(doc, "div", "ms-root");
   root.dataset.testid = "ms-root";
 
   const toolbar = el(doc, "div", "ms-row");
@@ -86,7 +88,13 @@ export function buildDom(doc = document) {
   const wrap = el(doc, "div", "ms-canvas-wrap");
   const canvas = el(doc, "canvas", "ms-canvas");
   canvas.dataset.testid = "ms-canvas";
-  wrap.append(canvas);
+  // Keyboard focus goes to this (invisible, read-only) text input: the host leaves keys typed into
+  // inputs alone (its graph-level Ctrl+Z / Delete would otherwise act too), and the editor's own
+  // shortcuts are handled on the root. Tab reaches it too.
+  const keySink = el(doc, "input", "ms-keysink", { type: "text", readOnly: true, tabIndex: 0, autocomplete: "off" });
+  keySink.setAttribute("aria-label", "MotionStream trajectory editor (keyboard shortcuts)");
+  keySink.dataset.testid = "ms-keys";
+  wrap.append(canvas, keySink);
 
   const timeline = el(doc, "div", "ms-row");
   const playBtn = button(doc, "▶", "Play / pause (Space)", "ms-play");
@@ -119,7 +127,7 @@ export function buildDom(doc = document) {
 
   root.append(toolbar, wrap, timeline, trackRow, liveRow, status);
   return {
-    root, canvas, wrap, drawBtn, moveBtn, gridBtn, spacing, undoBtn, redoBtn, delBtn, clearBtn, viewBtn,
+    root, canvas, wrap, keySink, drawBtn, moveBtn, gridBtn, spacing, undoBtn, redoBtn, delBtn, clearBtn, viewBtn,
     playBtn, range, frameLabel, duration, trackRow, trackLabel, retimeStart, retimeEnd,
     liveRow, pauseBtn, resumeBtn, stopBtn, stats, status,
   };

@@ -184,7 +184,7 @@ export class MotionStreamEditor {
     this.commit(s, { key: "spacing" });
   }
 
-  setDuration(v) {
+  setDuration(v, { fromWidget = false } = {}) {
     const n = Math.round(Number(v));
     if (!(n >= 1 && n <= 100000)) return;
     const s = cloneState(this.state);
@@ -192,6 +192,33 @@ export class MotionStreamEditor {
     s.numFrames = n;
     s.durationFrames = n;
     this.commit(s, { key: "duration" });
+    if (!fromWidget) this.syncFramesWidget();
+  }
+
+  /**
+   * Follow the node's own frame-count widget ("frames"): when the user changes it, the timeline
+   * follows; when the timeline length changes here, it follows (unless it is 0 = endless).
+   */
+  linkFramesWidget(w) {
+    if (!w || this.framesWidget === w) return;
+    this.framesWidget = w;
+    const prev = w.callback;
+    const ed = this;
+    w.callback = function (...args) {
+      const r = prev?.apply(this, args);
+      const n = Number(w.value);
+      if (n > 0 && n !== ed.state.durationFrames) ed.setDuration(n, { fromWidget: true });
+      return r;
+    };
+  }
+
+  syncFramesWidget() {
+    const w = this.framesWidget;
+    const n = this.state.durationFrames;
+    if (w && Number(w.value) > 0 && Number(w.value) !== n) {
+      w.value = n;
+      this.node.setDirtyCanvas?.(true, false);
+    }
   }
 
   retimeSelected(a, b) {
@@ -277,7 +304,7 @@ export class MotionStreamEditor {
 
   focus() {
     try {
-      this.dom.root.focus({ preventScroll: true });
+      this.dom.keySink.focus({ preventScroll: true });
     } catch {
       /* not focusable yet */
     }
@@ -432,7 +459,7 @@ export class MotionStreamEditor {
     if (this.view === "video" && this.isLive() && !this.stream.hasFrames) return { message: "Waiting for the first frames…" };
     if (be.ok === false && this.isLive()) return { message: be.message, messageIsError: true };
     if (this.view === "edit" && !this.startImage && !this.sessionImage) {
-      return { message: "Connect an image (e.g. Load Image) to draw on it" };
+      return { message: "The start image shows here once the node has run once\n(or at once with a Load Image node)" };
     }
     return {};
   }

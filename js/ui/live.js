@@ -71,10 +71,9 @@ const methods = {
   steerRelease(id) {
     const entry = this.livePos.get(id);
     if (entry) entry.active = false;
-    if (this.live.release(id)) {
-      this.sendThrottle.call();
-      this.sendThrottle.flush();
-    }
+    // the last position goes out now; the release itself once the stream has used it (two chunks on)
+    this.sendThrottle.flush();
+    this.live.deferRelease(id, this.stream.chunk + 2);
     this.requestRender();
   },
 
@@ -179,6 +178,7 @@ const methods = {
       if (this.stream.sessionId !== d.session) this.onSession({ session: d.session, fps: d.fps, width: this.state.width, height: this.state.height });
     }
     this.stream.addChunk(d, now());
+    if (Number.isInteger(d.chunk) && this.live.dueReleases(d.chunk).length) this.sendThrottle.call();
     if (this.view !== "video") this.view = this.isLive() ? "video" : this.view;
     this.syncUI();
     this.requestRender();
@@ -204,6 +204,7 @@ const methods = {
         const s = cloneState(this.state);
         Object.assign(s, { width: r.width, height: r.height, fps: r.fps, numFrames: r.numFrames, durationFrames: r.numFrames, tracks: r.tracks });
         this.selection.clear();
+        // (the node's own frame count stays: the record may run to the end of the last chunk)
         this.commit(s);
         msg += ` · kept ${r.tracks.length} track${r.tracks.length === 1 ? "" : "s"} as run (Ctrl+Z restores the drawn ones)`;
       } catch (e) {

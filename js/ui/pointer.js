@@ -204,7 +204,7 @@ export function attachKeys(ed) {
   const root = ed.dom.root;
   root.addEventListener("keydown", (e) => {
     const tag = (e.target && e.target.tagName) || "";
-    if (tag === "INPUT" && e.target.type === "number") {
+    if (tag === "INPUT" && e.target !== ed.dom.keySink) {
       e.stopPropagation(); // typing a number must not trigger graph shortcuts
       return;
     }
