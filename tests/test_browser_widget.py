@@ -89,7 +89,7 @@ def _requirements() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (apt-get install -y chromium)"
     try:
-        import playwright.sync_api  # noqa: F401
+        import playwright.sync_api  # noqa: F401  (only: is it installed?)
     except ImportError:
         return "the Python package 'playwright' is not installed (pip install playwright; never `playwright install`)"
     if _example_workflow() is None:
@@ -122,7 +122,8 @@ def page(host):
     ART.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # devicePixelRatio 2: the canvas backing store is twice the CSS size, as on a HiDPI screen
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "MotionStream" in m.text else None)
@@ -391,6 +392,78 @@ def test_3_draw_two_tracks_and_a_static_point(page, shared):
     _shot(page, "03_drawn.png")
 
 
+def test_3b_editing_tools_and_undo(page, shared):
+    """Grid, box selection + Delete, Move tool, group motion, retiming; every step undoes exactly."""
+    if "drawn" not in shared:
+        pytest.skip("nothing drawn (stage 3 did not run)")
+    value0 = _editor_value(page)
+    n0 = len(shared["drawn"]["tracks"]["tracks"])
+    tracks = lambda: _state(page)["tracks"]["tracks"]  # noqa: E731
+    undo = lambda: page.click("[data-testid=ms-undo]")  # noqa: E731
+
+    page.click("[data-testid=ms-grid]")  # 4 x 4 anchors at spacing 32, minus those near existing points
+    grid = tracks()[n0:]
+    assert 10 <= len(grid) <= 16 and all(t["kind"] == "static" for t in grid), len(grid)
+    _shot(page, "03b_grid.png")
+    undo()
+    assert _editor_value(page) == value0
+
+    # Shift+drag a box around the static point, Delete removes just it
+    page.keyboard.down("Shift")
+    _drag(page, _image_to_client(page, 6, 100), _image_to_client(page, 28, 124), steps=5, dt=20)
+    page.keyboard.up("Shift")
+    assert page.evaluate(f"() => [...{ED}.selection]") == [2]
+    page.keyboard.press("Delete")
+    assert [t["kind"] for t in tracks()] == ["drag", "drag"]
+    undo()
+    assert _editor_value(page) == value0
+
+    # Move tool: the whole static track moves by the drag
+    page.click("[data-testid=ms-tool-move]")
+    _drag(page, _image_to_client(page, 16, 112), _image_to_client(page, 36, 92), steps=6, dt=20)
+    p = tracks()[2]["points"]
+    assert all(abs(q[0] - 36) <= 1.5 and abs(q[1] - 92) <= 1.5 for q in p), p[0]
+    undo()
+    page.click("[data-testid=ms-tool-draw]")
+    assert _editor_value(page) == value0
+
+    # group motion: select the static point and the red square's track, drag one, both move
+    page.evaluate(f"() => {ED}.setFrame(0)")
+    page.mouse.click(*_image_to_client(page, 16, 112))
+    page.keyboard.down("Shift")
+    page.mouse.click(*_image_to_client(page, 96, 80))
+    page.keyboard.up("Shift")
+    assert sorted(page.evaluate(f"() => [...{ED}.selection]")) == [1, 2]
+    _drag(page, _image_to_client(page, 16, 112), _image_to_client(page, 16, 82), steps=10, dt=30)
+    after, before = tracks(), shared["drawn"]["tracks"]["tracks"]
+    # both re-recorded from the scrubber's frame (0): where they were then + the same displacement
+    d_static = [a - b for a, b in zip(after[2]["points"][-1], before[2]["points"][0])]
+    d_red = [a - b for a, b in zip(after[1]["points"][-1], before[1]["points"][0])]
+    assert after[2]["kind"] == "drag" and abs(d_static[0]) <= 1.5 and abs(d_static[1] + 30) <= 1.5, d_static
+    assert all(abs(u - v) <= 0.05 for u, v in zip(d_red, d_static)), (d_red, d_static)
+    _shot(page, "03c_group_motion.png")
+    undo()
+    assert _editor_value(page) == value0
+
+    # retime the first track to move over frames 10..30
+    page.mouse.click(*_image_to_client(page, 44, 40))
+    assert page.evaluate(f"() => [...{ED}.selection]") == [0]
+    page.fill("[data-testid=ms-retime-end]", "30")
+    page.dispatch_event("[data-testid=ms-retime-end]", "change")
+    page.fill("[data-testid=ms-retime-start]", "10")
+    page.dispatch_event("[data-testid=ms-retime-start]", "change")
+    pts = tracks()[0]["points"]
+    moving = [f for f in range(1, len(pts)) if pts[f] != pts[f - 1]]
+    assert moving[0] == 11 and moving[-1] == 30, moving
+    undo()
+    assert _editor_value(page) == value0
+    page.click("[data-testid=ms-redo]")
+    assert _editor_value(page) != value0
+    undo()
+    assert _editor_value(page) == value0
+    page.keyboard.press("Escape")
+
+
 def test_4_frames_stream_into_the_canvas_while_running(page, host, shared):
     if "drawn" not in shared:
         pytest.skip("nothing drawn (stage 3 did not run)")
@@ -474,6 +547,8 @@ def test_5_live_drag_reaches_the_backend_and_changes_later_frames(page, shared):
             pg.wait_for_timeout(30)
         _shot(pg, "05_live_drag.png")
         pg.mouse.up()
+        # and a new live point, dragged on empty space
+        _drag(pg, _to_client(box, 110, 16), _to_client(box, 116, 40), steps=8, dt=30)
         pg.wait_for_timeout(300)
         out["target"] = (target_img[0] * sx, target_img[1] * sy)
         out["sent"] = pg.evaluate(f"() => [{ED}.steerSent, {ED}.steerOk]")
@@ -489,6 +564,11 @@ def test_5_live_drag_reaches_the_backend_and_changes_later_frames(page, shared):
     sxo = after["tracks"]["width"] / shared["after1"]["tracks"]["width"]
     assert abs(last[0] - tx * sxo) < 3 and abs(last[1] - ty * sxo) < 3, (
         f"the recorded track 0 ends at {last}, not where it was dragged live ({tx}, {ty})")
+    extra = after["tracks"]["tracks"][len(shared["after1"]["tracks"]["tracks"]):]
+    assert len(extra) == 1 and extra[0]["kind"] == "live", f"the new live point is not in the record: {extra}"
+    assert extra[0]["visible"][0] == 0 and extra[0]["visible"][-1] == 1
+    ex, ey = extra[0]["points"][-1]
+    assert abs(ex - 116 * sxo) < 3 and abs(ey - 40 * sxo) < 3, extra[0]["points"][-1]
     frames2 = _frames(page)
     frames1 = shared["frames1"]
     n = min(len(frames1), len(frames2))
@@ -519,7 +599,7 @@ def test_6_saving_and_reloading_restores_the_tracks_exactly(page, host, shared):
     page.reload()
     _open(page, host["url"])
     page.evaluate("(wf) => app.loadGraphData(JSON.parse(wf))", saved)
-    page.wait_for_function(f"() => [...window.MotionStream.editors].some(e => e.node.graph === app.graph)", timeout=30_000)
+    page.wait_for_function("() => [...window.MotionStream.editors].some(e => e.node.graph === app.graph)", timeout=30_000)
     page.evaluate("() => { const eds = window.MotionStream.editors; for (const e of [...eds]) if (e.node.graph !== app.graph) eds.delete(e); }")
     after = _editor_value(page)
     assert after == before, "the reloaded workflow does not restore the editor state exactly"
