@@ -619,3 +619,23 @@ def test_7_requeue_replays_the_live_run(page, shared):
         "re-queueing the recorded live run with the same seed did not reproduce its frames "
         f"({sum(1 for a, b in zip(frames3, shared['frames2']) if a != b)} of {len(frames3)} differ)")
     _shot(page, "07_replayed.png")
+
+
+def test_8_a_missing_backend_is_said_clearly(page, host):
+    """With the pack's routes failing (health 503, as when its Python part could not load), the
+    editor still edits and says so plainly."""
+    pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        pg.route("**/motionstream/health", lambda route: route.fulfill(
+            status=503, content_type="application/json",
+            body=json.dumps({"ok": False, "version": "0.1.0", "error": "ImportError: no module named 'torch' (test)"})))
+        _open(pg, host["url"])
+        pg.evaluate("(wf) => app.loadGraphData(wf)", _with_test_image(_example_workflow()[1]))
+        pg.wait_for_function(f"() => {ED} && {ED}.node.graph === app.graph", timeout=30_000)
+        pg.wait_for_timeout(500)
+        status = pg.evaluate(f"() => [{ED}.dom.status.textContent, {ED}.dom.status.className]")
+        assert "MotionStream backend not loaded" in status[0] and "no module named 'torch'" in status[0], status
+        assert "ms-error" in status[1]
+        _shot(pg, "08_backend_missing.png")
+    finally:
+        pg.close()
