@@ -2,19 +2,27 @@
 // video's frame rate from a small buffer. Time is always passed in (ms), so
 // all of this runs and is tested without a browser.
 
-/** Frames by absolute index (chunks may in principle arrive out of order). */
+/**
+ * Frames by absolute index (chunks may in principle arrive out of order). An endless stream would
+ * grow without bound, so only the newest `maxFrames` of the contiguous run are kept: older ones
+ * are dropped and `first` is the oldest frame still there.
+ */
 export class FrameStore {
-  constructor() {
-    this.items = [];
-    this.contiguous = 0; // frames 0..contiguous-1 are all present
-    this.size = 0;
+  constructor(maxFrames = Infinity) {
+    this.maxFrames = maxFrames;
+    this.clear();
   }
 
   put(index, item) {
     if (!Number.isInteger(index) || index < 0) throw new Error(`bad frame index ${index}`);
-    if (this.items[index] === undefined) this.size++;
-    this.items[index] = item;
-    while (this.items[this.contiguous] !== undefined) this.contiguous++;
+    if (index < this.first) return; // already scrolled out of the window
+    if (this.items.get(index) === undefined) this.size++;
+    this.items.set(index, item);
+    while (this.items.get(this.contiguous) !== undefined) this.contiguous++;
+    while (this.contiguous - this.first > this.maxFrames) {
+      if (this.items.delete(this.first)) this.size--;
+      this.first++;
+    }
   }
 
   /** Store a chunk: frames[k] is frame startFrame + k. */
@@ -23,16 +31,17 @@ export class FrameStore {
   }
 
   get(index) {
-    return this.items[index];
+    return this.items.get(index);
   }
 
   has(index) {
-    return this.items[index] !== undefined;
+    return this.items.get(index) !== undefined;
   }
 
   clear() {
-    this.items = [];
-    this.contiguous = 0;
+    this.items = new Map();
+    this.contiguous = 0; // frames first..contiguous-1 are all present
+    this.first = 0;
     this.size = 0;
   }
 }
@@ -96,6 +105,7 @@ export class Player {
   reset() {
     this.state = "idle";
     this.available = 0;
+    this.firstFrame = 0; // older frames were dropped (see FrameStore.maxFrames)
     this.live = false;
     this.finished = false;
     this.position = 0;
@@ -113,9 +123,15 @@ export class Player {
     this.anchorTime = now;
   }
 
-  /** `n` frames (0..n-1) are ready. */
-  setAvailable(n, now = 0) {
+  /** `n` frames (0..n-1, or first..n-1 once older ones were dropped) are ready. */
+  setAvailable(n, now = 0, first = 0) {
     this.available = Math.max(this.available, n);
+    this.firstFrame = Math.max(this.firstFrame, first);
+    if (this.position < this.firstFrame) {
+      this.position = this.firstFrame;
+      this.anchorFrame = this.firstFrame;
+      this.anchorTime = now;
+    }
     if (this.state === "idle" && this.available > 0) {
       this.state = "buffering";
       this.anchorTime = now;
@@ -148,7 +164,7 @@ export class Player {
 
   play(now) {
     if (this.available === 0) return;
-    if (this.state === "ended" || (this.finished && this.position >= this.lastFrame)) this.position = 0;
+    if (this.state === "ended" || (this.finished && this.position >= this.lastFrame)) this.position = this.firstFrame;
     this.state = this.live || !this.finished ? "buffering" : "playing";
     this.anchorFrame = this.position;
     this.anchorTime = now;
@@ -167,7 +183,7 @@ export class Player {
   /** Jump to a frame and hold there (scrubbing). */
   seek(frame, now = 0) {
     if (this.available === 0) return;
-    this.position = Math.min(Math.max(0, Math.round(frame)), this.lastFrame);
+    this.position = Math.min(Math.max(this.firstFrame, Math.round(frame)), this.lastFrame);
     if (this.state === "playing" || this.state === "buffering") {
       this.anchorFrame = this.position;
       this.anchorTime = now;
@@ -197,7 +213,7 @@ export class Player {
       if (this.finished) {
         if (this.loop && this.available > 1) {
           if (pos >= this.available) {
-            pos %= this.available;
+            pos = this.firstFrame + ((pos - this.firstFrame) % (this.available - this.firstFrame));
             this.anchorFrame = pos;
             this.anchorTime = now;
           }
@@ -211,6 +227,6 @@ export class Player {
       }
       this.position = pos;
     }
-    return Math.min(Math.max(0, Math.floor(this.position)), this.lastFrame);
+    return Math.min(Math.max(this.firstFrame, Math.floor(this.position)), this.lastFrame);
   }
 }

@@ -139,3 +139,34 @@ test("seek while playing continues from the new frame; buffered counts frames ah
   assert.equal(p.buffered, 10);
   assert.equal(p.tick(100 + 62.5 * 2), 22);
 });
+
+test("an endless stream keeps only the newest maxFrames frames", () => {
+  const s = new FrameStore(10);
+  s.putChunk(0, Array.from({ length: 12 }, (_, k) => `f${k}`));
+  assert.equal(s.contiguous, 12);
+  assert.equal(s.first, 2);
+  assert.equal(s.size, 10);
+  assert.ok(!s.has(1) && s.has(2));
+  s.put(0, "late"); // scrolled out: ignored
+  assert.ok(!s.has(0));
+  s.putChunk(12, ["a", "b", "c"]);
+  assert.equal(s.first, 5);
+  assert.equal(s.size, 10);
+});
+
+test("the player never goes to dropped frames", () => {
+  const p = new Player({ fps: 10, bufferFrames: 2 });
+  p.startStream(10, 0);
+  p.setAvailable(30, 0, 20);
+  assert.equal(p.tick(0), 20);
+  p.finish();
+  p.seek(3);
+  assert.equal(p.tick(0), 20);
+  p.seek(29);
+  p.play(0);
+  assert.equal(p.tick(0), 20, "play from the end restarts at the oldest kept frame");
+  p.loop = true;
+  assert.equal(p.tick(1000), 20, "wraps to the oldest kept frame");
+  assert.equal(p.tick(1050), 20);
+  assert.equal(p.tick(1150), 21);
+});

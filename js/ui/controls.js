@@ -34,6 +34,8 @@ const methods = {
     const d = this.dom;
     const video = this.view === "video" && this.stream.hasFrames;
     const max = video ? this.stream.count - 1 : this.state.numFrames - 1;
+    const min = video ? this.stream.first : 0;
+    if (Number(d.range.min) !== min) d.range.min = String(min);
     const val = video ? Math.max(0, this.stream.frame) : this.frame;
     if (Number(d.range.max) !== max) d.range.max = String(max);
     if (document.activeElement !== d.range && Number(d.range.value) !== val) d.range.value = String(val);

@@ -6,10 +6,13 @@
 import { FrameStore, Player, RateMeter } from "../lib/playback.js";
 
 export class StreamView {
-  constructor({ onUpdate = () => {}, makeImage = () => new Image(), bufferFrames = 4 } = {}) {
+  // an endless stream keeps its newest MAX_FRAMES frames for scrubbing (~1.5 min at 16 fps)
+  static MAX_FRAMES = 1500;
+
+  constructor({ onUpdate = () => {}, makeImage = () => new Image(), bufferFrames = 4, maxFrames = StreamView.MAX_FRAMES } = {}) {
     this.onUpdate = onUpdate;
     this.makeImage = makeImage;
-    this.frames = new FrameStore();
+    this.frames = new FrameStore(maxFrames);
     this.player = new Player({ fps: 16, bufferFrames, maxLagFrames: 36 });
     this.display = new RateMeter(1000);
     this.reset();
@@ -37,6 +40,11 @@ export class StreamView {
     return this.frames.contiguous;
   }
 
+  /** The oldest frame still kept. */
+  get first() {
+    return this.frames.first;
+  }
+
   begin(sessionId, fps, now) {
     this.reset();
     this.sessionId = sessionId;
@@ -61,7 +69,7 @@ export class StreamView {
       const done = () => {
         if (epoch !== this.epoch) return;
         this.frames.put(start + k, img);
-        this.player.setAvailable(this.frames.contiguous, now);
+        this.player.setAvailable(this.frames.contiguous, now, this.frames.first);
         this.onUpdate();
       };
       img.src = url;
