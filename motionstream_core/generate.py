@@ -66,7 +66,7 @@ def _stream_to_files(model, codec, image, text, tracks: Tracks | None, frames: i
     video = torch.cat([chunk.frames for chunk in session])
     paths = {"video": write_video(out, video, cfg.stream.fps)}
     if overlay is not None:
-        used = session.recorded_tracks()
+        used = session.recorded_tracks(trim=True)
         paths["overlay"] = write_video(overlay, draw_tracks(to_uint8(video), used), cfg.stream.fps)
     return paths
 

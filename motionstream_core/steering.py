@@ -12,7 +12,7 @@ session exactly (same seed -> same video). Rules, in order:
 * a live point with id ``"track:<i>"`` takes over slot i from the next chunk on; any other id adds
   a new slot (invisible in the frames before it appeared);
 * a live slot moves linearly, over the chunk's frames, from where it was to the latest position;
-  a released point (``active=False``) stays where it was left.
+  a released point (``active=False``) moves to where it was let go, then stays there.
 """
 
 from __future__ import annotations
@@ -138,8 +138,8 @@ class ControlPlan:
                     self._kinds.append("live")
                 self._kinds[slot] = "live"
                 self._live_slot[pid] = slot
-            if p.active:
-                self._live_target[slot] = (float(p.x), float(p.y))
+            # A release carries the final position: a drag made and let go between two chunks still counts.
+            self._live_target[slot] = (float(p.x), float(p.y))
 
     def frames(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Tracks for pixel frames [start, stop): path [T, N, 2] float32, visible [T, N] bool."""

@@ -197,9 +197,13 @@ class StreamSession:
 
     # -- results -----------------------------------------------------------------------------------
 
-    def recorded_tracks(self) -> Tracks:
-        """The tracks actually used for every output frame (planned + live)."""
-        return self.plan.recorded(self.frames_out)
+    def recorded_tracks(self, trim: bool = False) -> Tracks:
+        """The tracks actually handed to the model (planned + live).
+
+        By default every frame of every generated chunk, also those cut from a trimmed last chunk:
+        that is what replays the run exactly. ``trim=True`` cuts the record to the output frames.
+        """
+        return self.plan.recorded(self.frames_out if trim else None)
 
 
 def _image_tensor(image) -> Tensor:

@@ -24,7 +24,7 @@ class MotionStreamExampleClip(io.ComfyNode):
             description="A synthetic clip (shapes moving over a textured background) with its caption and exact "
                         "point tracks. Same seed, same clip.",
             inputs=[
-                io.Int.Input("seed", default=7, min=0, max=2**31 - 1),
+                io.Int.Input("seed", default=7, min=0, max=2**31 - 1, control_after_generate=True),
                 io.Int.Input("width", default=128, min=16, max=2048, step=16),
                 io.Int.Input("height", default=128, min=16, max=2048, step=16),
                 io.Int.Input("num_frames", default=49, min=1, max=1000),

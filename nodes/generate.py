@@ -92,6 +92,12 @@ class MotionStreamGenerate(io.ComfyNode):
         )
 
     @classmethod
+    def fingerprint_inputs(cls, **kwargs):
+        # A live node: every queue streams into the canvas (and may be steered), so it is never served
+        # from ComfyUI's cache. NaN never equals the previous fingerprint.
+        return float("nan")
+
+    @classmethod
     def execute(cls, model, image, frames=49, seed=0, steps=0, prompt="", editor_state="", decoder=None,
                 positive=None, clip_vision_output=None, tracks=None) -> io.NodeOutput:
         if not isinstance(model, LoadedModel):

@@ -172,7 +172,7 @@ class StreamRun:
     def recorded(self) -> Tracks | None:
         """The tracks used for every output frame (planned + live), frame-aligned with the output."""
         try:
-            return self.session.recorded_tracks()
+            return self.session.recorded_tracks(trim=True)
         except ValueError:
             return None
 
@@ -181,8 +181,7 @@ class StreamRun:
         frame handed to the model (also those cut from the last chunk), without the connected TRACKS
         input's slots (the graph adds those again)."""
         try:
-            plan = getattr(self.session, "plan", None)
-            full = plan.recorded() if plan is not None else self.session.recorded_tracks()
+            full = self.session.recorded_tracks()
         except ValueError:  # nothing generated
             full = None
         if full is None:

@@ -133,3 +133,18 @@ def test_bad_inputs_are_named(stream, inputs):
         stream.session(image[..., 0], text, None)
     with pytest.raises(ValueError, match="has no built-in text encoder"):
         next(iter(stream.session(image, "a red star", None, num_frames=1)))
+
+
+def test_record_of_a_trimmed_last_chunk_still_replays_exactly(stream, inputs):
+    image, text, tracks = inputs
+    steering = Steering()
+    session = stream.session(image, text, tracks.slice_frames(0, 30), steering=steering, num_frames=40, seed=5)
+    live = []
+    for chunk in session:
+        live.append(chunk)
+        steering.update_points([LivePoint("p", 10.0 + 10 * chunk.index, 50.0)])
+    assert session.recorded_tracks(trim=True).num_frames == 40
+    full = session.recorded_tracks()
+    assert full.num_frames == 45, "the record covers every frame the model saw, also the cut ones"
+    replay = list(stream.session(image, text, full, num_frames=40, seed=5))
+    assert all(torch.equal(a.frames, b.frames) for a, b in zip(live, replay))

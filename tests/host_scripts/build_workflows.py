@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +88,7 @@ class Graph:
         self.links.append([lid, src, slot, dst, idx, typ])
 
     def save(self, name: str, title: str) -> None:
-        doc = {"id": f"motionstream-{name}", "revision": 0, "last_node_id": len(self.nodes),
+        doc = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-motionstream/workflows/{name}")), "revision": 0, "last_node_id": len(self.nodes),
                "last_link_id": len(self.links), "nodes": self.nodes, "links": self.links, "groups": [],
                "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}, "motionstream": {"title": title}},
                "version": 0.4}
@@ -131,7 +132,7 @@ def demo_workflow() -> None:
            "streams into the Generate node. Drag the points in the node while it runs to steer it; the run is "
            "recorded into the node, so queueing again with the same seed replays it. Replace **Example Clip** with "
            "**Load Image** (+ ImageScale to 128x128) for your own picture."], (560, 160))
-    clip = g.node("MotionStreamExampleClip", (20, 0), [seed, size, size, frames, 64], (300, 240))
+    clip = g.node("MotionStreamExampleClip", (20, 0), [seed, "fixed", size, size, frames, 64], (300, 240))
     model = g.node("MotionStreamModelLoader", (20, 300), ["MotionStream demo (built-in)", "auto", "auto", "auto",
                                                           "auto"], (320, 180))
     dec = g.node("MotionStreamDecoderLoader", (20, 520), ["built-in (the model's own decoder)", "exact"], (320, 100))
@@ -152,8 +153,8 @@ def transfer_workflow() -> None:
     g.node("MarkdownNote", (20, -220), ["### MotionStream: motion transfer\n\nThe motion of a reference video is "
            "tracked (grid of points, Lucas-Kanade) and applied to the start image. For your own video use **Load "
            "Video** -> **Get Video Components** (images, fps) instead of the reference Example Clip."], (560, 160))
-    ref = g.node("MotionStreamExampleClip", (20, 0), [21, size, size, frames, 64], (300, 240), "Reference video")
-    start = g.node("MotionStreamExampleClip", (20, 300), [7, size, size, 1, 64], (300, 240), "Start image")
+    ref = g.node("MotionStreamExampleClip", (20, 0), [21, "fixed", size, size, frames, 64], (300, 240), "Reference video")
+    start = g.node("MotionStreamExampleClip", (20, 300), [7, "fixed", size, size, 1, 64], (300, 240), "Start image")
     tracks = g.node("MotionStreamTracksFromVideo", (360, 0), [16.0, 32, 1.0, 0, 0, 0], (340, 220))
     g.link(ref, "frames", tracks, "video")
     g.link(ref, "fps", tracks, "fps", widget=True)
@@ -179,7 +180,7 @@ def camera_workflow() -> None:
     g.node("MarkdownNote", (20, -220), ["### MotionStream: camera control\n\nA camera path (pan, zoom, orbit, ...) "
            "becomes the tracks of a grid of points; connect a depth image (larger = farther, or disparity) for "
            "parallax. Drag extra points in the Generate node to move objects while the camera moves."], (560, 160))
-    start = g.node("MotionStreamExampleClip", (20, 0), [7, size, size, 1, 64], (300, 240), "Start image")
+    start = g.node("MotionStreamExampleClip", (20, 0), [7, "fixed", size, size, 1, 64], (300, 240), "Start image")
     cam = g.node("MotionStreamCameraTracks", (360, 0),
                  [frames, 16.0, 32, 0.25, 0.0, 0.0, 0.0, 0.0, 1.3, 0.0, 0.0, 0.0, 1.0, "ease", 60.0, True, 832, 480],
                  (340, 560))
