@@ -48,7 +48,9 @@ class ContextKV:
     v_img: list[Tensor] | None = None
 
 
-class SelfAttention(nn.Module):
+class _Projections(nn.Module):
+    """q, k, v, o and the q/k RMSNorms, under Wan's key names; ``attend`` is the attention backend."""
+
     def __init__(self, cfg: DiTConfig):
         super().__init__()
         d = cfg.dim
@@ -58,6 +60,8 @@ class SelfAttention(nn.Module):
         self.norm_k = nn.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
         self.attend = get_attention("sdpa")
 
+
+class SelfAttention(_Projections):
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, cache: RollingKVCache | None = None,
                 layer: int = 0, write_cache: bool = False) -> Tensor:
         """x [B, L, dim]; cos/sin [L, head_dim/2] for x's tokens -> [B, L, dim]."""
@@ -71,21 +75,16 @@ class SelfAttention(nn.Module):
         return self.o(self.attend(q_rot, k_rot, v).flatten(2))
 
 
-class CrossAttention(nn.Module):
+class CrossAttention(_Projections):
     """Text cross-attention, plus the CLIP-image branch of the I2V / Fun checkpoints."""
 
     def __init__(self, cfg: DiTConfig):
-        super().__init__()
+        super().__init__(cfg)
         d = cfg.dim
-        self.heads, self.head_dim = cfg.num_heads, cfg.head_dim
-        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
-        self.norm_q = nn.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
-        self.norm_k = nn.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
         self.image = cfg.image_cross_attn
         if self.image:
             self.k_img, self.v_img = nn.Linear(d, d), nn.Linear(d, d)
             self.norm_k_img = nn.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
-        self.attend = get_attention("sdpa")
 
     def _heads(self, x: Tensor) -> Tensor:
         return x.view(*x.shape[:2], self.heads, self.head_dim)
