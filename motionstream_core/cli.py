@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--height", type=int, default=None)
     bench.add_argument("--width", type=int, default=None)
     bench.add_argument("--tracks", type=int, default=16, help="number of random drag tracks")
+    bench.add_argument("--warmup-chunks", type=int, default=3, help="chunks of a discarded warm-up session")
     bench.add_argument("--decoder", choices=["tiny", "full-size-tiny"], default="tiny",
                        help="tiny: the config's tiny VAE; full-size-tiny: the taew2_1 architecture")
     _add_runtime_args(bench)
