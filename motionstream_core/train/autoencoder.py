@@ -51,7 +51,7 @@ class AEOptions:
     quiet: bool = False
 
 
-PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=30, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4,
+PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4,
                                                     log_every=5, crops_per_clip=1)}
 
 

@@ -87,7 +87,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=STAGES + ("export",))
     p.add_argument("--out", default=None, help="run directory (default runs/demo)")
-    p.add_argument("--config", default=None, help="model config for a new run: demo (default) or tiny")
+    p.add_argument("--config", default=None, help="model config for a new run: demo-small (default), demo or tiny")
     p.add_argument("--preset", default="demo", choices=["demo", "tiny"], help="stage hyper-parameters")
     p.add_argument("--steps", type=int, default=None, help="total steps (across resumes)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run")

@@ -4,7 +4,7 @@
   trained autoencoder and writes shards of model-space latents, start-image latents (encoded exactly
   as the stream encodes its start image), tracks and captions. It resumes shard by shard.
 * ``sample_tracks`` draws the track conditioning of one training clip (paper Sec. 3.1): a random
-  subset of the clip's tracks (log-uniform count), random IDs, mid-clip masking (some tracks hidden
+  subset of the clip's tracks (uniform or log-uniform count), random IDs, mid-clip masking (some tracks hidden
   over a frame interval) and track dropout (no track at all: the motion-unconditional branch).
 * ``encode_tracks`` rasterises a batch of tracks and runs the model's track head: the same
   rasterisation and packing as ``TrackHead.encode`` in the stream.
@@ -110,7 +110,8 @@ def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Ge
                   count: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """One clip's conditioning: path [T, P, 2], visible [T, P] -> (path [T, M, 2], visible [T, M], ids [M]).
 
-    ``count`` fixes the number of tracks (else log-uniform in [min_tracks, available]).
+    ``count`` fixes the number of tracks (else, with equal odds, uniform or log-uniform in
+    [min_tracks, available]).
     """
     T, P = visible.shape
     M = s.max_tracks
@@ -120,7 +121,10 @@ def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Ge
         hi = min(len(cand), M)
         lo = min(s.min_tracks, hi)
         u = torch.rand((), generator=gen).item()
-        count = int(round(math.exp(math.log(max(lo, 1)) + u * (math.log(max(hi, 1)) - math.log(max(lo, 1))))))
+        if torch.rand((), generator=gen).item() < 0.5:  # half uniform (dense), half log-uniform (few drags)
+            count = int(round(lo + u * (hi - lo)))
+        else:
+            count = int(round(math.exp(math.log(max(lo, 1)) + u * (math.log(max(hi, 1)) - math.log(max(lo, 1))))))
         count = max(lo, min(hi, count))
     sel = cand[:min(count, M)]
     n = len(sel)

@@ -61,7 +61,7 @@ class DMDOptions:
 
 
 PRESETS = {"demo": DMDOptions(),
-           "tiny": DMDOptions(steps=6, batch=2, lr=1e-4, critic_lr=1e-3, critic_steps=5, max_tracks=8)}
+           "tiny": DMDOptions(steps=3, batch=2, lr=1e-4, critic_lr=1e-3, critic_steps=5, max_tracks=8)}
 
 
 class DMDTrainer:

@@ -53,7 +53,7 @@ class ODEOptions:
 
 
 PRESETS = {"demo": ODEOptions(),
-           "tiny": ODEOptions(steps=30, batch=2, lr=2e-3, warmup=1, traj_clips=4, traj_batch=2, teacher_steps=6,
+           "tiny": ODEOptions(steps=20, batch=2, lr=2e-3, warmup=1, traj_clips=4, traj_batch=2, teacher_steps=6,
                               max_tracks=8, log_every=5)}
 
 

@@ -2,7 +2,7 @@
 
 Per step, for a batch of cached clips (``data.build_latent_cache``; built here on first run):
 
-* tracks: a random subset (log-uniform count), random IDs, mid-clip masking, and track dropout
+* tracks: a random subset (uniform or log-uniform count), random IDs, mid-clip masking, and track dropout
   (all hidden) with ``track_drop`` -- so the motion-unconditional branch of the guidance exists;
 * text: the caption, or the empty prompt with ``text_drop`` -- the text-unconditional branch;
 * sigma: half the batch uniform, half warped by the sampling shift (the teacher samples at shift 6,
@@ -38,12 +38,12 @@ class TeacherOptions:
     steps: int = 200_000
     minutes: float | None = None
     batch: int = 4
-    lr: float = 4e-4
-    warmup: int = 200
+    lr: float = 5e-4
+    warmup: int = 100
     weight_decay: float = 0.0
-    ema: float = 0.998
+    ema: float = 0.995
     frames: int = 33  # pixel frames per clip (9 latent frames = 3 student chunks)
-    cache_clips: int = 2000
+    cache_clips: int = 1000
     tracks_per_clip: int = 64
     max_tracks: int = 64
     track_drop: float = 0.1
@@ -57,7 +57,7 @@ class TeacherOptions:
 
 
 PRESETS = {"demo": TeacherOptions(),
-           "tiny": TeacherOptions(steps=40, batch=2, lr=2e-3, warmup=1, frames=21, cache_clips=4,
+           "tiny": TeacherOptions(steps=25, batch=2, lr=2e-3, warmup=1, frames=21, cache_clips=4,
                                   tracks_per_clip=8, max_tracks=8, log_every=5)}
 
 
