@@ -57,7 +57,7 @@ class TeacherOptions:
 
 
 PRESETS = {"demo": TeacherOptions(),
-           "tiny": TeacherOptions(steps=25, batch=2, lr=2e-3, warmup=1, frames=21, cache_clips=4,
+           "tiny": TeacherOptions(steps=40, batch=2, lr=2e-3, warmup=1, frames=21, cache_clips=4,
                                   tracks_per_clip=8, max_tracks=8, log_every=5)}
 
 
