@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             paths = run_demo(args) if args.command == "demo" else run_generate(args)
-        except ValueError as e:  # user input problems: one clear line, no traceback
+        except (ValueError, FileNotFoundError) as e:  # input or missing files: one clear line, no traceback
             print(f"motionstream {args.command}: error: {e}", file=sys.stderr)
             return 2
         for label, path in paths.items():
