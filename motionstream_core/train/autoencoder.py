@@ -41,7 +41,7 @@ class AEOptions:
     crop: int = 32  # random square crops (0: full frames)
     crops_per_clip: int = 4  # crops taken from each rendered clip
     lr: float = 1e-3
-    moment_weight: float = 0.02
+    moment_weight: float = 0.001
     noise_max: float = 0.2
     stats_clips: int = 32
     seed: int = 0

@@ -36,7 +36,7 @@ def _stage_options(stage: str, preset: str):
 def _run_stage(args) -> int:
     from .common import DEFAULT_OUT, set_threads
 
-    set_threads()
+    set_threads(args.threads)
     out = args.out or DEFAULT_OUT
     if args.stage == "export":
         from .export import export_demo
@@ -75,7 +75,7 @@ def _run_eval(args) -> int:
     from .common import DEFAULT_OUT, set_threads
     from .evaluate import EvalOptions, run_eval
 
-    set_threads()
+    set_threads(args.threads)
     opts = EvalOptions(clips=args.clips, frames=args.frames, tracks=args.tracks, teacher_steps=args.teacher_steps,
                        seed=args.seed, device=args.device, student=args.student, teacher=not args.no_teacher)
     run_eval(args.out or DEFAULT_OUT, opts, json_path=args.json)
@@ -95,6 +95,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--log-every", dest="log_every", type=int, default=None)
     p.add_argument("--save-every", dest="save_every_s", type=float, default=None, help="seconds between checkpoints")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other stage option (repeatable)")
@@ -117,6 +118,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-teacher", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.set_defaults(func=_run_eval)
     return p

@@ -243,8 +243,13 @@ def warmup_lr(opt: torch.optim.Optimizer, base_lr: float, step: int, warmup: int
         g["lr"] = lr
 
 
-def set_threads() -> None:
-    """Use every core this process may run on (torch's default can be lower inside containers)."""
+def set_threads(threads: int | None = None) -> None:
+    """CPU threads: ``threads`` if given, else every core this process may run on (torch's default can
+    be lower inside containers). On a machine shared with other busy processes, 1 thread is often
+    several times faster than 2: OpenMP threads wait for each other whenever one is descheduled."""
+    if threads:
+        torch.set_num_threads(threads)
+        return
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

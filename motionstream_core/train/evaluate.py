@@ -5,7 +5,8 @@ requested tracks are the clip's first ``tracks`` ground-truth tracks that are vi
 Each video below is re-tracked with OpenCV pyramidal Lucas-Kanade started *at the requested start
 points* (frame to frame; a lost point holds its last position), and the EPE is the mean distance in
 pixels between the re-tracked and the requested positions over every (frame >= 1, track) where the
-request is visible, pooled over all clips.
+request has been visible since frame 0 (LK cannot re-find a point after an occlusion), pooled over
+all clips.
 
 * ``student``   -- the causal student through the real streaming path (``MotionStream.session``);
 * ``teacher``   -- the bidirectional teacher, guided, ``teacher_steps`` Euler steps, whole-clip decode;
@@ -65,10 +66,11 @@ def retrack(frames: np.ndarray, start: np.ndarray) -> np.ndarray:
 
 
 def epe_terms(frames: np.ndarray, path: np.ndarray, visible: np.ndarray) -> tuple[float, int]:
-    """(sum of errors, count) over frames >= 1 where the request is visible."""
+    """(sum of errors, count) over frames >= 1 where the request has been visible since frame 0
+    (LK cannot re-identify a point once it was hidden, so later frames would measure the tracker)."""
     got = retrack(frames, path[0])
     err = np.linalg.norm(got - path, axis=-1)[1:]
-    mask = visible[1:] & visible[:1]
+    mask = np.cumprod(visible, axis=0).astype(bool)[1:]
     return float(err[mask].sum()), int(mask.sum())
 
 
