@@ -4,8 +4,13 @@ Trained on synthetic clips rendered on the fly (random crops, so the fully convo
 sees many more clips per second), with
 
     loss = L1 + MSE of the decoded video            (reconstruction)
-         + w_mom * sum_c (mean_c^2 + (std_c - 1)^2)  (keeps every latent channel near zero mean, unit std,
-                                                      so the DiT sees well-scaled latents)
+         + w_t * L1(frame differences of the decoded video - those of the input)
+                                                     (temporal consistency: without it the decoder invents
+                                                      different fine texture in every frame, and the video
+                                                      flickers so much that no tracker can follow it)
+         + w_mom * sum_c (mean_c^2 + (std_c - 1)^2)  (a weak pull of the latent scale towards unit; a strong
+                                                      one washes out colours, as batch statistics of a few
+                                                      clips are dominated by their colours)
 
 and the decoder fed slightly noised latents (``z + U(0, noise_max) * std(z) * eps``) so that it tolerates the
 small errors of generated latents. The product ``autoencoder/autoencoder.safetensors`` stores the
@@ -42,6 +47,7 @@ class AEOptions:
     crops_per_clip: int = 4  # crops taken from each rendered clip
     lr: float = 1e-3
     moment_weight: float = 0.001
+    temporal_weight: float = 2.0
     noise_max: float = 0.2
     stats_clips: int = 32
     seed: int = 0
@@ -92,10 +98,12 @@ def ae_losses(vae: TinyVAE, x: torch.Tensor, opts: AEOptions, gen: torch.Generat
     noise = torch.randn(z.shape, generator=gen).to(z.device) * scale
     rec = vae.decode_video(z + noise, clamp=False)
     rec_loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+    temporal = F.l1_loss(rec.diff(dim=2), x.diff(dim=2)) if x.shape[2] > 1 else rec_loss.new_zeros(())
     zc = z.transpose(0, 1).flatten(1)
     mom = (zc.mean(1) ** 2 + (zc.std(1) - 1) ** 2).mean()
     psnr = -10 * torch.log10(F.mse_loss(rec.detach().clamp(0, 1), x))
-    return {"loss": rec_loss + opts.moment_weight * mom, "rec": rec_loss.detach(), "moment": mom.detach(),
+    return {"loss": rec_loss + opts.temporal_weight * temporal + opts.moment_weight * mom, "rec": rec_loss.detach(),
+            "temporal": temporal.detach(), "moment": mom.detach(),
             "psnr": psnr}
 
 

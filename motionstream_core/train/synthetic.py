@@ -62,11 +62,15 @@ class SyntheticClipConfig:
     scale_change_prob: float = 0.2
     min_speed: float = 0.4
     max_speed: float = 3.0
-    shape_radius: tuple[float, float] = (0.08, 0.17)  # as a fraction of min(H, W)
+    shape_radius: tuple[float, float] = (0.1, 0.2)  # as a fraction of min(H, W)
     motion_weights: tuple[tuple[str, float], ...] = (
         ("still", 0.6), ("linear", 2.0), ("curved", 2.0), ("bouncing", 1.5), ("accelerating", 1.0),
         ("orbit", 1.0), ("exit", 0.8), ("enter", 0.8))
     texture_strength: float = 1.0  # 0 gives flat shapes and backgrounds (untrackable; for ablations)
+    # cell size (px at 128 px) of the fine texture on shapes and backgrounds. Coarser than the 8x latent
+    # grid's Nyquist limit on purpose: a tiny autoencoder cannot rebuild 2-4 px speckle, and the blurred
+    # shapes it returns instead are flat blobs no tracker can follow (the eval measures exactly that).
+    texture_cell: float = 6.0
     supersample: int = 4  # shape masks are drawn this many times larger, then area-downsampled
 
     def __post_init__(self) -> None:
@@ -257,6 +261,7 @@ def _centre_path(rng, motion: str, t: np.ndarray, r: float, cfg: SyntheticClipCo
 def _background(rng, cfg: SyntheticClipConfig, camera: bool):
     """Texture [Ht, Wt, 3] float32, its (pattern, colour), and the per-frame texture->screen maps."""
     H, W, T = cfg.height, cfg.width, cfg.num_frames
+    unit = min(H, W) / 128.0
     Ht, Wt = (int(2.25 * H) | 1, int(2.25 * W) | 1) if camera else (H, W)  # a moving camera sees more
     pattern = PATTERNS[rng.integers(len(PATTERNS))]
     colour = list(COLOURS)[rng.integers(len(COLOURS))]
@@ -279,7 +284,7 @@ def _background(rng, cfg: SyntheticClipConfig, camera: bool):
         m = soft((0.28 * period - np.sqrt(du * du + dv * dv)) * 1.5)
     else:  # shaded: a linear gradient across the frame
         m = np.clip((u - u.mean()) / (1.2 * W) + 0.5, 0.0, 1.0)
-    tex = np.clip(a + (b - a) * m[..., None] + cfg.texture_strength * 14.0 * _smooth_noise(rng, Ht, Wt, 3.0)[..., None],
+    tex = np.clip(a + (b - a) * m[..., None] + cfg.texture_strength * 14.0 * _smooth_noise(rng, Ht, Wt, cfg.texture_cell * unit)[..., None],
                   0, 255)
     # camera: screen = s R(phi) (p - (centre_tex + pan)) + centre_screen
     t = np.linspace(0.0, 1.0, T) if T > 1 else np.zeros(1)
@@ -345,7 +350,9 @@ def _make_layers(rng, cfg: SyntheticClipConfig, t: np.ndarray, bg_rgb) -> tuple[
         scale = 1.0 + grow * t / max(T - 1, 1)
         alpha = _sprite_alpha(str(kind), r, cfg.supersample)
         s = alpha.shape[0]
-        pattern = 0.7 * _smooth_noise(rng, s, s, rng.uniform(3.0, 5.0)) + 0.3 * _smooth_noise(rng, s, s, 1.8)
+        cell = cfg.texture_cell * unit
+        # high-contrast blotches: texture that survives the autoencoder and gives a tracker a hold inside the shape
+        pattern = np.tanh(2.5 * _smooth_noise(rng, s, s, rng.uniform(1.0, 1.5) * cell))
         rgb = _RGB[colour] + cfg.texture_strength * rng.uniform(40, 55) * pattern[..., None]
         layers.append(_Layer(np.clip(rgb, 0, 255).astype(np.float32), alpha, centre, angle, scale))
         infos.append(ShapeInfo(str(kind), colour, COLOURS[colour], motion, float(r)))
@@ -390,6 +397,8 @@ def make_clip(seed: int, config: Optional[SyntheticClipConfig] = None, *, heldou
     paths, vises, owners = [], [], []
     for k, (layer, q) in enumerate(zip(layers, quota)):
         solid = (layer.alpha > 0.99).astype(np.uint8)  # points keep >= 2 px (else 1, 0) from the shape's edge
+        if not solid.any():  # a shape too small (at a tiny frame size) for a fully covered pixel
+            solid = (layer.alpha >= 0.9 * layer.alpha.max()).astype(np.uint8)
         for size in (5, 3, 1):
             ys, xs = np.nonzero(cv2.erode(solid, np.ones((size, size), np.uint8)))
             if len(xs) >= 4:
