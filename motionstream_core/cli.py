@@ -97,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         for label, path in paths.items():
             print(f"{label}: {path}")
         return 0
-    return args.func(args)
+    try:  # train / eval: a missing earlier stage or a bad option is one clear line too
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"motionstream {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -64,3 +64,14 @@ def test_bench_prints_one_json_line(capsys):
     assert result["chunks"] == 12 and result["frames"] == 9 + 11 * 12
     assert result["config"] == "tiny" and result["steps"] == 3 and result["chunk_latency_ms"]["chunks_2_10"] > 0
     assert 0 < result["decode_share"] < 1 and result["kv_cache_mb"] > 0
+
+
+def test_train_stage_without_its_input_is_one_line(tmp_path, capsys):
+    rc = main(["train", "decoder", "--out", str(tmp_path / "run"), "--config", "tiny", "--preset", "tiny"])
+    assert rc == 2
+    missing = tmp_path / "run" / "autoencoder" / "autoencoder.safetensors"
+    assert capsys.readouterr().err.strip() == f"motionstream train: error: autoencoder weights not found: {missing}"
+    rc = main(["train", "decoder", "--out", str(tmp_path / "run"), "--preset", "tiny", "--set", "channels=8,8"])
+    assert rc == 2
+    assert capsys.readouterr().err.strip() == ("motionstream train: error: decoder channels must be 4 positive "
+                                               "integers like '64,64,32,32', got '8,8'")

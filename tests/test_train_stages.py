@@ -128,3 +128,40 @@ def test_dmd_critic_loss_goes_down_and_generator_moves(pipeline):
     moved = sum(float((before[k] - after[k]).abs().sum()) for k in before if not k.startswith("text_encoder"))
     assert moved > 0
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("text_encoder."))  # frozen
+
+
+def test_wider_decoder_keeps_the_encoder_and_learns(pipeline, tmp_path):
+    """The ``decoder`` stage: new widths, the run's encoder and latent statistics bit-identical, its
+    reconstruction loss falls, and it becomes the run's codec (eval, export)."""
+    import shutil
+
+    from motionstream_core.demo.loader import load_autoencoder
+    from motionstream_core.train import decoder
+
+    out = tmp_path / "run"
+    out.mkdir()
+    shutil.copy(Path(pipeline["out"]) / "run.json", out / "run.json")
+    shutil.copytree(Path(pipeline["out"]) / "autoencoder", out / "autoencoder")
+    assert autoencoder.run_codec_path(str(out)) == out / "autoencoder" / "autoencoder.safetensors"
+    cfg = run_config(str(out))
+    opts = quiet(decoder.PRESETS["tiny"])
+    x = autoencoder._clips(cfg, opts, 999, __import__("numpy").random.default_rng(0))
+    fixed = dataclasses.replace(opts, noise_max=0.0)
+    res = decoder.train_decoder(str(out), opts)
+    assert res["step"] == opts.steps and len(res["history"]) == opts.steps
+    assert autoencoder.run_codec_path(str(out)) == res["path"]
+    old, mean0, std0 = load_autoencoder(out / "autoencoder" / "autoencoder.safetensors")
+    new, mean1, std1 = load_autoencoder(res["path"])
+    assert new.config.channels == (16, 16, 8, 8) != old.config.channels
+    assert (mean1, std1) == (mean0, std0)
+    for (k, a), b in zip(old.encoder.state_dict().items(), new.encoder.state_dict().values()):
+        assert torch.equal(a, b), k
+    torch.manual_seed(opts.seed)
+    fresh = autoencoder.init_weights(TinyVAE(new.config))
+    fresh.encoder.load_state_dict(old.encoder.state_dict())
+    with torch.no_grad():
+        before = float(autoencoder.ae_losses(fresh, x, fixed)["rec"])
+        after = float(autoencoder.ae_losses(new, x, fixed)["rec"])
+    assert after < 0.9 * before, (before, after)
+    with pytest.raises(ValueError, match=r"decoder channels must be 4 positive integers like '64,64,32,32', got '8,8'"):
+        decoder.train_decoder(str(out), dataclasses.replace(opts, channels="8,8"))

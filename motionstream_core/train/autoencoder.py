@@ -126,7 +126,22 @@ def train_autoencoder(out: str, opts: AEOptions, config_name: str | None = None)
     stage = Stage(out, NAME, opts.steps, opts.log_every, opts.save_every_s, opts.quiet)
     torch.manual_seed(opts.seed)
     vae = init_weights(TinyVAE(cfg.vae)).to(device)
-    opt = torch.optim.AdamW(vae.parameters(), lr=opts.lr, weight_decay=0.0)
+    stage.say(f"training the {cfg.vae.channels} tiny autoencoder on {device}, batch {opts.batch} x {opts.frames} "
+              f"frames, crop {opts.crop or 'none'}, until step {opts.steps}"
+              + (f" or {opts.minutes} min" if opts.minutes else ""))
+    step, history = fit(vae, list(vae.parameters()), stage, cfg, opts, device)
+    vae.eval()
+    mean, std = latent_stats(vae, cfg, opts)
+    save_autoencoder(vae.cpu(), stage.dir / PRODUCT, mean, std, {"steps": str(step)})
+    stage.say(f"saved {stage.dir / PRODUCT} (latent std {min(std):.2f}..{max(std):.2f}, "
+              f"|mean| <= {max(abs(m) for m in mean):.2f})")
+    return {"step": step, "history": history, "path": stage.dir / PRODUCT}
+
+
+def fit(vae: TinyVAE, params: list, stage: Stage, cfg, opts: AEOptions, device) -> tuple[int, list[float]]:
+    """The reconstruction training loop of ``params`` (all of ``vae``, or its decoder only), resumable
+    from ``stage``'s checkpoint; returns (the total step count, this run's losses)."""
+    opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.0)
     step = 0
     state = stage.load()
     if state is not None:
@@ -138,9 +153,6 @@ def train_autoencoder(out: str, opts: AEOptions, config_name: str | None = None)
     budget = Budget(opts.steps, opts.minutes)
     history = []
     vae.train()
-    stage.say(f"training the {cfg.vae.channels} tiny autoencoder on {device}, batch {opts.batch} x {opts.frames} "
-              f"frames, crop {opts.crop or 'none'}, until step {opts.steps}"
-              + (f" or {opts.minutes} min" if opts.minutes else ""))
 
     def checkpoint():
         stage.save({"step": step, "vae": vae.state_dict(), "opt": opt.state_dict()})
@@ -151,7 +163,7 @@ def train_autoencoder(out: str, opts: AEOptions, config_name: str | None = None)
         losses = ae_losses(vae, x, opts, gen)
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
         history.append(losses["loss"].item())
@@ -159,12 +171,16 @@ def train_autoencoder(out: str, opts: AEOptions, config_name: str | None = None)
         if stage.should_save():
             checkpoint()
     checkpoint()
-    vae.eval()
-    mean, std = latent_stats(vae, cfg, opts)
-    save_autoencoder(vae.cpu(), stage.dir / PRODUCT, mean, std, {"steps": str(step)})
-    stage.say(f"saved {stage.dir / PRODUCT} (latent std {min(std):.2f}..{max(std):.2f}, "
-              f"|mean| <= {max(abs(m) for m in mean):.2f})")
-    return {"step": step, "history": history, "path": stage.dir / PRODUCT}
+    return step, history
+
+
+def run_codec_path(out: str):
+    """The run's codec file: the wider decoder of the ``decoder`` stage when it was trained, else the
+    autoencoder (both share the encoder, hence the latents every later stage was trained on)."""
+    from pathlib import Path
+
+    wider = Path(out) / "decoder" / PRODUCT
+    return wider if wider.is_file() else Path(out) / NAME / PRODUCT
 
 
 def load_stage_codec_parts(out: str, device="cpu") -> tuple[TinyVAE, LatentStats]:

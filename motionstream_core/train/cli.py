@@ -1,6 +1,7 @@
 """`motionstream train <stage>` and `motionstream eval`: the demo model's recipe from the command line.
 
     motionstream train autoencoder --out runs/demo --minutes 10
+    motionstream train decoder     --out runs/demo --minutes 30   # optional: a wider decoder, encoder frozen
     motionstream train teacher     --out runs/demo --minutes 35   # builds the latent cache first
     motionstream train ode         --out runs/demo --minutes 15   # teacher trajectories first (cached)
     motionstream train dmd         --out runs/demo --minutes 20
@@ -18,12 +19,14 @@ import argparse
 import dataclasses
 import sys
 
-STAGES = ("autoencoder", "teacher", "ode", "dmd")
+STAGES = ("autoencoder", "decoder", "teacher", "ode", "dmd")
 
 
 def _stage_options(stage: str, preset: str):
     if stage == "autoencoder":
         from .autoencoder import PRESETS
+    elif stage == "decoder":
+        from .decoder import PRESETS
     elif stage == "teacher":
         from .teacher_train import PRESETS
     elif stage == "ode":
@@ -61,6 +64,8 @@ def _run_stage(args) -> int:
                 else (raw.lower() in ("1", "true", "yes") if isinstance(current, bool) else float(raw)))
     if args.stage == "autoencoder":
         from .autoencoder import train_autoencoder as run
+    elif args.stage == "decoder":
+        from .decoder import train_decoder as run
     elif args.stage == "teacher":
         from .teacher_train import train_teacher as run
     elif args.stage == "ode":
@@ -83,7 +88,7 @@ def _run_eval(args) -> int:
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("train", help="train the demo model's stages (autoencoder, teacher, ode, dmd, export)",
+    p = subparsers.add_parser("train", help="train the demo model's stages (autoencoder, decoder, teacher, ode, dmd, export)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=STAGES + ("export",))
     p.add_argument("--out", default=None, help="run directory (default runs/demo)")

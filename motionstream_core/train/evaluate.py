@@ -92,8 +92,9 @@ def load_student(out: str, which: str | None, device):
     if which is None:
         return load_demo(device=device), "shipped demo model"
     path = Path(out) / which / "student.safetensors" if which in ("ode", "dmd") else Path(which)
-    return (load_model(path, device=device), load_codec(Path(out) / "autoencoder" / "autoencoder.safetensors",
-                                                       device=device)), str(path)
+    from .autoencoder import run_codec_path
+
+    return (load_model(path, device=device), load_codec(run_codec_path(out), device=device)), str(path)
 
 
 @torch.no_grad()

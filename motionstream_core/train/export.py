@@ -2,7 +2,8 @@
 
 * ``student.safetensors``: the chosen stage's student in our checkpoint format, weights in fp16
   (loaders cast to the requested dtype), with the run's provenance in the metadata;
-* ``autoencoder.safetensors``: the run's autoencoder with its latent statistics;
+* ``autoencoder.safetensors``: the run's codec (the ``decoder`` stage's wider decoder when trained) with its
+  latent statistics;
 * the sample inputs in ``demo/assets``: the start image, drag tracks and prompt of a held-out
   synthetic clip (never seen in training), longer than the training clips so the demo streams on.
 """
@@ -19,6 +20,7 @@ import torch
 
 from ..checkpoints import load_model, save_model
 from ..demo.loader import ASSETS_DIR, DEMO_ASSETS, WEIGHTS_DIR
+from .autoencoder import run_codec_path
 from .synthetic import SyntheticClipConfig, make_clip
 
 MAX_BYTES = 25 * 1024 * 1024
@@ -42,7 +44,7 @@ def export_demo(out: str, source: str | None = None, dest: str | Path | None = N
     save_model(half, student, {"stage": source, "weights_dtype": "float16",
                                "recipe": "docs/DEMO_MODEL.md"})
     ae = dest / "autoencoder.safetensors"
-    shutil.copyfile(out / "autoencoder" / "autoencoder.safetensors", ae)
+    shutil.copyfile(run_codec_path(str(out)), ae)
     total = student.stat().st_size + ae.stat().st_size
     if total > MAX_BYTES:
         raise RuntimeError(f"the demo weights are {total / 2**20:.1f} MiB, over the 25 MiB budget")
