@@ -86,22 +86,18 @@ def main(argv: list[str] | None = None) -> int:
 
         print(json.dumps(run_bench(args)), flush=True)
         return 0
-    if args.command in ("demo", "generate"):
+    try:
+        if args.command not in ("demo", "generate"):
+            return args.func(args)
         from .generate import run_demo, run_generate
 
-        try:
-            paths = run_demo(args) if args.command == "demo" else run_generate(args)
-        except (ValueError, FileNotFoundError) as e:  # input or missing files: one clear line, no traceback
-            print(f"motionstream {args.command}: error: {e}", file=sys.stderr)
-            return 2
-        for label, path in paths.items():
-            print(f"{label}: {path}")
-        return 0
-    try:  # train / eval: a missing earlier stage or a bad option is one clear line too
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+        paths = run_demo(args) if args.command == "demo" else run_generate(args)
+    except (ValueError, FileNotFoundError) as e:  # bad input, a missing file or stage: one clear line, no traceback
         print(f"motionstream {args.command}: error: {e}", file=sys.stderr)
         return 2
+    for label, path in paths.items():
+        print(f"{label}: {path}")
+    return 0
 
 
 if __name__ == "__main__":

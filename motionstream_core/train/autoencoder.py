@@ -20,6 +20,7 @@ weights with the measured per-channel latent statistics (``TinyVAECodec`` normal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,6 +36,7 @@ from .synthetic import make_clip
 
 NAME = "autoencoder"
 PRODUCT = "autoencoder.safetensors"
+DECODER_NAME = "decoder"  # the optional wider-decoder stage (train/decoder.py) writes DECODER_NAME/PRODUCT
 
 
 @dataclass
@@ -177,15 +179,11 @@ def fit(vae: TinyVAE, params: list, stage: Stage, cfg, opts: AEOptions, device) 
 def run_codec_path(out: str):
     """The run's codec file: the wider decoder of the ``decoder`` stage when it was trained, else the
     autoencoder (both share the encoder, hence the latents every later stage was trained on)."""
-    from pathlib import Path
-
-    wider = Path(out) / "decoder" / PRODUCT
+    wider = Path(out) / DECODER_NAME / PRODUCT
     return wider if wider.is_file() else Path(out) / NAME / PRODUCT
 
 
 def load_stage_codec_parts(out: str, device="cpu") -> tuple[TinyVAE, LatentStats]:
     """The trained autoencoder of a run and its latent statistics."""
-    from pathlib import Path
-
     vae, mean, std = load_autoencoder(Path(out) / NAME / PRODUCT, device=device)
     return vae, LatentStats(vae.latent_channels, mean, std)

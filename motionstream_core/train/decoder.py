@@ -20,10 +20,10 @@ import torch
 
 from ..decoders import TinyVAE
 from ..demo.loader import load_autoencoder, save_autoencoder
-from .autoencoder import NAME as AE_NAME, PRODUCT, AEOptions, fit, init_weights
+from .autoencoder import DECODER_NAME, NAME as AE_NAME, PRODUCT, AEOptions, fit, init_weights
 from .common import Stage, pick_device, run_config
 
-NAME = "decoder"
+NAME = DECODER_NAME
 
 
 @dataclass

@@ -33,6 +33,7 @@ from ..stream import MotionStream
 from ..teacher import Guidance, teacher_sample
 from ..track_head import assign_track_ids
 from ..tracks import Tracks
+from .autoencoder import run_codec_path
 from .synthetic import SyntheticClipConfig, heldout_clips
 
 LK = dict(winSize=(15, 15), maxLevel=2, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01))
@@ -92,8 +93,6 @@ def load_student(out: str, which: str | None, device):
     if which is None:
         return load_demo(device=device), "shipped demo model"
     path = Path(out) / which / "student.safetensors" if which in ("ode", "dmd") else Path(which)
-    from .autoencoder import run_codec_path
-
     return (load_model(path, device=device), load_codec(run_codec_path(out), device=device)), str(path)
 
 

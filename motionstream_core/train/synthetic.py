@@ -85,11 +85,17 @@ class SyntheticClipConfig:
         for name in [f.name for f in fields(self) if f.name.endswith(("_prob", "_fraction"))]:
             check(0.0 <= getattr(self, name) <= 1.0, f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         check(0 <= self.min_speed <= self.max_speed, "needs 0 <= min_speed <= max_speed")
+        check(self.texture_cell > 0, f"texture_cell must be positive, got {self.texture_cell!r}")
         lo, hi = self.shape_radius
         check(0 < lo <= hi <= 0.4, f"shape_radius must satisfy 0 < lo <= hi <= 0.4, got {self.shape_radius}")
         w = dict(self.motion_weights)
         check(set(w) <= set(MOTIONS) and min(w.values()) >= 0 and max(w.values()) > 0,
               f"motion_weights must give non-negative weights (some positive) to motions among {MOTIONS}")
+
+    @property
+    def unit(self) -> float:
+        """Pixels per pixel-at-128: speeds, radii and texture cells scale with min(H, W)."""
+        return min(self.height, self.width) / 128.0
 
     @classmethod
     def for_model(cls, model_config: Any, num_frames: int = 33, **overrides: Any) -> "SyntheticClipConfig":
@@ -260,8 +266,7 @@ def _centre_path(rng, motion: str, t: np.ndarray, r: float, cfg: SyntheticClipCo
 
 def _background(rng, cfg: SyntheticClipConfig, camera: bool):
     """Texture [Ht, Wt, 3] float32, its (pattern, colour), and the per-frame texture->screen maps."""
-    H, W, T = cfg.height, cfg.width, cfg.num_frames
-    unit = min(H, W) / 128.0
+    H, W, T, unit = cfg.height, cfg.width, cfg.num_frames, cfg.unit
     Ht, Wt = (int(2.25 * H) | 1, int(2.25 * W) | 1) if camera else (H, W)  # a moving camera sees more
     pattern = PATTERNS[rng.integers(len(PATTERNS))]
     colour = list(COLOURS)[rng.integers(len(COLOURS))]
@@ -333,7 +338,7 @@ def _select(rng, vis: np.ndarray, need: int) -> np.ndarray:
 
 def _make_layers(rng, cfg: SyntheticClipConfig, t: np.ndarray, bg_rgb) -> tuple[list[_Layer], list[ShapeInfo]]:
     """The shapes, bottom layer first: sprites, poses over time, and what the caption says of them."""
-    H, W, T, unit = cfg.height, cfg.width, cfg.num_frames, min(cfg.height, cfg.width) / 128.0
+    H, W, T, unit = cfg.height, cfg.width, cfg.num_frames, cfg.unit
     n_shapes = int(rng.integers(cfg.min_shapes, cfg.max_shapes + 1))
     colours = _choose_colours(rng, n_shapes, bg_rgb)
     kinds = rng.choice(SHAPES, size=len(colours), replace=False)
