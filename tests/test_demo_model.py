@@ -80,7 +80,7 @@ def test_tracks_steer_the_output(demo):
 @pytest.mark.xfail(strict=True, reason="the shipped demo student does not follow tracks better than the still "
                    "start image yet (eval EPE 14.8 px vs 13.6 px no-motion); issue 7 stays open")
 def test_follows_tracks_on_held_out_clips(demo):
-    """Re-tracked output (LK) stays much closer to the requested tracks than the start image held still."""
+    """Re-tracked output (the motion-transfer tracker) stays much closer to the requested tracks than the start image held still."""
     model, codec = demo
     stream = MotionStream(model, codec)
     sums = {"student": [0.0, 0], "still": [0.0, 0]}

@@ -103,14 +103,34 @@ def tracks_from_video(frames_or_path: Any, grid_spacing: float = 32, width: int 
     if len(grid) > DEFAULT_MAX_TRACKS:
         raise TrackError(f"too many tracks: {len(grid)} > limit {DEFAULT_MAX_TRACKS} (increase grid_spacing)")
     sx, sy = sw / out_w, sh / out_h
-    # source OpenCV coordinates (pixel centres at integers)
-    p = np.stack([grid[:, 0] * sx - 0.5, grid[:, 1] * sy - 0.5], -1).astype(np.float32)
+    path, vis = track_points(gray, grid * np.array([sx, sy], np.float32), max_fb_error, refine)
+    path = path / np.array([sx, sy], np.float32)
+    tr = Tracks(path.astype(np.float32), vis, src_fps, out_w, out_h, ("transfer",) * len(grid))
+    if fps is not None and abs(float(fps) - src_fps) > 1e-9:
+        tr = tr.resample(fps=fps)
+    return tr
+
+
+def track_points(frames: Any, points: np.ndarray, max_fb_error: float = 1.0, refine: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Track given start points through a video: the tracker behind :func:`tracks_from_video`.
+
+    ``frames``: [T, H, W, 3] (uint8 or float 0..1) or already-gray [T, H, W] uint8; ``points`` [N, 2]
+    in Tracks coordinates (pixel corners) of frame 0. Returns (path [T, N, 2] float32 in the same
+    coordinates, visible [T, N] bool); a lost point stays hidden and holds its last position.
+    """
+    gray = frames if (isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.dtype == np.uint8) \
+        else _gray_frames(frames)
+    if not max_fb_error > 0:
+        raise TrackError(f"max_fb_error must be positive; got {max_fb_error!r}")
+    t, sh, sw = gray.shape
+    p = np.asarray(points, np.float32).reshape(-1, 2) - 0.5  # OpenCV coordinates: pixel centres at integers
     n = len(p)
     path = np.zeros((t, n, 2), np.float32)
     vis = np.zeros((t, n), bool)
     path[0], vis[0] = p, True
     alive = np.ones(n, bool)
-    refiner = _AffineRefiner(gray[0], p) if refine else None
+    refiner = _AffineRefiner(gray[0], p) if refine and n else None
     for i in range(1, t):
         idx = np.flatnonzero(alive)
         if len(idx):
@@ -131,11 +151,7 @@ def tracks_from_video(frames_or_path: Any, grid_spacing: float = 32, width: int 
             path[i, idx[inside]] = p1[inside]
         path[i, ~alive] = path[i - 1, ~alive]
         vis[i] = alive
-    path = np.stack([(path[..., 0] + 0.5) / sx, (path[..., 1] + 0.5) / sy], -1)
-    tr = Tracks(path.astype(np.float32), vis, src_fps, out_w, out_h, ("transfer",) * n)
-    if fps is not None and abs(float(fps) - src_fps) > 1e-9:
-        tr = tr.resample(fps=fps)
-    return tr
+    return path + 0.5, vis
 
 
 class _AffineRefiner:

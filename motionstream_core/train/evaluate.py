@@ -2,11 +2,12 @@
 
 For every held-out clip (``synthetic.heldout_clips``: a random stream disjoint from training) the
 requested tracks are the clip's first ``tracks`` ground-truth tracks that are visible in frame 0.
-Each video below is re-tracked with OpenCV pyramidal Lucas-Kanade started *at the requested start
-points* (frame to frame; a lost point holds its last position), and the EPE is the mean distance in
+Each video below is re-tracked with the motion-transfer tracker (``motion.transfer.track_points``:
+pyramidal Lucas-Kanade with a forward-backward check and affine template refinement) started *at the
+requested start points*; a point it loses holds its last position. The EPE is the mean distance in
 pixels between the re-tracked and the requested positions over every (frame >= 1, track) where the
-request has been visible since frame 0 (LK cannot re-find a point after an occlusion), pooled over
-all clips.
+request has been visible since frame 0 (no tracker can re-find a point after an occlusion), pooled
+over all clips.
 
 * ``student``   -- the causal student through the real streaming path (``MotionStream.session``);
 * ``teacher``   -- the bidirectional teacher, guided, ``teacher_steps`` Euler steps, whole-clip decode;
@@ -25,19 +26,16 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
+from ..motion.transfer import track_points
 from ..stream import MotionStream
 from ..teacher import Guidance, teacher_sample
 from ..track_head import assign_track_ids
 from ..tracks import Tracks
 from .autoencoder import run_codec_path
 from .synthetic import SyntheticClipConfig, heldout_clips
-
-LK = dict(winSize=(15, 15), maxLevel=2, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01))
-
 
 @dataclass
 class EvalOptions:
@@ -52,24 +50,10 @@ class EvalOptions:
     stream_chunks: int = 12
 
 
-def retrack(frames: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """LK-track points from frame 0 through ``frames`` (uint8 [T, H, W, 3]); start [N, 2] in Tracks
-    coordinates (pixel corners). Returns [T, N, 2] in the same coordinates."""
-    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
-    pts = (start.astype(np.float32) - 0.5).reshape(-1, 1, 2)
-    out = [pts.reshape(-1, 2).copy()]
-    for a, b in zip(gray[:-1], gray[1:]):
-        nxt, status, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, **LK)
-        ok = (status.reshape(-1) == 1) & np.isfinite(nxt.reshape(-1, 2)).all(1)
-        pts = np.where(ok[:, None, None], nxt, pts).astype(np.float32)
-        out.append(pts.reshape(-1, 2).copy())
-    return np.stack(out) + 0.5
-
-
 def epe_terms(frames: np.ndarray, path: np.ndarray, visible: np.ndarray) -> tuple[float, int]:
     """(sum of errors, count) over frames >= 1 where the request has been visible since frame 0
-    (LK cannot re-identify a point once it was hidden, so later frames would measure the tracker)."""
-    got = retrack(frames, path[0])
+    (no tracker can re-identify a point once it was hidden, so later frames would measure the tracker)."""
+    got, _ = track_points(frames, path[0])
     err = np.linalg.norm(got - path, axis=-1)[1:]
     mask = np.cumprod(visible, axis=0).astype(bool)[1:]
     return float(err[mask].sum()), int(mask.sum())
