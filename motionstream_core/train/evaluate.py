@@ -50,13 +50,34 @@ class EvalOptions:
     stream_chunks: int = 12
 
 
-def epe_terms(frames: np.ndarray, path: np.ndarray, visible: np.ndarray) -> tuple[float, int]:
-    """(sum of errors, count) over frames >= 1 where the request has been visible since frame 0
-    (no tracker can re-identify a point once it was hidden, so later frames would measure the tracker)."""
-    got, _ = track_points(frames, path[0])
+@dataclass
+class Retracked:
+    """Sums over the (frame >= 1, track) pairs the EPE counts: those where the request has been visible
+    since frame 0 (no tracker can re-identify a point once it was hidden, so later frames would measure
+    the tracker). ``held``: of those, the pairs where the tracker had not lost the point."""
+    error: float = 0.0
+    count: int = 0
+    held: int = 0
+
+    def __add__(self, other: "Retracked") -> "Retracked":
+        return Retracked(self.error + other.error, self.count + other.count, self.held + other.held)
+
+    @property
+    def epe(self) -> float:
+        return self.error / max(self.count, 1)
+
+    @property
+    def held_fraction(self) -> float:
+        return self.held / max(self.count, 1)
+
+
+def retracked(frames: np.ndarray, path: np.ndarray, visible: np.ndarray) -> Retracked:
+    """Re-track ``frames`` (uint8 [T, H, W, 3]) from the requested start points ``path[0]``; path [T, N, 2]
+    and visible [T, N] are the requested tracks."""
+    got, held = track_points(frames, path[0])
     err = np.linalg.norm(got - path, axis=-1)[1:]
     mask = np.cumprod(visible, axis=0).astype(bool)[1:]
-    return float(err[mask].sum()), int(mask.sum())
+    return Retracked(float(err[mask].sum()), int(mask.sum()), int((held[1:] & mask).sum()))
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -124,7 +145,7 @@ def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=prin
             say(f"eval: no teacher ({e}); reporting the student and the baselines only")
     clip_cfg = SyntheticClipConfig.for_model(cfg, num_frames=opts.frames)
     clips = heldout_clips(opts.clips, clip_cfg)
-    sums = {k: [0.0, 0] for k in ("student", "teacher", "no_motion", "ground_truth", "autoencoder")}
+    sums = {k: Retracked() for k in ("student", "teacher", "no_motion", "ground_truth", "autoencoder")}
     per_clip = []
     stream_time = stream_frames = 0
     for i, clip in enumerate(clips):
@@ -143,16 +164,16 @@ def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=prin
                                                        opts.teacher_steps))
         row = {"clip": i, "caption": clip.caption}
         for name, v in videos.items():
-            s, n = epe_terms(v, tracks.path, tracks.visible)
-            sums[name][0] += s
-            sums[name][1] += n
-            row[name] = round(s / max(n, 1), 3)
+            r = retracked(v, tracks.path, tracks.visible)
+            sums[name] += r
+            row[name] = round(r.epe, 3)
         per_clip.append(row)
         say("eval clip {:2d}: ".format(i) + " ".join(f"{k} {v}" for k, v in row.items() if k not in ("clip", "caption")))
-    epe = {k: round(s / n, 3) for k, (s, n) in sums.items() if n}
+    epe = {k: round(r.epe, 3) for k, r in sums.items() if r.count}
+    held = {k: round(r.held_fraction, 3) for k, r in sums.items() if r.count}
     fps_eval = stream_frames / stream_time
     fps_stream = streaming_fps(stream, clips[0], opts.stream_chunks)
-    result = {"student": student_name, "epe": epe, "clips": opts.clips, "frames": opts.frames,
+    result = {"student": student_name, "epe": epe, "held": held, "clips": opts.clips, "frames": opts.frames,
               "tracks_per_clip": opts.tracks, "student_fps_eval": round(fps_eval, 2),
               "student_fps_stream": round(fps_stream, 2), "threads": torch.get_num_threads(),
               "options": asdict(opts), "per_clip": per_clip}
@@ -184,9 +205,11 @@ def summary(r: dict) -> str:
     e = r["epe"]
     lines = [f"EPE (px, {r['clips']} held-out clips x {r['tracks_per_clip']} tracks, {r['frames']} frames; "
              f"student = {r['student']}):"]
+    held = r.get("held", {})
     for k in ("student", "teacher", "no_motion", "autoencoder", "ground_truth"):
         if k in e:
-            lines.append(f"  {k:13s} {e[k]:7.3f}")
+            lines.append(f"  {k:13s} {e[k]:7.3f}" + (f"   (tracker still holds {held[k]:.0%} of the points)"
+                                                      if k in held else ""))
     if "student_over_no_motion" in r:
         lines.append(f"  student / no-motion = {r['student_over_no_motion']:.3f}  (target <= 0.5)")
     if "student_over_teacher" in r:
