@@ -74,11 +74,11 @@ def test_tracks_steer_the_output(demo):
 
 
 # Issue 7's bar is not met by the shipped checkpoint yet (docs/DEMO_MODEL.md, "Status"): on the eval's 16
-# held-out clips the student is at 1.09x the no-motion baseline's EPE (bar: 0.5x; the autoencoder's own
-# round trip already scores 0.63x). Strict: when a better checkpoint is shipped this turns into a failure
+# held-out clips the student is at 1.02x the no-motion baseline's EPE (bar: 0.5x; the autoencoder's own
+# round trip already scores 0.70x). Strict: when a better checkpoint is shipped this turns into a failure
 # that asks for the marker to be removed.
 @pytest.mark.xfail(strict=True, reason="the shipped demo student does not follow tracks better than the still "
-                   "start image yet (eval EPE 14.8 px vs 13.6 px no-motion); issue 7 stays open")
+                   "start image yet (eval EPE 13.8 px vs 13.6 px no-motion); issue 7 stays open")
 def test_follows_tracks_on_held_out_clips(demo):
     """Re-tracked output (the motion-transfer tracker) stays much closer to the requested tracks than the
     start image held still."""
