@@ -54,6 +54,9 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None) -> tuple[
 
 
 def _gray_frames(frames: Any) -> np.ndarray:
+    """[T, H, W, 3] (uint8, or float in 0..1; numpy or torch) -> uint8 gray [T, H, W]; gray passes through."""
+    if isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.dtype == np.uint8:
+        return frames
     if hasattr(frames, "detach"):
         frames = frames.detach().cpu().float().numpy() if frames.dtype.is_floating_point \
             else frames.detach().cpu().numpy()
@@ -94,8 +97,6 @@ def tracks_from_video(frames_or_path: Any, grid_spacing: float = 32, width: int 
     gray = _gray_frames(frames)
     if len(gray) == 0:
         raise TrackError("the video has no frames")
-    if not max_fb_error > 0:
-        raise TrackError(f"max_fb_error must be positive; got {max_fb_error!r}")
     t, sh, sw = gray.shape
     out_w = sw if width is None else int(width)
     out_h = sh if height is None else int(height)
@@ -105,7 +106,7 @@ def tracks_from_video(frames_or_path: Any, grid_spacing: float = 32, width: int 
     sx, sy = sw / out_w, sh / out_h
     path, vis = track_points(gray, grid * np.array([sx, sy], np.float32), max_fb_error, refine)
     path = path / np.array([sx, sy], np.float32)
-    tr = Tracks(path.astype(np.float32), vis, src_fps, out_w, out_h, ("transfer",) * len(grid))
+    tr = Tracks(path, vis, src_fps, out_w, out_h, ("transfer",) * len(grid))
     if fps is not None and abs(float(fps) - src_fps) > 1e-9:
         tr = tr.resample(fps=fps)
     return tr
@@ -119,8 +120,7 @@ def track_points(frames: Any, points: np.ndarray, max_fb_error: float = 1.0, ref
     in Tracks coordinates (pixel corners) of frame 0. Returns (path [T, N, 2] float32 in the same
     coordinates, visible [T, N] bool); a lost point stays hidden and holds its last position.
     """
-    gray = frames if (isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.dtype == np.uint8) \
-        else _gray_frames(frames)
+    gray = _gray_frames(frames)
     if not max_fb_error > 0:
         raise TrackError(f"max_fb_error must be positive; got {max_fb_error!r}")
     t, sh, sw = gray.shape

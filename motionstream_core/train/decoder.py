@@ -21,18 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
 from torch import nn
 
 from ..decoders import TinyVAE
-from ..tiny_vae import MemBlock, TGrow
 from ..demo.loader import load_autoencoder, save_autoencoder
+from ..tiny_vae import MemBlock, TGrow
 from .autoencoder import DECODER_NAME, NAME as AE_NAME, PRODUCT, AEOptions, fit, init_weights
 from .common import Stage, pick_device, run_config
 
 NAME = DECODER_NAME
-
-
 INITS = ("widen", "scratch")
 
 
@@ -63,17 +60,14 @@ def parse_channels(text: str) -> tuple[int, int, int, int]:
     return widths  # type: ignore[return-value]
 
 
-def _channel_map(kind: str, old: int, new: int, stride: int = 1) -> torch.Tensor:
-    """Where the ``old`` channels of a layer's input or output sit among its ``new`` ones.
+def _memory_inputs(old: int, new: int) -> torch.Tensor:
+    """Where a MemBlock's first conv, reading cat([x, past]), finds the ``old`` channels of each half."""
+    return torch.cat([torch.arange(old), new + torch.arange(old)])
 
-    ``plain``: first. ``memory``: a MemBlock's first conv reads cat([x, past]), each half widened.
-    ``grow``: a TGrow's output is ``stride`` frames of ``new`` channels each."""
-    base = torch.arange(old)
-    if kind == "memory":
-        return torch.cat([base, new + base])
-    if kind == "grow":
-        return torch.cat([k * new + base for k in range(stride)])
-    return base
+
+def _grown_outputs(old: int, new: int, stride: int) -> torch.Tensor:
+    """Where a TGrow, whose output is ``stride`` frames of ``new`` channels each, puts the ``old`` ones."""
+    return torch.cat([k * new + torch.arange(old) for k in range(stride)])
 
 
 def widen_decoder(trained: TinyVAE, wide: TinyVAE) -> None:
@@ -89,13 +83,13 @@ def widen_decoder(trained: TinyVAE, wide: TinyVAE) -> None:
     convs = []  # (old conv, new conv, in_map, out_map)
     for m_old, m_new in zip(trained.decoder, wide.decoder):
         if isinstance(m_new, MemBlock):
-            c_o, c_n = m_old.conv[0].out_channels, m_new.conv[0].out_channels
-            convs.append((m_old.conv[0], m_new.conv[0], _channel_map("memory", cur_old, cur_new), torch.arange(c_o)))
-            convs.append((m_old.conv[2], m_new.conv[2], torch.arange(c_o), torch.arange(c_o)))
-            convs.append((m_old.conv[4], m_new.conv[4], torch.arange(c_o), torch.arange(c_o)))
+            same = torch.arange(m_old.conv[0].out_channels)
+            convs.append((m_old.conv[0], m_new.conv[0], _memory_inputs(cur_old, cur_new), same))
+            convs.append((m_old.conv[2], m_new.conv[2], same, same))
+            convs.append((m_old.conv[4], m_new.conv[4], same, same))
         elif isinstance(m_new, TGrow):
             convs.append((m_old.conv, m_new.conv, torch.arange(cur_old),
-                          _channel_map("grow", cur_old, cur_new, m_new.stride)))
+                          _grown_outputs(cur_old, cur_new, m_new.stride)))
         elif isinstance(m_new, nn.Conv2d):
             convs.append((m_old, m_new, torch.arange(cur_old), torch.arange(m_old.out_channels)))
             cur_old, cur_new = m_old.out_channels, m_new.out_channels
@@ -112,11 +106,11 @@ def train_decoder(out: str, opts: DecoderOptions, config_name: str | None = None
     cfg = run_config(out, config_name)
     device = pick_device(opts.device)
     channels = parse_channels(opts.channels)
+    if opts.init not in INITS:
+        raise ValueError(f"decoder init must be one of {', '.join(INITS)}, got {opts.init!r}")
     trained, mean, std = load_autoencoder(Path(out) / AE_NAME / PRODUCT)
     vae_cfg = dataclasses.replace(trained.config, channels=channels)
     stage = Stage(out, NAME, opts.steps, opts.log_every, opts.save_every_s, opts.quiet)
-    if opts.init not in INITS:
-        raise ValueError(f"decoder init must be one of {', '.join(INITS)}, got {opts.init!r}")
     torch.manual_seed(opts.seed)
     vae = init_weights(TinyVAE(vae_cfg))
     if opts.init == "widen":
