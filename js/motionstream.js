@@ -63,6 +63,7 @@ function makeHost(node, getWidget) {
     fetchApi: (route, init) => api.fetchApi(route, init),
     apiURL: (route) => api.apiURL(route),
     backend: () => backend,
+    clientId: () => api.clientId ?? api.initialClientId ?? null,
     forwardPointer(kind, e) {
       const c = app.canvas;
       if (!c) return;
@@ -117,16 +118,24 @@ app.registerExtension({
   name: "MotionStream.Editor",
 
   async setup() {
-    api.addEventListener("motionstream.session", (e) => editorFor(e.detail?.node)?.onSession(e.detail));
-    api.addEventListener("motionstream.frames", (e) => editorFor(e.detail?.node)?.onFrames(e.detail));
-    api.addEventListener("motionstream.done", (e) => editorFor(e.detail?.node)?.onDone(e.detail));
+    api.addEventListener("motionstream.session", (e) => editorFor(e.detail?.node)?.live.onSession(e.detail));
+    api.addEventListener("motionstream.frames", (e) => editorFor(e.detail?.node)?.live.onFrames(e.detail));
+    api.addEventListener("motionstream.done", (e) => editorFor(e.detail?.node)?.live.onDone(e.detail));
     // if a run dies without its done event, leave live mode anyway
-    api.addEventListener("execution_interrupted", () => liveEditors().forEach((ed) => ed.endSession({ reason: "interrupted" })));
-    api.addEventListener("execution_error", (e) =>
-      liveEditors().forEach((ed) => ed.endSession({ reason: "error", message: e.detail?.exception_message || "" })),
-    );
+    api.addEventListener("execution_interrupted", () => liveEditors().forEach((ed) => ed.live.end({ reason: "interrupted" })));
+    api.addEventListener("execution_error", (e) => {
+      const message = e.detail?.exception_message || "";
+      const failed = editorFor(e.detail?.node_id);
+      failed?.onRunError(message);
+      liveEditors().forEach((ed) => ed !== failed && ed.live.end({ reason: "error", message }));
+    });
     api.addEventListener("executing", (e) => {
-      if (e.detail == null) liveEditors().forEach((ed) => ed.endSession({}));
+      if (e.detail == null) liveEditors().forEach((ed) => ed.live.end({}));
+      else editorFor(e.detail)?.onRunStarting();
+    });
+    // after every queue: the host's validation errors per node (a refused prompt never runs)
+    api.addEventListener("promptQueued", () => {
+      for (const ed of editors) ed.onQueued(app.lastNodeErrors?.[String(ed.node.id)]?.errors || null);
     });
     await checkBackend();
   },
@@ -156,7 +165,12 @@ app.registerExtension({
 
   nodeCreated(node) {
     const ed = node.motionstreamEditor;
-    if (ed) ed.linkFramesWidget(node.widgets?.find((w) => w.name === "frames"));
+    if (!ed) return;
+    ed.linkFramesWidget(node.widgets?.find((w) => w.name === "frames"));
+    // A new node replays what it streamed when re-queued: that needs the same seed, so its seed is
+    // "fixed", not the host's "randomize" (a loaded workflow sets its own value after this).
+    const control = node.widgets?.find((w) => w.name === "control_after_generate");
+    if (control) control.value = "fixed";
   },
 
   getCustomWidgets() {

@@ -39,33 +39,60 @@ export function imageInputIndex(node, names = ["image", "start_image", "images"]
   return inputs.findIndex((s) => s && isImageType(s.type));
 }
 
+/** Node types that hand their image on unchanged (anything else on the way may change it). */
+export const PASS_THROUGH = new Set(["Reroute", "PrimitiveNode"]);
+
+/** Node types that render their start image on request (POST /motionstream/example_image). */
+export const EXAMPLE_NODES = new Set(["MotionStreamExampleClip"]);
+
+const EXAMPLE_PARAMS = ["seed", "width", "height", "num_frames", "num_points"];
+
+const nodeType = (n) => n?.comfyClass || n?.type || "";
+const nodeTitle = (n) => n?.title || nodeType(n) || "?";
+
 /**
  * Walk upstream from `node`'s image input. Returns
- *   {kind: "imgs", src, node}     a node with a loaded preview image,
- *   {kind: "file", file, node}    a node naming an image file in a widget,
- * or null when nothing is connected / found within maxDepth hops.
+ *   {kind: "imgs", src, node, via}       a node with a loaded preview image,
+ *   {kind: "file", file, node, via}      a node naming an image file in a widget,
+ *   {kind: "example", params, node, via} an example-clip node (its widget values),
+ * or null when nothing is connected / found within maxDepth hops. `via` lists the titles of the
+ * nodes walked through that may change the image (resize, crop...) before it reaches `node`.
  * `getInputNode(node, slot)` defaults to node.getInputNode(slot).
  */
 export function findImageSource(node, { maxDepth = 6, getInputNode = (n, s) => n.getInputNode?.(s) } = {}) {
   let cur = node;
   const seen = new Set();
+  const via = [];
   for (let depth = 0; depth < maxDepth; depth++) {
     const slot = imageInputIndex(cur);
     if (slot < 0) return null;
     const up = getInputNode(cur, slot);
     if (!up || seen.has(up)) return null;
     seen.add(up);
+    if (EXAMPLE_NODES.has(nodeType(up))) {
+      const params = {};
+      for (const w of up.widgets || []) if (EXAMPLE_PARAMS.includes(w?.name)) params[w.name] = w.value;
+      return { kind: "example", params, node: up, via };
+    }
     const img = up.imgs?.[0];
-    if (img && img.src) return { kind: "imgs", src: img.src, node: up };
+    if (img && img.src) return { kind: "imgs", src: img.src, node: up, via };
     const w = (up.widgets || []).find((x) => x && x.name === "image" && typeof x.value === "string" && x.value);
-    if (w) return { kind: "file", file: parseAnnotated(w.value), node: up };
+    if (w) return { kind: "file", file: parseAnnotated(w.value), node: up, via };
+    if (!PASS_THROUGH.has(nodeType(up))) via.unshift(nodeTitle(up));
     cur = up; // pass-through nodes (resize, reroute...): keep walking
   }
   return null;
 }
 
-/** A stable key for a source (so the widget reloads only when it changes). */
+/** A stable key for a source's picture (so the widget reloads only when it changes). */
 export function sourceKey(src) {
   if (!src) return "";
+  if (src.kind === "example") return `example:${JSON.stringify(src.params)}`;
   return src.kind === "imgs" ? `imgs:${src.src}` : `file:${src.file.type}/${src.file.subfolder}/${src.file.filename}`;
+}
+
+/** The key of the whole way to the node: the picture and the nodes it passes (a new crop is a new key). */
+export function pathKey(src) {
+  const key = sourceKey(src);
+  return src?.via?.length ? `${key} via ${src.via.join(" > ")}` : key;
 }

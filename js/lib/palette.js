@@ -53,3 +53,5 @@ export function kindStyle(kind) {
 export const LIVE_ACTIVE_COLOR = "#ff2d55";
 /** Selection outline colour. */
 export const SELECTION_COLOR = "#00e5ff";
+/** Tracks that come from the graph (TRACKS input): drawn read-only in this colour, dashed. */
+export const CONNECTED_COLOR = "#c8c8c8";

@@ -38,11 +38,18 @@ export class FrameStore {
     return this.items.get(index) !== undefined;
   }
 
-  clear() {
+  /** Empty; the next frame expected is `first` (a stream joined mid-run starts there, not at 0). */
+  clear(first = 0) {
+    if (!Number.isInteger(first) || first < 0) throw new Error(`bad first frame ${first}`);
     this.items = new Map();
-    this.contiguous = 0; // frames first..contiguous-1 are all present
-    this.first = 0;
+    this.contiguous = first; // frames first..contiguous-1 are all present
+    this.first = first;
     this.size = 0;
+  }
+
+  /** Whether any frame is there to show. */
+  get hasFrames() {
+    return this.contiguous > this.first;
   }
 }
 

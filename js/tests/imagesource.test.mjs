@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseAnnotated, viewQuery, imageInputIndex, findImageSource, sourceKey } from "../lib/imagesource.js";
+import { parseAnnotated, viewQuery, imageInputIndex, findImageSource, sourceKey, pathKey } from "../lib/imagesource.js";
 
 test("annotated file names", () => {
   assert.deepEqual(parseAnnotated("cat.png"), { filename: "cat.png", subfolder: "", type: "input" });
@@ -56,4 +56,28 @@ test("findImageSource returns null when nothing is connected, on cycles and past
   const load = node({ widgets: [{ name: "image", value: "x.png" }] });
   const g2 = node({ inputs: [{ name: "image", type: "IMAGE" }], getInputNode: () => load });
   assert.equal(findImageSource(g2).kind, "file");
+});
+
+test("findImageSource names the nodes that may change the image, and finds example clips", () => {
+  const load = node({ type: "LoadImage", widgets: [{ name: "image", value: "cat.png" }] });
+  const scale = node({ type: "ImageScale", title: "Upscale Image", inputs: [{ name: "image", type: "IMAGE" }] });
+  const reroute = node({ type: "Reroute", inputs: [{ name: "", type: "IMAGE" }] });
+  const gen = node({ inputs: [{ name: "image", type: "IMAGE" }] });
+  const links = new Map([[gen, reroute], [reroute, scale], [scale, load]]);
+  const getInputNode = (n) => links.get(n) || null;
+  const src = findImageSource(gen, { getInputNode });
+  assert.deepEqual(src.via, ["Upscale Image"], "a reroute hands the image on unchanged; a scale node may change it");
+  assert.equal(sourceKey(src), "file:input//cat.png");
+  assert.equal(pathKey(src), "file:input//cat.png via Upscale Image");
+  links.set(gen, load);
+  assert.equal(pathKey(findImageSource(gen, { getInputNode })), "file:input//cat.png");
+
+  const clip = node({ comfyClass: "MotionStreamExampleClip", widgets: [
+    { name: "seed", value: 7 }, { name: "control_after_generate", value: "fixed" }, { name: "width", value: 128 },
+    { name: "height", value: 96 }, { name: "num_frames", value: 49 }, { name: "num_points", value: 64 }] });
+  links.set(gen, clip);
+  const ex = findImageSource(gen, { getInputNode });
+  assert.equal(ex.kind, "example");
+  assert.deepEqual(ex.params, { seed: 7, width: 128, height: 96, num_frames: 49, num_points: 64 });
+  assert.equal(sourceKey(ex), 'example:{"seed":7,"width":128,"height":96,"num_frames":49,"num_points":64}');
 });

@@ -170,3 +170,21 @@ test("the player never goes to dropped frames", () => {
   assert.equal(p.tick(1050), 20);
   assert.equal(p.tick(1150), 21);
 });
+
+test("FrameStore joined mid-run: frames count from the first one that comes", () => {
+  const s = new FrameStore(100);
+  s.clear(240);
+  assert.ok(!s.hasFrames);
+  s.putChunk(240, Array.from({ length: 12 }, (_, k) => `f${240 + k}`));
+  assert.equal(s.first, 240);
+  assert.equal(s.contiguous, 252);
+  assert.ok(s.hasFrames);
+  s.put(3, "before the join");
+  assert.ok(!s.has(3), "frames before the joined one are not kept");
+  assert.throws(() => s.clear(-1), /bad first frame/);
+  const p = new Player({ fps: 16, bufferFrames: 4 });
+  p.startStream(16, 0);
+  assert.equal(p.tick(0), -1, "nothing to show before the first frame arrives");
+  p.setAvailable(s.contiguous, 0, s.first);
+  assert.equal(p.tick(1), 240, "play starts at the joined frame");
+});

@@ -119,7 +119,7 @@ export function buildDom(doc = document) {
   const stats = el(doc, "span", "ms-stats");
   stats.dataset.testid = "ms-stats";
   const legend = el(doc, "span", "ms-label ms-legend");
-  legend.innerHTML = '<i style="border:2px solid #ff2d55"></i>live<i style="border:2px solid #fff"></i>static<i style="border:2px solid #000;background:#888"></i>pre-drawn';
+  legend.innerHTML = '<i style="border:2px solid #ff2d55"></i>live<i style="border:2px solid #fff"></i>static<i style="border:2px solid #000;background:#888"></i>pre-drawn<i style="border:1.5px dashed #c8c8c8;border-radius:0"></i>from graph';
   liveRow.append(pauseBtn, resumeBtn, stopBtn, stats, legend);
 
   const status = el(doc, "div", "ms-status");

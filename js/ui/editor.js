@@ -1,25 +1,30 @@
 // The trajectory editor + stream viewer behind the MotionStreamGenerate
 // node's `editor_state` widget. Owns the editor state (its JSON is the
-// widget value), undo/redo, the canvas rendering loop and the controls.
-// Streaming and live steering are in live.js; pointer/keyboard in pointer.js.
+// widget value), undo/redo, the start image and the canvas rendering loop.
+// It hands itself to three controllers: LiveRun (live.js: the running
+// session, steering), Controls (controls.js: toolbar and rows) and
+// PointerInput (pointer.js: gestures); keys are in pointer.js too.
 //
 // `host` decouples this from ComfyUI (motionstream.js provides it):
 //   fetchApi(route, init), apiURL(route), forwardPointer(kind, event),
-//   forwardWheel(event), onChange(text), backend() -> {ok, message}
+//   forwardWheel(event), onChange(text), backend() -> {ok, message},
+//   clientId() -> this tab's websocket client id
 
 import { buildDom, setStatus } from "./dom.js";
 import { drawScene } from "./render.js";
-import { attachPointer, attachKeys } from "./pointer.js";
+import { PointerInput, attachKeys } from "./pointer.js";
 import { StreamView } from "./stream.js";
-import { installLive } from "./live.js";
-import { installControls } from "./controls.js";
+import { LiveRun } from "./live.js";
+import { Controls } from "./controls.js";
 import { backingSize, fitRect, clientToImage, viewPerCss } from "../lib/coords.js";
 import { parseState, serializeState, cloneState } from "../lib/state.js";
 import { UndoStack } from "../lib/history.js";
-import { gridPoints, staticTrack, deleteTracks, retimeTrack, motionSpan, setTrackLength, pointAt } from "../lib/tracks.js";
+import {
+  gridPoints, staticTrack, deleteTracks, retimeTrack, motionSpan, setTrackLength, pointAt, rescaleTracks,
+} from "../lib/tracks.js";
 import { trackColor } from "../lib/palette.js";
 import { Player } from "../lib/playback.js";
-import { findImageSource, sourceKey, viewQuery } from "../lib/imagesource.js";
+import { findImageSource, pathKey, viewQuery } from "../lib/imagesource.js";
 
 const now = () => performance.now();
 
@@ -35,9 +40,10 @@ export class MotionStreamEditor {
     this.view = "edit";
     this.preview = null;
     this.lastBox = null;
-    this.startImage = null;
+    this.startImage = null; // the picture upstream of the node (a Load Image file, an example clip...)
     this.startKey = null;
-    this.sessionImage = null;
+    this.startSource = null;
+    this.runPicture = null; // {key, width, height, image}: the exact start image of this node's last run
     this.rawInvalid = null;
     this.parseError = null;
     this.renderPending = false;
@@ -47,17 +53,41 @@ export class MotionStreamEditor {
     const { state } = parseState("");
     this.state = state;
     this.text = serializeState(state);
-    installLive(this);
-    installControls(this);
-    this.pointer = attachPointer(this);
+    this.live = new LiveRun(this);
+    this.controls = new Controls(this);
+    this.pointer = new PointerInput(this);
     attachKeys(this);
-    this.bindControls();
     if (typeof ResizeObserver !== "undefined") {
       this.resizeObserver = new ResizeObserver(() => this.requestRender());
       this.resizeObserver.observe(this.dom.wrap);
     }
     this.syncUI();
     this.requestRender();
+  }
+
+  // ------------------------------------------------------------ the run (see live.js)
+  isLive() {
+    return this.live.running;
+  }
+
+  get session() {
+    return this.live.session;
+  }
+
+  get steerSent() {
+    return this.live.sent;
+  }
+
+  get steerOk() {
+    return this.live.ok;
+  }
+
+  syncUI() {
+    this.controls.sync();
+  }
+
+  syncTimeline() {
+    this.controls.syncTimeline();
   }
 
   // ------------------------------------------------------------ value
@@ -69,8 +99,7 @@ export class MotionStreamEditor {
   setValue(v) {
     const text = typeof v === "string" ? v : v == null ? "" : JSON.stringify(v);
     if (text === this.getValue()) return;
-    const fallback = this.startImage ? { width: this.startImage.naturalWidth, height: this.startImage.naturalHeight } : {};
-    const { state, error } = parseState(text, fallback);
+    const { state, error } = parseState(text, this.pictureSize() || {});
     this.state = state;
     this.text = serializeState(state);
     this.rawInvalid = error ? text : null;
@@ -84,11 +113,11 @@ export class MotionStreamEditor {
 
   /** Replace the state (an edit): undoable unless record=false. */
   commit(next, { key = null, record = true, label = "" } = {}) {
-    const img = this.startImage;
-    if (!next.tracks.length && img && img.naturalWidth > 0) {
+    const pic = this.pictureSize();
+    if (!next.tracks.length && pic) {
       // with nothing drawn, the editor's pixel space is the start image's
-      next.width = img.naturalWidth;
-      next.height = img.naturalHeight;
+      next.width = pic.width;
+      next.height = pic.height;
     }
     const after = serializeState(next);
     if (after === this.text && this.rawInvalid === null) return false;
@@ -338,18 +367,84 @@ export class MotionStreamEditor {
   }
 
   // ------------------------------------------------------------ start image
+  /**
+   * The exact start image of this node's last run (what the model got, after every upstream node),
+   * while the upstream source is still the one that run used; null otherwise.
+   */
+  exactPicture() {
+    const r = this.runPicture;
+    return r && r.key === this.startKey ? r : null;
+  }
+
+  /** Width and height of the picture the editor draws on (null before any is known). */
+  pictureSize() {
+    const r = this.exactPicture();
+    if (r) return { width: r.width, height: r.height };
+    const img = this.startImage;
+    return img && img.naturalWidth > 0 ? { width: img.naturalWidth, height: img.naturalHeight } : null;
+  }
+
+  /** The background of the edit view. */
+  editPicture() {
+    const r = this.exactPicture();
+    return (r && r.image) || this.startImage || this.runPicture?.image || null;
+  }
+
+  /**
+   * A run of width x height started: that is the exact picture from now on, and the editor's pixel
+   * space becomes the run's (drawn tracks scaled as the node scales them), so what is drawn and
+   * dragged maps 1:1 onto what the model gets.
+   */
+  useRunSize(width, height) {
+    this.refreshImage();
+    if (!(width > 0 && height > 0)) return;
+    const same = this.runPicture && this.runPicture.width === width && this.runPicture.height === height;
+    this.runPicture = { key: this.startKey, width, height, image: same ? this.runPicture.image : null };
+    const { W, H } = this.size();
+    if (W === width && H === height) return;
+    const s = cloneState(this.state);
+    s.tracks = rescaleTracks(s.tracks, W, H, width, height);
+    s.width = width;
+    s.height = height;
+    if (this.rawInvalid === null) this.commit(s, { record: false });
+  }
+
+  /** The run's start image as the server sent it (a data URL). */
+  setSessionImage(url) {
+    const run = this.runPicture;
+    if (!run) return;
+    const img = new Image();
+    img.onload = () => {
+      run.image = img;
+      this.requestRender();
+    };
+    img.src = url;
+  }
+
   /** Called on every graph redraw: cheap check whether the upstream image changed. */
   refreshImage() {
     const src = findImageSource(this.node);
-    const key = sourceKey(src);
+    const key = pathKey(src);
     if (key === this.startKey) return;
     this.startKey = key;
+    this.startSource = src;
     if (!src) {
       this.startImage = null;
       this.requestRender();
       return;
     }
-    const url = src.kind === "imgs" ? src.src : this.host.apiURL(viewQuery(src.file));
+    this.loadStartImage(src, key);
+  }
+
+  async loadStartImage(src, key) {
+    const what = src.kind === "file" ? src.file.filename : src.kind === "example" ? "the example clip's first frame" : src.src;
+    let url;
+    try {
+      url = await this.sourceURL(src);
+    } catch (e) {
+      if (this.startKey === key) this.status(`Could not load the start image (${what}): ${e.message || e}`, "error");
+      return;
+    }
     const img = new Image();
     img.onload = () => {
       if (this.startKey !== key) return;
@@ -358,19 +453,56 @@ export class MotionStreamEditor {
       this.requestRender();
     };
     img.onerror = () => {
-      if (this.startKey === key) this.status(`Could not load the start image (${src.kind === "file" ? src.file.filename : url})`, "error");
+      if (this.startKey === key) this.status(`Could not load the start image (${what})`, "error");
     };
     img.src = url;
   }
 
+  /** A URL the start image loads from: the node's preview, the /view route, or a rendered example. */
+  async sourceURL(src) {
+    if (src.kind === "imgs") return src.src;
+    if (src.kind === "file") return this.host.apiURL(viewQuery(src.file));
+    const res = await this.host.fetchApi("/motionstream/example_image", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(src.params),
+    });
+    if (!res.ok) throw new Error((await res.json().then((j) => j.error, () => null)) || `${res.status} ${res.statusText}`);
+    if (this.exampleURL) URL.revokeObjectURL(this.exampleURL);
+    this.exampleURL = URL.createObjectURL(await res.blob());
+    return this.exampleURL;
+  }
+
   /** With no tracks yet, the editor takes the image's size as its pixel space. */
   adoptImageSize(w, h) {
-    if (!(w > 0 && h > 0) || this.state.tracks.length || this.rawInvalid !== null) return;
+    if (!(w > 0 && h > 0) || this.state.tracks.length || this.rawInvalid !== null || this.exactPicture()) return;
     if (this.state.width === w && this.state.height === h) return;
     const s = cloneState(this.state);
     s.width = Math.round(w);
     s.height = Math.round(h);
     this.commit(s, { record: false });
+  }
+
+  // ------------------------------------------------------------ host events
+  /** The node is about to run (its "executing" event): old run messages no longer apply. */
+  onRunStarting() {
+    if (!this.isLive()) this.status("Starting the run…");
+  }
+
+  /** The prompt was refused, or the run failed before streaming (nothing of it reached the editor). */
+  onRunError(message) {
+    if (this.isLive()) this.live.end({ reason: "error", message });
+    else this.status(`Run failed: ${message}`, "error");
+  }
+
+  /** After queueing: the host's validation errors for this node (null when it was queued). */
+  onQueued(errors) {
+    if (errors && errors.length) {
+      const text = errors.map((e) => [e.message, e.details].filter(Boolean).join(": ")).join("; ");
+      this.status(`Not queued: ${text}`, "error");
+    } else if (!this.isLive()) {
+      this.status("Queued");
+    }
   }
 
   /** Health of the pack's server side changed. */
@@ -409,12 +541,10 @@ export class MotionStreamEditor {
       c.height = bs.height;
     }
     const t = now();
-    let bg = this.startImage || this.sessionImage;
+    let bg = this.editPicture();
     let animating = false;
     if (this.view === "video") {
-      const img = this.stream.current(t);
-      if (img) bg = img;
-      else if (this.sessionImage) bg = this.sessionImage;
+      bg = this.stream.current(t) || this.exactPicture()?.image || bg;
       animating = this.stream.animating;
     } else if (this.editPlayer.state === "playing") {
       this.frame = this.editPlayer.tick(t);
@@ -434,7 +564,7 @@ export class MotionStreamEditor {
       preview: pv,
       overrides: pv.overrides,
       hud: this.hudLines(),
-      ...this.liveScene(),
+      ...this.live.scene(),
       ...this.messageScene(),
     };
     drawScene(c.getContext("2d"), scene);
@@ -450,7 +580,13 @@ export class MotionStreamEditor {
       return [this.session.paused ? "❚❚ paused (generation)" : "● live: drag points to steer"];
     }
     const n = this.state.tracks.length;
-    return [`${n} track${n === 1 ? "" : "s"} · ${this.state.width}×${this.state.height} · frame ${this.currentFrame()}`];
+    const lines = [`${n} track${n === 1 ? "" : "s"} · ${this.state.width}×${this.state.height} · frame ${this.currentFrame()}`];
+    const via = this.startSource?.via || [];
+    if (this.startImage && !this.exactPicture() && via.length) {
+      lines.push(`⚠ ${via.map((v) => `'${v}'`).join(", ")} change${via.length === 1 ? "s" : ""} this image:`,
+        "the exact one the model gets shows once a run starts");
+    }
+    return lines;
   }
 
   messageScene() {
@@ -458,7 +594,7 @@ export class MotionStreamEditor {
     if (this.parseError) return { message: `Saved editor state could not be read:\n${this.parseError}`, messageIsError: true };
     if (this.view === "video" && this.isLive() && !this.stream.hasFrames) return { message: "Waiting for the first frames…" };
     if (be.ok === false && this.isLive()) return { message: be.message, messageIsError: true };
-    if (this.view === "edit" && !this.startImage && !this.sessionImage) {
+    if (this.view === "edit" && !this.editPicture()) {
       return { message: "The start image shows here once the node has run once\n(or at once with a Load Image node)" };
     }
     return {};
@@ -467,6 +603,7 @@ export class MotionStreamEditor {
   destroy() {
     this.destroyed = true;
     this.resizeObserver?.disconnect();
-    this.liveTeardown?.();
+    this.live.destroy();
+    if (this.exampleURL) URL.revokeObjectURL(this.exampleURL);
   }
 }

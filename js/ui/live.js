@@ -1,34 +1,57 @@
 // The running side of the editor: a MotionStream session of this node
 // ("motionstream.session" / ".frames" / ".done" events), live steering
 // (POST /motionstream/steer, throttled) and pause/resume/stop
-// (POST /motionstream/control). Installed onto a MotionStreamEditor.
+// (POST /motionstream/control). A LiveRun is owned by one MotionStreamEditor
+// and is given it explicitly; it reads the editor's state and geometry and
+// tells it what changed.
 
 import { LiveSteering, trackId, parseId, mapSize } from "../lib/steer.js";
 import { throttle, hzToInterval } from "../lib/throttle.js";
 import { parseTracksJSON, cloneState } from "../lib/state.js";
-import { hitTest } from "../lib/tracks.js";
+import { hitTest, rescaleTracks } from "../lib/tracks.js";
 
 export const STEER_HZ = 40;
 
 const now = () => performance.now();
 
-const methods = {
-  isLive() {
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** The error text of a non-2xx JSON reply (null when there is none). */
+async function replyError(res) {
+  return res.json().then((j) => j?.error ?? null, () => null).catch(() => null);
+}
+
+export class LiveRun {
+  constructor(ed) {
+    this.ed = ed;
+    this.session = null;
+    this.steering = new LiveSteering(null);
+    this.points = new Map(); // id -> {x, y, active, slot}: points held or left this run (editor pixels)
+    this.newPoints = 0;
+    this.sent = 0;
+    this.ok = 0;
+    this.connected = null; // {tracks, width, height}: read-only tracks from the graph's TRACKS input
+    this.throttle = throttle(() => this.sendSteer(), hzToInterval(STEER_HZ));
+  }
+
+  get running() {
     return !!(this.session && this.session.running);
-  },
+  }
 
   /** Editor pixels -> the stream's pixels (the session's width x height). */
   toStream(x, y) {
+    const { W, H } = this.ed.size();
     const s = this.session;
-    return mapSize(x, y, this.state.width, this.state.height, s.width || this.state.width, s.height || this.state.height);
-  },
+    return mapSize(x, y, W, H, s.width || W, s.height || H);
+  }
 
-  /** Which id a press at p grabs: a live point of this run, a track, or null (new point). */
-  liveHit(p) {
-    const r = this.hitRadius();
+  /** Which id a press at p grabs: a live point of this run, a drawn track, or null (new point). */
+  hit(p) {
+    const ed = this.ed;
+    const r = ed.hitRadius();
     let best = null;
     let bestD = r * r;
-    for (const [id, lp] of this.livePos) {
+    for (const [id, lp] of this.points) {
       const d = (lp.x - p.x) ** 2 + (lp.y - p.y) ** 2;
       if (d <= bestD) {
         best = id;
@@ -36,206 +59,250 @@ const methods = {
       }
     }
     if (best) return best;
-    const i = hitTest(this.state.tracks, this.currentFrame(), p.x, p.y, r);
+    const i = hitTest(ed.state.tracks, ed.currentFrame(), p.x, p.y, r);
     return i >= 0 ? trackId(i) : null;
-  },
+  }
 
-  steerPress(id, x, y) {
-    const { W, H } = this.size();
-    x = Math.min(W, Math.max(0, x));
-    y = Math.min(H, Math.max(0, y));
-    let entry = this.livePos.get(id);
+  clampToImage(x, y) {
+    const { W, H } = this.ed.size();
+    return { x: Math.min(W, Math.max(0, x)), y: Math.min(H, Math.max(0, y)) };
+  }
+
+  press(id, x, y) {
+    const c = this.clampToImage(x, y);
+    let entry = this.points.get(id);
     if (!entry) {
       const pid = parseId(id);
-      entry = { x, y, active: true, slot: pid.track ?? this.state.tracks.length + this.liveCount++ };
-      this.livePos.set(id, entry);
+      entry = { slot: pid.track ?? this.ed.state.tracks.length + this.newPoints++ };
+      this.points.set(id, entry);
     }
-    Object.assign(entry, { x, y, active: true });
-    const q = this.toStream(x, y);
-    this.live.press(id, q.x, q.y);
-    this.sendThrottle.call();
-    this.requestRender();
-  },
+    Object.assign(entry, c, { active: true });
+    const q = this.toStream(c.x, c.y);
+    this.steering.press(id, q.x, q.y);
+    this.throttle.call();
+    this.ed.requestRender();
+  }
 
-  steerMove(id, x, y) {
-    const entry = this.livePos.get(id);
+  move(id, x, y) {
+    const entry = this.points.get(id);
     if (!entry || !entry.active) return;
-    const { W, H } = this.size();
-    entry.x = Math.min(W, Math.max(0, x));
-    entry.y = Math.min(H, Math.max(0, y));
+    Object.assign(entry, this.clampToImage(x, y));
     const q = this.toStream(entry.x, entry.y);
-    if (this.live.move(id, q.x, q.y)) this.sendThrottle.call();
-    this.requestRender();
-  },
+    if (this.steering.move(id, q.x, q.y)) this.throttle.call();
+    this.ed.requestRender();
+  }
 
-  steerRelease(id) {
-    const entry = this.livePos.get(id);
+  release(id) {
+    const entry = this.points.get(id);
     if (entry) entry.active = false;
     // the last position goes out now; the release itself once the stream has used it (two chunks on)
-    this.sendThrottle.flush();
-    this.live.deferRelease(id, this.stream.chunk + 2);
-    this.requestRender();
-  },
+    this.throttle.flush();
+    this.steering.deferRelease(id, this.ed.stream.chunk + 2);
+    this.ed.requestRender();
+  }
+
+  /** The request body for a session: the client id binds it to this browser tab. */
+  body(obj) {
+    const client = this.ed.host.clientId?.();
+    return JSON.stringify(client ? { ...obj, client_id: client } : obj);
+  }
+
+  post(route, obj) {
+    return this.ed.host.fetchApi(route, { method: "POST", headers: { "Content-Type": "application/json" }, body: this.body(obj) });
+  }
 
   /** POST the changed points now (called through the throttle). */
   async sendSteer() {
-    const payload = this.live.takePayload(now());
-    if (!payload || !this.isLive()) return;
-    this.steerSent = (this.steerSent || 0) + 1;
+    const payload = this.steering.takePayload(now());
+    if (!payload || !this.running) return;
+    this.sent += 1;
     let res;
     try {
-      res = await this.host.fetchApi("/motionstream/steer", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(payload),
-      });
+      res = await this.post("/motionstream/steer", payload);
     } catch (e) {
-      this.status(`Steering failed: ${e.message || e}`, "error");
+      this.ed.status(`Steering failed: ${e.message || e}`, "error");
       return;
     }
     if (res.ok) {
-      this.steerOk = (this.steerOk || 0) + 1;
+      this.ok += 1;
       return;
     }
     if (res.status === 429) return; // too fast: the next post carries the latest position anyway
-    const msg = await res.json().then((j) => j.error, () => null).catch(() => null);
-    if (res.status === 404) {
-      this.status(msg || "The MotionStream session has ended", "error");
-      if (msg && /no running MotionStream session/i.test(msg)) this.endSession({ reason: "finished", message: "" });
-      else if (!msg) this.status("MotionStream backend not loaded: /motionstream/steer is missing", "error");
+    const msg = await replyError(res);
+    if (res.status === 404) this.sessionGone(msg, "/motionstream/steer");
+    else this.ed.status(`Steering rejected (${res.status}): ${msg || res.statusText}`, "error");
+  }
+
+  sessionGone(msg, route) {
+    if (!msg) {
+      this.ed.status(`MotionStream backend not loaded: ${route} is missing`, "error");
       return;
     }
-    this.status(`Steering rejected (${res.status}): ${msg || res.statusText}`, "error");
-  },
+    this.ed.status(msg, "error");
+    if (/no running MotionStream session/i.test(msg)) this.end({ reason: "finished", message: "" });
+  }
 
   async control(action) {
-    if (!this.isLive()) return;
+    if (!this.running) return;
     try {
-      const res = await this.host.fetchApi("/motionstream/control", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ session: this.session.id, action }),
-      });
+      const res = await this.post("/motionstream/control", { session: this.session.id, action });
       if (!res.ok) {
-        const msg = await res.json().then((j) => j.error, () => res.statusText);
-        this.status(`${action} failed (${res.status}): ${msg}`, "error");
+        this.ed.status(`${action} failed (${res.status}): ${(await replyError(res)) || res.statusText}`, "error");
         return;
       }
-      // the picture holds still while generation is paused, so points can be grabbed where they are
-      if (action === "pause") {
-        this.session.paused = true;
-        this.stream.player.pause();
-      }
-      if (action === "resume") {
-        this.session.paused = false;
-        this.stream.player.play(now());
-      }
-      this.status(action === "stop" ? "Stopping…" : action === "pause" ? "Paused" : "Resumed");
-      this.syncUI();
-      this.requestRender();
+      this.applyControl(action);
     } catch (e) {
-      this.status(`${action} failed: ${e.message || e}`, "error");
+      this.ed.status(`${action} failed: ${e.message || e}`, "error");
     }
-  },
+  }
+
+  /** The server accepted `action`: the picture holds still while paused, so points can be grabbed. */
+  applyControl(action) {
+    const player = this.ed.stream.player;
+    if (action === "pause") {
+      this.session.paused = true;
+      player.pause();
+    }
+    if (action === "resume") {
+      this.session.paused = false;
+      player.play(now());
+    }
+    this.ed.status(action === "stop" ? "Stopping…" : action === "pause" ? "Paused" : "Resumed");
+    this.ed.syncUI();
+    this.ed.requestRender();
+  }
 
   // ------------------------------------------------------------ server events
+  /** "motionstream.session": a run of this node starts (or, joined, is in progress). */
   onSession(d) {
-    this.sendThrottle.cancel();
+    const ed = this.ed;
+    this.throttle.cancel();
     this.session = {
       id: d.session,
-      width: d.width,
-      height: d.height,
+      width: d.width || ed.state.width,
+      height: d.height || ed.state.height,
       fps: d.fps,
       numFrames: d.num_frames ?? null,
       running: true,
-      paused: false,
+      paused: !!d.paused,
     };
-    this.live = new LiveSteering(d.session);
-    this.livePos = new Map();
-    this.liveCount = 0;
-    this.steerSent = 0;
-    this.steerOk = 0;
-    this.preview = null;
-    this.editPlayer.pause();
-    this.stream.begin(d.session, d.fps, now());
-    if (d.image) {
-      const img = new Image();
-      img.onload = () => {
-        this.sessionImage = img;
-        this.requestRender();
-      };
-      img.src = d.image;
-    }
-    this.view = "video";
-    this.status("Generating: drag a point to steer it, drag empty space to add a live point");
-    this.syncUI();
-    this.requestRender();
-  },
+    this.steering = new LiveSteering(d.session);
+    this.points = new Map();
+    this.newPoints = 0;
+    this.sent = 0;
+    this.ok = 0;
+    this.connected = null;
+    ed.preview = null;
+    ed.editPlayer.pause();
+    ed.stream.begin(d.session, d.fps, now(), Number(d.start_frame) || 0);
+    this.applyDetails(d);
+    ed.view = "video";
+    const joined = d.start_frame > 0 ? `Joined the run at frame ${d.start_frame}: ` : "Generating: ";
+    ed.status(`${joined}drag a point to steer it, drag empty space to add a live point`);
+    ed.syncUI();
+    ed.requestRender();
+  }
 
-  onFrames(d) {
-    if (!this.session || this.session.id !== d.session) {
-      // joined mid-run (page reloaded): follow the stream without steering history
-      if (this.stream.sessionId !== d.session) this.onSession({ session: d.session, fps: d.fps, width: this.state.width, height: this.state.height });
-    }
-    this.stream.addChunk(d, now());
-    if (Number.isInteger(d.chunk) && this.live.dueReleases(d.chunk).length) this.sendThrottle.call();
-    if (this.view !== "video") this.view = this.isLive() ? "video" : this.view;
-    this.syncUI();
-    this.requestRender();
-  },
-
-  onDone(d) {
-    if (this.stream.sessionId !== null && d.session !== this.stream.sessionId) return;
-    this.endSession(d);
-  },
-
-  /** The run is over (done event, interruption, or the session vanished). */
-  endSession(d = {}) {
-    const wasLive = this.isLive();
-    this.sendThrottle.flush();
-    if (this.session) this.session.running = false;
-    for (const lp of this.livePos.values()) lp.active = false;
-    this.stream.finish();
-    const reason = d.reason || "finished";
-    let msg = `Run ${reason}${d.message ? `: ${d.message}` : ""}`;
-    if (d.recorded) {
+  /** What the session event (or the join reply) says about the run: exact start image, connected tracks. */
+  applyDetails(d) {
+    const ed = this.ed;
+    ed.useRunSize(this.session.width, this.session.height);
+    if (d.image) ed.setSessionImage(d.image);
+    if (d.connected) {
       try {
-        const r = parseTracksJSON(d.recorded);
-        const s = cloneState(this.state);
-        Object.assign(s, { width: r.width, height: r.height, fps: r.fps, numFrames: r.numFrames, durationFrames: r.numFrames, tracks: r.tracks });
-        this.selection.clear();
-        // (the node's own frame count stays: the record may run to the end of the last chunk)
-        this.commit(s);
-        msg += ` · kept ${r.tracks.length} track${r.tracks.length === 1 ? "" : "s"} as run (Ctrl+Z restores the drawn ones)`;
+        const c = parseTracksJSON(d.connected);
+        this.connected = c.tracks.length ? { tracks: c.tracks, width: c.width, height: c.height } : null;
       } catch (e) {
-        msg += ` · the recorded tracks could not be read: ${e.message}`;
+        ed.status(`The connected tracks could not be read: ${e.message}`, "error");
       }
     }
-    this.livePos = new Map();
-    if (wasLive || d.reason) this.status(msg, reason === "error" ? "error" : "info");
-    this.syncUI();
-    this.requestRender();
-  },
+    ed.requestRender();
+  }
 
-  /** What the renderer needs about live points. */
-  liveScene() {
+  /** A page opened (or reloaded) during a run: follow it from the frame it is at, and ask for the rest. */
+  join(d) {
+    this.onSession({ session: d.session, fps: d.fps, width: d.width, height: d.height, start_frame: d.start_frame,
+      num_frames: d.num_frames, paused: d.paused });
+    this.post("/motionstream/session", { session: d.session })
+      .then(async (res) => {
+        if (!res.ok) throw new Error((await replyError(res)) || `${res.status} ${res.statusText}`);
+        const info = await res.json();
+        if (this.session?.id === d.session) this.applyDetails(info);
+      })
+      .catch((e) => this.ed.status(`Joined the run, but its start image could not be fetched: ${e.message || e}`, "error"));
+  }
+
+  onFrames(d) {
+    const ed = this.ed;
+    if (this.session?.id !== d.session && ed.stream.sessionId !== d.session) this.join(d);
+    ed.stream.addChunk(d, now());
+    if (Number.isInteger(d.chunk) && this.steering.dueReleases(d.chunk).length) this.throttle.call();
+    if (this.running) ed.view = "video";
+    ed.syncUI();
+    ed.requestRender();
+  }
+
+  onDone(d) {
+    if (this.ed.stream.sessionId !== null && d.session !== this.ed.stream.sessionId) return;
+    this.end(d);
+  }
+
+  /** The run is over (done event, interruption, or the session vanished). */
+  end(d = {}) {
+    const ed = this.ed;
+    const wasLive = this.running;
+    this.throttle.flush();
+    if (this.session) this.session.running = false;
+    ed.stream.finish(d.gen_fps);
+    const reason = d.reason || "finished";
+    let msg = `Run ${reason}${d.message ? `: ${d.message}` : ""}`;
+    if (d.recorded) msg += this.keepRecorded(d.recorded);
+    if (this.connected) msg += ` · ${plural(this.connected.tracks.length, "connected track")} from the graph (shown dashed, read-only)`;
+    this.points = new Map();
+    if (wasLive || d.reason) ed.status(msg, reason === "error" ? "error" : "info");
+    ed.syncUI();
+    ed.requestRender();
+  }
+
+  /** Store the run's own tracks (drawn + live, as used) in the editor; returns the status text for it. */
+  keepRecorded(recorded) {
+    const ed = this.ed;
+    try {
+      const r = parseTracksJSON(recorded);
+      const s = cloneState(ed.state);
+      // the timeline holds every frame handed to the model (to the end of the last chunk); the
+      // video length stays the node's frame count
+      Object.assign(s, { width: r.width, height: r.height, fps: r.fps, numFrames: r.numFrames, tracks: r.tracks });
+      ed.selection.clear();
+      ed.commit(s);
+      return ` · kept ${plural(r.tracks.length, "track")} as run (Ctrl+Z restores the drawn ones)`;
+    } catch (e) {
+      return ` · the recorded tracks could not be read: ${e.message}`;
+    }
+  }
+
+  /** What the renderer needs about live points and connected tracks. */
+  scene() {
     const takenOver = new Map();
     const livePoints = [];
-    for (const [id, lp] of this.livePos) {
+    const n = this.ed.state.tracks.length;
+    for (const [id, lp] of this.points) {
       const pid = parseId(id);
-      if (pid.track !== undefined && pid.track < this.state.tracks.length) takenOver.set(pid.track, lp);
+      if (pid.track !== undefined && pid.track < n) takenOver.set(pid.track, lp);
       else livePoints.push(lp);
     }
-    return { takenOver, livePoints };
-  },
-};
+    return { takenOver, livePoints, connected: this.connectedInEditor() };
+  }
 
-export function installLive(ed) {
-  Object.assign(ed, methods);
-  ed.session = null;
-  ed.live = new LiveSteering(null);
-  ed.livePos = new Map();
-  ed.liveCount = 0;
-  ed.sendThrottle = throttle(() => ed.sendSteer(), hzToInterval(STEER_HZ));
-  ed.liveTeardown = () => ed.sendThrottle.cancel();
+  /** The connected tracks in the editor's pixel space. */
+  connectedInEditor() {
+    const c = this.connected;
+    if (!c) return [];
+    const { W, H } = this.ed.size();
+    return c.width === W && c.height === H ? c.tracks : rescaleTracks(c.tracks, c.width, c.height, W, H);
+  }
+
+  destroy() {
+    this.throttle.cancel();
+  }
 }

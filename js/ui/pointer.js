@@ -10,6 +10,9 @@
 //   Right-click a point deletes its track. Middle button pans, wheel zooms the graph.
 // Live mode (a stream of this node is running):
 //   drag a point -> steer it ("track:<i>"), drag empty space -> a new live point.
+//
+// A press picks one gesture (pan, steer, draw, motion, translate, box); the gesture then gets the
+// moves and the release. Each gesture is a small object {type, move(e), end(e), cancel()}.
 
 import { rectFromCorners } from "../lib/coords.js";
 import {
@@ -18,185 +21,260 @@ import {
 
 const CLICK_SLOP_CSS = 3;
 
-function samplesOf(e, toImage) {
-  const evs = typeof e.getCoalescedEvents === "function" ? e.getCoalescedEvents() : [];
-  const list = evs && evs.length ? evs : [e];
-  return list.map((ev) => ({ t: ev.timeStamp, ...toImage(ev) }));
+const clamp = (v, hi) => Math.min(hi, Math.max(0, v));
+
+/**
+ * What a primary-button drag has done so far: where it started (client and image pixels), whether it
+ * went beyond a click, and its timed samples in image pixels (coalesced events included).
+ */
+class Stroke {
+  constructor(input, e) {
+    this.input = input;
+    this.cx = e.clientX;
+    this.cy = e.clientY;
+    this.a = input.toImage(e);
+    this.moved = false;
+    this.samples = [{ t: e.timeStamp, x: this.a.x, y: this.a.y }];
+  }
+
+  /** Note a move; returns the pointer's image position. */
+  track(e, { sample = true } = {}) {
+    if (!this.moved && Math.hypot(e.clientX - this.cx, e.clientY - this.cy) > CLICK_SLOP_CSS) this.moved = true;
+    if (sample) {
+      const evs = typeof e.getCoalescedEvents === "function" ? e.getCoalescedEvents() : [];
+      for (const ev of evs && evs.length ? evs : [e]) this.samples.push({ t: ev.timeStamp, ...this.input.toImage(ev) });
+    }
+    return this.input.toImage(e);
+  }
+
+  /** The release point, appended as the last sample. */
+  close(e) {
+    const p = this.input.toImage(e);
+    this.samples.push({ t: e.timeStamp, x: p.x, y: p.y });
+    return p;
+  }
+
+  get path() {
+    return this.samples.map((s) => [s.x, s.y]);
+  }
 }
 
-export function attachPointer(ed) {
-  const canvas = ed.dom.canvas;
-  let g = null;
+// ------------------------------------------------------------ gestures
+function panGesture(ed) {
+  return {
+    type: "pan",
+    move: (e) => ed.host.forwardPointer("move", e),
+    end: (e) => ed.host.forwardPointer("up", e),
+    cancel: (e) => ed.host.forwardPointer("up", e),
+  };
+}
 
-  const toImage = (e) => ed.toImage(e.clientX, e.clientY);
-  const movedFar = (e) => Math.hypot(e.clientX - g.cx, e.clientY - g.cy) > CLICK_SLOP_CSS;
+/** Live: hold a point (a drawn track, a live point of this run, or a new one) and steer it. */
+function steerGesture(ed, stroke) {
+  const id = ed.live.hit(stroke.a) ?? ed.live.steering.newId();
+  ed.live.press(id, stroke.a.x, stroke.a.y);
+  const release = () => ed.live.release(id);
+  return {
+    type: "steer",
+    id,
+    move(e) {
+      const p = stroke.track(e, { sample: false });
+      ed.live.move(id, p.x, p.y);
+    },
+    end: release,
+    cancel: release,
+  };
+}
 
-  const onDown = (e) => {
-    ed.focus();
-    if (e.button === 1) {
-      ed.host.forwardPointer("down", e);
-      g = { type: "pan" };
-      return;
-    }
-    if (e.button === 2) {
-      e.preventDefault();
-      if (ed.isLive()) return;
-      const p = toImage(e);
-      const i = hitTest(ed.state.tracks, ed.currentFrame(), p.x, p.y, ed.hitRadius());
-      if (i >= 0) ed.deleteTracks([i]);
-      return;
-    }
-    if (e.button !== 0) return;
-    e.preventDefault();
-    try {
-      canvas.setPointerCapture(e.pointerId);
-    } catch {
-      /* synthetic events may have no capturable pointer */
-    }
-    const p = toImage(e);
-    const base = { cx: e.clientX, cy: e.clientY, a: p, moved: false, samples: [{ t: e.timeStamp, x: p.x, y: p.y }] };
-    if (ed.isLive()) {
-      const id = ed.liveHit(p) ?? ed.live.newId();
-      ed.steerPress(id, p.x, p.y);
-      g = { ...base, type: "steer", id };
-      return;
-    }
-    const frame = ed.currentFrame();
-    const i = hitTest(ed.state.tracks, frame, p.x, p.y, ed.hitRadius());
-    if (e.shiftKey) {
-      if (i >= 0) {
-        ed.toggleSelected(i);
-        g = null;
-      } else {
-        g = { ...base, type: "box", additive: true };
+/** Draw tool on empty space: a drawn track (or a static point for a click). */
+function drawGesture(ed, stroke, frame) {
+  return {
+    type: "draw",
+    move(e) {
+      stroke.track(e);
+      ed.setPreview({ path: stroke.path, color: ed.nextColor() });
+    },
+    end(e) {
+      ed.setPreview(null);
+      const st = ed.state;
+      const { W, H } = ed.size();
+      const T = st.numFrames;
+      if (!stroke.moved) {
+        ed.addTracks([staticTrack(clamp(stroke.a.x, W), clamp(stroke.a.y, H), T)]);
+        return;
       }
-      return;
+      stroke.close(e);
+      ed.addTracks([drawnTrack(stroke.samples, { fps: st.fps, T, startFrame: frame, W, H })]);
+    },
+    cancel: () => ed.setPreview(null),
+  };
+}
+
+/** Draw tool on a point: the selected group moves over time from the scrubber frame on, as dragged. */
+function motionGesture(ed, stroke, frame) {
+  return {
+    type: "motion",
+    move(e) {
+      const p = stroke.track(e);
+      const { W, H } = ed.size();
+      const overrides = new Map();
+      for (const i of ed.selection) {
+        const q = pointAt(ed.state.tracks[i], frame);
+        overrides.set(i, [clamp(q[0] + p.x - stroke.a.x, W), clamp(q[1] + p.y - stroke.a.y, H)]);
+      }
+      ed.setPreview({ path: stroke.path, overrides });
+    },
+    end(e) {
+      ed.setPreview(null);
+      if (!stroke.moved) return;
+      stroke.close(e);
+      const st = ed.state;
+      const { W, H } = ed.size();
+      const next = recordGroupMotion(st.tracks, [...ed.selection], stroke.samples, { fps: st.fps, startFrame: frame, W, H });
+      ed.replaceTracks(next, "Move over time");
+    },
+    cancel: () => ed.setPreview(null),
+  };
+}
+
+/** Move tool on a point: the selected tracks move as a whole (every frame), kept inside the image. */
+function translateGesture(ed, stroke) {
+  const moved = (p) => {
+    const sel = [...ed.selection];
+    const { W, H } = ed.size();
+    const d = clampGroupOffset(ed.state.tracks, sel, p.x - stroke.a.x, p.y - stroke.a.y, W, H);
+    return translateTracks(ed.state.tracks, sel, d.dx, d.dy);
+  };
+  return {
+    type: "translate",
+    move: (e) => ed.setPreview({ tracks: moved(stroke.track(e)) }),
+    end(e) {
+      ed.setPreview(null);
+      if (stroke.moved) ed.replaceTracks(moved(ed.toImage(e.clientX, e.clientY)), "Move tracks");
+    },
+    cancel: () => ed.setPreview(null),
+  };
+}
+
+/** A selection box (Move tool on empty space, or Shift+drag: added to the selection). */
+function boxGesture(ed, stroke, additive) {
+  return {
+    type: "box",
+    move: (e) => ed.setPreview({ rubber: rectFromCorners(stroke.a, stroke.track(e)) }),
+    end(e) {
+      ed.setPreview(null);
+      const r = rectFromCorners(stroke.a, ed.toImage(e.clientX, e.clientY));
+      if (r.w < 1 && r.h < 1) {
+        if (!additive) ed.setSelection([]);
+        return;
+      }
+      const hits = tracksInRect(ed.state.tracks, ed.currentFrame(), r);
+      ed.setSelection(additive ? [...ed.selection, ...hits] : hits);
+      ed.lastBox = r.w >= 4 && r.h >= 4 ? r : null;
+    },
+    cancel: () => ed.setPreview(null),
+  };
+}
+
+// ------------------------------------------------------------ the canvas's listeners
+export class PointerInput {
+  constructor(ed) {
+    this.ed = ed;
+    this.gesture = null;
+    const c = ed.dom.canvas;
+    c.addEventListener("pointerdown", (e) => this.onDown(e));
+    c.addEventListener("pointermove", (e) => this.onMove(e));
+    c.addEventListener("pointerup", (e) => this.finish(e, false));
+    c.addEventListener("pointercancel", (e) => this.finish(e, true));
+    c.addEventListener("lostpointercapture", (e) => {
+      if (this.gesture?.type === "steer") this.finish(e, true);
+    });
+    c.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
+    c.addEventListener("contextmenu", (e) => e.preventDefault());
+  }
+
+  toImage(e) {
+    return this.ed.toImage(e.clientX, e.clientY);
+  }
+
+  /** The drawn track under a pointer event, or -1. */
+  trackAt(e) {
+    const ed = this.ed;
+    const p = this.toImage(e);
+    return hitTest(ed.state.tracks, ed.currentFrame(), p.x, p.y, ed.hitRadius());
+  }
+
+  onDown(e) {
+    this.ed.focus();
+    if (e.button === 1) {
+      this.ed.host.forwardPointer("down", e);
+      this.gesture = panGesture(this.ed);
+    } else if (e.button === 2) {
+      e.preventDefault();
+      this.deleteAt(e);
+    } else if (e.button === 0) {
+      e.preventDefault();
+      try {
+        this.ed.dom.canvas.setPointerCapture(e.pointerId);
+      } catch {
+        /* synthetic events may have no capturable pointer */
+      }
+      this.gesture = this.pick(e);
+    }
+  }
+
+  /** Right-click: delete the track under the pointer (not while a stream runs). */
+  deleteAt(e) {
+    if (this.ed.isLive()) return;
+    const i = this.trackAt(e);
+    if (i >= 0) this.ed.deleteTracks([i]);
+  }
+
+  /** The gesture a primary press starts (null: a Shift+click that toggled a point). */
+  pick(e) {
+    const ed = this.ed;
+    const stroke = new Stroke(this, e);
+    if (ed.isLive()) return steerGesture(ed, stroke);
+    const frame = ed.currentFrame();
+    const i = this.trackAt(e);
+    if (e.shiftKey) {
+      if (i < 0) return boxGesture(ed, stroke, true);
+      ed.toggleSelected(i);
+      return null;
     }
     if (i >= 0) {
       if (!ed.selection.has(i)) ed.setSelection([i]);
-      g = { ...base, type: ed.tool === "move" ? "translate" : "motion", index: i, frame };
-    } else if (ed.tool === "move") {
-      g = { ...base, type: "box", additive: false };
-    } else {
-      g = { ...base, type: "draw", frame };
+      return ed.tool === "move" ? translateGesture(ed, stroke) : motionGesture(ed, stroke, frame);
     }
-  };
+    return ed.tool === "move" ? boxGesture(ed, stroke, false) : drawGesture(ed, stroke, frame);
+  }
 
-  const onMove = (e) => {
-    if (!g) {
-      if (e.buttons === 0 && !ed.isLive()) {
-        const p = toImage(e);
-        const i = hitTest(ed.state.tracks, ed.currentFrame(), p.x, p.y, ed.hitRadius());
-        canvas.style.cursor = i >= 0 ? (ed.tool === "move" ? "move" : "grab") : "crosshair";
-      } else if (ed.isLive()) {
-        canvas.style.cursor = "grab";
-      }
-      return;
-    }
-    if (g.type === "pan") {
-      ed.host.forwardPointer("move", e);
-      return;
-    }
-    const p = toImage(e);
-    if (!g.moved && movedFar(e)) g.moved = true;
-    if (g.type === "steer") {
-      ed.steerMove(g.id, p.x, p.y);
-      return;
-    }
-    for (const s of samplesOf(e, toImage)) g.samples.push(s);
-    const { W, H } = ed.size();
-    if (g.type === "draw") {
-      ed.setPreview({ path: g.samples.map((s) => [s.x, s.y]), color: ed.nextColor() });
-    } else if (g.type === "motion") {
-      const dx = p.x - g.a.x;
-      const dy = p.y - g.a.y;
-      const overrides = new Map();
-      for (const i of ed.selection) {
-        const q = pointAt(ed.state.tracks[i], g.frame);
-        overrides.set(i, [Math.min(W, Math.max(0, q[0] + dx)), Math.min(H, Math.max(0, q[1] + dy))]);
-      }
-      ed.setPreview({ path: g.samples.map((s) => [s.x, s.y]), overrides });
-    } else if (g.type === "translate") {
-      const sel = [...ed.selection];
-      const d = clampGroupOffset(ed.state.tracks, sel, p.x - g.a.x, p.y - g.a.y, W, H);
-      ed.setPreview({ tracks: translateTracks(ed.state.tracks, sel, d.dx, d.dy) });
-    } else if (g.type === "box") {
-      ed.setPreview({ rubber: rectFromCorners(g.a, p) });
-    }
-  };
+  onMove(e) {
+    if (this.gesture) this.gesture.move(e);
+    else this.hover(e);
+  }
 
-  const finish = (e, cancelled) => {
-    const cur = g;
-    g = null;
-    if (!cur) return;
-    if (cur.type === "pan") {
-      ed.host.forwardPointer("up", e);
-      return;
-    }
-    if (cur.type === "steer") {
-      ed.steerRelease(cur.id);
-      return;
-    }
-    ed.setPreview(null);
-    if (cancelled) return;
-    const p = toImage(e);
-    const st = ed.state;
-    const { W, H } = ed.size();
-    if (cur.type === "draw") {
-      const T = st.numFrames;
-      let track;
-      if (!cur.moved) {
-        track = staticTrack(Math.min(W, Math.max(0, cur.a.x)), Math.min(H, Math.max(0, cur.a.y)), T);
-      } else {
-        cur.samples.push({ t: e.timeStamp, x: p.x, y: p.y });
-        track = drawnTrack(cur.samples, { fps: st.fps, T, startFrame: cur.frame, W, H });
-      }
-      ed.addTracks([track]);
-    } else if (cur.type === "motion") {
-      if (!cur.moved) return;
-      cur.samples.push({ t: e.timeStamp, x: p.x, y: p.y });
-      const next = recordGroupMotion(st.tracks, [...ed.selection], cur.samples, { fps: st.fps, startFrame: cur.frame, W, H });
-      ed.replaceTracks(next, "Move over time");
-    } else if (cur.type === "translate") {
-      if (!cur.moved) return;
-      const sel = [...ed.selection];
-      const d = clampGroupOffset(st.tracks, sel, p.x - cur.a.x, p.y - cur.a.y, W, H);
-      ed.replaceTracks(translateTracks(st.tracks, sel, d.dx, d.dy), "Move tracks");
-    } else if (cur.type === "box") {
-      const r = rectFromCorners(cur.a, p);
-      if (r.w < 1 && r.h < 1) {
-        if (!cur.additive) ed.setSelection([]);
-        return;
-      }
-      const hits = tracksInRect(st.tracks, ed.currentFrame(), r);
-      ed.setSelection(cur.additive ? [...ed.selection, ...hits] : hits);
-      ed.lastBox = r.w >= 4 && r.h >= 4 ? r : null;
-    }
-  };
+  /** The cursor says what a press would do. */
+  hover(e) {
+    const ed = this.ed;
+    const c = ed.dom.canvas;
+    if (ed.isLive()) c.style.cursor = "grab";
+    else if (e.buttons === 0) c.style.cursor = this.trackAt(e) >= 0 ? (ed.tool === "move" ? "move" : "grab") : "crosshair";
+  }
 
-  const onUp = (e) => finish(e, false);
-  const onCancel = (e) => finish(e, true);
-  const onWheel = (e) => {
+  finish(e, cancelled) {
+    const g = this.gesture;
+    this.gesture = null;
+    if (!g) return;
+    if (cancelled) g.cancel(e);
+    else g.end(e);
+  }
+
+  onWheel(e) {
     e.preventDefault();
     e.stopPropagation();
-    ed.host.forwardWheel(e);
-  };
-  const onContext = (e) => e.preventDefault();
-
-  canvas.addEventListener("pointerdown", onDown);
-  canvas.addEventListener("pointermove", onMove);
-  canvas.addEventListener("pointerup", onUp);
-  canvas.addEventListener("pointercancel", onCancel);
-  canvas.addEventListener("lostpointercapture", (e) => {
-    if (g && g.type === "steer") finish(e, true);
-  });
-  canvas.addEventListener("wheel", onWheel, { passive: false });
-  canvas.addEventListener("contextmenu", onContext);
-  return {
-    get gesture() {
-      return g;
-    },
-  };
+    this.ed.host.forwardWheel(e);
+  }
 }
 
 /** Keyboard shortcuts on the widget root; keys it handles never reach the graph. */

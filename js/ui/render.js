@@ -4,7 +4,7 @@
 // pixels per CSS pixel so sizes look the same at any zoom / devicePixelRatio.
 
 import { imageToView } from "../lib/coords.js";
-import { trackColor, kindStyle, withAlpha, SELECTION_COLOR, LIVE_ACTIVE_COLOR } from "../lib/palette.js";
+import { trackColor, kindStyle, withAlpha, SELECTION_COLOR, LIVE_ACTIVE_COLOR, CONNECTED_COLOR } from "../lib/palette.js";
 import { pointAt, visibleAt } from "../lib/tracks.js";
 
 const TAU = Math.PI * 2;
@@ -132,6 +132,28 @@ function drawPoint(ctx, s, v, color, kind, { selected = false, hidden = false, a
   ctx.globalAlpha = 1;
 }
 
+/** Tracks from the graph's TRACKS input: dashed trails and hollow squares, never editable. */
+function drawConnected(ctx, s) {
+  const list = s.connected || [];
+  if (!list.length) return;
+  ctx.save();
+  ctx.setLineDash([4 * s.k, 3 * s.k]);
+  list.forEach((t) => drawTrail(ctx, s, t, CONNECTED_COLOR, s.frame));
+  ctx.setLineDash([]);
+  const h = 3.5 * s.k;
+  list.forEach((t) => {
+    const v = toView(s, pointAt(t, s.frame));
+    ctx.globalAlpha = visibleAt(t, s.frame) ? 0.9 : 0.35;
+    ctx.strokeStyle = "rgba(0,0,0,0.7)";
+    ctx.lineWidth = 3 * s.k;
+    ctx.strokeRect(v.x - h, v.y - h, 2 * h, 2 * h);
+    ctx.strokeStyle = CONNECTED_COLOR;
+    ctx.lineWidth = 1.5 * s.k;
+    ctx.strokeRect(v.x - h, v.y - h, 2 * h, 2 * h);
+  });
+  ctx.restore();
+}
+
 function drawTracks(ctx, s) {
   const { tracks, frame, selection } = s;
   const takenOver = s.takenOver || new Map();
@@ -218,6 +240,7 @@ export function drawScene(ctx, s) {
   ctx.rect(0, 0, s.viewW, s.viewH);
   ctx.clip();
   if (s.showOverlay !== false) {
+    drawConnected(ctx, s);
     drawTracks(ctx, s);
     drawPreview(ctx, s);
   }

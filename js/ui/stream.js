@@ -18,8 +18,8 @@ export class StreamView {
     this.reset();
   }
 
-  reset() {
-    this.frames.clear();
+  reset(first = 0) {
+    this.frames.clear(first);
     this.player.reset();
     this.display.reset();
     this.sessionId = null;
@@ -33,9 +33,10 @@ export class StreamView {
   }
 
   get hasFrames() {
-    return this.frames.contiguous > 0;
+    return this.frames.hasFrames;
   }
 
+  /** One past the newest frame that can be shown (frames first..count-1). */
   get count() {
     return this.frames.contiguous;
   }
@@ -45,8 +46,9 @@ export class StreamView {
     return this.frames.first;
   }
 
-  begin(sessionId, fps, now) {
-    this.reset();
+  /** A stream starts; `first` is its first frame to come (> 0 when the page joins a run in progress). */
+  begin(sessionId, fps, now, first = 0) {
+    this.reset(first);
     this.sessionId = sessionId;
     this.player.startStream(fps > 0 ? fps : 16, now);
   }
@@ -57,7 +59,9 @@ export class StreamView {
     const start = Number(detail.start_frame) || 0;
     const list = Array.isArray(detail.frames) ? detail.frames : [];
     if (detail.fps > 0) this.player.fps = detail.fps;
-    if (Number.isFinite(detail.gen_fps)) this.genFps = detail.gen_fps;
+    // the run's speed so far (the frames over the time spent making them), else this chunk's
+    const fps = Number.isFinite(detail.run_fps) ? detail.run_fps : detail.gen_fps;
+    if (Number.isFinite(fps)) this.genFps = fps;
     if (Number.isFinite(detail.latency_ms)) this.latencyMs = detail.latency_ms;
     if (Number.isInteger(detail.chunk)) this.chunk = detail.chunk;
     // a chunk's worth of frames is a good buffer: play starts as soon as one chunk is in
@@ -78,8 +82,9 @@ export class StreamView {
     });
   }
 
-  /** The run is over: play out what is there, then keep it for scrubbing. */
-  finish() {
+  /** The run is over: play out what is there, then keep it for scrubbing; `runFps`: the whole run's speed. */
+  finish(runFps) {
+    if (Number.isFinite(runFps) && runFps > 0) this.genFps = runFps;
     this.player.finish();
   }
 
@@ -102,7 +107,7 @@ export class StreamView {
   /** Whether the clock needs animation frames. */
   get animating() {
     const s = this.player.state;
-    return s === "playing" || (s === "buffering" && this.count > 0);
+    return s === "playing" || (s === "buffering" && this.hasFrames);
   }
 
   statsText(now) {
