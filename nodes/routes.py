@@ -1,10 +1,12 @@
 """HTTP routes the widget talks to while a MotionStreamGenerate node runs (aiohttp, on the server loop).
 
-    POST /motionstream/steer    {"session", "points": [{"id", "x", "y", "active"}], "t"} -> {"ok", "chunk"}
-    POST /motionstream/control  {"session", "action": "pause" | "resume" | "stop"}   -> {"ok"}
+    POST /motionstream/steer    {"session", "client_id", "points": [{"id", "x", "y", "active"}], "t"} -> {"ok", "chunk"}
+    POST /motionstream/control  {"session", "client_id", "action": "pause" | "resume" | "stop"}   -> {"ok"}
+    POST /motionstream/session  {"session", "client_id"} -> the session event's fields (a page joining a run)
     GET  /motionstream/health                                                        -> {"ok", "version"}
 
-Errors: 400 (malformed), 404 (no such running session), 429 (over 120 posts/s) with {"error": "..."}.
+Errors: 400 (malformed), 403 (not the client that queued the run), 404 (no such running session),
+405 (a GET on a POST route, with ``Allow: POST``), 429 (over 120 posts/s), all with {"error": "..."}.
 The handlers only touch the thread-safe session registry (see ``sessions.py``).
 """
 
@@ -14,44 +16,66 @@ import logging
 
 from motionstream_core import __version__ as VERSION
 
-from .sessions import MAX_BODY_BYTES, REGISTRY, SessionRegistry, handle_control, handle_steer
+from .sessions import (MAX_BODY_BYTES, REGISTRY, SessionRegistry, SteerError, body_too_large, handle_control,
+                       handle_session, handle_steer)
 
 log = logging.getLogger("motionstream")
 _registered: set[int] = set()
 
 
+POST_ROUTES = ("steer", "control", "session")
+
+
 async def _read(request) -> bytes:
+    """The body, refused unread (SteerError) when it is over the limit, with its real size when declared."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return b"x" * (MAX_BODY_BYTES + 1)  # parse_body rejects it with a clear message, unread
-    return await request.content.read(MAX_BODY_BYTES + 1)
+        raise body_too_large(request.content_length)
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:  # streamed without a length: only "more than" is known
+        raise body_too_large(None)
+    return raw
 
 
 def make_handlers(registry: SessionRegistry = REGISTRY, load_error: str | None = None):
     from aiohttp import web
 
-    async def steer(request):
-        status, body = handle_steer(registry, await _read(request))
-        return web.json_response(body, status=status)
+    def post_handler(handle):
+        async def handler(request):
+            try:
+                raw = await _read(request)
+            except SteerError as e:
+                return web.json_response({"error": e.message}, status=e.status)
+            status, body = handle(registry, raw)
+            return web.json_response(body, status=status)
+        return handler
 
-    async def control(request):
-        status, body = handle_control(registry, await _read(request))
-        return web.json_response(body, status=status)
+    steer, control = post_handler(handle_steer), post_handler(handle_control)
 
     async def health(request):
         if load_error:
             return web.json_response({"ok": False, "version": VERSION, "error": load_error}, status=503)
         return web.json_response({"ok": True, "version": VERSION, "sessions": len(registry)})
 
-    return steer, control, health
+    return steer, control, health, post_handler(handle_session)
+
+
+async def _get_on_post_route(request):
+    from aiohttp import web
+
+    return web.json_response({"error": f"{request.method} is not allowed on {request.path}: use POST"},
+                             status=405, headers={"Allow": "POST"})
 
 
 def register(routes, registry: SessionRegistry = REGISTRY, load_error: str | None = None) -> bool:
-    """Add the routes to an aiohttp RouteTableDef (PromptServer.instance.routes); once per table."""
+    """Add the routes to an aiohttp RouteTableDef (PromptServer.instance.routes); once per table.
+
+    A GET on a POST route is answered 405 here: the host's own catch-all would answer a bare 404."""
     if id(routes) in _registered:
         return False
-    steer, control, health = make_handlers(registry, load_error)
-    routes.post("/motionstream/steer")(steer)
-    routes.post("/motionstream/control")(control)
+    steer, control, health, session = make_handlers(registry, load_error)
+    for name, handler in zip(POST_ROUTES, (steer, control, session)):
+        routes.post(f"/motionstream/{name}")(handler)
+        routes.get(f"/motionstream/{name}")(_get_on_post_route)
     routes.get("/motionstream/health")(health)
     _registered.add(id(routes))
     return True

@@ -1,9 +1,10 @@
 """Live sessions: one per running MotionStreamGenerate node, reachable by its random id.
 
 The node registers a ``LiveSession`` (holding the core's thread-safe ``Steering``) for the length of
-its run; the HTTP routes (``routes.py``, on the server's asyncio loop) look it up by id, validate
-what the browser posted and write into the steering object; the node's worker thread reads it at
-each chunk boundary. Nothing here imports ComfyUI or aiohttp, so it is unit-tested on its own.
+its run; the HTTP routes (``routes.py``, on the server's asyncio loop) look it up by id, check that
+the request comes from the client that queued the run (its websocket ``client_id``), validate what
+the browser posted and write into the steering object; the node's worker thread reads it at each
+chunk boundary. Nothing here imports ComfyUI or aiohttp, so it is unit-tested on its own.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ class LiveSession:
 
     ``offset``: planned slots before the editor's own tracks (the connected TRACKS input), so the
     widget's ``track:<i>`` (i-th drawn track) is slot ``offset + i``. ``drawn``: how many tracks the
-    widget drew. ``max_slots``: the model's track limit (planned + live).
+    widget drew. ``max_slots``: the model's track limit (planned + live). ``client_id``: the client
+    that queued the run, the only one allowed to steer it (None for an API prompt without one:
+    nobody may). ``details``: what a page that joins the run needs (the "motionstream.session"
+    event's fields: exact start image, connected tracks, size, fps).
     """
 
     node_id: str
@@ -77,6 +81,7 @@ class LiveSession:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     started: float = field(default_factory=time.monotonic)
     posts: int = 0
+    details: dict = field(default_factory=dict)
     _live_ids: set = field(default_factory=set)
     _last_t: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +89,18 @@ class LiveSession:
     @property
     def planned(self) -> int:
         return self.offset + self.drawn
+
+    def authorize(self, client) -> None:
+        """Refuse (403) a request from any client but the one that queued the run."""
+        if self.client_id is None:
+            raise SteerError(403, f"session '{self.id}' was queued without a client id (an API prompt): "
+                                  "it cannot be steered")
+        if client is None:
+            raise SteerError(403, f"session '{self.id}' is bound to the client that queued it: send its "
+                                  "'client_id' (the websocket's clientId) with the request")
+        if client != self.client_id:
+            raise SteerError(403, f"session '{self.id}' belongs to another client: only the client that "
+                                  "queued the run may steer it")
 
     # -- steering ------------------------------------------------------------------------------
 
@@ -210,33 +227,45 @@ class SessionRegistry:
 REGISTRY = SessionRegistry()
 
 
+def body_too_large(size: int | None) -> SteerError:
+    """The error for a body over the limit; ``size`` is its real size (None: unknown, streamed)."""
+    what = f"{size} bytes" if size is not None else f"more than {MAX_BODY_BYTES} bytes"
+    return SteerError(400, f"request body too large: {what} > {MAX_BODY_BYTES}")
+
+
 def parse_body(raw: bytes):
     """Request bytes -> JSON value, or SteerError(400)."""
     import json
 
     if len(raw) > MAX_BODY_BYTES:
-        raise SteerError(400, f"request body too large: {len(raw)} bytes > {MAX_BODY_BYTES}")
+        raise body_too_large(len(raw))
     try:
         return json.loads(raw.decode("utf-8") if raw else "")
     except (UnicodeDecodeError, ValueError) as e:
         raise SteerError(400, f"request body is not valid JSON: {e}") from None
 
 
-def handle_steer(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
-    """POST /motionstream/steer, transport-free: (status, JSON reply)."""
+def _handle(registry: SessionRegistry, raw: bytes, act) -> tuple[int, dict]:
+    """Parse, find the session, check the client, then ``act(session, payload)``: (status, JSON reply)."""
     try:
         payload = parse_body(raw)
         session = registry.get(payload.get("session") if isinstance(payload, dict) else None)
-        return 200, session.steer(payload)
+        session.authorize(payload.get("client_id"))
+        return 200, act(session, payload)
     except SteerError as e:
         return e.status, {"error": e.message}
+
+
+def handle_steer(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
+    """POST /motionstream/steer, transport-free: (status, JSON reply)."""
+    return _handle(registry, raw, lambda s, p: s.steer(p))
 
 
 def handle_control(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
     """POST /motionstream/control, transport-free: (status, JSON reply)."""
-    try:
-        payload = parse_body(raw)
-        session = registry.get(payload.get("session") if isinstance(payload, dict) else None)
-        return 200, session.control(payload.get("action"))
-    except SteerError as e:
-        return e.status, {"error": e.message}
+    return _handle(registry, raw, lambda s, p: s.control(p.get("action")))
+
+
+def handle_session(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
+    """POST /motionstream/session: what a page joining the run needs (see ``LiveSession.details``)."""
+    return _handle(registry, raw, lambda s, p: {"session": s.id, **s.details})

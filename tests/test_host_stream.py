@@ -66,15 +66,16 @@ def decode(url: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))), np.float32) / 255.0
 
 
-def steer(host, session: str, points: list, t: float | None = None):
-    body = {"session": session, "points": points}
+def steer(host, session: str, points: list, t: float | None = None, client: str | None = None):
+    """A steer post; ``client``: the client id that queued the run (sessions are bound to it)."""
+    body = {"session": session, "points": points, "client_id": client}
     if t is not None:
         body["t"] = t
     return http(host, "POST", "/motionstream/steer", body)
 
 
-def control(host, session: str, action: str):
-    return http(host, "POST", "/motionstream/control", {"session": session, "action": action})
+def control(host, session: str, action: str, client: str | None = None):
+    return http(host, "POST", "/motionstream/control", {"session": session, "action": action, "client_id": client})
 
 
 def rss_mb(pid: int) -> tuple[float, int]:
@@ -101,7 +102,7 @@ def test_frames_reach_the_client_while_the_node_runs(comfy_host):
         ws.wait_event("motionstream.frames", lambda d: d["chunk"] >= 2)
         ends = [m for m in ws.events("execution_success") + ws.events("execution_error") if m["prompt_id"] == pid]
         assert not ends, "streaming until stopped: the node is still running while frames arrive"
-        assert control(comfy_host, sess["session"], "stop") == (200, {"ok": True})
+        assert control(comfy_host, sess["session"], "stop", ws.client_id) == (200, {"ok": True})
         end = ws.wait_prompt_end(pid)
         assert end["type"] == "execution_success"
         done = ws.wait_event("motionstream.done")
@@ -143,10 +144,11 @@ def test_steering_changes_the_output_only_of_its_run_and_replays(comfy_host):
         xs = [8.0, 20.0, 32.0, 44.0, 56.0]
         for i, x in enumerate(xs):
             a.wait_event("motionstream.frames", lambda d, i=i: d["chunk"] >= i)
-            status, reply = steer(comfy_host, sa, [{"id": "live:1", "x": x, "y": 32.0, "active": True}], t=i * 100.0)
+            status, reply = steer(comfy_host, sa, [{"id": "live:1", "x": x, "y": 32.0, "active": True}], t=i * 100.0,
+                                   client=a.client_id)
             assert status == 200 and reply["ok"] is True and isinstance(reply["chunk"], int)
         a.wait_event("motionstream.frames", lambda d: d["chunk"] >= len(xs) + 1)
-        assert control(comfy_host, sa, "stop")[0] == 200
+        assert control(comfy_host, sa, "stop", a.client_id)[0] == 200
         assert a.wait_prompt_end(pa)["type"] == "execution_success"
         done_a = a.wait_event("motionstream.done")
         assert done_a["reason"] == "stopped"
@@ -200,25 +202,26 @@ def test_steering_posts_are_validated_and_rate_limited(comfy_host):
             ({"session": sess, "points": "nope"}, "'points' must be a list"),
         ]
         for payload, words in bad:
-            status, reply = http(comfy_host, "POST", "/motionstream/steer", payload)
+            status, reply = http(comfy_host, "POST", "/motionstream/steer", {**payload, "client_id": ws.client_id})
             assert status == 400 and words in reply["error"], (payload if len(str(payload)) < 200 else words, reply)
         status, reply = http(comfy_host, "POST", "/motionstream/steer", raw=b'{"session": ')
         assert status == 400 and "not valid JSON" in reply["error"]
-        status, reply = http(comfy_host, "POST", "/motionstream/control", {"session": sess, "action": "jump"})
+        status, reply = http(comfy_host, "POST", "/motionstream/control", {"session": sess, "action": "jump",
+                                                                         "client_id": ws.client_id})
         assert status == 400 and "action" in reply["error"]
-        codes = [steer(comfy_host, sess, [ok])[0] for _ in range(300)]
+        codes = [steer(comfy_host, sess, [ok], client=ws.client_id)[0] for _ in range(300)]
         assert 429 in codes and codes[0] == 200, "posting faster than 120 Hz is refused"
         time.sleep(0.5)
-        assert steer(comfy_host, sess, [ok])[0] == 200, "and allowed again at a normal rate"
-        assert control(comfy_host, sess, "pause")[0] == 200
+        assert steer(comfy_host, sess, [ok], client=ws.client_id)[0] == 200, "and allowed again at a normal rate"
+        assert control(comfy_host, sess, "pause", ws.client_id)[0] == 200
         settle = max(1.0, 3 * max(e["latency_ms"] for e in ws.events("motionstream.frames")) / 1000)
         time.sleep(settle)  # the chunk in progress (and the encoder's queue) finish
         paused_at = len(ws.events("motionstream.frames"))
         time.sleep(settle)
         assert len(ws.events("motionstream.frames")) == paused_at, "no chunks while paused"
-        assert control(comfy_host, sess, "resume")[0] == 200
+        assert control(comfy_host, sess, "resume", ws.client_id)[0] == 200
         ws.wait_event("motionstream.frames", lambda d: d["chunk"] >= paused_at + 1)
-        assert control(comfy_host, sess, "stop")[0] == 200
+        assert control(comfy_host, sess, "stop", ws.client_id)[0] == 200
         assert ws.wait_event("motionstream.done")["reason"] == "stopped"
     finally:
         ws.close()
@@ -315,7 +318,7 @@ def test_interrupt_while_paused(comfy_host):
         assert st == 200, body
         sess = ws.wait_event("motionstream.session")["session"]
         ws.wait_event("motionstream.frames")
-        assert control(comfy_host, sess, "pause")[0] == 200
+        assert control(comfy_host, sess, "pause", ws.client_id)[0] == 200
         time.sleep(0.5)
         t0 = time.monotonic()
         assert http(comfy_host, "POST", "/interrupt", {})[0] == 200

@@ -10,15 +10,21 @@ import pytest
 
 from motionstream_core.steering import ControlPlan
 from nodes.sessions import (MAX_POINTS, LiveSession, RateLimiter, SessionRegistry, handle_control,
-                            handle_steer)
+                            handle_session, handle_steer)
+
+
+CLIENT = "c"  # the client that queued the runs of session()
 
 
 def session(**kw) -> LiveSession:
     kw.setdefault("limiter", RateLimiter(rate=1e9, burst=10**9))
-    return LiveSession(node_id="4", client_id="c", width=64, height=48, **kw)
+    return LiveSession(node_id="4", client_id=CLIENT, width=64, height=48, **kw)
 
 
 def post(reg, body) -> tuple[int, dict]:
+    """A steer post from the session's own client (bodies that are not objects are sent as they are)."""
+    if isinstance(body, dict) and "client_id" not in body:
+        body = {**body, "client_id": CLIENT}
     return handle_steer(reg, json.dumps(body).encode() if not isinstance(body, bytes) else body)
 
 
@@ -68,9 +74,9 @@ def test_steer_validation(body, status, words):
 def test_non_finite_and_too_many_points():
     reg = SessionRegistry()
     s = reg.add(session())
-    st, reply = handle_steer(reg, f'{{"session": "{s.id}", "points": [{{"id": "a", "x": NaN, "y": 1}}]}}'.encode())
+    st, reply = handle_steer(reg, f'{{"session": "{s.id}", "client_id": "c", "points": [{{"id": "a", "x": NaN, "y": 1}}]}}'.encode())
     assert st == 400 and "not finite" in reply["error"]
-    st, reply = handle_steer(reg, f'{{"session": "{s.id}", "points": [{{"id": "a", "x": Infinity, "y": 1}}]}}'.encode())
+    st, reply = handle_steer(reg, f'{{"session": "{s.id}", "client_id": "c", "points": [{{"id": "a", "x": Infinity, "y": 1}}]}}'.encode())
     assert st == 400 and "not finite" in reply["error"]
     pts = [{"id": f"p{i}", "x": 1, "y": 1} for i in range(MAX_POINTS + 1)]
     st, reply = post(reg, {"session": s.id, "points": pts})
@@ -140,7 +146,8 @@ def test_rate_limit_is_per_session_and_recovers():
 def test_control_actions():
     reg = SessionRegistry()
     s = reg.add(session())
-    st = lambda action: handle_control(reg, json.dumps({"session": s.id, "action": action}).encode())  # noqa: E731
+    st = lambda action: handle_control(reg, json.dumps({"session": s.id, "client_id": CLIENT,
+                                                                 "action": action}).encode())  # noqa: E731
     assert st("pause") == (200, {"ok": True}) and s.steering.paused
     assert st("resume") == (200, {"ok": True}) and not s.steering.paused
     code, reply = st("rewind")
@@ -200,15 +207,75 @@ def test_routes_with_aiohttp():
         async with TestClient(TestServer(app)) as client:
             r = await client.get("/motionstream/health")
             assert r.status == 200 and (await r.json())["ok"] is True and (await r.json())["version"] == "0.1.0"
-            r = await client.post("/motionstream/steer", json={"session": s.id, "points": [
+            r = await client.post("/motionstream/steer", json={"session": s.id, "client_id": CLIENT, "points": [
                 {"id": "live:1", "x": 1, "y": 2, "active": True}], "t": 5})
             assert r.status == 200 and await r.json() == {"ok": True, "chunk": 0}
             r = await client.post("/motionstream/steer", data=b"{nope")
             assert r.status == 400 and "not valid JSON" in (await r.json())["error"]
             r = await client.post("/motionstream/control", json={"session": "gone", "action": "stop"})
             assert r.status == 404
-            r = await client.post("/motionstream/control", json={"session": s.id, "action": "stop"})
+            r = await client.post("/motionstream/control", json={"session": s.id, "client_id": CLIENT, "action": "stop"})
             assert r.status == 200 and s.steering.stopped
 
     asyncio.run(go())
     assert aiohttp is not None
+
+
+def test_sessions_are_bound_to_the_client_that_queued_them():
+    reg = SessionRegistry()
+    s = reg.add(session())
+    s.details = {"width": 64, "height": 48, "image": "data:image/jpeg;base64,xx"}
+    pt = [{"id": "a", "x": 1, "y": 1}]
+    for client, words in ((None, "send its 'client_id'"), ("other", "belongs to another client")):
+        body = {"session": s.id, "points": pt, **({} if client is None else {"client_id": client})}
+        assert handle_steer(reg, json.dumps(body).encode()) == (403, {"error": (
+            f"session '{s.id}' is bound to the client that queued it: send its 'client_id' (the websocket's "
+            "clientId) with the request" if client is None else
+            f"session '{s.id}' belongs to another client: only the client that queued the run may steer it")})
+        assert words
+        code, reply = handle_control(reg, json.dumps({**body, "action": "stop"}).encode())
+        assert code == 403 and not s.steering.stopped
+        assert handle_session(reg, json.dumps(body).encode())[0] == 403
+    assert s.steering.snapshot().points == {}, "a refused post changes nothing"
+    assert handle_session(reg, json.dumps({"session": s.id, "client_id": CLIENT}).encode()) == (
+        200, {"session": s.id, "width": 64, "height": 48, "image": "data:image/jpeg;base64,xx"})
+    api = reg.add(LiveSession(node_id="4", client_id=None, width=64, height=48))
+    assert handle_steer(reg, json.dumps({"session": api.id, "points": pt}).encode()) == (403, {"error": (
+        f"session '{api.id}' was queued without a client id (an API prompt): it cannot be steered")})
+
+
+def test_too_large_bodies_report_their_real_size():
+    reg = SessionRegistry()
+    assert handle_steer(reg, b"x" * 1_000_000) == (400, {"error": "request body too large: 1000000 bytes > 65536"})
+
+
+def test_get_on_the_post_routes_is_405_and_big_bodies_are_refused_unread():
+    pytest.importorskip("aiohttp", reason="aiohttp is not installed")
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from nodes import routes
+
+    async def go():
+        table = web.RouteTableDef()
+        routes.register(table, SessionRegistry())
+        app = web.Application()
+        app.add_routes(table)
+        async with TestClient(TestServer(app)) as client:
+            for name in ("steer", "control", "session"):
+                r = await client.get(f"/motionstream/{name}")
+                assert r.status == 405 and r.headers["Allow"] == "POST"
+                assert await r.json() == {"error": f"GET is not allowed on /motionstream/{name}: use POST"}
+            r = await client.post("/motionstream/steer", data=b"x" * 1_048_576)
+            assert r.status == 400 and await r.json() == {"error": "request body too large: 1048576 bytes > 65536"}
+
+            async def chunks():  # no Content-Length: only "more than" is known
+                for _ in range(40):
+                    yield b"x" * 4096
+
+            r = await client.post("/motionstream/steer", data=chunks())
+            assert r.status == 400 and await r.json() == {"error": "request body too large: more than 65536 bytes > 65536"}
+
+    asyncio.run(go())

@@ -14,7 +14,7 @@ const CSS = `
 .ms-row { display: flex; align-items: center; gap: 3px; flex-wrap: wrap; min-height: 22px; }
 .ms-row.ms-hidden { display: none; }
 .ms-btn { background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd);
-  border: 1px solid var(--border-color, #4e4e4e); border-radius: 4px; padding: 1px 6px;
+  border: 1px solid var(--border-color, #4e4e4e); border-radius: 4px; padding: 1px 5px;
   height: 22px; cursor: pointer; font: inherit; white-space: nowrap; }
 .ms-btn:hover:not(:disabled) { border-color: var(--fg-color, #fff); }
 .ms-btn:disabled { opacity: 0.4; cursor: default; }
@@ -77,7 +77,7 @@ export function buildDom(doc = document) {
   const spacing = num(doc, "Grid spacing (image pixels)", "ms-spacing", { min: 4, max: 1024 });
   const undoBtn = button(doc, "↶", "Undo (Ctrl+Z)", "ms-undo");
   const redoBtn = button(doc, "↷", "Redo (Ctrl+Shift+Z / Ctrl+Y)", "ms-redo");
-  const delBtn = button(doc, "Delete", "Delete the selected tracks (Del)", "ms-delete");
+  const delBtn = button(doc, "✕", "Delete the selected tracks (Del)", "ms-delete");
   const clearBtn = button(doc, "Clear", "Remove all tracks", "ms-clear");
   const viewBtn = button(doc, "▶ Video", "Switch between the start image (edit) and the generated video", "ms-view");
   toolbar.append(
