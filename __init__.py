@@ -48,8 +48,8 @@ except Exception as _e:  # report once, clearly, and let ComfyUI carry on withou
     LOAD_ERROR = f"{type(_e).__name__}: {_e}"
     _req = os.path.join(_HERE, "requirements.txt")
     _log.error("ComfyUI-MotionStream could not load (%s). Its nodes are not available. If a package is missing, "
-               "install the requirements into ComfyUI's Python (python -m pip install -r %s) and restart ComfyUI.",
-               LOAD_ERROR, _req)
+               "install the requirements into ComfyUI's Python (python -m pip install -r %s, then python %s for "
+               "OpenCV) and restart ComfyUI.", LOAD_ERROR, _req, os.path.join(_HERE, "install.py"))
     _log.debug("ComfyUI-MotionStream import failure", exc_info=True)
 
     async def comfy_entrypoint():

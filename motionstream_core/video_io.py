@@ -1,9 +1,10 @@
-"""Reading images and writing videos (OpenCV / PyAV), for the CLI and the demo.
+"""Reading images and writing videos (OpenCV / PyAV), for the CLI, the demo and the nodes.
 
 Videos are read by ``motionstream_core.motion.transfer.read_video``."""
 
 from __future__ import annotations
 
+import collections
 import os
 from pathlib import Path
 
@@ -32,30 +33,111 @@ def to_uint8(frames) -> np.ndarray:
     return (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+# extension -> (codec, pixel format, encoder options with crf filled in)
+_CODECS = {
+    ".mp4": ("libx264", "yuv420p", lambda crf: {"crf": str(crf)}),
+    ".webm": ("libvpx-vp9", "yuv420p", lambda crf: {"crf": str(crf + 12), "b": "0"}),
+    ".gif": ("gif", "rgb8", lambda crf: {}),
+}
+
+
+class VideoWriter:
+    """Writes frames to a video file as they come (H.264 MP4, VP9 WebM or GIF, by extension), so a
+    stream of any length is written in constant memory. The file is opened at the first frames (their
+    size fixes the video's); frames are [T, H, W, 3] float in [0, 1] or uint8. 4:2:0 codecs need even
+    sizes: odd ones are padded by edge replication. Use as a context manager or call ``close``."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, crf: int = 18):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in _CODECS:
+            raise ValueError(f"unsupported video extension {self.path.suffix!r}: use .mp4, .webm or .gif")
+        self.fps, self.crf = fps, crf
+        self.frames_written = 0
+        self.size: tuple[int, int] | None = None  # (height, width) of the frames given
+        self._container = None
+        self._stream = None
+
+    def _open(self, h: int, w: int) -> None:
+        codec, pix_fmt, options = _CODECS[self.path.suffix.lower()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(str(self.path), mode="w")
+        self._stream = self._container.add_stream(codec, rate=int(round(self.fps)))
+        even = pix_fmt == "yuv420p"
+        self._stream.width, self._stream.height = (w + w % 2, h + h % 2) if even else (w, h)
+        self._stream.pix_fmt = pix_fmt
+        self._stream.options = options(self.crf)
+        self.size = (h, w)
+
+    def write(self, frames) -> None:
+        data = to_uint8(frames)
+        if data.ndim != 4 or data.shape[-1] != 3:
+            raise ValueError(f"VideoWriter needs frames [T, H, W, 3], got {data.shape}")
+        if self._stream is None:
+            self._open(*data.shape[1:3])
+        elif tuple(data.shape[1:3]) != self.size:
+            raise ValueError(f"frames of {data.shape[2]}x{data.shape[1]} in a {self.size[1]}x{self.size[0]} video")
+        ph, pw = self._stream.height - data.shape[1], self._stream.width - data.shape[2]
+        if ph or pw:
+            data = np.pad(data, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+        for frame in data:
+            for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                self._container.mux(packet)
+        self.frames_written += len(data)
+
+    def close(self) -> Path | None:
+        """Flush and close; returns the path, or None when no frame was written (no file is made)."""
+        if self._container is None:
+            return None
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+            self._container = None
+        return self.path
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def write_video(path: str | os.PathLike, frames, fps: float, crf: int = 18) -> Path:
     """Write [T, H, W, 3] frames as H.264 MP4 (or .webm VP9 / .gif by extension). Returns the path."""
-    path = Path(path)
     data = to_uint8(frames)
     if data.ndim != 4 or data.shape[-1] != 3 or len(data) == 0:
         raise ValueError(f"write_video needs frames [T, H, W, 3] with T >= 1, got {data.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    codec, pix_fmt, options = {
-        ".mp4": ("libx264", "yuv420p", {"crf": str(crf)}),
-        ".webm": ("libvpx-vp9", "yuv420p", {"crf": str(crf + 12), "b": "0"}),
-        ".gif": ("gif", "rgb8", {}),
-    }.get(path.suffix.lower(), (None, None, None))
-    if codec is None:
-        raise ValueError(f"unsupported video extension {path.suffix!r}: use .mp4, .webm or .gif")
-    h, w = data.shape[1:3]
-    if pix_fmt == "yuv420p" and (h % 2 or w % 2):  # 4:2:0 needs even sizes: pad by edge replication
-        data = np.pad(data, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=int(round(fps)))
-        stream.width, stream.height, stream.pix_fmt = data.shape[2], data.shape[1], pix_fmt
-        stream.options = options
-        for frame in data:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    with VideoWriter(path, fps, crf) as writer:
+        writer.write(data)
+    return writer.path
+
+
+class RecentFrames:
+    """The newest ``keep`` frames of a stream, as uint8 (a quarter of float32's memory): a bounded
+    buffer for outputs that must hold frames in memory while the whole video goes to a file."""
+
+    def __init__(self, keep: int):
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        self.keep = keep
+        self.seen = 0  # frames offered in total
+        self._frames: collections.deque = collections.deque(maxlen=keep)
+
+    def add(self, frames) -> None:
+        data = to_uint8(frames)
+        for frame in data[-self.keep:]:
+            self._frames.append(frame)
+        self.seen += len(data)
+
+    @property
+    def first_kept(self) -> int:
+        """Index (in the stream) of the oldest frame kept."""
+        return self.seen - len(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def as_array(self) -> np.ndarray:
+        """[T, H, W, 3] uint8 of the kept frames (T = 0 when none)."""
+        return np.stack(list(self._frames)) if self._frames else np.zeros((0, 0, 0, 3), np.uint8)

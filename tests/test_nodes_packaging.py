@@ -71,3 +71,24 @@ def test_core_never_imports_comfy():
             for m in mods:
                 assert m.split(".")[0] not in ("comfy", "comfy_api", "folder_paths", "server", "nodes"), \
                     f"{path.relative_to(REPO)} imports {m}"
+
+
+OPENCV_FAMILY = re.compile(r"^\s*opencv-", re.I)
+
+
+def test_opencv_is_left_to_whichever_build_is_installed():
+    """Packs pin different OpenCV distributions that all write ``cv2``: requirements.txt names none, and
+    install.py (run by ComfyUI-Manager) adds one only where no ``cv2`` can be imported."""
+    import importlib.util
+    import sys
+
+    lines = [ln for ln in (REPO / "requirements.txt").read_text().splitlines() if not ln.lstrip().startswith("#")]
+    assert not [ln for ln in lines if OPENCV_FAMILY.match(ln)], lines
+    spec = importlib.util.spec_from_file_location("motionstream_install", REPO / "install.py")
+    install = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install)
+    calls = []
+    assert install.main(find_spec=lambda name: object(), run=calls.append) == 0
+    assert calls == [], "an installed cv2 (any distribution) is used as it is"
+    install.main(find_spec=lambda name: None, run=lambda cmd: calls.append(cmd) or 0)
+    assert calls == [[sys.executable, "-m", "pip", "install", "opencv-python-headless>=4.8"]]
