@@ -36,8 +36,15 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be read or does not fit the model; the message lists every problem."""
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """(state dict, metadata) from .safetensors, or .pt/.pth/.ckpt read with weights_only=True."""
+WEIGHTS_KEYS = ("generator_ema", "generator", "state_dict", "model")
+
+
+def read_checkpoint(path: str | os.PathLike, weights_keys: tuple[str, ...] = WEIGHTS_KEYS
+                    ) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """(state dict, metadata) from .safetensors, or .pt/.pth/.ckpt read with weights_only=True.
+
+    ``weights_keys``: which entry of a training dict holds the weights, in order of preference.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -53,15 +60,16 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[st
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as e:
             raise CheckpointError(f"{path.name} could not be read as a weights-only torch file: {e}") from None
-        return unwrap_state_dict(obj, path.name), {}
+        return unwrap_state_dict(obj, path.name, weights_keys), {}
     raise CheckpointError(f"{path.name}: unsupported checkpoint type {path.suffix!r} (use .safetensors, .pt or .pth)")
 
 
-def unwrap_state_dict(obj, name: str = "checkpoint") -> dict[str, Tensor]:
+def unwrap_state_dict(obj, name: str = "checkpoint", weights_keys: tuple[str, ...] = WEIGHTS_KEYS
+                      ) -> dict[str, Tensor]:
     """The tensor dict inside a training checkpoint (Self-Forcing: ``generator_ema`` first)."""
     if not isinstance(obj, dict):
         raise CheckpointError(f"{name} holds a {type(obj).__name__}, not a state dict")
-    for key in ("generator_ema", "generator", "state_dict", "model"):
+    for key in weights_keys:
         inner = obj.get(key)
         if isinstance(inner, dict) and inner and all(isinstance(v, Tensor) for v in inner.values()):
             return inner
@@ -99,7 +107,8 @@ def check_state_dict(module: nn.Module, sd: dict[str, Tensor], what: str = "chec
 def model_state_dict(model: MotionStreamModel) -> dict[str, Tensor]:
     """Our checkpoint layout: DiT keys unprefixed, then track_head.* and text_encoder.*."""
     sd = {k: v for k, v in model.dit.state_dict().items()}
-    sd.update({f"track_head.{k}": v for k, v in model.track_head.state_dict().items()})
+    if model.track_head is not None:
+        sd.update({f"track_head.{k}": v for k, v in model.track_head.state_dict().items()})
     if model.text_encoder is not None:
         sd.update({f"text_encoder.{k}": v for k, v in model.text_encoder.state_dict().items()})
     return sd
@@ -143,7 +152,8 @@ def load_model(path: str | os.PathLike, config_name: str | None = None, device: 
     else:  # DiT only: a fresh track head (a training starting point, not a usable model)
         check_state_dict(model.dit, sd, f"{name} (DiT)")
         model.dit.load_state_dict(sd, assign=True)
-        model.track_head = TrackHead(config.track_head)
+        if config.track_head is not None:
+            model.track_head = TrackHead(config.track_head)
     if text_encoder is not None:
         model.text_encoder = text_encoder
     return model.to(device=device, dtype=dtype).eval()
@@ -171,7 +181,9 @@ class _OwnLayout(nn.Module):
     def load_state_dict(self, sd, strict=True, assign=False):
         m = self._model
         m.dit.load_state_dict({k: v for k, v in sd.items() if not k.startswith(OWN_PREFIXES)}, assign=assign)
-        m.track_head.load_state_dict({k[11:]: v for k, v in sd.items() if k.startswith("track_head.")}, assign=assign)
+        if m.track_head is not None:
+            m.track_head.load_state_dict({k[11:]: v for k, v in sd.items() if k.startswith("track_head.")},
+                                         assign=assign)
         if m.text_encoder is not None:
             m.text_encoder.load_state_dict({k[13:]: v for k, v in sd.items() if k.startswith("text_encoder.")},
                                            assign=assign)

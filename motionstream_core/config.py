@@ -130,7 +130,12 @@ class TinyVAEConfig:
 
 @dataclass(frozen=True)
 class StreamConfig:
-    """The causal student's schedule and cache (paper Table 4: chunk 3, sink 1, window 1)."""
+    """The causal student's schedule and cache (paper Table 4: chunk 3, sink 1, window 1).
+
+    The denoising timesteps are ``steps`` uniform ones warped by ``shift``, unless ``step_list`` names
+    them (Self-Forcing's ``denoising_step_list``, e.g. (1000, 750, 500, 250)); ``warp_steps`` then says
+    whether they are warped by ``shift`` (Self-Forcing's ``warp_denoising_step``) or used as they are.
+    """
 
     chunk_frames: int = 3  # latent frames per chunk (12 video frames)
     sink_chunks: int = 1
@@ -139,6 +144,8 @@ class StreamConfig:
     shift: float = 5.0
     num_train_timesteps: int = 1000
     fps: int = 16
+    step_list: tuple[float, ...] = ()  # explicit timesteps in (0, num_train_timesteps], first = the noisiest
+    warp_steps: bool = True
 
     @property
     def sink_frames(self) -> int:
@@ -153,12 +160,21 @@ class StreamConfig:
         """RoPE frame indices never reach this bound: sink + window + chunk."""
         return self.sink_frames + self.window_frames + self.chunk_frames
 
+    @property
+    def num_steps(self) -> int:
+        """Denoising passes per chunk (the clean cache pass not counted)."""
+        return len(self.step_list) or self.steps
+
     def validate(self) -> None:
         _positive(self, "chunk_frames", "sink_chunks", "steps", "num_train_timesteps", "fps")
         if self.window_chunks < 0:
             raise ConfigError(f"StreamConfig.window_chunks must be >= 0, got {self.window_chunks}")
         if self.shift <= 0:
             raise ConfigError(f"StreamConfig.shift must be > 0, got {self.shift}")
+        steps = list(self.step_list)
+        if any(not 0 < t <= self.num_train_timesteps for t in steps) or steps != sorted(set(steps), reverse=True):
+            raise ConfigError(f"StreamConfig.step_list must be strictly decreasing timesteps in "
+                              f"(0, {self.num_train_timesteps}], got {self.step_list}")
 
 
 @dataclass(frozen=True)
@@ -177,7 +193,9 @@ class ModelConfig:
 
     name: str
     dit: DiTConfig
-    track_head: TrackHeadConfig = field(default_factory=TrackHeadConfig)
+    # None: a text-to-video causal student (Self-Forcing family) that takes no tracks; its DiT sees
+    # only the noisy latent (dit.in_dim == latent channels) and a start image prefills the cache.
+    track_head: TrackHeadConfig | None = field(default_factory=TrackHeadConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     vae: TinyVAEConfig = field(default_factory=TinyVAEConfig)
@@ -190,26 +208,36 @@ class ModelConfig:
         return self.dit.out_dim
 
     @property
+    def takes_tracks(self) -> bool:
+        return self.track_head is not None
+
+    @property
     def spatial_stride(self) -> int:
-        return self.track_head.stride
+        return self.vae.spatial_stride  # validated equal to the track head's stride when there is one
 
     @property
     def temporal_stride(self) -> int:
-        return self.track_head.temporal_pack
+        return self.vae.temporal_stride
 
     def validate(self) -> "ModelConfig":
         for part in (self.dit, self.track_head, self.stream, self.vae):
-            part.validate()
-        if self.dit.in_dim != 3 * self.latent_channels:
+            if part is not None:
+                part.validate()
+        if self.track_head is None:
+            if self.dit.in_dim != self.latent_channels:
+                raise ConfigError(f"ModelConfig {self.name!r}: a model without track head takes only the noisy "
+                                  f"latent: dit.in_dim ({self.dit.in_dim}) must be {self.latent_channels}")
+        elif self.dit.in_dim != 3 * self.latent_channels:
             raise ConfigError(
                 f"ModelConfig {self.name!r}: dit.in_dim ({self.dit.in_dim}) must be 3 x {self.latent_channels} "
                 "(noisy latent + track slot + start-image latent)")
-        if self.track_head.out_channels != self.latent_channels:
+        elif self.track_head.out_channels != self.latent_channels:
             raise ConfigError(f"ModelConfig {self.name!r}: track_head.out_channels must equal the latent channels "
                               f"({self.latent_channels})")
         if self.vae.latent_channels != self.latent_channels:
             raise ConfigError(f"ModelConfig {self.name!r}: vae.latent_channels must equal {self.latent_channels}")
-        if self.vae.spatial_stride != self.spatial_stride or self.vae.temporal_stride != self.temporal_stride:
+        if self.track_head is not None and (self.track_head.stride, self.track_head.temporal_pack) != (
+                self.vae.spatial_stride, self.vae.temporal_stride):
             raise ConfigError(f"ModelConfig {self.name!r}: the VAE strides must match the track head's")
         self.check_size(self.height, self.width)
         return self
@@ -233,7 +261,8 @@ class ModelConfig:
             return cls(
                 name=data["name"],
                 dit=_build(DiTConfig, data["dit"]),
-                track_head=_build(TrackHeadConfig, data.get("track_head", {})),
+                track_head=(None if data.get("track_head", {}) is None
+                            else _build(TrackHeadConfig, data.get("track_head", {}))),
                 stream=_build(StreamConfig, data.get("stream", {})),
                 teacher=_build(TeacherConfig, data.get("teacher", {})),
                 vae=_build(TinyVAEConfig, data.get("vae", {})),

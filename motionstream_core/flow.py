@@ -21,6 +21,16 @@ def sampling_sigmas(steps: int, shift: float) -> Tensor:
     return shift_sigma(torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), shift)
 
 
+def step_list_sigmas(timesteps, shift: float, warp: bool, num_train_timesteps: int = 1000) -> Tensor:
+    """Sigmas of an explicit timestep list (Self-Forcing's ``denoising_step_list``), float64.
+
+    ``warp``: the list names positions on the uniform grid, warped by ``shift`` like ``sampling_sigmas``
+    (Self-Forcing's ``warp_denoising_step``: 750 -> sigma 0.9375 at shift 5); else sigma = t / 1000.
+    """
+    sigma = torch.as_tensor(timesteps, dtype=torch.float64) / num_train_timesteps
+    return shift_sigma(sigma, shift) if warp else sigma
+
+
 def to_timestep(sigma: Tensor | float, num_train_timesteps: int = 1000) -> Tensor:
     return torch.as_tensor(sigma, dtype=torch.float32) * num_train_timesteps
 

@@ -116,8 +116,11 @@ class RollingKVCache:
     # -- writing -----------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def commit(self) -> None:
-        """Store the staged clean-pass chunk: into the sink while it fills, else roll it into the window."""
+    def commit(self) -> str:
+        """Store the staged clean-pass chunk: into the sink while it fills, else roll it into the window.
+
+        Returns where it went: ``"sink"``, ``"window"``, or ``"dropped"`` (a cache without window).
+        """
         assert all(s is not None for s in self._staged), "commit() needs a write pass through every layer"
         L = self.shape.tokens_per_frame
         frames = self._chunk_frames
@@ -129,6 +132,7 @@ class RollingKVCache:
                 self._k[layer, :, at:at + n] = k_rot
                 self._v[layer, :, at:at + n] = v
             self.sink_filled += frames
+            went = "sink"
         elif self.W > 0:
             if self.window_filled + frames > self.W:  # roll: drop the oldest frames
                 drop = self.window_filled + frames - self.W
@@ -142,9 +146,19 @@ class RollingKVCache:
                 self._win_k[layer, :, at:at + n] = k_pre
                 self._v[layer, :, self.S * L + at:self.S * L + at + n] = v
             self.window_filled += frames
+            went = "window"
+        else:
+            went = "dropped"
         self.chunks_committed += 1
         self._staged = [None] * self.shape.num_layers
         self._chunk_frames = None
+        return went
+
+    def restart_window(self) -> None:
+        """Empty the rolling window, keeping the sink: the next commits refill it (a re-cache, e.g.
+        after a prompt switch, re-encodes the window's chunks oldest first)."""
+        assert self._chunk_frames is None, "restart_window() between chunks only"
+        self.window_filled = 0
 
     # -- bookkeeping -------------------------------------------------------------------------------
 

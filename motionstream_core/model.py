@@ -3,6 +3,9 @@
 Input assembly (paper Fig. 2; the Wan2.1-Fun-Control channel layout): the DiT sees 48 channels per
 latent frame = [noisy latent 16 | track latent 16 | start-image latent 16], where the start-image
 slot holds the encoded first frame in latent frame 0 and zeros in every later frame.
+
+A config without track head (``config.track_head is None``) is a text-to-video causal student of the
+Self-Forcing family: the DiT sees the noisy latent alone (16 channels) and takes no tracks.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ class MotionStreamModel(nn.Module):
         config.validate()
         self.config = config
         self.dit = WanDiT(config.dit)
-        self.track_head = TrackHead(config.track_head)
+        self.track_head = TrackHead(config.track_head) if config.track_head is not None else None
         self.text_encoder = text_encoder
 
     @property
@@ -41,10 +44,17 @@ class MotionStreamModel(nn.Module):
             slot[:, :, :1] = image_latent
         return slot
 
-    def velocity(self, noisy: Tensor, t: Tensor, track_latent: Tensor, image_slot: Tensor,
+    def velocity(self, noisy: Tensor, t: Tensor, track_latent: Tensor | None, image_slot: Tensor | None,
                  context: Tensor | ContextKV, clip_fea: Tensor | None = None, **dit_kwargs) -> Tensor:
-        """All latents [B, 16, F, h, w]; returns the flow velocity [B, 16, F, h, w]."""
-        x = torch.cat([noisy, track_latent.to(noisy.dtype), image_slot.to(noisy.dtype)], dim=1)
+        """All latents [B, 16, F, h, w]; returns the flow velocity [B, 16, F, h, w].
+
+        A model without track head takes ``track_latent = image_slot = None``.
+        """
+        if self.track_head is None:
+            assert track_latent is None and image_slot is None, "this model has no track / image slots"
+            x = noisy
+        else:
+            x = torch.cat([noisy, track_latent.to(noisy.dtype), image_slot.to(noisy.dtype)], dim=1)
         return self.dit(x, t, context, clip_fea, **dit_kwargs)
 
     def encode_text(self, prompts: list[str]) -> Tensor:

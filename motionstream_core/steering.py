@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class SteeringSnapshot:
     points: dict[str, LivePoint]
     tracks: Tracks | None  # a replacement plan posted since the last snapshot
     stopped: bool
+    text: Any = None  # a new prompt (stream.TextCondition or str) posted since the last snapshot
 
 
 class Steering:
@@ -50,6 +52,7 @@ class Steering:
         self._lock = threading.Lock()
         self._points: dict[str, LivePoint] = {}
         self._tracks: Tracks | None = None
+        self._text: Any = None
         self._stopped = False
         self._running = threading.Event()
         self._running.set()
@@ -65,6 +68,12 @@ class Steering:
         """Replace the planned tracks from the next chunk on."""
         with self._lock:
             self._tracks = tracks
+
+    def switch_prompt(self, text: Any) -> None:
+        """Switch to a new prompt (a stream.TextCondition, or a string for models with their own text
+        encoder) at the next chunk boundary; the latest one posted before it wins."""
+        with self._lock:
+            self._text = text
 
     def pause(self) -> None:
         self._running.clear()
@@ -92,8 +101,8 @@ class Steering:
 
     def snapshot(self) -> SteeringSnapshot:
         with self._lock:
-            snap = SteeringSnapshot(dict(self._points), self._tracks, self._stopped)
-            self._tracks = None
+            snap = SteeringSnapshot(dict(self._points), self._tracks, self._stopped, self._text)
+            self._tracks = self._text = None
             return snap
 
 

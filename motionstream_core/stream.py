@@ -14,12 +14,26 @@ Per chunk of ``chunk_frames`` latent frames (12 video frames):
 
 Same seed and inputs -> identical output. ``num_frames=None`` streams until stopped. Closing the
 session (or breaking out of the loop) frees the cache.
+
+Text-to-video causal students (Self-Forcing family, ``config.track_head is None``) take no tracks:
+``image=None`` streams from the prompt alone at ``size`` (default the model's native size); a start
+image is encoded and *prefills* the cache as chunk 0 (its latent repeated over the chunk's latent
+frames, since the cache and sink take whole chunks), which is also the first chunk of the video.
+
+Prompt switch (LongLive's KV re-cache): a new prompt posted with ``Steering.switch_prompt`` (or a
+``PromptSwitch`` replayed via ``prompts=``) takes effect at the next chunk boundary; the chunks in the
+rolling window are re-encoded under the new prompt (clean pass at t = 0, oldest first, the sink kept
+as it is, like LongLive's ``global_sink``), so the scene moves on without a hard cut. Every switch is
+recorded in ``session.prompt_switches``: passing them as ``prompts=`` with the same seed replays the
+video exactly.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +43,7 @@ from torch import Tensor
 from . import flow
 from .dit import ContextKV
 from .kv_cache import CacheShape, RollingKVCache
+from .config import StreamConfig
 from .model import MotionStreamModel
 from .steering import ControlPlan, Steering
 from .track_head import assign_track_ids, pixel_range
@@ -43,6 +58,27 @@ class TextCondition:
     clip: Tensor | None = None
 
 
+log = logging.getLogger("motionstream")
+
+
+@dataclass(frozen=True)
+class PromptSwitch:
+    """From chunk ``chunk`` on, the stream uses ``text`` (a TextCondition, or a prompt string for models
+    with their own text encoder)."""
+
+    chunk: int
+    text: TextCondition | str
+
+
+@dataclass
+class _CleanPass:
+    """The inputs of one chunk's cache-writing pass (t = 0), kept while the chunk is in the window."""
+
+    latents: Tensor  # [1, C, F, h, w]
+    track_latent: Tensor | None
+    image_slot: Tensor | None
+
+
 @dataclass
 class StreamChunk:
     index: int
@@ -50,6 +86,13 @@ class StreamChunk:
     frames: Tensor  # [F, H, W, 3] float32 in [0, 1], CPU
     latents: Tensor  # [1, C, chunk_frames, h, w] model-space latents (on the model's device)
     timing: dict[str, float] = field(default_factory=dict)  # denoise_s, decode_s, total_s
+
+
+def denoising_sigmas(cfg: StreamConfig, steps: int | None = None) -> list[float]:
+    """The sigmas of a chunk's denoising passes: the config's step list, or ``steps`` uniform warped ones."""
+    if steps is None and cfg.step_list:
+        return flow.step_list_sigmas(cfg.step_list, cfg.shift, cfg.warp_steps, cfg.num_train_timesteps).tolist()
+    return flow.sampling_sigmas(steps or cfg.steps, cfg.shift)[:-1].tolist()
 
 
 def frames_to_chunks(num_frames: int, chunk_latents: int, pack: int = 4) -> int:
@@ -65,13 +108,16 @@ class MotionStream:
         self.model = model.eval()
         self.codec = codec
         self.config = model.config
-        self.steps = steps or self.config.stream.steps
-        self.sigmas = flow.sampling_sigmas(self.steps, self.config.stream.shift)[:-1].tolist()
+        self.sigmas = denoising_sigmas(self.config.stream, steps)
+        self.steps = len(self.sigmas)
 
-    def session(self, image: Tensor | np.ndarray, text: TextCondition | str, tracks: Tracks | None = None,
+    def session(self, image: Tensor | np.ndarray | None, text: TextCondition | str, tracks: Tracks | None = None,
                 steering: Steering | None = None, num_frames: int | None = None, seed: int = 0,
-                on_pause=None) -> "StreamSession":
-        return StreamSession(self, image, text, tracks, steering, num_frames, seed, on_pause)
+                on_pause=None, size: tuple[int, int] | None = None,
+                prompts: tuple[PromptSwitch, ...] | list[PromptSwitch] = ()) -> "StreamSession":
+        """``size`` (width, height): for ``image=None`` (text-to-video models). ``prompts``: switches to
+        replay (e.g. a previous session's ``prompt_switches``)."""
+        return StreamSession(self, image, text, tracks, steering, num_frames, seed, on_pause, size, prompts)
 
     def run(self, *args, **kwargs):
         """Iterate a new session's chunks (see ``session``)."""
@@ -79,16 +125,31 @@ class MotionStream:
 
 
 class StreamSession:
-    def __init__(self, stream: MotionStream, image, text, tracks, steering, num_frames, seed, on_pause=None):
+    def __init__(self, stream: MotionStream, image, text, tracks, steering, num_frames, seed, on_pause=None,
+                 size=None, prompts=()):
         cfg = stream.config
         self.stream, self.model, self.cfg = stream, stream.model, cfg
-        self.image = _image_tensor(image)
-        _, _, self.height, self.width = self.image.shape
+        self.takes_tracks = cfg.takes_tracks
+        if image is None:
+            if self.takes_tracks:
+                raise ValueError(f"model {cfg.name!r} needs a start image")
+            self.image = None
+            self.width, self.height = (int(v) for v in (size or (cfg.width, cfg.height)))
+        else:
+            self.image = _image_tensor(image)
+            _, _, self.height, self.width = self.image.shape
+            if size is not None and tuple(size) != (self.width, self.height):
+                raise ValueError(f"size {size[0]}x{size[1]} differs from the start image's {self.width}x{self.height}")
         cfg.check_size(self.height, self.width)
         if num_frames is not None and num_frames < 1:
             raise ValueError(f"num_frames must be >= 1 or None (until stopped), got {num_frames}")
+        if tracks is not None and not self.takes_tracks:
+            raise ValueError(f"model {cfg.name!r} takes no tracks: it is a text-to-video causal student (it streams "
+                             "from the prompt and, optionally, a start image); remove the tracks")
         if tracks is not None:
             _check_tracks_fit(tracks, self.width, self.height, cfg.stream.fps)
+        self.prompts = _prompt_schedule(prompts)
+        self.prompt_switches: list[PromptSwitch] = []  # what this session used: replays it with the same seed
         self.text = text
         self.steering = steering or Steering()
         self.num_frames = num_frames
@@ -106,21 +167,24 @@ class StreamSession:
         s = cfg.spatial_stride
         h, w = self.height // s, self.width // s
         gh, gw = model.dit.token_grid(h, w)
-        text = self.text
-        if isinstance(text, str):
-            text = TextCondition(model.encode_text([text]))
-        ctx = model.dit.context_kv(text.context.to(dev, dtype),
-                                   None if text.clip is None else text.clip.to(dev, dtype))
+        ctx = self._context(self.text)
         self.codec = self.stream.codec
         self.codec.reset()
-        image_latent = self.codec.encode_image(self.image.to(dev)).to(dev, dtype)
+        image_latent = None if self.image is None else self.codec.encode_image(self.image.to(dev)).to(dev, dtype)
         rope = model.dit.rope_table(cfg.stream.max_rope_frames, gh, gw)
         shape = CacheShape(cfg.dit.num_layers, 1, cfg.dit.num_heads, cfg.dit.head_dim, gh * gw)
         cache = RollingKVCache(shape, cfg.stream, rope, dev, dtype)
         self.cache_nbytes = cache.nbytes()
         gen = torch.Generator(device=dev).manual_seed(self.seed)
-        ids = assign_track_ids(cfg.track_head.max_tracks, self.seed, cfg.track_head.max_id)
+        ids = assign_track_ids(cfg.track_head.max_tracks, self.seed, cfg.track_head.max_id) if self.takes_tracks else None
         return ctx, image_latent, cache, gen, ids, (h, w)
+
+    def _context(self, text: TextCondition | str) -> ContextKV:
+        model = self.model
+        if isinstance(text, str):
+            text = TextCondition(model.encode_text([text]))
+        dev, dtype = model.device, model.dtype
+        return model.dit.context_kv(text.context.to(dev, dtype), None if text.clip is None else text.clip.to(dev, dtype))
 
     # -- iteration ---------------------------------------------------------------------------------
 
@@ -130,6 +194,8 @@ class StreamSession:
         ctx, image_latent, cache, gen, ids, (h, w) = self._setup()
         C = self.cfg.stream.chunk_frames
         total = None if self.num_frames is None else frames_to_chunks(self.num_frames, C)
+        # The clean-pass inputs of the chunks now in the rolling window (bounded), for a re-cache.
+        window = deque(maxlen=self.cfg.stream.window_chunks)
         try:
             index = 0
             while total is None or index < total:
@@ -139,12 +205,28 @@ class StreamSession:
                 snap = self.steering.snapshot()
                 if snap.stopped:
                     break
-                if snap.tracks is not None:
-                    _check_tracks_fit(snap.tracks, self.width, self.height, self.cfg.stream.fps)
-                    self.plan.replace_plan(snap.tracks)
-                self.plan.apply_live(snap.points)
+                if self.takes_tracks:
+                    if snap.tracks is not None:
+                        _check_tracks_fit(snap.tracks, self.width, self.height, self.cfg.stream.fps)
+                        self.plan.replace_plan(snap.tracks)
+                    self.plan.apply_live(snap.points)
+                elif snap.points or snap.tracks is not None:
+                    log.warning("MotionStream: model %r takes no tracks; the drags are not used", self.cfg.name)
                 self.steering.chunk = index
-                chunk = self._chunk(index, ctx, image_latent, cache, gen, ids, (h, w))
+                text = snap.text if snap.text is not None else self.prompts.get(index)
+                recache_s = 0.0
+                if text is not None:
+                    t0 = time.perf_counter()
+                    ctx = self._context(text)
+                    self.prompt_switches.append(PromptSwitch(index, text))
+                    self._recache(ctx, cache, window)
+                    recache_s = time.perf_counter() - t0
+                if image_latent is not None and not self.takes_tracks and index == 0:
+                    chunk = self._prefix_chunk(image_latent, ctx, cache, window)
+                else:
+                    chunk = self._chunk(index, ctx, image_latent, cache, gen, ids, (h, w), window)
+                if recache_s:
+                    chunk.timing["recache_s"] = recache_s
                 if self.num_frames is not None:
                     keep = self.num_frames - chunk.start_frame
                     chunk.frames = chunk.frames[:keep]
@@ -156,21 +238,24 @@ class StreamSession:
             self._closed = True
 
     @torch.no_grad()
-    def _chunk(self, index: int, ctx: ContextKV, image_latent: Tensor, cache: RollingKVCache,
-               gen: torch.Generator, ids: Tensor, hw: tuple[int, int]) -> StreamChunk:
+    def _chunk(self, index: int, ctx: ContextKV, image_latent: Tensor | None, cache: RollingKVCache,
+               gen: torch.Generator, ids: Tensor | None, hw: tuple[int, int], window: deque) -> StreamChunk:
         t0 = time.perf_counter()
         model, cfg = self.model, self.cfg
         C, pack = cfg.stream.chunk_frames, cfg.temporal_stride
         dev, dtype = model.device, model.dtype
         first_latent = index * C
-        # 1. tracks -> track latent
+        # 1. tracks -> track latent (models with a track head)
         p0, p1 = pixel_range(first_latent, C, pack)
-        path, vis = self.plan.frames(p0, p1)
-        if path.shape[1] > len(ids):
-            raise ValueError(f"{path.shape[1]} tracks exceed this model's limit of {len(ids)}")
-        track_latent = model.track_head.encode(torch.from_numpy(path), torch.from_numpy(vis), ids[:path.shape[1]],
-                                               self.height, self.width, starts_video=index == 0).to(dtype)
-        image_slot = model.image_slot(image_latent, C, first_latent)
+        track_latent = image_slot = None
+        if self.takes_tracks:
+            path, vis = self.plan.frames(p0, p1)
+            if path.shape[1] > len(ids):
+                raise ValueError(f"{path.shape[1]} tracks exceed this model's limit of {len(ids)}")
+            track_latent = model.track_head.encode(torch.from_numpy(path), torch.from_numpy(vis),
+                                                   ids[:path.shape[1]], self.height, self.width,
+                                                   starts_video=index == 0).to(dtype)
+            image_slot = model.image_slot(image_latent, C, first_latent)
         # 2. denoising steps
         cache.begin_chunk(C)
         shape = (1, cfg.latent_channels, C, *hw)
@@ -185,7 +270,8 @@ class StreamSession:
                 x = flow.add_noise(x0, noise, sigmas[k + 1])
         # 3. clean pass writes the cache
         model.velocity(x0, torch.zeros(1, device=dev), track_latent, image_slot, ctx, cache=cache, write_cache=True)
-        cache.commit()
+        if cache.commit() == "window":
+            window.append(_CleanPass(x0, track_latent, image_slot))
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         t1 = time.perf_counter()
@@ -194,6 +280,35 @@ class StreamSession:
         t2 = time.perf_counter()
         return StreamChunk(index, p0, frames, x0,
                            {"denoise_s": t1 - t0, "decode_s": t2 - t1, "total_s": t2 - t0})
+
+    @torch.no_grad()
+    def _write_cache(self, inputs: _CleanPass, ctx: ContextKV, cache: RollingKVCache, window: deque | None) -> None:
+        """One clean pass (t = 0) that writes ``inputs.latents`` into the cache as the next chunk."""
+        cache.begin_chunk(inputs.latents.shape[2])
+        self.model.velocity(inputs.latents, torch.zeros(1, device=self.model.device), inputs.track_latent,
+                            inputs.image_slot, ctx, cache=cache, write_cache=True)
+        if cache.commit() == "window" and window is not None:
+            window.append(inputs)
+
+    def _recache(self, ctx: ContextKV, cache: RollingKVCache, window: deque) -> None:
+        """Re-encode the rolling window's chunks under a new prompt, oldest first (the sink is kept)."""
+        if not window:
+            return
+        cache.restart_window()
+        for inputs in list(window):
+            self._write_cache(inputs, ctx, cache, None)
+
+    @torch.no_grad()
+    def _prefix_chunk(self, image_latent: Tensor, ctx: ContextKV, cache: RollingKVCache, window: deque) -> StreamChunk:
+        """Image start of a text-to-video student: the image latent, repeated over a whole chunk, is written
+        into the cache (Self-Forcing's ``initial_latent`` prefill) and decoded as the video's first chunk."""
+        t0 = time.perf_counter()
+        latents = image_latent.expand(-1, -1, self.cfg.stream.chunk_frames, -1, -1).contiguous()
+        self._write_cache(_CleanPass(latents, None, None), ctx, cache, window)
+        t1 = time.perf_counter()
+        frames = self.codec.decode_chunk(latents)[0].float().cpu()
+        t2 = time.perf_counter()
+        return StreamChunk(0, 0, frames, latents, {"denoise_s": t1 - t0, "decode_s": t2 - t1, "total_s": t2 - t0})
 
     # -- results -----------------------------------------------------------------------------------
 
@@ -204,6 +319,17 @@ class StreamSession:
         that is what replays the run exactly. ``trim=True`` cuts the record to the output frames.
         """
         return self.plan.recorded(self.frames_out if trim else None)
+
+
+def _prompt_schedule(prompts) -> dict[int, TextCondition | str]:
+    schedule: dict[int, TextCondition | str] = {}
+    for p in prompts:
+        if not isinstance(p, PromptSwitch) or p.chunk < 0:
+            raise ValueError(f"prompts must be PromptSwitch(chunk >= 0, text), got {p!r}")
+        if p.chunk in schedule:
+            raise ValueError(f"two prompt switches at chunk {p.chunk}")
+        schedule[p.chunk] = p.text
+    return schedule
 
 
 def _image_tensor(image) -> Tensor:
