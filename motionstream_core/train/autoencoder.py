@@ -30,8 +30,9 @@ from torch import nn
 from ..decoders import LatentStats, TinyVAE
 from ..tiny_vae import MemBlock
 from ..demo.loader import load_autoencoder, save_autoencoder
-from .common import Budget, Stage, pick_device, run_config, warmup_lr
+from .common import StageOptions, warmup_lr
 from .data import clip_config, frames_to_tensor
+from .loop import StageRun
 from .synthetic import make_clip
 
 NAME = "autoencoder"
@@ -40,9 +41,8 @@ DECODER_NAME = "decoder"  # the optional wider-decoder stage (train/decoder.py) 
 
 
 @dataclass
-class AEOptions:
+class AEOptions(StageOptions):
     steps: int = 20_000
-    minutes: float | None = None
     batch: int = 8
     frames: int = 5  # 1 + 4k
     crop: int = 32  # random square crops (0: full frames)
@@ -52,11 +52,6 @@ class AEOptions:
     temporal_weight: float = 2.0
     noise_max: float = 0.2
     stats_clips: int = 32
-    seed: int = 0
-    device: str | None = None
-    log_every: int = 10
-    save_every_s: float = 120.0
-    quiet: bool = False
 
 
 PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4,
@@ -123,57 +118,44 @@ def latent_stats(vae: TinyVAE, cfg, opts: AEOptions) -> tuple[list[float], list[
 
 
 def train_autoencoder(out: str, opts: AEOptions, config_name: str | None = None) -> dict:
-    cfg = run_config(out, config_name)
-    device = pick_device(opts.device)
-    stage = Stage(out, NAME, opts.steps, opts.log_every, opts.save_every_s, opts.quiet)
+    run = StageRun(out, NAME, opts, config_name)
+    cfg, device = run.cfg, run.device
     torch.manual_seed(opts.seed)
     vae = init_weights(TinyVAE(cfg.vae)).to(device)
-    stage.say(f"training the {cfg.vae.channels} tiny autoencoder on {device}, batch {opts.batch} x {opts.frames} "
-              f"frames, crop {opts.crop or 'none'}, until step {opts.steps}"
-              + (f" or {opts.minutes} min" if opts.minutes else ""))
-    step, history = fit(vae, list(vae.parameters()), stage, cfg, opts, device)
+    run.stage.say(f"training the {cfg.vae.channels} tiny autoencoder on {device}, batch {opts.batch} x {opts.frames} "
+                  f"frames, crop {opts.crop or 'none'}, until step {opts.steps}"
+                  + (f" or {opts.minutes} min" if opts.minutes else ""))
+    fit(run, vae, vae, opts)
     vae.eval()
     mean, std = latent_stats(vae, cfg, opts)
-    save_autoencoder(vae.cpu(), stage.dir / PRODUCT, mean, std, {"steps": str(step)})
-    stage.say(f"saved {stage.dir / PRODUCT} (latent std {min(std):.2f}..{max(std):.2f}, "
-              f"|mean| <= {max(abs(m) for m in mean):.2f})")
-    return {"step": step, "history": history, "path": stage.dir / PRODUCT}
+    save_autoencoder(vae.cpu(), run.stage.dir / PRODUCT, mean, std, {"steps": str(run.step)})
+    run.stage.say(f"saved {run.stage.dir / PRODUCT} (latent std {min(std):.2f}..{max(std):.2f}, "
+                  f"|mean| <= {max(abs(m) for m in mean):.2f})")
+    return run.result(run.stage.dir / PRODUCT)
 
 
-def fit(vae: TinyVAE, params: list, stage: Stage, cfg, opts: AEOptions, device) -> tuple[int, list[float]]:
-    """The reconstruction training loop of ``params`` (all of ``vae``, or its decoder only), resumable
-    from ``stage``'s checkpoint; returns (the total step count, this run's losses)."""
-    opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.0)
-    step = 0
-    state = stage.load()
-    if state is not None:
-        vae.load_state_dict(state["vae"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
-    rng = np.random.default_rng(opts.seed + step)
-    gen = torch.Generator(device="cpu").manual_seed(opts.seed * 7919 + step)
-    budget = Budget(opts.steps, opts.minutes)
-    history = []
+def fit(run: StageRun, vae: TinyVAE, trainable: nn.Module, opts: AEOptions) -> None:
+    """The reconstruction training loop of ``trainable`` (``vae``, or its decoder), resumable through ``run``.
+
+    The codec stages run in one process: their latent-moment loss uses statistics of the whole batch.
+    """
+    if run.env.distributed:
+        raise ValueError(f"the {run.name} stage (the demo's own codec) runs in one process, not under torchrun")
+    cfg, device = run.cfg, run.device
+    opt = torch.optim.AdamW(trainable.parameters(), lr=opts.lr, weight_decay=0.0)
+    run.keep_model("vae", vae)
+    run.keep_optimizer("opt", opt, vae)
+    run.resume()
     vae.train()
 
-    def checkpoint():
-        stage.save({"step": step, "vae": vae.state_dict(), "opt": opt.state_dict()})
+    def step(i: int) -> dict:
+        x = _clips(cfg, opts, i, np.random.default_rng([opts.seed, i])).to(device)
+        warmup_lr(opt, opts.lr, i, 100)
+        losses = ae_losses(vae, x, opts, run.generator())
+        run.optimize(losses["loss"], opt, trainable, 1.0)
+        return {k: float(v.detach()) for k, v in losses.items()}
 
-    while not budget.done(step):
-        x = _clips(cfg, opts, step, rng).to(device)
-        warmup_lr(opt, opts.lr, step, 100)
-        losses = ae_losses(vae, x, opts, gen)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        history.append(losses["loss"].item())
-        stage.record(step, **{k: float(v.detach()) for k, v in losses.items()})
-        if stage.should_save():
-            checkpoint()
-    checkpoint()
-    return step, history
+    run.loop(step)
 
 
 def run_codec_path(out: str):

@@ -22,6 +22,7 @@ from .. import flow
 from ..dit import ContextKV
 from ..kv_cache import CacheShape, RollingKVCache
 from ..model import MotionStreamModel
+from .data import Gens, randint, randn
 
 
 def new_cache(model: MotionStreamModel, batch: int, h: int, w: int) -> RollingKVCache:
@@ -57,13 +58,14 @@ def clean_pass(model: MotionStreamModel, x0: Tensor, tracks: Tensor, image_slot:
 
 
 def rollout(model: MotionStreamModel, tracks: Tensor, image_latent: Tensor, ctx: ContextKV, frames: int,
-            gen: torch.Generator, exit_steps: list[int] | None = None, grad: bool = False,
+            gen: Gens, exit_steps: list[int] | None = None, grad: bool = False,
             sigmas: list[float] | None = None) -> Tensor:
     """Generate ``frames`` latent frames chunk by chunk -> x0 [B, C, frames, h, w].
 
     tracks [B, C, frames, h, w] (the track head's output for the whole clip); image_latent
     [B, C, 1, h, w]; ``exit_steps[i]``: the denoising step whose prediction chunk i keeps (default:
-    the last). With ``grad`` only that step's pass is differentiated.
+    the last). With ``grad`` only that step's pass is differentiated. ``gen``: one generator, or one
+    per sample.
     """
     cfg = model.config
     b, c, _, h, w = image_latent.shape
@@ -77,7 +79,7 @@ def rollout(model: MotionStreamModel, tracks: Tensor, image_latent: Tensor, ctx:
             slot = model.image_slot(image_latent, count, first)
             cache.begin_chunk(count)
             shape = (b, c, count, h, w)
-            x = torch.randn(shape, generator=gen, dtype=torch.float32).to(model.device, model.dtype)
+            x = randn(shape, gen).to(model.device, model.dtype)
             for k, sigma in enumerate(sigmas):
                 keep = k == exit_k
                 with torch.set_grad_enabled(grad and keep):
@@ -85,7 +87,7 @@ def rollout(model: MotionStreamModel, tracks: Tensor, image_latent: Tensor, ctx:
                     x0 = flow.x0_from_velocity(x, v, sigma)
                 if keep:
                     break
-                noise = torch.randn(shape, generator=gen, dtype=torch.float32).to(model.device, model.dtype)
+                noise = randn(shape, gen).to(model.device, model.dtype)
                 x = flow.add_noise(x0, noise, sigmas[k + 1])
             clean_pass(model, x0.detach(), track_i, slot, ctx, cache)
             outs.append(x0)
@@ -95,7 +97,7 @@ def rollout(model: MotionStreamModel, tracks: Tensor, image_latent: Tensor, ctx:
 
 
 def teacher_forced_losses(model: MotionStreamModel, states: Tensor, tracks: Tensor, image_latent: Tensor,
-                          ctx: ContextKV, sigmas: list[float], gen: torch.Generator) -> Tensor:
+                          ctx: ContextKV, sigmas: list[float], gen: Gens) -> Tensor:
     """ODE regression loss, chunk by chunk through the cache.
 
     states [B, S + 1, C, F, h, w]: the teacher trajectory at the student's S sigmas, then its x0.
@@ -110,7 +112,7 @@ def teacher_forced_losses(model: MotionStreamModel, states: Tensor, tracks: Tens
     losses = []
     try:
         for first, count in chunks(frames, cfg.stream.chunk_frames):
-            k = torch.randint(0, steps, (b,), generator=gen)
+            k = randint(steps, b, gen)
             x = states[torch.arange(b), k][:, :, first:first + count].to(model.device, model.dtype)
             target = states[:, -1, :, first:first + count].to(model.device, model.dtype)
             track_i = tracks[:, :, first:first + count]

@@ -19,22 +19,7 @@ import argparse
 import dataclasses
 import sys
 
-STAGES = ("autoencoder", "decoder", "teacher", "ode", "dmd")
-
-
-def _stage_options(stage: str, preset: str):
-    if stage == "autoencoder":
-        from .autoencoder import PRESETS
-    elif stage == "decoder":
-        from .decoder import PRESETS
-    elif stage == "teacher":
-        from .teacher_train import PRESETS
-    elif stage == "ode":
-        from .ode_init import PRESETS
-    else:
-        from .dmd import PRESETS
-    return dataclasses.replace(PRESETS[preset])
-
+from .stages import STAGES, get_stage
 
 def _run_stage(args) -> int:
     from .common import DEFAULT_OUT, set_threads
@@ -47,9 +32,11 @@ def _run_stage(args) -> int:
         for label, path in export_demo(out, source=args.source, dest=args.dest).items():
             print(f"{label}: {path}")
         return 0
-    opts = _stage_options(args.stage, args.preset)
+    spec = get_stage(args.stage)
+    opts = spec.options(args.preset)
     fields = {f.name for f in dataclasses.fields(opts)}
-    for name in ("steps", "minutes", "batch", "lr", "device", "seed", "save_every_s", "log_every"):
+    for name in ("steps", "minutes", "batch", "lr", "device", "seed", "save_every_s", "log_every", "precision",
+                 "checkpointing"):
         value = getattr(args, name, None)
         if value is not None and name in fields:
             setattr(opts, name, value)
@@ -62,17 +49,7 @@ def _run_stage(args) -> int:
         current = getattr(opts, key)
         setattr(opts, key, type(current)(raw) if current is not None and not isinstance(current, bool)
                 else (raw.lower() in ("1", "true", "yes") if isinstance(current, bool) else float(raw)))
-    if args.stage == "autoencoder":
-        from .autoencoder import train_autoencoder as run
-    elif args.stage == "decoder":
-        from .decoder import train_decoder as run
-    elif args.stage == "teacher":
-        from .teacher_train import train_teacher as run
-    elif args.stage == "ode":
-        from .ode_init import train_ode as run
-    else:
-        from .dmd import train_dmd as run
-    run(out, opts, config_name=args.config)
+    spec.function()(out, opts, config_name=args.config)
     return 0
 
 
@@ -90,24 +67,33 @@ def _run_eval(args) -> int:
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train the demo model's stages (autoencoder, decoder, teacher, ode, dmd, export)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=STAGES + ("export",))
+    p.add_argument("stage", choices=tuple(STAGES) + ("export",))
+    _add_stage_arguments(p)
+    p.set_defaults(func=_run_stage)
+    return p
+
+
+def _add_stage_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``motionstream train <stage>`` (also of the standalone ``python -m ...train.cli``)."""
     p.add_argument("--out", default=None, help="run directory (default runs/demo)")
     p.add_argument("--config", default=None, help="model config for a new run: demo-small (default), demo or tiny")
     p.add_argument("--preset", default="demo", choices=["demo", "tiny"], help="stage hyper-parameters")
     p.add_argument("--steps", type=int, default=None, help="total steps (across resumes)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run")
-    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None, help="global batch (all torchrun processes together)")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    p.add_argument("--device", default=None, help="default: this rank's GPU when there is one, else cpu")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--log-every", dest="log_every", type=int, default=None)
     p.add_argument("--save-every", dest="save_every_s", type=float, default=None, help="seconds between checkpoints")
+    p.add_argument("--precision", default=None, choices=["fp32", "bf16"],
+                   help="bf16: bf16 compute with fp32 master weights (FSDP2's mixed precision under torchrun)")
+    p.add_argument("--checkpointing", action="store_const", const=True, default=None,
+                   help="activation checkpointing (recompute block activations in the backward pass)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other stage option (repeatable)")
     p.add_argument("--source", default=None, help="export: the stage whose student to ship (default: dmd, else ode)")
     p.add_argument("--dest", default=None, help="export: folder (default motionstream_core/demo/weights)")
-    p.set_defaults(func=_run_stage)
-    return p
 
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:
@@ -133,27 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m motionstream_core.train.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     # standalone: `python -m motionstream_core.train.cli teacher ...` == `motionstream train teacher ...`
-    for stage in STAGES + ("export",):
+    for stage in tuple(STAGES) + ("export",):
         sp = sub.add_parser(stage)
-        _copy_train_args(sp, stage)
+        _add_stage_arguments(sp)
+        sp.set_defaults(func=_run_stage, stage=stage)
     add_eval_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
-
-
-def _copy_train_args(sp: argparse.ArgumentParser, stage: str) -> None:
-    tmp = argparse.ArgumentParser()
-    tsub = tmp.add_subparsers()
-    template = add_train_parser(tsub)
-    for action in template._actions:
-        if action.dest in ("help", "stage"):
-            continue
-        kwargs = {k: getattr(action, k) for k in ("dest", "default", "help")}
-        if isinstance(action, argparse._AppendAction):
-            sp.add_argument(*action.option_strings, action="append", metavar=action.metavar, **kwargs)
-        else:
-            sp.add_argument(*action.option_strings, type=action.type, choices=action.choices, **kwargs)
-    sp.set_defaults(func=_run_stage, stage=stage)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,28 @@ def model_config(name: str) -> ModelConfig:
     return get_config(name)
 
 
+# -- the options every stage has -------------------------------------------------------------------
+
+@dataclass
+class StageOptions:
+    """What every stage takes; a stage's options subclass this, adding fields and re-defaulting these.
+
+    ``batch`` is the global batch: under ``torchrun`` each of N processes takes ``batch / N`` samples.
+    """
+    steps: int = 1000  # total optimiser steps, counted across resumes
+    minutes: float | None = None  # wall-clock budget of this invocation
+    batch: int = 4
+    lr: float = 1e-4
+    seed: int = 0
+    device: str | None = None  # default: this rank's GPU when there is one, else the CPU
+    precision: str = "fp32"  # "bf16": bf16 compute with fp32 master weights
+    checkpointing: bool = False  # activation checkpointing (recompute block activations in backward)
+    log_every: int = 10
+    save_every_s: float = 120.0
+    grad_dump: str = ""  # write each step's gradients here (<stem>_<tag>_<step>.pt; for equivalence checks)
+    quiet: bool = False
+
+
 # -- run directory and model config -----------------------------------------------------------------
 
 def run_config(out: str | os.PathLike, config_name: str | None = None) -> ModelConfig:
@@ -74,12 +96,6 @@ def run_config(out: str | os.PathLike, config_name: str | None = None) -> ModelC
     cfg = model_config(name)
     meta.write_text(json.dumps({"config_name": name, "model_config": cfg.to_dict()}, indent=1))
     return cfg
-
-
-def pick_device(name: str | None) -> torch.device:
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 # -- models -----------------------------------------------------------------------------------------
@@ -123,6 +139,7 @@ class EMA:
 
     def __init__(self, model: nn.Module, decay: float = 0.999):
         self.decay = decay
+        # under FSDP2 the state dict holds this rank's shards (DTensors): the average is sharded the same way
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
 
     @torch.no_grad()
@@ -132,16 +149,31 @@ class EMA:
             if k in self.shadow:
                 self.shadow[k].lerp_(v.detach(), 1 - d)
 
+    def full(self) -> dict[str, Tensor]:
+        """The whole averaged tensors on the CPU (collective when sharded: call on every rank)."""
+        from .distributed import full_tensor
+
+        return {k: full_tensor(v).cpu() for k, v in self.shadow.items()}
+
     def copy_to(self, model: nn.Module) -> nn.Module:
-        model.load_state_dict({**model.state_dict(), **self.shadow})
+        model.load_state_dict({**model.state_dict(), **self.full()})
         return model
 
     def state_dict(self) -> dict:
-        return {"decay": self.decay, "shadow": self.shadow}
+        return {"decay": self.decay, "shadow": self.full()}
 
     def load_state_dict(self, sd: dict) -> None:
+        from torch.distributed.tensor import distribute_tensor
+
+        from .distributed import is_dtensor
+
         self.decay = sd["decay"]
-        self.shadow = {k: v.clone() for k, v in sd["shadow"].items()}
+        for k, v in sd["shadow"].items():
+            mine = self.shadow.get(k)
+            if mine is not None and is_dtensor(mine):
+                self.shadow[k] = distribute_tensor(v.to(mine.device, mine.dtype), mine.device_mesh, mine.placements)
+            else:
+                self.shadow[k] = v.clone() if mine is None else v.to(mine.device, mine.dtype).clone()
 
 
 # -- stage bookkeeping ----------------------------------------------------------------------------------
@@ -164,8 +196,9 @@ class Stage:
     """One stage's folder: resumable checkpoint, JSON-lines loss log and progress printing."""
 
     def __init__(self, out: str | os.PathLike, name: str, total_steps: int, log_every: int = 10,
-                 save_every_s: float = 120.0, quiet: bool = False):
-        self.name, self.total = name, total_steps
+                 save_every_s: float = 120.0, quiet: bool = False, writer: bool = True):
+        self.name, self.total, self.writer = name, total_steps, writer
+        self.samples_per_step = self.tokens_per_step = 0  # for the samples/s and tokens/s read-outs
         self.dir = Path(out) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path, self.log_path = self.dir / "ckpt.pt", self.dir / "log.jsonl"
@@ -193,6 +226,9 @@ class Stage:
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt_path)
+        self.mark_saved()
+
+    def mark_saved(self) -> None:
         self._last_save = time.monotonic()
 
     def should_save(self) -> bool:
@@ -216,11 +252,19 @@ class Stage:
         self._acc = {}
         row = {"step": step, **{k: round(v, 6) for k, v in means.items()}, "steps_per_s": round(rate, 4),
                "elapsed_s": round(self.elapsed(), 1)}
-        with open(self.log_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        speed = ""
+        if self.samples_per_step:
+            row["samples_per_s"] = round(rate * self.samples_per_step, 4)
+            speed += f" | {rate * self.samples_per_step:.2f} samples/s"
+        if self.tokens_per_step:
+            row["tokens_per_s"] = round(rate * self.tokens_per_step, 1)
+            speed += f", {rate * self.tokens_per_step:.0f} tokens/s"
+        if self.writer:
+            with open(self.log_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
         eta = (self.total - step) / rate if rate > 0 else math.inf
         losses = " ".join(f"{k} {v:.4f}" for k, v in means.items())
-        self.say(f"step {step}/{self.total} {losses} | {rate:.2f} steps/s | {_hms(self.elapsed())} spent"
+        self.say(f"step {step}/{self.total} {losses} | {rate:.2f} steps/s{speed} | {_hms(self.elapsed())} spent"
                  + (f", ~{_hms(eta)} left at most" if math.isfinite(eta) else ""))
 
 

@@ -83,16 +83,81 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cli
     return folder
 
 
-def load_latent_cache(folder: str | Path) -> dict:
-    """All shards concatenated: z, image (fp16), path, visible, caption."""
+def load_latent_cache(folder: str | Path) -> "Clips":
+    """All shards of a synthetic latent cache, in memory."""
     files = sorted(Path(folder).glob("shard_*.pt"))
     if not files:
         raise FileNotFoundError(f"no latent cache in {folder}: run the teacher stage (it builds it) first")
     parts = [torch.load(f, weights_only=False) for f in files]
-    out = {k: torch.cat([p[k] for p in parts]) for k in ("z", "image", "path", "visible")}
-    out["caption"] = [c for p in parts for c in p["caption"]]
-    out["meta"] = parts[0]["meta"]
-    return out
+    cat = {k: torch.cat([p[k] for p in parts]) for k in ("z", "image", "path", "visible")}
+    return Clips(**cat, caption=[c for p in parts for c in p["caption"]], meta=parts[0]["meta"])
+
+
+@dataclass
+class Clips:
+    """Encoded training clips in memory, all of one shape: what the teacher, ODE and DMD stages train on.
+
+    Text is either captions (the demo model's own text encoder reads them) or, for real data, umT5
+    embeddings per clip (``text``, [L_i, text_dim] each, unpadded) with the empty prompt's embedding
+    (``null_text``) for caption dropout and the unconditional branch of the guidance.
+    """
+    z: Tensor  # [N, C, F, h, w] model-space latents (fp16 on disk and in memory)
+    image: Tensor  # [N, C, 1, h, w] start-image latents
+    path: Tensor  # [N, T, P, 2] pixels of the model's size
+    visible: Tensor  # [N, T, P] bool
+    caption: list[str]
+    text: list[Tensor] | None = None
+    null_text: Tensor | None = None
+    meta: dict | None = None
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return tuple(self.z.shape[1:])
+
+    def take(self, index: list[int]) -> "Clips":
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return Clips(self.z[idx], self.image[idx], self.path[idx], self.visible[idx],
+                     [self.caption[i] for i in index], None if self.text is None else [self.text[i] for i in index],
+                     self.null_text, self.meta)
+
+
+def text_batch(model: MotionStreamModel, captions: list[str], text: list[Tensor] | None) -> Tensor:
+    """[B, text_len, text_dim] context: umT5 embeddings zero-padded to ``text_len`` (as Wan pads them), else
+    the model's own text encoder on the captions."""
+    if text is None:
+        return model.text_encoder.encode(captions).to(model.dtype)
+    cfg = model.config
+    out = torch.zeros(len(text), cfg.text_len, cfg.dit.text_dim)
+    for i, t in enumerate(text):
+        n = min(len(t), cfg.text_len)
+        out[i, :n] = t[:n].float()
+    return out.to(model.device, model.dtype)
+
+
+def null_batch(model: MotionStreamModel, data, n: int) -> Tensor:
+    """The empty prompt's context for ``n`` samples (the text-unconditional branch)."""
+    return text_batch(model, [""] * n, None if data.null_text is None else [data.null_text] * n)
+
+
+Gens = torch.Generator | list[torch.Generator]
+
+
+def randn(shape: tuple[int, ...], gen: Gens) -> Tensor:
+    """Noise [B, ...] on the CPU: one draw from ``gen``, or sample b from ``gen[b]`` (then a sample's noise does
+    not depend on which other samples share its batch -- or its process)."""
+    if isinstance(gen, torch.Generator):
+        return torch.randn(shape, generator=gen, dtype=torch.float32)
+    return torch.stack([torch.randn(tuple(shape[1:]), generator=g, dtype=torch.float32) for g in gen])
+
+
+def randint(high: int, batch: int, gen: Gens) -> Tensor:
+    """[B] integers in [0, high), drawn like ``randn``."""
+    if isinstance(gen, torch.Generator):
+        return torch.randint(0, high, (batch,), generator=gen)
+    return torch.stack([torch.randint(0, high, (), generator=g) for g in gen])
 
 
 # -- track conditioning -----------------------------------------------------------------------------
@@ -144,9 +209,10 @@ def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Ge
     return out_path, out_vis, ids
 
 
-def sample_track_batch(paths: Tensor, visibles: Tensor, s: TrackSampling, gen: torch.Generator,
+def sample_track_batch(paths: Tensor, visibles: Tensor, s: TrackSampling, gens: list[torch.Generator],
                        count: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    parts = [sample_tracks(p, v, s, gen, count) for p, v in zip(paths, visibles)]
+    """``sample_tracks`` for each clip of a batch, clip b drawing from ``gens[b]``."""
+    parts = [sample_tracks(p, v, s, g, count) for p, v, g in zip(paths, visibles, gens)]
     return tuple(torch.stack(x) for x in zip(*parts))  # type: ignore[return-value]
 
 
@@ -168,14 +234,24 @@ class Batch:
     path: Tensor
     visible: Tensor
     ids: Tensor
-    caption: list[str]
+    caption: list[str]  # "" where the caption was dropped
+    text: list[Tensor] | None  # umT5 embeddings (the null prompt's where dropped), or None: captions
+    gens: list[torch.Generator]  # one per sample: everything random about it
+    slots: list[int]  # positions in the global batch
+
+    def context(self, model: MotionStreamModel) -> Tensor:
+        return text_batch(model, self.caption, self.text)
 
 
-def make_batch(cache: dict, index: Tensor, s: TrackSampling, gen: torch.Generator, device: torch.device,
-               text_drop: float = 0.0, count: int | None = None) -> Batch:
-    """A training batch from the latent cache: track subsets/masking/dropout and caption dropout."""
-    path, vis, ids = sample_track_batch(cache["path"][index], cache["visible"][index], s, gen, count)
-    captions = [cache["caption"][int(i)] if torch.rand((), generator=gen).item() >= text_drop else ""
-                for i in index]
-    return Batch(cache["z"][index].float().to(device), cache["image"][index].float().to(device), path, vis, ids,
-                 captions)
+def make_batch(data, samples: list, s: TrackSampling, device: torch.device, text_drop: float = 0.0,
+               count: int | None = None) -> Batch:
+    """A training batch of ``samples`` (``loop.Sample``: clip index + generator): track subsets, masking and
+    dropout, and caption dropout, each sample from its own generator."""
+    clips = data.take([x.index for x in samples])
+    gens = [x.gen for x in samples]
+    path, vis, ids = sample_track_batch(clips.path, clips.visible, s, gens, count)
+    keep = [torch.rand((), generator=g).item() >= text_drop for g in gens]
+    captions = [c if k else "" for c, k in zip(clips.caption, keep)]
+    text = None if clips.text is None else [t if k else data.null_text for t, k in zip(clips.text, keep)]
+    return Batch(clips.z.float().to(device), clips.image.float().to(device), path, vis, ids, captions, text, gens,
+                 [x.slot for x in samples])

@@ -27,7 +27,7 @@ from ..decoders import TinyVAE
 from ..demo.loader import load_autoencoder, save_autoencoder
 from ..tiny_vae import MemBlock, TGrow
 from .autoencoder import DECODER_NAME, NAME as AE_NAME, PRODUCT, AEOptions, fit, init_weights
-from .common import Stage, pick_device, run_config
+from .loop import StageRun
 
 NAME = DECODER_NAME
 INITS = ("widen", "scratch")
@@ -103,26 +103,24 @@ def widen_decoder(trained: TinyVAE, wide: TinyVAE) -> None:
 
 
 def train_decoder(out: str, opts: DecoderOptions, config_name: str | None = None) -> dict:
-    cfg = run_config(out, config_name)
-    device = pick_device(opts.device)
     channels = parse_channels(opts.channels)
     if opts.init not in INITS:
         raise ValueError(f"decoder init must be one of {', '.join(INITS)}, got {opts.init!r}")
     trained, mean, std = load_autoencoder(Path(out) / AE_NAME / PRODUCT)
     vae_cfg = dataclasses.replace(trained.config, channels=channels)
-    stage = Stage(out, NAME, opts.steps, opts.log_every, opts.save_every_s, opts.quiet)
+    run = StageRun(out, NAME, opts, config_name)
     torch.manual_seed(opts.seed)
     vae = init_weights(TinyVAE(vae_cfg))
     if opts.init == "widen":
         widen_decoder(trained, vae)
     vae.encoder.load_state_dict(trained.encoder.state_dict())
     vae.encoder.requires_grad_(False)
-    vae = vae.to(device)
-    params = list(vae.decoder.parameters())
-    stage.say(f"training a {vae_cfg.channels} decoder (init: {opts.init}) ({sum(p.numel() for p in params) / 1e6:.2f}M parameters) "
-              f"for the run's frozen {trained.config.channels} autoencoder's encoder on {device}, "
-              f"until step {opts.steps}" + (f" or {opts.minutes} min" if opts.minutes else ""))
-    step, history = fit(vae, params, stage, cfg, opts, device)
-    save_autoencoder(vae.cpu().eval(), stage.dir / PRODUCT, mean, std, {"steps": str(step), "stage": NAME})
-    stage.say(f"saved {stage.dir / PRODUCT}")
-    return {"step": step, "history": history, "path": stage.dir / PRODUCT}
+    vae = vae.to(run.device)
+    params = sum(p.numel() for p in vae.decoder.parameters())
+    run.stage.say(f"training a {vae_cfg.channels} decoder (init: {opts.init}) ({params / 1e6:.2f}M parameters) "
+                  f"for the run's frozen {trained.config.channels} autoencoder's encoder on {run.device}, "
+                  f"until step {opts.steps}" + (f" or {opts.minutes} min" if opts.minutes else ""))
+    fit(run, vae, vae.decoder, opts)
+    save_autoencoder(vae.cpu().eval(), run.stage.dir / PRODUCT, mean, std, {"steps": str(run.step), "stage": NAME})
+    run.stage.say(f"saved {run.stage.dir / PRODUCT}")
+    return run.result(run.stage.dir / PRODUCT)

@@ -27,22 +27,22 @@ import torch
 import torch.nn.functional as F
 
 from .. import flow
-from ..checkpoints import load_model, save_model
+from ..checkpoints import load_model
 from ..teacher import Guidance, guided_velocity
 from .causal import rollout, student_sigmas
-from .common import Budget, Stage, pick_device, run_config, text_context
-from .data import TrackSampling, encode_tracks, load_latent_cache, sample_track_batch
-from .ode_init import init_student
-from .teacher_train import CACHE, load_teacher
+from .common import StageOptions
+from .data import Clips, TrackSampling, encode_tracks, null_batch, randn, sample_track_batch, text_batch
+from .loop import Sample, StageRun, tokens_per_clip
+from .ode_init import init_student, stage_clips
+from .teacher_train import load_teacher
 
 NAME = "dmd"
 PRODUCT = "student.safetensors"
 
 
 @dataclass
-class DMDOptions:
+class DMDOptions(StageOptions):
     steps: int = 100_000  # generator steps
-    minutes: float | None = None
     batch: int = 2
     lr: float = 1e-5  # generator
     critic_lr: float = 4e-5
@@ -53,155 +53,149 @@ class DMDOptions:
     text_drop: float = 0.0
     mask_prob: float = 0.3
     max_tracks: int = 64
-    seed: int = 0
-    device: str | None = None
     log_every: int = 1
-    save_every_s: float = 120.0
-    quiet: bool = False
 
 
 PRESETS = {"demo": DMDOptions(),
            "tiny": DMDOptions(steps=3, batch=2, lr=1e-4, critic_lr=1e-3, critic_steps=5, max_tracks=8)}
 
 
+@dataclass
+class Conditioning:
+    image: torch.Tensor  # [B, C, 1, h, w] start-image latents
+    path: torch.Tensor
+    visible: torch.Tensor
+    ids: torch.Tensor
+    caption: list[str]
+    text: list[torch.Tensor] | None
+    gens: list[torch.Generator]
+
+
 class DMDTrainer:
     """Generator, critic and frozen teacher, with the two losses."""
 
-    def __init__(self, generator, critic, teacher, cache: dict, opts: DMDOptions):
-        self.g, self.critic, self.teacher, self.cache, self.opts = generator, critic, teacher, cache, opts
-        cfg = generator.config
+    def __init__(self, run: StageRun, generator, critic, teacher, data: Clips, opts: DMDOptions):
+        self.run, self.g, self.critic, self.teacher, self.data, self.opts = run, generator, critic, teacher, data, opts
+        cfg = teacher.config
         self.cfg = cfg
         self.guidance = Guidance.from_config(cfg.teacher)
         self.sampling = TrackSampling(max_tracks=opts.max_tracks, drop_prob=opts.track_drop, mask_prob=opts.mask_prob,
                                       ids_max=cfg.track_head.max_id)
-        self.frames = cache["z"].shape[2]
-        self.steps = len(student_sigmas(generator))
-        self.g_params = [p for p in generator.parameters() if p.requires_grad]
-        self.c_params = [p for p in critic.parameters() if p.requires_grad]
-        self.g_opt = torch.optim.AdamW(self.g_params, lr=opts.lr, betas=(0.0, 0.999), weight_decay=0.0)
-        self.c_opt = torch.optim.AdamW(self.c_params, lr=opts.critic_lr, betas=(0.0, 0.999), weight_decay=0.0)
+        self.frames = data.latent_shape[1]
+        self.steps = len(student_sigmas(teacher))
+        g_params = [p for p in generator.parameters() if p.requires_grad]
+        c_params = [p for p in critic.parameters() if p.requires_grad]
+        self.g_opt = torch.optim.AdamW(g_params, lr=opts.lr, betas=(0.0, 0.999), weight_decay=0.0)
+        self.c_opt = torch.optim.AdamW(c_params, lr=opts.critic_lr, betas=(0.0, 0.999), weight_decay=0.0)
 
-    def conditioning(self, gen: torch.Generator) -> dict:
-        cache, dev = self.cache, self.g.device
-        index = torch.randint(0, len(cache["z"]), (self.opts.batch,), generator=gen)
-        path, vis, ids = sample_track_batch(cache["path"][index], cache["visible"][index], self.sampling, gen)
-        captions = [cache["caption"][int(i)] if torch.rand((), generator=gen).item() >= self.opts.text_drop else ""
-                    for i in index]
-        return {"image": cache["image"][index].float().to(dev), "path": path, "visible": vis, "ids": ids,
-                "caption": captions}
+    def conditioning(self, samples: list[Sample]) -> Conditioning:
+        clips = self.data.take([x.index for x in samples])
+        gens = [x.gen for x in samples]
+        path, vis, ids = sample_track_batch(clips.path, clips.visible, self.sampling, gens)
+        keep = [torch.rand((), generator=g).item() >= self.opts.text_drop for g in gens]
+        text = None if clips.text is None else [t if k else self.data.null_text for t, k in zip(clips.text, keep)]
+        return Conditioning(clips.image.float().to(self.run.device), path, vis, ids,
+                            [c if k else "" for c, k in zip(clips.caption, keep)], text, gens)
 
-    def generate(self, cond: dict, gen: torch.Generator, grad: bool) -> torch.Tensor:
-        """A Self-Forcing rollout of the generator; one random exit step shared by all chunks."""
+    def context(self, model, cond: Conditioning) -> torch.Tensor:
+        return text_batch(model, cond.caption, cond.text)
+
+    def generate(self, cond: Conditioning, exit_k: int, grad: bool) -> torch.Tensor:
+        """A Self-Forcing rollout of the generator through the inference cache (sink + rolling window);
+        one exit step for all chunks."""
         g = self.g
-        exit_k = int(torch.randint(0, self.steps, (), generator=gen))
         chunks = -(-self.frames // self.cfg.stream.chunk_frames)
         with torch.set_grad_enabled(grad):
             with torch.no_grad():
-                text = text_context(g, cond["caption"])
-            tracks = encode_tracks(g, cond["path"], cond["visible"], cond["ids"])
+                text = self.context(g, cond)
+            tracks = encode_tracks(g, cond.path, cond.visible, cond.ids)
             ctx = g.dit.context_kv(text)
-            return rollout(g, tracks, cond["image"], ctx, self.frames, gen, [exit_k] * chunks, grad=grad)
+            return rollout(g, tracks, cond.image, ctx, self.frames, cond.gens, [exit_k] * chunks, grad=grad)
 
-    def _noisy(self, x0: torch.Tensor, gen: torch.Generator):
-        b = x0.shape[0]
-        u = torch.rand(b, generator=gen)
+    def _noisy(self, x0: torch.Tensor, gens: list[torch.Generator]):
+        u = torch.stack([torch.rand((), generator=g) for g in gens])
         sigma = flow.shift_sigma(u, self.cfg.stream.shift).float().clamp(self.opts.min_sigma, self.opts.max_sigma)
         sigma = sigma.to(x0.device)
-        noise = torch.randn(x0.shape, generator=gen).to(x0.device, x0.dtype)
+        noise = randn(tuple(x0.shape), gens).to(x0.device, x0.dtype)
         return flow.add_noise(x0, noise, sigma), sigma, noise
 
-    def _score_inputs(self, model, cond: dict, x0: torch.Tensor):
-        tracks = encode_tracks(model, cond["path"], cond["visible"], cond["ids"])
-        slot = model.image_slot(cond["image"], x0.shape[2], 0)
+    def _score_inputs(self, model, cond: Conditioning, x0: torch.Tensor):
+        tracks = encode_tracks(model, cond.path, cond.visible, cond.ids)
+        slot = model.image_slot(cond.image, x0.shape[2], 0)
         return tracks, slot
 
-    def generator_step(self, gen: torch.Generator) -> dict:
-        cond = self.conditioning(gen)
-        x0 = self.generate(cond, gen, grad=True)
-        with torch.no_grad():
-            x_t, sigma, _ = self._noisy(x0.detach(), gen)
-            t = flow.to_timestep(sigma)
-            tr, slot = self._score_inputs(self.teacher, cond, x0)
-            text = text_context(self.teacher, cond["caption"])
-            null = text_context(self.teacher, [""] * len(cond["caption"]))
-            v_real = guided_velocity(self.teacher, x_t, t, tr, slot, text, null, self.guidance)
-            x0_real = flow.x0_from_velocity(x_t, v_real, sigma)
-            tr_c, slot_c = self._score_inputs(self.critic, cond, x0)
-            v_fake = self.critic.velocity(x_t, t, tr_c, slot_c, text_context(self.critic, cond["caption"]))
-            x0_fake = flow.x0_from_velocity(x_t, v_fake, sigma)
-            normalizer = (x0.detach() - x0_real).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
-            grad = torch.nan_to_num((x0_fake - x0_real) / normalizer)
-        loss = 0.5 * F.mse_loss(x0.float(), (x0 - grad).detach().float())
-        self.g_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(self.g_params, 10.0)
-        self.g_opt.step()
-        return {"dmd": loss.item(), "dmd_grad": grad.abs().mean().item(), "g_grad_norm": float(gnorm),
+    def exit_step(self, salt: int) -> int:
+        return int(torch.randint(0, self.steps, (), generator=self.run.generator(salt)))
+
+    def generator_step(self, samples: list[Sample]) -> dict:
+        cond = self.conditioning(samples)
+        with self.run.autocast():
+            x0 = self.generate(cond, self.exit_step(0), grad=True)
+            with torch.no_grad():
+                x_t, sigma, _ = self._noisy(x0.detach(), cond.gens)
+                t = flow.to_timestep(sigma)
+                tr, slot = self._score_inputs(self.teacher, cond, x0)
+                text = self.context(self.teacher, cond)
+                null = null_batch(self.teacher, self.data, len(cond.gens))
+                v_real = guided_velocity(self.teacher, x_t.to(self.teacher.dtype), t, tr, slot, text, null,
+                                         self.guidance).float()
+                x0_real = flow.x0_from_velocity(x_t, v_real, sigma)
+                tr_c, slot_c = self._score_inputs(self.critic, cond, x0)
+                v_fake = self.critic.velocity(x_t, t, tr_c, slot_c, self.context(self.critic, cond)).float()
+                x0_fake = flow.x0_from_velocity(x_t, v_fake, sigma)
+                normalizer = (x0.detach() - x0_real).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
+                grad = torch.nan_to_num((x0_fake - x0_real) / normalizer)
+            loss = 0.5 * F.mse_loss(x0.float(), (x0 - grad).detach().float())
+        gnorm = self.run.optimize(loss, self.g_opt, self.g, 10.0, tag="generator")
+        return {"dmd": loss.item(), "dmd_grad": grad.abs().mean().item(), "g_grad_norm": gnorm,
                 "real_gap": (x0.detach() - x0_real).abs().mean().item()}
 
-    def critic_step(self, gen: torch.Generator) -> float:
-        cond = self.conditioning(gen)
-        with torch.no_grad():
-            x0 = self.generate(cond, gen, grad=False)
-        x_t, sigma, noise = self._noisy(x0, gen)
-        tr, slot = self._score_inputs(self.critic, cond, x0)
-        with torch.no_grad():
-            text = text_context(self.critic, cond["caption"])
-        v = self.critic.velocity(x_t, flow.to_timestep(sigma), tr, slot, text)
-        loss = F.mse_loss(v.float(), (noise - x0).float())
-        self.c_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.c_params, 1.0)
-        self.c_opt.step()
+    def critic_step(self, samples: list[Sample], k: int) -> float:
+        cond = self.conditioning(samples)
+        with self.run.autocast():
+            with torch.no_grad():
+                x0 = self.generate(cond, self.exit_step(k + 1), grad=False)
+            x_t, sigma, noise = self._noisy(x0, cond.gens)
+            tr, slot = self._score_inputs(self.critic, cond, x0)
+            with torch.no_grad():
+                text = self.context(self.critic, cond)
+            v = self.critic.velocity(x_t, flow.to_timestep(sigma), tr, slot, text)
+            loss = F.mse_loss(v.float(), (noise - x0).float())
+        self.run.optimize(loss, self.c_opt, self.critic, 1.0, tag=f"critic{k}")
         return loss.item()
-
-    def state_dict(self) -> dict:
-        return {"generator": self.g.state_dict(), "critic": self.critic.state_dict(), "g_opt": self.g_opt.state_dict(),
-                "c_opt": self.c_opt.state_dict()}
-
-    def load_state_dict(self, sd: dict) -> None:
-        self.g.load_state_dict(sd["generator"])
-        self.critic.load_state_dict(sd["critic"])
-        self.g_opt.load_state_dict(sd["g_opt"])
-        self.c_opt.load_state_dict(sd["c_opt"])
 
 
 def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dict:
-    cfg = run_config(out, config_name)
-    device = pick_device(opts.device)
-    stage = Stage(out, NAME, opts.steps, opts.log_every, opts.save_every_s, opts.quiet)
-    teacher = load_teacher(out, device)
+    run = StageRun(out, NAME, opts, config_name)
+    device = run.device
+    teacher = run.frozen(load_teacher(out, device))
     source = Path(out) / "ode" / "student.safetensors"
     if not source.is_file():
         raise FileNotFoundError(f"no ODE-initialised student in {source}: run `motionstream train ode` first")
-    generator = init_student(source, device)
+    generator = run.prepare(init_student(source, device))
     critic = load_model(Path(out) / "teacher" / "teacher.safetensors", device=device).train()
-    critic.text_encoder.requires_grad_(False)
-    trainer = DMDTrainer(generator, critic, teacher, load_latent_cache(Path(out) / CACHE), opts)
-    step = 0
-    state = stage.load()
-    if state is not None:
-        trainer.load_state_dict(state["trainer"])
-        step = state["step"]
-    gen = torch.Generator().manual_seed(opts.seed * 1_000_003 + 13 * step + 3)
-    budget = Budget(opts.steps, opts.minutes)
-    stage.say(f"Self-Forcing DMD: generator lr {opts.lr}, critic lr {opts.critic_lr}, generator:critic "
-              f"1:{opts.critic_steps}, batch {opts.batch}, {trainer.frames} latent frames per rollout")
-    history = {"critic": [], "dmd": []}
+    if critic.text_encoder is not None:
+        critic.text_encoder.requires_grad_(False)
+    critic = run.prepare(critic)
+    data = stage_clips(out)
+    trainer = DMDTrainer(run, generator, critic, teacher, data, opts)
+    run.keep_model("generator", generator)
+    run.keep_model("critic", critic)
+    run.keep_optimizer("g_opt", trainer.g_opt, generator)
+    run.keep_optimizer("c_opt", trainer.c_opt, critic)
+    run.on_save(lambda: run.save_model(generator, run.stage.dir / PRODUCT, {"stage": NAME, "steps": str(run.step)}))
+    run.resume()
+    run.tokens_per_sample = tokens_per_clip(run.cfg, data.latent_shape)
+    run.stage.say(f"Self-Forcing DMD: generator lr {opts.lr}, critic lr {opts.critic_lr}, generator:critic "
+                  f"1:{opts.critic_steps}, batch {opts.batch}, {trainer.frames} latent frames per rollout")
+    critic_history: list[float] = []
 
-    def checkpoint():
-        stage.save({"step": step, "trainer": trainer.state_dict()})
-        save_model(generator, stage.dir / PRODUCT, {"stage": NAME, "steps": str(step)})
+    def step(i: int) -> dict:
+        critic_losses = [trainer.critic_step(run.batch(len(data), salt=k + 1), k) for k in range(opts.critic_steps)]
+        g = trainer.generator_step(run.batch(len(data)))
+        critic_history.extend(critic_losses)
+        return {"critic": sum(critic_losses) / len(critic_losses), **g}
 
-    while not budget.done(step):
-        critic_losses = [trainer.critic_step(gen) for _ in range(opts.critic_steps)]
-        g = trainer.generator_step(gen)
-        step += 1
-        history["critic"].extend(critic_losses)
-        history["dmd"].append(g["dmd"])
-        stage.record(step, critic=sum(critic_losses) / len(critic_losses), **g)
-        if stage.should_save():
-            checkpoint()
-    checkpoint()
-    stage.say(f"saved {stage.dir / PRODUCT} at step {step}")
-    return {"step": step, "history": history, "path": stage.dir / PRODUCT}
+    run.loop(step)
+    run.stage.say(f"saved {run.stage.dir / PRODUCT} at step {run.step}")
+    return run.result(run.stage.dir / PRODUCT, critic_history=critic_history)

@@ -14,16 +14,18 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..checkpoints import load_model, save_model
+from ..checkpoints import load_model
 from ..teacher import Guidance, teacher_sample
 from .causal import student_sigmas, teacher_forced_losses
-from .common import Budget, Stage, pick_device, run_config, text_context, warmup_lr
-from .data import TrackSampling, encode_tracks, load_latent_cache, sample_track_batch
+from .common import StageOptions, warmup_lr
+from .data import Clips, TrackSampling, encode_tracks, load_latent_cache, null_batch, sample_track_batch, text_batch
+from .loop import StageRun, seeded, tokens_per_clip
 from .teacher_train import CACHE, load_teacher
 
 NAME = "ode"
@@ -31,9 +33,8 @@ PRODUCT = "student.safetensors"
 
 
 @dataclass
-class ODEOptions:
+class ODEOptions(StageOptions):
     steps: int = 100_000
-    minutes: float | None = None
     batch: int = 4
     lr: float = 1e-4
     warmup: int = 50
@@ -45,11 +46,6 @@ class ODEOptions:
     text_drop: float = 0.05
     mask_prob: float = 0.3
     max_tracks: int = 64
-    seed: int = 0
-    device: str | None = None
-    log_every: int = 10
-    save_every_s: float = 120.0
-    quiet: bool = False
 
 
 PRESETS = {"demo": ODEOptions(),
@@ -57,14 +53,12 @@ PRESETS = {"demo": ODEOptions(),
                               max_tracks=8, log_every=5)}
 
 
-def make_trajectories(out: str, teacher, opts: ODEOptions, say) -> Path:
-    """Teacher ODE states at the student's sigmas for ``traj_clips`` cached clips (resumable shards)."""
-    import time
-
+def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, rank: int = 0, world: int = 1) -> Path:
+    """Teacher ODE states at the student's sigmas for ``traj_clips`` clips (resumable shards; shard s is
+    made by rank s mod world, and each sample draws from its own generator)."""
     cfg = teacher.config
     folder = Path(out) / NAME / "trajectories"
     folder.mkdir(parents=True, exist_ok=True)
-    cache = load_latent_cache(Path(out) / CACHE)
     steps = cfg.stream.steps
     if opts.teacher_steps % steps:
         raise ValueError(f"teacher_steps ({opts.teacher_steps}) must be a multiple of the student's {steps} steps")
@@ -74,30 +68,32 @@ def make_trajectories(out: str, teacher, opts: ODEOptions, say) -> Path:
                              ids_max=cfg.track_head.max_id)
     shards = math.ceil(opts.traj_clips / opts.traj_batch)
     t0 = time.monotonic()
-    for s in range(shards):
+    for s in range(rank, shards, world):
         path = folder / f"traj_{s:04d}.pt"
         if path.is_file():
             continue
         if opts.traj_minutes is not None and time.monotonic() - t0 > 60 * opts.traj_minutes:
-            say(f"trajectory budget spent: keeping {s} shards")
+            say("trajectory budget spent: keeping the shards made so far")
             break
-        gen = torch.Generator().manual_seed(opts.seed * 1_000_003 + 7 * s + 1)
-        index = torch.arange(s * opts.traj_batch, min(opts.traj_clips, (s + 1) * opts.traj_batch)) % len(cache["z"])
-        p, v, ids = sample_track_batch(cache["path"][index], cache["visible"][index], sampling, gen)
-        captions = [cache["caption"][int(i)] if torch.rand((), generator=gen).item() >= opts.text_drop else ""
-                    for i in index]
-        image = cache["image"][index].float().to(teacher.device)
-        z = cache["z"][index]
+        index = [i % len(data) for i in range(s * opts.traj_batch, min(opts.traj_clips, (s + 1) * opts.traj_batch))]
+        gens = [seeded(opts.seed, 7, i) for i in range(s * opts.traj_batch, s * opts.traj_batch + len(index))]
+        clips = data.take(index)
+        p, v, ids = sample_track_batch(clips.path, clips.visible, sampling, gens)
+        keep = torch.tensor([torch.rand((), generator=g).item() >= opts.text_drop for g in gens])
+        image = clips.image.float().to(teacher.device)
+        z = clips.z
         with torch.no_grad():
             tracks = encode_tracks(teacher, p, v, ids)
-            text = text_context(teacher, captions)
-            null = text_context(teacher, [""] * len(index))
-            noise = torch.randn(z.shape, generator=gen).to(teacher.device)
+            null = null_batch(teacher, data, len(index))
+            text = torch.where(keep.view(-1, 1, 1).to(null.device), text_batch(teacher, clips.caption, clips.text), null)
+            noise = torch.stack([torch.randn(z.shape[1:], generator=g) for g in gens]).to(teacher.device)
             _, traj = teacher_sample(teacher, noise, tracks, teacher.image_slot(image, z.shape[2], 0), text, null,
                                      opts.teacher_steps, cfg.stream.shift, guidance, return_trajectory=True)
         states = traj[::every].transpose(0, 1).half().cpu()  # [b, steps + 1, C, F, h, w]
         torch.save({"states": states, "image": image.half().cpu(), "path": p, "visible": v, "ids": ids,
-                    "caption": captions}, path.with_suffix(".tmp"))
+                    "index": torch.tensor(index), "text_kept": keep,
+                    "caption": [c if k else "" for c, k in zip(clips.caption, keep.tolist())]},
+                   path.with_suffix(".tmp"))
         path.with_suffix(".tmp").replace(path)
         say(f"trajectories: shard {s + 1}/{shards} ({time.monotonic() - t0:.0f} s)")
     return folder
@@ -108,70 +104,73 @@ def load_trajectories(folder: Path) -> dict:
     if not files:
         raise FileNotFoundError(f"no teacher trajectories in {folder}")
     parts = [torch.load(f, weights_only=False) for f in files]
-    out = {k: torch.cat([p[k] for p in parts]) for k in ("states", "image", "path", "visible", "ids")}
+    out = {k: torch.cat([p[k] for p in parts]) for k in ("states", "image", "path", "visible", "ids", "index",
+                                                         "text_kept")}
     out["caption"] = [c for p in parts for c in p["caption"]]
     return out
+
+
+def trajectory_text(model, data: Clips, traj: dict, index: list[int]) -> torch.Tensor:
+    """The context a trajectory was made with: its clip's caption or embedding, or the empty prompt."""
+    clips = data.take([int(traj["index"][i]) for i in index])
+    keep = traj["text_kept"][index]
+    text = text_batch(model, [traj["caption"][i] for i in index], clips.text)
+    return torch.where(keep.view(-1, 1, 1).to(text.device), text, null_batch(model, data, len(index)))
 
 
 def init_student(path: Path, device) -> torch.nn.Module:
     """A trainable student from a MotionStream checkpoint; its text encoder stays frozen."""
     model = load_model(path, device=device)
     model.requires_grad_(True)
-    model.text_encoder.requires_grad_(False)
+    if model.text_encoder is not None:
+        model.text_encoder.requires_grad_(False)
     return model.train()
 
 
+def stage_clips(out: str, data: str = "") -> Clips:
+    """The clips the student stages condition on: the run's synthetic latent cache."""
+    return load_latent_cache(Path(out) / CACHE)
+
+
 def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dict:
-    cfg = run_config(out, config_name)
-    device = pick_device(opts.device)
-    stage = Stage(out, NAME, opts.steps, opts.log_every, opts.save_every_s, opts.quiet)
+    run = StageRun(out, NAME, opts, config_name)
+    cfg, device = run.cfg, run.device
+    data = stage_clips(out)
     teacher = load_teacher(out, device)
-    folder = make_trajectories(out, teacher, opts, stage.say)
-    data = load_trajectories(folder)
-    n = len(data["states"])
+    folder = make_trajectories(out, teacher, data, opts, run.stage.say, run.env.rank, run.env.world)
+    run.env.barrier()
+    traj = load_trajectories(folder)
+    n = len(traj["states"])
     del teacher
-    student = init_student(Path(out) / "teacher" / "teacher.safetensors", device)
+    student = run.prepare(init_student(Path(out) / "teacher" / "teacher.safetensors", device))
     params = [p for p in student.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.0, betas=(0.9, 0.99))
-    step = 0
-    state = stage.load()
-    if state is not None:
-        student.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
-    gen = torch.Generator().manual_seed(opts.seed * 1_000_003 + 11 * step + 5)
+    run.keep_model("model", student)
+    run.keep_optimizer("opt", opt, student)
+    run.on_save(lambda: run.save_model(student, run.stage.dir / PRODUCT, {"stage": NAME, "steps": str(run.step)}))
+    run.resume()
+    run.tokens_per_sample = tokens_per_clip(cfg, traj["states"].shape[2:])
     sigmas = student_sigmas(student)
-    budget = Budget(opts.steps, opts.minutes)
-    stage.say(f"ODE regression of the causal student ({cfg.stream.chunk_frames}-frame chunks, sink "
-              f"{cfg.stream.sink_chunks}, window {cfg.stream.window_chunks}, sigmas "
-              f"{[round(s, 3) for s in sigmas]}) on {n} teacher trajectories, batch {opts.batch}")
-    history = []
+    run.stage.say(f"ODE regression of the causal student ({cfg.stream.chunk_frames}-frame chunks, sink "
+                  f"{cfg.stream.sink_chunks}, window {cfg.stream.window_chunks}, sigmas "
+                  f"{[round(s, 3) for s in sigmas]}) on {n} teacher trajectories, batch {opts.batch}")
 
-    def checkpoint():
-        stage.save({"step": step, "model": student.state_dict(), "opt": opt.state_dict()})
-        save_model(student, stage.dir / PRODUCT, {"stage": NAME, "steps": str(step)})
-
-    while not budget.done(step):
-        index = torch.randint(0, n, (opts.batch,), generator=gen)
-        states = data["states"][index].float()
+    def step(i: int) -> dict:
+        samples = run.batch(n)
+        index = [x.index for x in samples]
+        states = traj["states"][index].float()
         with torch.no_grad():
-            text = text_context(student, [data["caption"][int(i)] for i in index])
-        tracks = encode_tracks(student, data["path"][index], data["visible"][index], data["ids"][index])
-        ctx = student.dit.context_kv(text)
-        warmup_lr(opt, opts.lr, step, opts.warmup)
-        per_chunk = teacher_forced_losses(student, states, tracks, data["image"][index].float().to(device), ctx,
-                                          sigmas, gen)
-        loss = per_chunk.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad = torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        history.append(loss.item())
-        stage.record(step, loss=loss.item(), **{f"chunk{i}": c.item() for i, c in enumerate(per_chunk)},
-                     grad_norm=float(grad))
-        if stage.should_save():
-            checkpoint()
-    checkpoint()
-    stage.say(f"saved {stage.dir / PRODUCT} at step {step}")
-    return {"step": step, "history": history, "path": stage.dir / PRODUCT}
+            text = trajectory_text(student, data, traj, index)
+        warmup_lr(opt, opts.lr, i, opts.warmup)
+        with run.autocast():
+            tracks = encode_tracks(student, traj["path"][index], traj["visible"][index], traj["ids"][index])
+            ctx = student.dit.context_kv(text)
+            per_chunk = teacher_forced_losses(student, states, tracks, traj["image"][index].float().to(device), ctx,
+                                              sigmas, [x.gen for x in samples])
+            loss = per_chunk.mean()
+        grad = run.optimize(loss, opt, student, 1.0)
+        return {"loss": loss.item(), **{f"chunk{i}": c.item() for i, c in enumerate(per_chunk)}, "grad_norm": grad}
+
+    run.loop(step)
+    run.stage.say(f"saved {run.stage.dir / PRODUCT} at step {run.step}")
+    return run.result(run.stage.dir / PRODUCT)

@@ -22,11 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import flow
-from ..checkpoints import load_model, save_model
+from ..checkpoints import load_model
 from .autoencoder import load_stage_codec_parts
-from .common import EMA, Budget, Stage, build_model, pick_device, run_config, text_context, warmup_lr
-from .data import (TrackSampling, build_latent_cache, clip_config, encode_tracks, load_latent_cache,
-                   make_batch)
+from .common import EMA, StageOptions, build_model, warmup_lr
+from .data import (Batch, Clips, TrackSampling, build_latent_cache, clip_config, encode_tracks, load_latent_cache,
+                   make_batch, randn)
+from .loop import StageRun, tokens_per_clip
 
 NAME = "teacher"
 PRODUCT = "teacher.safetensors"
@@ -34,9 +35,8 @@ CACHE = "latents"
 
 
 @dataclass
-class TeacherOptions:
+class TeacherOptions(StageOptions):
     steps: int = 200_000
-    minutes: float | None = None
     batch: int = 4
     lr: float = 5e-4
     warmup: int = 100
@@ -49,11 +49,6 @@ class TeacherOptions:
     track_drop: float = 0.1
     text_drop: float = 0.1
     mask_prob: float = 0.5
-    seed: int = 0
-    device: str | None = None
-    log_every: int = 10
-    save_every_s: float = 120.0
-    quiet: bool = False
 
 
 PRESETS = {"demo": TeacherOptions(),
@@ -61,14 +56,15 @@ PRESETS = {"demo": TeacherOptions(),
                                   tracks_per_clip=8, max_tracks=8, log_every=5)}
 
 
-def sample_sigma(batch: int, shift: float, gen: torch.Generator) -> torch.Tensor:
-    u = torch.rand(batch, generator=gen)
+def sample_sigma(slots: list[int], shift: float, gens: list[torch.Generator]) -> torch.Tensor:
+    """One sigma per sample: uniform at even slots of the global batch, warped by ``shift`` at odd ones."""
+    u = torch.stack([torch.rand((), generator=g) for g in gens])
     warped = flow.shift_sigma(u, shift).float()
-    pick = torch.arange(batch) % 2 == 1
+    pick = torch.tensor([s % 2 == 1 for s in slots])
     return torch.where(pick, warped, u).clamp(1e-3, 1.0)
 
 
-def ensure_latent_cache(out: str, cfg, opts, device, say) -> dict:
+def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     vae, stats = load_stage_codec_parts(out, device=device)
     folder = Path(out) / CACHE
     build_latent_cache(folder, vae, stats, clip_config(cfg, opts.frames, opts.tracks_per_clip), opts.cache_clips,
@@ -76,74 +72,55 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> dict:
     return load_latent_cache(folder)
 
 
-def flow_matching_loss(model, batch, shift: float, gen: torch.Generator) -> torch.Tensor:
-    """Rectified-flow loss of ``model`` (bidirectional) on one ``data.Batch``."""
+def flow_matching_loss(model, batch: Batch, shift: float) -> torch.Tensor:
+    """Rectified-flow loss of ``model`` (bidirectional) on one ``data.Batch`` (mean over its samples)."""
     z = batch.z
-    b = z.shape[0]
-    sigma = sample_sigma(b, shift, gen).to(z.device)
-    noise = torch.randn(z.shape, generator=gen).to(z.device, z.dtype)
+    sigma = sample_sigma(batch.slots, shift, batch.gens).to(z.device)
+    noise = randn(tuple(z.shape), batch.gens).to(z.device, z.dtype)
     x_t = flow.add_noise(z, noise, sigma)
     tracks = encode_tracks(model, batch.path, batch.visible, batch.ids)
     image_slot = model.image_slot(batch.image, z.shape[2], 0)
-    context = text_context(model, batch.caption)
-    v = model.velocity(x_t, flow.to_timestep(sigma), tracks, image_slot, context)
+    v = model.velocity(x_t, flow.to_timestep(sigma), tracks, image_slot, batch.context(model))
     return F.mse_loss(v.float(), (noise - z).float())
 
 
 def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None) -> dict:
-    cfg = run_config(out, config_name)
-    device = pick_device(opts.device)
-    stage = Stage(out, NAME, opts.steps, opts.log_every, opts.save_every_s, opts.quiet)
-    cache = ensure_latent_cache(out, cfg, opts, device, stage.say)
-    n = cache["z"].shape[0]
-    model = build_model(cfg, opts.seed).to(device)
+    run = StageRun(out, NAME, opts, config_name)
+    cfg, device = run.cfg, run.device
+    if run.env.main:
+        ensure_latent_cache(out, cfg, opts, device, run.stage.say)
+    run.env.barrier()
+    data = load_latent_cache(Path(out) / CACHE)
+    model = run.prepare(build_model(cfg, opts.seed))
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
     ema = EMA(model, opts.ema)
-    step = 0
-    state = stage.load()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        ema.load_state_dict(state["ema"])
-        step = state["step"]
-    gen = torch.Generator().manual_seed(opts.seed * 1_000_003 + step)
+    run.keep_model("model", model)
+    run.keep_optimizer("opt", opt, model)
+    run.keep("ema", ema)
+    run.on_save(lambda: run.save_model(model, run.stage.dir / PRODUCT, {"stage": NAME, "steps": str(run.step)},
+                                       overrides=ema.full()))
+    run.resume()
+    run.tokens_per_sample = tokens_per_clip(cfg, data.latent_shape)
     sampling = TrackSampling(max_tracks=opts.max_tracks, drop_prob=opts.track_drop, mask_prob=opts.mask_prob,
                              ids_max=cfg.track_head.max_id)
-    budget = Budget(opts.steps, opts.minutes)
     params = sum(p.numel() for p in model.parameters())
-    stage.say(f"teacher {cfg.name}: {params / 1e6:.2f}M parameters on {device}, {n} cached clips of "
-              f"{opts.frames} frames, batch {opts.batch}, until step {opts.steps}"
-              + (f" or {opts.minutes} min" if opts.minutes else ""))
-    history = []
-
-    def checkpoint():
-        stage.save({"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict()})
-        export(stage.dir / PRODUCT)
-
-    def export(path):
-        shadow = build_model(cfg)
-        ema.copy_to(shadow)
-        save_model(shadow, path, {"stage": NAME, "steps": str(step)})
-
+    run.stage.say(f"teacher {cfg.name}: {params / 1e6:.2f}M parameters on {device} x {run.env.world}, {len(data)} "
+                  f"clips of {opts.frames} frames, batch {opts.batch}, until step {opts.steps}"
+                  + (f" or {opts.minutes} min" if opts.minutes else ""))
     model.train()
-    while not budget.done(step):
-        index = torch.randint(0, n, (opts.batch,), generator=gen)
-        batch = make_batch(cache, index, sampling, gen, device, opts.text_drop)
-        warmup_lr(opt, opts.lr, step, opts.warmup)
-        loss = flow_matching_loss(model, batch, cfg.teacher.shift, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        ema.update(model, step)
-        history.append(loss.item())
-        stage.record(step, loss=loss.item(), grad_norm=float(grad))
-        if stage.should_save():
-            checkpoint()
-    checkpoint()
-    stage.say(f"saved {stage.dir / PRODUCT} at step {step}")
-    return {"step": step, "history": history, "path": stage.dir / PRODUCT}
+
+    def step(i: int) -> dict:
+        batch = make_batch(data, run.batch(len(data)), sampling, device, opts.text_drop)
+        warmup_lr(opt, opts.lr, i, opts.warmup)
+        with run.autocast():
+            loss = flow_matching_loss(model, batch, cfg.teacher.shift)
+        grad = run.optimize(loss, opt, model, 1.0)
+        ema.update(model, i + 1)
+        return {"loss": loss.item(), "grad_norm": grad}
+
+    run.loop(step)
+    run.stage.say(f"saved {run.stage.dir / PRODUCT} at step {run.step}")
+    return run.result(run.stage.dir / PRODUCT)
 
 
 def load_teacher(out: str, device="cpu"):
