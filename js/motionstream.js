@@ -14,6 +14,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { MotionStreamEditor } from "./ui/editor.js";
+import { NO_TRACKS_MESSAGE, noTracksNotice } from "./lib/notracks.js";
 
 const NODE_CLASS = "MotionStreamGenerate";
 const WIDGET_NAME = "editor_state";
@@ -52,6 +53,15 @@ function editorFor(nodeId) {
     if (id.endsWith(`:${nid}`)) suffix = ed;
   }
   return suffix;
+}
+
+/** Say plainly when the connected model takes no drags (a causal Wan student); clear it otherwise. */
+function showNoTracksNotice(node) {
+  const ed = node?.motionstreamEditor;
+  if (!ed) return;
+  const notice = noTracksNotice(node);
+  if (notice) ed.status(notice);
+  else if (ed.dom?.status?.textContent === NO_TRACKS_MESSAGE) ed.status("");
 }
 
 function liveEditors() {
@@ -153,6 +163,12 @@ app.registerExtension({
         this.widgets.splice(i, 1);
       }
     };
+    const connectionsChange = nodeType.prototype.onConnectionsChange;
+    nodeType.prototype.onConnectionsChange = function (...args) {
+      const result = connectionsChange?.apply(this, args);
+      showNoTracksNotice(this);
+      return result;
+    };
     let found = false;
     for (const group of ["required", "optional"]) {
       const spec = nodeData.input?.[group]?.[WIDGET_NAME];
@@ -171,6 +187,10 @@ app.registerExtension({
     // "fixed", not the host's "randomize" (a loaded workflow sets its own value after this).
     const control = node.widgets?.find((w) => w.name === "control_after_generate");
     if (control) control.value = "fixed";
+  },
+
+  loadedGraphNode(node) {
+    showNoTracksNotice(node); // a loaded workflow's links exist only now
   },
 
   getCustomWidgets() {

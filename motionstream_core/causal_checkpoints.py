@@ -84,7 +84,7 @@ PRESETS: dict[str, CausalPreset] = {p.name: p for p in (
     CausalPreset("infinite-forcing", "Infinite-Forcing", _stream(3, 1, 5), ("generator_ema", "generator"),
                  source="Infinite-Forcing (Self-Forcing layout)"),
     CausalPreset("longlive", "LongLive 1.0 (base + LoRA)", _stream(3, 1, 2), ("generator", "generator_ema"),
-                 lora=True,
+                 lora=True, licence="CC-BY-NC-SA-4.0 (non-commercial; LongLive's README)",
                  source="NVlabs/LongLive configs/longlive_inference.yaml: chunk 3, sink_size 3, local_attn_size 12 "
                         "(= sink 3 + window 6 + chunk 3), use_ema false, LoRA rank = alpha = 256"),
     CausalPreset("causvid", "CausVid", _stream(3, 1, 5, steps=(1000.0, 757.0, 522.0), warp=False, shift=8.0),
