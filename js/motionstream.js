@@ -145,7 +145,7 @@ app.registerExtension({
     });
     // after every queue: the host's validation errors per node (a refused prompt never runs)
     api.addEventListener("promptQueued", () => {
-      for (const ed of editors) ed.onQueued(app.lastNodeErrors?.[String(ed.node.id)]?.errors || null);
+      for (const ed of editors) ed.onQueued(app.lastNodeErrors || null);
     });
     await checkBackend();
   },

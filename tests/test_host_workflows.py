@@ -4,7 +4,8 @@ Each UI-format file is checked against /object_info (node types exist, every lin
 ends declare, widget counts match) and converted to an API prompt the way the frontend does. The
 demo-model workflows then run to completion on CPU and save a video with ComfyUI's SaveVideo. Where the
 built-in demo weights are not in this checkout, the run swaps in the tiny test model (said in the output).
-The 1.3B workflow needs downloads: queueing it must fail only on its missing model files.
+Workflows that need model files live in workflows/needs_models/, each with a note listing the files and
+folders; the 1.3B one must fail only on its missing model files.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from host_scripts.host_client import WSClient, check_workflow_links, http, queue
 
 pytestmark = pytest.mark.host
 
-WORKFLOWS = sorted((Path(__file__).resolve().parent.parent / "workflows").glob("*.json"))
-NEEDS_DOWNLOADS = {"motionstream_wan2.1_1.3b.json"}
+FOLDER = Path(__file__).resolve().parent.parent / "workflows"
+RUNNABLE = sorted(FOLDER.glob("*.json"))  # every one of these runs on a fresh install
+NEEDS_MODELS = sorted((FOLDER / "needs_models").glob("*.json"))
+WORKFLOWS = RUNNABLE + NEEDS_MODELS
 DEMO = "MotionStream demo (built-in)"
 
 
@@ -38,9 +41,9 @@ def _demo_available() -> bool:
 
 
 def test_all_four_examples_exist():
-    names = {p.name for p in WORKFLOWS}
+    names = {str(p.relative_to(FOLDER)) for p in WORKFLOWS}
     assert {"motionstream_demo_drag.json", "motionstream_motion_transfer.json", "motionstream_camera_control.json",
-            "motionstream_wan2.1_1.3b.json"} <= names
+            "needs_models/motionstream_wan2.1_1.3b.json"} <= names
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
@@ -53,7 +56,19 @@ def test_workflow_matches_the_host(path, object_info):
     assert saves, "the output video is saved with ComfyUI's own save nodes"
 
 
-@pytest.mark.parametrize("path", [p for p in WORKFLOWS if p.name not in NEEDS_DOWNLOADS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NEEDS_MODELS, ids=lambda p: p.stem)
+def test_workflows_needing_models_say_which_files_and_folders(path):
+    wf = json.loads(path.read_text())
+    notes = [n["widgets_values"][0] for n in wf["nodes"] if n["type"] in ("MarkdownNote", "Note")]
+    assert notes, f"{path.name}: no note listing the model files it needs"
+    loaders = {"MotionStreamModelLoader": "models/motionstream/", "CLIPLoader": "models/text_encoders/",
+               "VAELoader": "models/vae/", "CLIPVisionLoader": "models/clip_vision/"}
+    for n in wf["nodes"]:
+        if n["type"] in loaders:
+            assert n["widgets_values"][0] in notes[0] and loaders[n["type"]] in notes[0], (n["type"], notes[0])
+
+
+@pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.stem)
 def test_workflow_runs_on_cpu(path, comfy_host, object_info):
     host_requires(comfy_host, "cv2", "kornia")  # the example clip, LK tracking, camera geometry
     prompt = workflow_to_prompt(json.loads(path.read_text()), object_info)

@@ -495,14 +495,18 @@ export class MotionStreamEditor {
     else this.status(`Run failed: ${message}`, "error");
   }
 
-  /** After queueing: the host's validation errors for this node (null when it was queued). */
-  onQueued(errors) {
-    if (errors && errors.length) {
-      const text = errors.map((e) => [e.message, e.details].filter(Boolean).join(": ")).join("; ");
-      this.status(`Not queued: ${text}`, "error");
-    } else if (!this.isLive()) {
-      this.status("Queued");
-    }
+  /**
+   * After queueing: the host's validation errors by node id (null when the prompt was queued). A
+   * refused prompt never runs; the previous run's status would mislead, so the refusal replaces it.
+   */
+  onQueued(nodeErrors) {
+    const entries = Object.entries(nodeErrors || {}).filter(([, v]) => v?.errors?.length);
+    if (!entries.length) return; // queued: "executing" and the session events say the rest
+    const mine = entries.find(([id]) => id === String(this.node.id));
+    const [id, info] = mine || entries[0];
+    const where = mine ? "" : `${this.node.graph?.getNodeById?.(Number(id))?.title || info.class_type || `node ${id}`}: `;
+    const text = info.errors.map((e) => [e.message, e.details].filter(Boolean).join(": ")).join("; ");
+    this.status(`Not queued: ${where}${text}`, "error");
   }
 
   /** Health of the pack's server side changed. */

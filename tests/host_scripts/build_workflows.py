@@ -20,6 +20,9 @@ sys.path.insert(0, str(REPO))
 from motionstream_core.tracks import Tracks  # noqa: E402
 
 OUT = REPO / "workflows"
+NEEDS_MODELS = OUT / "needs_models"  # workflows that cannot run until the user adds model files
+SCALE, TITLE_H = 0.8, 30  # the opening zoom; a node's title bar above its pos
+CLEAR_TOP, CLEAR_LEFT = 110, 60  # screen pixels taken by ComfyUI 1.27's menu + workflow tabs, and side bar
 VERSION = "0.1.0"
 
 # socket inputs and outputs of the node types used (ComfyUI 0.3.64 + this pack)
@@ -87,12 +90,20 @@ class Graph:
         s["outputs"][slot]["links"].append(lid)
         self.links.append([lid, src, slot, dst, idx, typ])
 
-    def save(self, name: str, title: str) -> None:
+    def view(self) -> dict:
+        """The opening view: every node, title bar included, below the host's menu and workflow-tab bars
+        (CLEAR_TOP screen pixels) and right of its side bar (CLEAR_LEFT). Screen = (pos + offset) * scale."""
+        top = min(n["pos"][1] for n in self.nodes) - TITLE_H
+        left = min(n["pos"][0] for n in self.nodes)
+        return {"scale": SCALE, "offset": [CLEAR_LEFT / SCALE - left, CLEAR_TOP / SCALE - top]}
+
+    def save(self, name: str, title: str, folder: Path = OUT) -> None:
         doc = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-motionstream/workflows/{name}")), "revision": 0, "last_node_id": len(self.nodes),
                "last_link_id": len(self.links), "nodes": self.nodes, "links": self.links, "groups": [],
-               "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}, "motionstream": {"title": title}},
+               "config": {}, "extra": {"ds": self.view(), "motionstream": {"title": title}},
                "version": 0.4}
-        (OUT / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
 
 
 def editor_state(width: int, height: int, tracks: Tracks | None = None, duration: int = 49) -> str:
@@ -199,11 +210,18 @@ def camera_workflow() -> None:
 def wan_workflow() -> None:
     g = Graph()
     w, h, frames = 832, 480, 81
-    g.node("MarkdownNote", (20, -260), ["### MotionStream 1.3B (Wan 2.1)\n\nModels: a MotionStream 1.3B checkpoint "
-           "in `models/motionstream`, `umt5_xxl_fp8_e4m3fn_scaled.safetensors` in `models/text_encoders`, "
-           "`wan_2.1_vae.safetensors` in `models/vae` (full quality; or taew2_1 in `models/vae_approx` for speed) and "
-           "`clip_vision_h.safetensors` in `models/clip_vision`. Draw tracks in the Generate node, queue, and drag "
-           "while it streams."], (640, 200))
+    g.node("MarkdownNote", (20, -330), ["### MotionStream 1.3B (Wan 2.1): needs model files\n\n"
+           "This workflow runs only once these files are in ComfyUI's `models/` folders:\n\n"
+           "| file | folder |\n|---|---|\n"
+           "| `motionstream-wan2.1-1.3b.safetensors` (a MotionStream 1.3B checkpoint: DiT + track head) | "
+           "`models/motionstream/` |\n"
+           "| `umt5_xxl_fp8_e4m3fn_scaled.safetensors` | `models/text_encoders/` |\n"
+           "| `wan_2.1_vae.safetensors` (or `taew2_1.pth` in `models/vae_approx/` for speed) | `models/vae/` |\n"
+           "| `clip_vision_h.safetensors` | `models/clip_vision/` |\n"
+           "| a start image (`example.png`) | `input/` |\n\n"
+           "No MotionStream 1.3B checkpoint has been published (the paper released none): train one with "
+           "`motionstream train` (GPU scale, see docs). Then draw tracks in the Generate node, queue, and drag "
+           "while it streams."], (700, 300))
     model = g.node("MotionStreamModelLoader", (20, 0), ["motionstream-wan2.1-1.3b.safetensors", "auto", "auto",
                                                         "auto", "auto"], (340, 180))
     clip = g.node("CLIPLoader", (20, 220), ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"], (340, 110))
@@ -227,7 +245,7 @@ def wan_workflow() -> None:
     g.link(text, "CONDITIONING", gen, "positive")
     g.link(cve, "CLIP_VISION_OUTPUT", gen, "clip_vision_output")
     save_nodes(g, (gen, "frames"), (gen, "fps"), 1500, 0, "MotionStream_wan")
-    g.save("motionstream_wan2.1_1.3b", "Wan 2.1 1.3B with the stock text encoder and VAE")
+    g.save("motionstream_wan2.1_1.3b", "Wan 2.1 1.3B with the stock text encoder and VAE", NEEDS_MODELS)
 
 
 if __name__ == "__main__":
@@ -236,4 +254,4 @@ if __name__ == "__main__":
     transfer_workflow()
     camera_workflow()
     wan_workflow()
-    print("wrote", ", ".join(sorted(p.name for p in OUT.glob("*.json"))))
+    print("wrote", ", ".join(sorted(str(p.relative_to(OUT)) for p in OUT.rglob("*.json"))))
