@@ -60,7 +60,12 @@ def _run_eval(args) -> int:
     set_threads(args.threads)
     opts = EvalOptions(clips=args.clips, frames=args.frames, tracks=args.tracks, teacher_steps=args.teacher_steps,
                        seed=args.seed, device=args.device, student=args.student, teacher=not args.no_teacher)
-    run_eval(args.out or DEFAULT_OUT, opts, json_path=args.json)
+    if args.photos:
+        from .photo_eval import run_photo_eval
+
+        run_photo_eval(args.out or DEFAULT_OUT, opts, args.photos, json_path=args.json)
+    else:
+        run_eval(args.out or DEFAULT_OUT, opts, json_path=args.json)
     return 0
 
 
@@ -110,6 +115,9 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--photos", default=None, metavar="builtin|FOLDER",
+                   help="real-photo mode: drag requests on held-out photos ('builtin': photos from sources the "
+                        "training never reads; or a folder of images): drag EPE vs a still video, pin drift, identity")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.set_defaults(func=_run_eval)
     return p

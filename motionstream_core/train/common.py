@@ -46,7 +46,19 @@ def _demo_small() -> ModelConfig:
                                dit=dataclasses.replace(base.dit, dim=192, ffn_dim=768, num_heads=3, num_layers=4))
 
 
-TRAIN_CONFIGS = {"demo-small": _demo_small}
+def _demo_s4(patch: int) -> ModelConfig:
+    """``demo-small`` on a 4x-spatial codec (TinyVAE ``space_upscale=(False, True, True)``, 4x temporal) with a
+    stride-4 track head and DiT patch ``1 x patch x patch``: patch 2 gives 8 px tokens, 256 a latent frame at
+    128x128 (issue 13's token lever); patch 4 keeps the 16 px tokens (64 a frame) of ``demo-small``."""
+    base = _demo_small()
+    return dataclasses.replace(
+        base, name=f"demo-s4p{patch}",
+        dit=dataclasses.replace(base.dit, patch_size=(1, patch, patch)),
+        track_head=dataclasses.replace(base.track_head, stride=4),
+        vae=dataclasses.replace(base.vae, space_upscale=(False, True, True)))
+
+
+TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4)}
 
 
 def model_config(name: str) -> ModelConfig:

@@ -115,7 +115,8 @@ def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Track
     text = teacher.encode_text([caption])
     null = teacher.encode_text([""])
     gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn((1, cfg.latent_channels, latents, cfg.height // 8, cfg.width // 8), generator=gen).to(dev)
+    s = cfg.spatial_stride
+    noise = torch.randn((1, cfg.latent_channels, latents, cfg.height // s, cfg.width // s), generator=gen).to(dev)
     x0 = teacher_sample(teacher, noise, track_latent, teacher.image_slot(image_latent, latents, 0), text, null, steps,
                         cfg.teacher.shift, Guidance.from_config(cfg.teacher))
     codec.reset()

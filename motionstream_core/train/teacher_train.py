@@ -72,10 +72,11 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     return load_latent_cache(folder)
 
 
-def flow_matching_loss(model, batch: Batch, shift: float) -> torch.Tensor:
-    """Rectified-flow loss of ``model`` (bidirectional) on one ``data.Batch`` (mean over its samples)."""
+def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | None = None) -> torch.Tensor:
+    """Rectified-flow loss of ``model`` (bidirectional) on one ``data.Batch`` (mean over its samples);
+    ``sigma`` [B] replaces the recipe's noise levels (``sample_sigma``)."""
     z = batch.z
-    sigma = sample_sigma(batch.slots, shift, batch.gens).to(z.device)
+    sigma = (sample_sigma(batch.slots, shift, batch.gens) if sigma is None else sigma).to(z.device)
     noise = randn(tuple(z.shape), batch.gens).to(z.device, z.dtype)
     x_t = flow.add_noise(z, noise, sigma)
     tracks = encode_tracks(model, batch.path, batch.visible, batch.ids)

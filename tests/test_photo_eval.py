@@ -1,0 +1,69 @@
+"""`motionstream eval --photos`: the user-style drag request and the three measures, checked on videos
+whose answer is known (the cut-and-paste edit follows the request exactly; a still video does not)."""
+
+import numpy as np
+import pytest
+
+from motionstream_core.train.photo_eval import (cut_and_paste, drag_request, fit_photo, identity_score,
+                                                load_photo_folder, score_video)
+
+FRAMES = 17
+
+
+def _photo(seed=0, size=128):
+    """A textured test image: smooth colour noise plus blobs (plenty of corners)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = cv2.resize(rng.uniform(0, 255, (12, 12, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    for _ in range(40):
+        c = rng.integers(0, size, 2)
+        cv2.circle(img, (int(c[0]), int(c[1])), int(rng.integers(2, 6)), rng.uniform(0, 255, 3).tolist(), -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_request_is_a_straight_drag_with_pins_away_from_it():
+    img = _photo()
+    req = drag_request(img, FRAMES, 16, seed=3, length=24.0)
+    d, p = req.drag.path, req.pins.path
+    assert d.shape == (FRAMES, 5, 2) and p.shape == (FRAMES, 6, 2)
+    np.testing.assert_allclose(np.linalg.norm(d[-1] - d[0], axis=-1), 24.0, atol=1e-4)
+    np.testing.assert_allclose(d[8] - d[0], (d[-1] - d[0]) / 2, atol=1e-4)  # constant speed
+    assert (p == p[:1]).all(), "pins stay"
+    swept = np.concatenate([d[t] for t in range(FRAMES)])
+    assert np.linalg.norm(p[0][:, None] - swept[None], axis=-1).min() > 32 - 24 / (FRAMES - 1)
+    assert ((d >= 0) & (d < 128)).all() and ((p >= 0) & (p < 128)).all()
+    again = drag_request(img, FRAMES, 16, seed=3)
+    assert np.array_equal(again.drag.path, d) and np.array_equal(again.pins.path, p)
+    assert req.combined().kinds == ("drag",) * 5 + ("static",) * 6
+
+
+def test_measures_on_cut_and_paste_against_a_still_video():
+    img = _photo(1)
+    req = drag_request(img, FRAMES, 16, seed=0)
+    paste = score_video(cut_and_paste(img, req), req)
+    still = score_video(np.repeat(img[None], FRAMES, 0), req)
+    assert paste["drag_epe"] < 1.0 and paste["pin_drift"] < 0.5 and paste["identity"] > 0.95, paste
+    # a still video's drag error is the requested displacement, averaged over frames 1..T-1
+    expected = 24.0 * np.mean(np.linspace(0, 1, FRAMES)[1:])
+    assert abs(still["drag_epe"] - expected) < 1.0 and still["pin_drift"] == 0.0, still
+    assert still["identity"] < 0.9
+
+
+def test_identity_of_a_scrambled_destination_is_low():
+    img = _photo(2)
+    req = drag_request(img, FRAMES, 16, seed=1)
+    video = cut_and_paste(img, req)
+    video[-1] = np.random.default_rng(0).integers(0, 256, video[-1].shape, dtype=np.uint8)
+    assert abs(identity_score(video, req)) < 0.3
+
+
+def test_fit_photo_and_folder_errors(tmp_path):
+    out = fit_photo(np.zeros((300, 451, 3), np.uint8), 128, 128)
+    assert out.shape == (128, 128, 3)
+    with pytest.raises(ValueError, match="RGB photo"):
+        fit_photo(np.zeros((30, 40), np.uint8), 128, 128)
+    with pytest.raises(FileNotFoundError, match="no photos"):
+        load_photo_folder(tmp_path)
+    with pytest.raises(ValueError, match="too little texture"):
+        drag_request(np.full((128, 128, 3), 90, np.uint8), FRAMES, 16)
