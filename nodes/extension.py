@@ -24,7 +24,7 @@ class MotionStreamExtension(ComfyExtension):
 
 
 def setup() -> None:
-    """What the pack does when ComfyUI imports it: a model folder and three HTTP routes (nothing else)."""
+    """What the pack does when ComfyUI imports it: a model folder and its HTTP routes (nothing else)."""
     loaders.register_folder()
     routes.register_with_server()
 

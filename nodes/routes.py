@@ -3,6 +3,7 @@
     POST /motionstream/steer    {"session", "client_id", "points": [{"id", "x", "y", "active"}], "t"} -> {"ok", "chunk"}
     POST /motionstream/control  {"session", "client_id", "action": "pause" | "resume" | "stop"}   -> {"ok"}
     POST /motionstream/session  {"session", "client_id"} -> the session event's fields (a page joining a run)
+    POST /motionstream/example_image  {Example Clip inputs} -> image/png, its start image (before any run)
     GET  /motionstream/health                                                        -> {"ok", "version"}
 
 Errors: 400 (malformed), 403 (not the client that queued the run), 404 (no such running session),
@@ -17,13 +18,13 @@ import logging
 from motionstream_core import __version__ as VERSION
 
 from .sessions import (MAX_BODY_BYTES, REGISTRY, SessionRegistry, SteerError, body_too_large, handle_control,
-                       handle_session, handle_steer)
+                       handle_session, handle_steer, parse_body)
 
 log = logging.getLogger("motionstream")
 _registered: set[int] = set()
 
 
-POST_ROUTES = ("steer", "control", "session")
+POST_ROUTES = ("steer", "control", "session", "example_image")
 
 
 async def _read(request) -> bytes:
@@ -56,7 +57,22 @@ def make_handlers(registry: SessionRegistry = REGISTRY, load_error: str | None =
             return web.json_response({"ok": False, "version": VERSION, "error": load_error}, status=503)
         return web.json_response({"ok": True, "version": VERSION, "sessions": len(registry)})
 
-    return steer, control, health, post_handler(handle_session)
+    async def example_image(request):
+        import asyncio
+
+        from . import examples
+
+        try:
+            payload = parse_body(await _read(request))
+            params = examples.preview_params(payload)
+        except SteerError as e:
+            return web.json_response({"error": e.message}, status=e.status)
+        except ValueError as e:
+            return web.json_response({"error": str(e)}, status=400)
+        png = await asyncio.get_running_loop().run_in_executor(None, examples.start_image_png, params)
+        return web.Response(body=png, content_type="image/png")
+
+    return steer, control, health, post_handler(handle_session), example_image
 
 
 async def _get_on_post_route(request):
@@ -72,8 +88,8 @@ def register(routes, registry: SessionRegistry = REGISTRY, load_error: str | Non
     A GET on a POST route is answered 405 here: the host's own catch-all would answer a bare 404."""
     if id(routes) in _registered:
         return False
-    steer, control, health, session = make_handlers(registry, load_error)
-    for name, handler in zip(POST_ROUTES, (steer, control, session)):
+    steer, control, health, session, example_image = make_handlers(registry, load_error)
+    for name, handler in zip(POST_ROUTES, (steer, control, session, example_image)):
         routes.post(f"/motionstream/{name}")(handler)
         routes.get(f"/motionstream/{name}")(_get_on_post_route)
     routes.get("/motionstream/health")(health)

@@ -39,6 +39,7 @@ class Emitter:
         self.quality, self.max_side = quality, max_side
         self._send = send if send is not None else _server_send
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._made, self._spent_s = 0, 0.0  # frames generated and seconds spent on them (run-level speed)
         self._thread = threading.Thread(target=self._work, name=f"motionstream-emit-{session_id[:8]}", daemon=True)
         self._thread.start()
 
@@ -50,16 +51,22 @@ class Emitter:
         except Exception:  # the browser is a viewer: never let it break the run
             log.exception("MotionStream: could not send %s", event)
 
-    def session(self, width: int, height: int, num_frames: int | None, image: torch.Tensor) -> None:
-        self._emit("motionstream.session", {"width": width, "height": height, "fps": self.fps,
-                                            "num_frames": num_frames,
-                                            "image": jpeg_data_url(to_uint8(image), self.quality, self.max_side)})
+    def session(self, width: int, height: int, num_frames: int | None, image: torch.Tensor,
+                connected: dict | None = None) -> dict:
+        """Announce the run; returns what it said (a page that joins later asks for the same).
+        ``image``: the exact start image the model gets; ``connected``: the TRACKS input's tracks (JSON
+        object in the run's pixels), drawn read-only by the editor."""
+        details = {"width": width, "height": height, "fps": self.fps, "num_frames": num_frames,
+                   "image": jpeg_data_url(to_uint8(image), self.quality, self.max_side), "connected": connected}
+        self._emit("motionstream.session", details)
+        return details
 
     def frames(self, index: int, start: int, frames: torch.Tensor, timing: dict) -> None:
         self._queue.put(("frames", (index, start, to_uint8(frames), dict(timing))))
 
-    def done(self, reason: str, recorded: dict | None, message: str = "") -> None:
-        self._queue.put(("done", {"reason": reason, "recorded": recorded, "message": message}))
+    def done(self, reason: str, recorded: dict | None, message: str = "", video: dict | None = None) -> None:
+        """The run ended; ``video``: the file it was written to ({filename, subfolder, type})."""
+        self._queue.put(("done", {"reason": reason, "recorded": recorded, "message": message, "video": video}))
 
     def close(self, timeout: float = 30.0) -> None:
         self._queue.put(None)
@@ -72,17 +79,25 @@ class Emitter:
                 return
             kind, payload = item
             if kind == "done":
-                self._emit("motionstream.done", payload)
-                continue
-            if self.client_id is None:
+                self._emit("motionstream.done", {**payload, "gen_fps": self._run_fps()})
                 continue
             index, start, frames, timing = payload
             total = timing.get("total_s") or 0.0
+            self._made += len(frames)
+            self._spent_s += total
+            if self.client_id is None:
+                continue
             urls = [jpeg_data_url(f, self.quality, self.max_side) for f in frames]
             self._emit("motionstream.frames", {
                 "chunk": index, "start_frame": start, "fps": self.fps, "frames": urls,
+                "width": int(frames.shape[2]), "height": int(frames.shape[1]),
                 "latency_ms": round(total * 1000.0, 2),
-                "gen_fps": round(len(urls) / total, 2) if total > 0 else None})
+                "gen_fps": round(len(urls) / total, 2) if total > 0 else None, "run_fps": self._run_fps()})
+
+    def _run_fps(self) -> float | None:
+        """The run's generation speed so far: every frame made over the time spent making them (a
+        short last chunk would misstate it)."""
+        return round(self._made / self._spent_s, 2) if self._spent_s > 0 else None
 
 
 def _server_send(event, data, sid) -> None:

@@ -1,0 +1,84 @@
+"""Where a run's frames go besides the browser, in constant memory for any length.
+
+Every frame is written, as it is made, to an MP4 in ComfyUI's output folder (``output/motionstream/``;
+the Generate node's ``video`` output, the host's VIDEO type, points at it). Only the newest
+``KEEP_FRAMES`` are held in memory, as uint8, for the node's ``frames`` IMAGE output. So an endless
+stream (``frames`` = 0) or a long one never grows the process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from motionstream_core.video_io import RecentFrames, VideoWriter
+
+KEEP_FRAMES = 480  # frames in the IMAGE output at most: 30 s at 16 fps (~24 MB at 128x128, ~0.6 GB at 832x480)
+PREFIX = "motionstream/MotionStream"
+
+
+def output_folder() -> str:
+    import folder_paths
+
+    return folder_paths.get_output_directory()
+
+
+def _next_path(folder: str, prefix: str, width: int, height: int) -> tuple[Path, str]:
+    """A fresh ``<prefix>_<counter>_.mp4`` (ComfyUI's own numbering) and its subfolder for /view."""
+    import folder_paths
+
+    full, name, counter, subfolder, _ = folder_paths.get_save_image_path(prefix, folder, width, height)
+    return Path(full) / f"{name}_{counter:05}_.mp4", subfolder
+
+
+class RunOutput:
+    """The file and the bounded in-memory tail of one run. ``path``: where the video goes (or None to
+    pick one in ComfyUI's output folder at the first frames)."""
+
+    def __init__(self, fps: float, keep: int = KEEP_FRAMES, path: str | os.PathLike | None = None,
+                 folder: str | None = None, prefix: str = PREFIX):
+        self.fps, self.keep = fps, keep
+        self._path = None if path is None else Path(path)
+        self._folder, self._prefix = folder, prefix
+        self.subfolder = ""
+        self.writer: VideoWriter | None = None
+        self.recent = RecentFrames(keep)
+
+    def add(self, frames: torch.Tensor) -> None:
+        """[T, H, W, 3] frames in [0, 1], in stream order."""
+        if self.writer is None:
+            if self._path is None:
+                h, w = int(frames.shape[1]), int(frames.shape[2])
+                self._path, self.subfolder = _next_path(self._folder or output_folder(), self._prefix, w, h)
+            self.writer = VideoWriter(self._path, self.fps)
+        self.writer.write(frames)
+        self.recent.add(frames)
+
+    def close(self) -> Path | None:
+        return None if self.writer is None else self.writer.close()
+
+    @property
+    def frames_written(self) -> int:
+        return 0 if self.writer is None else self.writer.frames_written
+
+    def image(self) -> torch.Tensor:
+        """The kept frames as IMAGE [T, H, W, 3] float in [0, 1] (the newest ``keep``)."""
+        return torch.from_numpy(self.recent.as_array()).float() / 255.0
+
+    def file_info(self) -> dict | None:
+        """The video as ComfyUI names saved files ({filename, subfolder, type}), None before any frame."""
+        if self._path is None or self.writer is None:
+            return None
+        return {"filename": self._path.name, "subfolder": self.subfolder, "type": "output"}
+
+    def video(self):
+        """The host's VIDEO value for the file (None where the host has no such type or there is no file)."""
+        if self.writer is None:
+            return None
+        try:
+            from comfy_api.latest import InputImpl
+        except ImportError:
+            return None
+        return InputImpl.VideoFromFile(str(self._path))
