@@ -1,0 +1,105 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { LiveRun } from "../ui/live.js";
+import { defaultState, cloneState } from "../lib/state.js";
+
+/** The editor surface a LiveRun uses, recorded (it is handed its editor explicitly). */
+function fakeEditor({ replies = [] } = {}) {
+  const calls = [];
+  const ed = {
+    calls,
+    state: defaultState({ width: 128, height: 128 }),
+    selection: new Set(),
+    preview: null,
+    view: "edit",
+    editPlayer: { pause() {} },
+    stream: {
+      chunk: -1,
+      sessionId: null,
+      begin(id, fps, now, first) { this.sessionId = id; calls.push(["begin", id, fps, first]); },
+      addChunk(d) { this.chunk = d.chunk; calls.push(["chunk", d.chunk]); },
+      finish(fps) { calls.push(["finish", fps]); },
+      player: { pause() {}, play() {} },
+    },
+    host: {
+      clientId: () => "tab-1",
+      fetchApi: async (route, init) => {
+        calls.push(["fetch", route, JSON.parse(init.body)]);
+        const r = replies.shift() || { status: 200, body: { ok: true } };
+        return { ok: r.status < 300, status: r.status, statusText: "", json: async () => r.body };
+      },
+    },
+    size() { return { W: this.state.width, H: this.state.height }; },
+    hitRadius: () => 4,
+    currentFrame: () => 0,
+    requestRender() {},
+    syncUI() {},
+    status(text, kind = "info") { calls.push(["status", text, kind]); },
+    useRunSize(w, h) { calls.push(["size", w, h]); },
+    setSessionImage(url) { calls.push(["image", url]); },
+    commit(s) { this.state = s; calls.push(["commit", s.durationFrames, s.numFrames, s.tracks.length]); },
+  };
+  return ed;
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+test("a page that opens mid-run joins: frames from the joined one on, details fetched for this tab", async () => {
+  const ed = fakeEditor({ replies: [{ status: 200, body: { session: "s1", width: 96, height: 64, image: "data:x", connected: null } }] });
+  const live = new LiveRun(ed);
+  live.onFrames({ session: "s1", chunk: 20, start_frame: 237, fps: 16, width: 96, height: 64, frames: [] });
+  await flush();
+  assert.ok(live.running);
+  assert.deepEqual(ed.calls.find((c) => c[0] === "begin"), ["begin", "s1", 16, 237]);
+  assert.deepEqual(ed.calls.find((c) => c[0] === "fetch"), ["fetch", "/motionstream/session", { session: "s1", client_id: "tab-1" }]);
+  assert.deepEqual(ed.calls.filter((c) => c[0] === "size"), [["size", 96, 64], ["size", 96, 64]]);
+  assert.ok(ed.calls.some((c) => c[0] === "image" && c[1] === "data:x"));
+  assert.ok(ed.calls.some((c) => c[0] === "status" && /Joined the run at frame 237/.test(c[1])));
+  assert.equal(ed.view, "video");
+  // the next chunk of the same run does not join again
+  live.onFrames({ session: "s1", chunk: 21, start_frame: 249, fps: 16, frames: [] });
+  assert.equal(ed.calls.filter((c) => c[0] === "begin").length, 1);
+});
+
+test("steering posts carry this tab's client id; a 403 is said, not swallowed", async () => {
+  const ed = fakeEditor({ replies: [{ status: 200, body: { ok: true, chunk: 0 } }, { status: 403, body: { error: "belongs to another client" } }] });
+  const live = new LiveRun(ed);
+  live.onSession({ session: "s2", width: 128, height: 128, fps: 16 });
+  live.press("live:1", 10, 20);
+  await live.sendSteer();
+  const post = ed.calls.find((c) => c[0] === "fetch");
+  assert.equal(post[1], "/motionstream/steer");
+  assert.equal(post[2].client_id, "tab-1");
+  assert.deepEqual(post[2].points, [{ id: "live:1", x: 10, y: 20, active: true }]);
+  live.move("live:1", 30, 40);
+  await live.sendSteer();
+  assert.equal(live.sent, 2);
+  assert.equal(live.ok, 1);
+  assert.ok(ed.calls.some((c) => c[0] === "status" && c[1] === "Steering rejected (403): belongs to another client" && c[2] === "error"));
+});
+
+test("the end of a run keeps the node's frame count, states the run's speed and the connected tracks", () => {
+  const ed = fakeEditor();
+  ed.state = cloneState(defaultState({ width: 128, height: 128, durationFrames: 49 }));
+  const live = new LiveRun(ed);
+  const connected = { format: "motionstream-tracks", version: 1, width: 128, height: 128, fps: 16, num_frames: 2,
+    tracks: [{ points: [[1, 2], [3, 4]] }, { points: [[5, 6], [7, 8]] }] };
+  live.onSession({ session: "s3", width: 128, height: 128, fps: 16, connected });
+  assert.equal(live.scene().connected.length, 2);
+  const recorded = { format: "motionstream-tracks", version: 1, width: 128, height: 128, fps: 16, num_frames: 57,
+    tracks: [{ points: Array.from({ length: 57 }, () => [9, 9]), kind: "live" }] };
+  live.onDone({ session: "s3", reason: "finished", recorded, gen_fps: 24.6, video: { filename: "a.mp4", subfolder: "motionstream", type: "output" } });
+  assert.deepEqual(ed.calls.find((c) => c[0] === "commit"), ["commit", 49, 57, 1], "duration stays 49; the timeline holds the 57 frames used");
+  assert.deepEqual(ed.calls.find((c) => c[0] === "finish"), ["finish", 24.6]);
+  const status = ed.calls.filter((c) => c[0] === "status").at(-1)[1];
+  assert.equal(status, "Run finished · kept 1 track as run (Ctrl+Z restores the drawn ones) · 2 connected tracks from the graph (shown dashed, read-only) · saved to output/motionstream/a.mp4");
+  assert.ok(!live.running);
+});
+
+test("connected tracks are shown in the editor's pixel space", () => {
+  const ed = fakeEditor();
+  const live = new LiveRun(ed);
+  live.onSession({ session: "s4", width: 128, height: 128, fps: 16,
+    connected: { width: 64, height: 32, fps: 16, num_frames: 1, tracks: [{ points: [[32, 16]] }] } });
+  assert.deepEqual(live.scene().connected[0].points, [[64, 64]]);
+});
