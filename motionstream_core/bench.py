@@ -12,15 +12,34 @@ import platform
 import resource
 import statistics
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .config import TinyVAEConfig, get_config
-from .decoders import TinyVAE, TinyVAECodec
-from .model import MotionStreamModel
-from .stream import MotionStream, TextCondition
+from .config import TinyVAEConfig
+from .pipeline import Pipeline, Runtime, random_model
+from .stream import TextCondition
 from .tracks import Tracks
+
+DECODERS = ("tiny", "full-size-tiny")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """One `motionstream bench` run. ``decoder``: "tiny" (the config's tiny VAE) or "full-size-tiny"
+    (the taew2_1 architecture)."""
+
+    runtime: Runtime
+    config: str = "tiny"
+    chunks: int = 120
+    height: int | None = None
+    width: int | None = None
+    tracks: int = 16
+    warmup_chunks: int = 3
+    decoder: str = "tiny"
+    steps: int | None = None
+    seed: int = 0
 
 
 def _rss_mb() -> float:
@@ -39,36 +58,34 @@ def random_tracks(n: int, num_frames: int, width: int, height: int, fps: float, 
                   height=height)
 
 
-def run_bench(args) -> dict:
-    from .cli import _dtype
-
-    cfg = get_config(args.config)
-    height, width = args.height or cfg.height, args.width or cfg.width
+def run_bench(opts: BenchOptions) -> dict:
+    if opts.decoder not in DECODERS:
+        raise ValueError(f"unknown bench decoder {opts.decoder!r}; choose one of {', '.join(DECODERS)}")
+    runtime = opts.runtime
+    device, dtype = runtime.device, runtime.dtype
+    loaded = random_model(opts.config, runtime, TinyVAEConfig() if opts.decoder == "full-size-tiny" else None,
+                          seed=opts.seed)
+    cfg = loaded.config
+    height, width = opts.height or cfg.height, opts.width or cfg.width
     cfg.check_size(height, width)
-    device, dtype = torch.device(args.device), _dtype(args)
-    torch.manual_seed(args.seed)
-    with torch.device(device):
-        model = MotionStreamModel(cfg).to(dtype)
-        vae_cfg = TinyVAEConfig() if args.decoder == "full-size-tiny" else cfg.vae
-        vae = TinyVAE(vae_cfg).to(dtype)
-    model.dit.set_attention_backend(args.attention)
-    stream = MotionStream(model, TinyVAECodec(vae.eval()), steps=args.steps)
-    image = torch.rand(height, width, 3)
+    pipe = Pipeline(loaded, steps=opts.steps)
+    stream = pipe.stream
     text = TextCondition(torch.randn(1, cfg.text_len, cfg.dit.text_dim),
                          torch.randn(1, 257, cfg.dit.clip_dim) if cfg.dit.image_cross_attn else None)
-    tracks = random_tracks(args.tracks, 64, width, height, cfg.stream.fps, args.seed)
+    tracks = random_tracks(opts.tracks, 64, width, height, cfg.stream.fps, opts.seed)
+    run = pipe.prepare(torch.rand(height, width, 3), embedding=text, tracks=[tracks], num_frames=None, seed=opts.seed)
     cuda = device.type == "cuda"
     # Warm-up session (discarded): first calls pay for allocation, kernel selection and lazy init; that is
     # start-up cost, not the per-chunk cost whose constancy the measured session shows.
-    for chunk in stream.session(image, text, tracks, num_frames=None, seed=args.seed):
-        if chunk.index + 1 >= args.warmup_chunks:
+    for chunk in pipe.session(run):
+        if chunk.index + 1 >= opts.warmup_chunks:
             break
     if cuda:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     lat, dec, frames, mem = [], [], 0, {"before_session_mb": _rss_mb() if not cuda else 0.0}
     t_start = time.perf_counter()
-    session = stream.session(image, text, tracks, num_frames=None, seed=args.seed)
+    session = pipe.session(run)
     for chunk in session:
         lat.append(chunk.timing["total_s"])
         dec.append(chunk.timing["decode_s"])
@@ -78,7 +95,7 @@ def run_bench(args) -> dict:
             mem["at_chunk_10_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20) if cuda else _rss_mb()
             if cuda:
                 torch.cuda.reset_peak_memory_stats(device)
-        if n >= args.chunks:
+        if n >= opts.chunks:
             break
     elapsed = time.perf_counter() - t_start
     mem["at_end_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20) if cuda else _rss_mb()
@@ -100,5 +117,5 @@ def run_bench(args) -> dict:
         "decode_share": round(sum(dec) / sum(lat), 4),
         "memory": {"kind": "cuda_peak_allocated" if cuda else "process_peak_rss", **{k: round(v, 1) for k, v in mem.items()}},
         "kv_cache_mb": round(session.cache_nbytes / 2**20, 2),
-        "warmup_chunks": args.warmup_chunks, "attention": args.attention, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "warmup_chunks": opts.warmup_chunks, "attention": runtime.attention, "torch": torch.__version__, "threads": torch.get_num_threads(),
     }

@@ -162,7 +162,7 @@ def load_model(path: str | os.PathLike, config_name: str | None = None, device: 
 def build_text_encoder(kind: str | None, config: ModelConfig) -> nn.Module:
     """The built-in text encoder named in a checkpoint's metadata."""
     if kind in (None, "DemoTextEncoder"):
-        from .train.text import DemoTextEncoder
+        from .text_encoder import DemoTextEncoder
 
         return DemoTextEncoder(text_len=config.text_len, text_dim=config.dit.text_dim)
     raise CheckpointError(f"unknown built-in text encoder {kind!r}")

@@ -1,9 +1,14 @@
-"""`motionstream` command line: demo, generate, bench (+ train and eval from motionstream_core.train).
+"""`motionstream` command line: demo, generate, bench (+ the commands of installed extensions).
 
     motionstream demo --out out/                      # the embedded demo model, no downloads
     motionstream generate --checkpoint m.safetensors --image start.png --tracks t.json \\
         --text-embedding prompt.safetensors --out video.mp4
     motionstream bench --config tiny --chunks 120     # one JSON line of figures
+
+The parser is the only place command-line arguments exist: each command turns them into the typed
+options of ``generate`` / ``bench`` (never passing the namespace on). More commands come from the
+entry-point group ``motionstream.commands`` (``motionstream train`` and ``motionstream eval`` are
+registered by ``motionstream_core.train``), so the runtime never imports the training code.
 """
 
 from __future__ import annotations
@@ -11,25 +16,51 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import torch
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+from .attention import BACKENDS
+from .bench import DECODERS, BenchOptions, run_bench
+from .generate import DemoOptions, GenerateOptions, run_demo, run_generate
+from .pipeline import DTYPES, DecoderSource, ModelSource, Runtime
+
+COMMAND_GROUP = "motionstream.commands"  # entry points: callables taking the subparsers object
 
 
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--dtype", choices=DTYPES, default=None, help="default: bf16 on CUDA, fp32 on CPU")
-    p.add_argument("--attention", default="auto", choices=["auto", "sdpa", "flash"])
+    p.add_argument("--dtype", choices=DTYPES, default=None, help="default: bf16 on CUDA (fp16 where the GPU lacks "
+                                                                 "bf16), fp32 on CPU")
+    p.add_argument("--attention", default="auto", choices=BACKENDS)
     p.add_argument("--steps", type=int, default=None, help="denoising steps per chunk (default: the model's, 3)")
     p.add_argument("--seed", type=int, default=0)
 
 
-def _dtype(args) -> torch.dtype:
-    if args.dtype:
-        return DTYPES[args.dtype]
-    return torch.bfloat16 if str(args.device).startswith("cuda") else torch.float32
+def _runtime(args: argparse.Namespace) -> Runtime:
+    return Runtime.resolve(args.device, args.dtype, args.attention)
+
+
+def _demo(args: argparse.Namespace) -> dict[str, Path]:
+    return run_demo(DemoOptions(out=Path(args.out), runtime=_runtime(args), frames=args.frames, steps=args.steps,
+                                seed=args.seed))
+
+
+def _generate(args: argparse.Namespace) -> dict[str, Path]:
+    model = ModelSource() if args.checkpoint == "demo" else ModelSource(args.checkpoint)
+    decoder = DecoderSource(args.decoder) if args.decoder else DecoderSource()
+    opt = lambda v: None if v is None else Path(v)  # noqa: E731
+    return run_generate(GenerateOptions(
+        model=model, decoder=decoder, runtime=_runtime(args), image=Path(args.image), out=Path(args.out),
+        tracks=opt(args.tracks), prompt=args.prompt, text_embedding=opt(args.text_embedding), frames=args.frames,
+        overlay=opt(args.overlay), steps=args.steps, seed=args.seed))
+
+
+def _bench(args: argparse.Namespace) -> dict:
+    return run_bench(BenchOptions(runtime=_runtime(args), config=args.config, chunks=args.chunks, height=args.height,
+                                  width=args.width, tracks=args.tracks, warmup_chunks=args.warmup_chunks,
+                                  decoder=args.decoder, steps=args.steps, seed=args.seed))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out", help="output folder (video.mp4 and tracks_overlay.mp4)")
     demo.add_argument("--frames", type=int, default=None, help="frames to generate (default: the tracks' length)")
     _add_runtime_args(demo)
+    demo.set_defaults(func=_demo)
 
     gen = sub.add_parser("generate", help="write a video from a checkpoint, an image, tracks and a text embedding")
     gen.add_argument("--checkpoint", required=True, help="a MotionStream .safetensors, or 'demo'")
@@ -51,11 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a .safetensors/.pt holding 'context' [1, L, text_dim] (and optional 'clip')")
     text.add_argument("--prompt", default=None, help="a prompt, for models with a built-in text encoder (the demo)")
     gen.add_argument("--decoder", default=None, help="tiny decoder weights (taew2_1 .pth/.safetensors); "
-                                                     "default: the one stored beside the demo model")
+                                                     "default: the model's own (the demo's autoencoder)")
     gen.add_argument("--frames", type=int, default=None)
     gen.add_argument("--out", required=True, help="output video (.mp4, .webm or .gif)")
     gen.add_argument("--overlay", default=None, help="also write the video with the tracks drawn over it")
     _add_runtime_args(gen)
+    gen.set_defaults(func=_generate)
 
     bench = sub.add_parser("bench", help="stream random-weight chunks and print one JSON line of figures")
     bench.add_argument("--config", default="tiny", help="tiny | demo | wan2.1-1.3b")
@@ -64,44 +97,32 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--width", type=int, default=None)
     bench.add_argument("--tracks", type=int, default=16, help="number of random drag tracks")
     bench.add_argument("--warmup-chunks", type=int, default=3, help="chunks of a discarded warm-up session")
-    bench.add_argument("--decoder", choices=["tiny", "full-size-tiny"], default="tiny",
+    bench.add_argument("--decoder", choices=DECODERS, default="tiny",
                        help="tiny: the config's tiny VAE; full-size-tiny: the taew2_1 architecture")
     _add_runtime_args(bench)
+    bench.set_defaults(func=_bench)
 
-    try:  # the training stages and evaluation live in motionstream_core.train
-        from .train.cli import add_eval_parser, add_train_parser
-    except ImportError:
-        pass
-    else:
-        add_train_parser(sub)
-        add_eval_parser(sub)
+    for ep in entry_points(group=COMMAND_GROUP):  # e.g. `train` and `eval` from motionstream_core.train
+        ep.load()(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "bench":
-        from .bench import run_bench
-
-        print(json.dumps(run_bench(args)), flush=True)
-        return 0
+    args = build_parser().parse_args(argv)
     try:
-        if args.command not in ("demo", "generate"):
-            return args.func(args)
-        from .generate import run_demo, run_generate
-
-        paths = run_demo(args) if args.command == "demo" else run_generate(args)
+        result = args.func(args)
     except (ValueError, FileNotFoundError) as e:  # bad input, a missing file or stage: one clear line, no traceback
         print(f"motionstream {args.command}: error: {e}", file=sys.stderr)
         return 2
-    for label, path in paths.items():
+    if isinstance(result, int):  # an extension's command returns its exit status
+        return result
+    if args.command == "bench":
+        print(json.dumps(result), flush=True)
+        return 0
+    for label, path in result.items():
         print(f"{label}: {path}")
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-__all__ = ["main", "build_parser", "DTYPES", "Path"]

@@ -3,7 +3,9 @@
 Three named model configs exist:
 
 * ``tiny``        -- a 2-layer model for tests (runs in milliseconds on CPU);
-* ``demo``        -- the embedded demo model (6 layers, width 256, 128x128 video);
+* ``demo``        -- the demo layout (6 layers, width 256, 128x128 video). The shipped demo model is the
+  smaller ``demo-small`` variant (``train/common.py``: 4 layers, width 192); its checkpoint stores
+  its own config, which is what loading it uses;
 * ``wan2.1-1.3b`` -- the Wan 2.1 1.3B backbone (dim 1536, 30 layers), the layout of
   Wan2.1-Fun-1.3B-Control (48 input channels, CLIP image cross-attention) plus the track head.
 
@@ -21,6 +23,12 @@ from typing import Any
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field."""
+
+
+# Latent spaces: what the DiT's 16 channels mean, hence which decoders can read them.
+WAN21 = "wan2.1"  # raw Wan 2.1 VAE latents, normalised per channel by Wan 2.1's published statistics
+OWN = "own"  # the latents of the model's own autoencoder (shipped with it, statistics in its file)
+LATENT_SPACES = (WAN21, OWN)
 
 
 @dataclass(frozen=True)
@@ -202,6 +210,7 @@ class ModelConfig:
     height: int = 480  # native output size in pixels
     width: int = 832
     text_len: int = 512
+    latent_space: str = WAN21  # one of LATENT_SPACES: which decoders read this model's latents
 
     @property
     def latent_channels(self) -> int:
@@ -239,6 +248,9 @@ class ModelConfig:
         if self.track_head is not None and (self.track_head.stride, self.track_head.temporal_pack) != (
                 self.vae.spatial_stride, self.vae.temporal_stride):
             raise ConfigError(f"ModelConfig {self.name!r}: the VAE strides must match the track head's")
+        if self.latent_space not in LATENT_SPACES:
+            raise ConfigError(f"ModelConfig {self.name!r}: unknown latent_space {self.latent_space!r} "
+                              f"(known: {', '.join(LATENT_SPACES)})")
         self.check_size(self.height, self.width)
         return self
 
@@ -266,6 +278,7 @@ class ModelConfig:
                 stream=_build(StreamConfig, data.get("stream", {})),
                 teacher=_build(TeacherConfig, data.get("teacher", {})),
                 vae=_build(TinyVAEConfig, data.get("vae", {})),
+                latent_space=data.get("latent_space") or _legacy_latent_space(data.get("vae", {})),
                 **{k: data[k] for k in ("height", "width", "text_len") if k in data},
             ).validate()
         except KeyError as e:
@@ -280,6 +293,11 @@ class ModelConfig:
         if not isinstance(data, dict):
             raise ConfigError("model config JSON must be an object")
         return cls.from_dict(data)
+
+
+def _legacy_latent_space(vae: dict[str, Any]) -> str:
+    """Checkpoints written before ``latent_space`` existed: a taew2_1-layout VAE config meant Wan latents."""
+    return WAN21 if _build(TinyVAEConfig, vae) == TinyVAEConfig() else OWN
 
 
 def _build(kind, data: dict[str, Any]):
@@ -307,7 +325,7 @@ def _tiny() -> ModelConfig:
                       image_cross_attn=True, clip_dim=24),
         track_head=TrackHeadConfig(id_dim=16, hidden=32, max_id=256, max_tracks=64),
         vae=TinyVAEConfig(channels=(8, 8, 8, 8), encoder_width=8, blocks_per_stage=1),
-        height=64, width=64, text_len=8,
+        height=64, width=64, text_len=8, latent_space=OWN,
     )
 
 
@@ -318,7 +336,7 @@ def _demo() -> ModelConfig:
                       image_cross_attn=False),
         track_head=TrackHeadConfig(id_dim=64, hidden=128, max_id=1024, max_tracks=256),
         vae=TinyVAEConfig(channels=(32, 32, 32, 32), encoder_width=32, blocks_per_stage=1),
-        height=128, width=128, text_len=16,
+        height=128, width=128, text_len=16, latent_space=OWN,
     )
 
 

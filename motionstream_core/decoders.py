@@ -13,25 +13,47 @@ VAE uses identity statistics. A codec un-normalises before decoding and normalis
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
 
-from .tiny_vae import (TAEW2_1_CONFIG, TinyVAE, TinyVAELoadError, TinyVAEStreamDecoder, check_state_dict,
-                       load_tiny_vae)
-from .wan_vae import DiffusersWanBackend, StreamingVAEBackend, load_wan_vae, require_diffusers
+from .config import WAN21, TinyVAEConfig
+from .tiny_vae import (
+    TAEW2_1_CONFIG,
+    TinyVAE,
+    TinyVAELoadError,
+    TinyVAEStreamDecoder,
+    check_state_dict,
+    load_tiny_vae,
+    read_weights,
+)
+from .wan_vae import (
+    DiffusersWanBackend,
+    StreamingVAEBackend,
+    load_wan_vae,
+    require_diffusers,
+)
 
 __all__ = ["LatentCodec", "LatentStats", "TinyVAECodec", "FullVAECodec", "WanVAECodec", "StreamingVAEBackend",
            "DiffusersWanBackend", "TinyVAE", "TinyVAEStreamDecoder", "TinyVAELoadError", "TAEW2_1_CONFIG",
            "load_tiny_vae", "load_wan_vae", "check_state_dict", "require_diffusers",
-           "WAN21_LATENT_MEAN", "WAN21_LATENT_STD"]
+           "WAN21_LATENT_MEAN", "WAN21_LATENT_STD", "LATENT_SPACE_STATS", "TinyDecoder", "load_tiny_decoder",
+           "load_autoencoder", "save_autoencoder", "load_codec"]
 
 # Wan 2.1 VAE latent statistics (Wan2.1 wan/modules/vae.py; diffusers AutoencoderKLWan config).
 WAN21_LATENT_MEAN = (-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
                      0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921)
 WAN21_LATENT_STD = (2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
                     3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160)
+# The statistics of each named latent space whose raw latents any of its decoders reads (see
+# ``ModelConfig.latent_space``); a model's own autoencoder carries its statistics in its file instead.
+LATENT_SPACE_STATS = {WAN21: (WAN21_LATENT_MEAN, WAN21_LATENT_STD)}
 
 
 @runtime_checkable
@@ -215,3 +237,101 @@ class WanVAECodec(FullVAECodec):
     def from_path(cls, path, device="cpu", dtype=torch.float32) -> "WanVAECodec":
         """Load with ``load_wan_vae`` (diffusers folder or single checkpoint file)."""
         return cls(load_wan_vae(path, device=device, dtype=dtype))
+
+
+# -- tiny decoder files ---------------------------------------------------------------------------
+
+VAE_CONFIG_KEY = "tiny_vae_config"
+
+
+@dataclass
+class TinyDecoder:
+    """A tiny decoder read from a file: the network, the statistics stored with it (None: none stored),
+    and the latent space it reads (``WAN21`` for the taew2_1 layout; None: a model's own latents)."""
+
+    vae: TinyVAE
+    latent_mean: list[float] | None = None
+    latent_std: list[float] | None = None
+    latent_space: str | None = None
+
+
+def save_autoencoder(vae: TinyVAE, path: str | os.PathLike, latent_mean=None, latent_std=None,
+                     metadata: dict[str, str] | None = None) -> None:
+    """TinyVAE weights (taehv keys) + its config and latent statistics in the safetensors metadata."""
+    from safetensors.torch import save_file
+
+    meta = {VAE_CONFIG_KEY: json.dumps(dataclasses.asdict(vae.config)), **(metadata or {})}
+    if latent_mean is not None:
+        meta["latent_mean"] = json.dumps([float(x) for x in latent_mean])
+        meta["latent_std"] = json.dumps([float(x) for x in latent_std])
+    save_file({k: v.detach().contiguous().cpu() for k, v in vae.state_dict().items()}, str(path), metadata=meta)
+
+
+def _autoencoder_metadata(path: Path) -> dict[str, str]:
+    """The safetensors metadata of ``path`` ({} for other files)."""
+    if path.suffix != ".safetensors":
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise TinyVAELoadError(f"{path.name}: not a readable safetensors file ({e})") from None
+
+
+def load_autoencoder(path: str | os.PathLike, device="cpu", dtype=torch.float32) -> tuple[TinyVAE, list | None,
+                                                                                            list | None]:
+    """(vae in eval mode, latent_mean or None, latent_std or None) from ``save_autoencoder``'s file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"autoencoder weights not found: {path}")
+    meta = _autoencoder_metadata(path)
+    if VAE_CONFIG_KEY not in meta:
+        raise ValueError(f"{path.name} has no {VAE_CONFIG_KEY!r} metadata: not a demo autoencoder file")
+    raw = json.loads(meta[VAE_CONFIG_KEY])
+    cfg = TinyVAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    sd = read_weights(path)
+    vae = TinyVAE(cfg)
+    check_state_dict(vae, sd, source=str(path))
+    vae.load_state_dict({k: v.float() for k, v in sd.items()})
+    mean = json.loads(meta["latent_mean"]) if "latent_mean" in meta else None
+    std = json.loads(meta["latent_std"]) if "latent_std" in meta else None
+    return vae.to(device=device, dtype=dtype).eval(), mean, std
+
+
+def load_codec(path: str | os.PathLike, device="cpu", dtype=torch.float32) -> TinyVAECodec:
+    """A ``TinyVAECodec`` over ``save_autoencoder``'s file, with the statistics stored in it."""
+    vae, mean, std = load_autoencoder(path, device, dtype)
+    return TinyVAECodec(vae, mean, std)
+
+
+def load_tiny_decoder(path: str | os.PathLike, candidates: Sequence[TinyVAEConfig] = (TAEW2_1_CONFIG,)
+                      ) -> TinyDecoder:
+    """Any tiny decoder file, fp32 on the CPU: our autoencoder format (config and statistics in the
+    metadata), or a plain state dict (``.safetensors``, or ``.pth`` read with ``weights_only=True``)
+    whose architecture is the first of ``candidates`` it fits. Raises TinyVAELoadError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tiny VAE weights not found: {path}")
+    if VAE_CONFIG_KEY in _autoencoder_metadata(path):
+        vae, mean, std = load_autoencoder(path)
+        return TinyDecoder(vae, mean, std, WAN21 if vae.config == TAEW2_1_CONFIG else None)
+    try:
+        sd = read_weights(path)
+    except Exception as e:  # a corrupt file: safetensors and torch raise their own error types
+        raise TinyVAELoadError(f"{path.name}: not a readable weights file ({e})") from None
+    first_error = None
+    for cfg in dict.fromkeys(candidates):  # in order, without repeats
+        with torch.device("meta"):
+            probe = TinyVAE(cfg)
+        try:
+            check_state_dict(probe, sd, source=path.name)
+        except TinyVAELoadError as e:
+            first_error = first_error or e
+            continue
+        vae = TinyVAE(cfg)
+        vae.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+        return TinyDecoder(vae.eval(), latent_space=WAN21 if cfg == TAEW2_1_CONFIG else None)
+    raise TinyVAELoadError(f"{path.name} is not a tiny video decoder this pack knows (taew2_1 / TAEHV layout, or a "
+                           f"MotionStream autoencoder). {str(first_error)[:600]}")

@@ -1,28 +1,64 @@
-"""`motionstream generate` and `motionstream demo`: files in, a video (and a tracks overlay) out."""
+"""`motionstream generate` and `motionstream demo`: files in, a video (and a tracks overlay) out.
+
+Typed options in (the CLI builds them; no argparse namespace reaches this module), one pipeline run,
+files out.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from .checkpoints import load_model, read_checkpoint
-from .config import ModelConfig, TinyVAEConfig
-from .decoders import WAN21_LATENT_MEAN, WAN21_LATENT_STD, TinyVAECodec, load_tiny_vae
+from . import track_formats
+from .checkpoints import read_checkpoint
+from .demo import DEMO_ASSETS
 from .motion.draw import draw_tracks
-from .stream import MotionStream, TextCondition
-from .tracks import Tracks
+from .pipeline import (
+    DecoderSource,
+    ModelSource,
+    Pipeline,
+    Runtime,
+    StreamInputs,
+    load_decoder,
+    load_model,
+)
+from .stream import TextCondition
 from .video_io import read_image, to_uint8, write_video
 
+DEFAULT_FRAMES = 49  # frames when neither --frames nor tracks say how many
 
-def codec_for(config: ModelConfig, decoder_path: str | Path) -> TinyVAECodec:
-    """A tiny-VAE codec for a model: a taew2_1-layout decoder means Wan latents (Wan 2.1 statistics)."""
-    wan_latents = config.vae == TinyVAEConfig()
-    vae = load_tiny_vae(decoder_path, None if wan_latents else config.vae)
-    if wan_latents:
-        return TinyVAECodec(vae, WAN21_LATENT_MEAN, WAN21_LATENT_STD)
-    return TinyVAECodec(vae)
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """One `motionstream generate` run. ``prompt`` is for models with a built-in text encoder (the demo),
+    ``text_embedding`` a file holding 'context' [1, L, text_dim] (and optional 'clip') for the others."""
+
+    model: ModelSource
+    decoder: DecoderSource
+    runtime: Runtime
+    image: Path
+    out: Path
+    tracks: Path | None = None
+    prompt: str | None = None
+    text_embedding: Path | None = None
+    frames: int | None = None
+    overlay: Path | None = None
+    steps: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """`motionstream demo`: the embedded demo model on its bundled image, prompt and drag tracks."""
+
+    out: Path
+    runtime: Runtime
+    frames: int | None = None
+    steps: int | None = None
+    seed: int = 0
 
 
 def load_text_embedding(path: str | Path) -> TextCondition:
@@ -38,72 +74,45 @@ def load_text_embedding(path: str | Path) -> TextCondition:
     return TextCondition(context.float(), sd.get("clip"))
 
 
-def _load(args):
-    from .cli import _dtype
-
-    device, dtype = torch.device(args.device), _dtype(args)
-    if args.checkpoint == "demo":
-        from .demo import load_demo
-
-        model, codec = load_demo(device=device, dtype=dtype)
-    else:
-        model = load_model(args.checkpoint, device=device, dtype=dtype)
-        if not args.decoder:
-            raise ValueError("--decoder is required for a checkpoint other than 'demo' (e.g. taew2_1.safetensors)")
-        codec = codec_for(model.config, args.decoder)
-    if hasattr(codec, "vae"):
-        codec.vae.to(device=device, dtype=dtype)
-    model.dit.set_attention_backend(args.attention)
-    return model, codec
+def run_generate(opts: GenerateOptions) -> dict[str, Path]:
+    loaded = load_model(opts.model, opts.runtime)
+    if opts.decoder.is_builtin and loaded.own_codec is None:
+        raise ValueError("--decoder is required for a checkpoint other than 'demo' (e.g. taew2_1.safetensors)")
+    pipe = Pipeline(loaded, load_decoder(opts.decoder, prefer=loaded.config.vae), steps=opts.steps)
+    cfg = pipe.config
+    image = read_image(opts.image, cfg.width, cfg.height)  # the model's native size, as the CLI documents
+    tracks = None
+    if opts.tracks is not None:
+        tracks = track_formats.load(opts.tracks, width=cfg.width, height=cfg.height, fps=cfg.stream.fps)
+    embedding = None if opts.text_embedding is None else load_text_embedding(opts.text_embedding)
+    run = _with_length(pipe.prepare(image, opts.prompt or "", embedding, [tracks], opts.frames, opts.seed))
+    return _stream_to_files(pipe, run, opts.out, opts.overlay)
 
 
-def _stream_to_files(model, codec, image, text, tracks: Tracks | None, frames: int | None, seed: int, steps,
-                     out: Path, overlay: Path | None) -> dict[str, Path]:
-    cfg = model.config
-    if frames is None:
-        frames = tracks.num_frames if tracks is not None else 49
-    session = MotionStream(model, codec, steps=steps).session(image, text, tracks, num_frames=frames, seed=seed)
+def run_demo(opts: DemoOptions) -> dict[str, Path]:
+    """The embedded demo model on its bundled start image and drag tracks."""
+    pipe = Pipeline(load_model(ModelSource(), opts.runtime), steps=opts.steps)
+    cfg = pipe.config
+    image = read_image(DEMO_ASSETS["image"], cfg.width, cfg.height)
+    tracks = track_formats.load(DEMO_ASSETS["tracks"])
+    prompt = Path(DEMO_ASSETS["prompt"]).read_text().strip() if "prompt" in DEMO_ASSETS else ""
+    run = _with_length(pipe.prepare(image, prompt, None, [tracks], opts.frames, opts.seed))
+    return _stream_to_files(pipe, run, opts.out / "video.mp4", opts.out / "tracks_overlay.mp4")
+
+
+def _with_length(run: StreamInputs) -> StreamInputs:
+    """A file has an end: no --frames means as long as the (fitted) tracks, or ``DEFAULT_FRAMES``."""
+    if run.num_frames is not None:
+        return run
+    return dataclasses.replace(run, num_frames=run.tracks.num_frames if run.tracks is not None else DEFAULT_FRAMES)
+
+
+def _stream_to_files(pipe: Pipeline, run: StreamInputs, out: Path, overlay: Path | None) -> dict[str, Path]:
+    fps = pipe.config.stream.fps
+    session = pipe.session(run)
     video = torch.cat([chunk.frames for chunk in session])
-    paths = {"video": write_video(out, video, cfg.stream.fps)}
+    paths = {"video": write_video(out, video, fps)}
     if overlay is not None:
         used = session.recorded_tracks(trim=True)
-        paths["overlay"] = write_video(overlay, draw_tracks(to_uint8(video), used), cfg.stream.fps)
+        paths["overlay"] = write_video(overlay, draw_tracks(to_uint8(video), used), fps)
     return paths
-
-
-def run_generate(args) -> dict[str, Path]:
-    model, codec = _load(args)
-    cfg = model.config
-    image = _image(args.image, cfg)
-    height, width = image.shape[:2]
-    tracks = None
-    if args.tracks:
-        tracks = Tracks.load(args.tracks, width=width, height=height, fps=cfg.stream.fps)
-        if (tracks.width, tracks.height) != (width, height) or tracks.fps != cfg.stream.fps:
-            tracks = tracks.resample(fps=cfg.stream.fps, width=width, height=height)
-    if args.text_embedding:
-        text = load_text_embedding(args.text_embedding)
-    else:
-        text = args.prompt if args.prompt is not None else ""
-    return _stream_to_files(model, codec, image, text, tracks, args.frames, args.seed, args.steps, Path(args.out),
-                            Path(args.overlay) if args.overlay else None)
-
-
-def run_demo(args) -> dict[str, Path]:
-    """The embedded demo model on its bundled start image and drag tracks."""
-    from .demo import DEMO_ASSETS, load_demo
-
-    device = torch.device(args.device)
-    model, codec = load_demo(device=device, dtype=torch.float32)
-    cfg = model.config
-    image = _image(DEMO_ASSETS["image"], cfg)
-    tracks = Tracks.load(DEMO_ASSETS["tracks"])
-    prompt = Path(DEMO_ASSETS["prompt"]).read_text().strip() if "prompt" in DEMO_ASSETS else ""
-    out = Path(args.out)
-    return _stream_to_files(model, codec, image, prompt, tracks, args.frames, args.seed, args.steps,
-                            out / "video.mp4", out / "tracks_overlay.mp4")
-
-
-def _image(path, cfg: ModelConfig) -> np.ndarray:
-    """The start image at the model's native size (resized explicitly, as the CLI documents)."""
-    return read_image(path, cfg.width, cfg.height)

@@ -34,8 +34,8 @@ from .config import TinyVAEConfig
 __all__ = ["TAEW2_1_CONFIG", "Clamp", "MemBlock", "TPool", "TGrow", "TinyVAE", "TinyVAEStreamDecoder",
            "TinyVAELoadError", "load_tiny_vae", "check_state_dict", "run_blocks"]
 
-# The architecture of the public taew2_1 weights. ``TinyVAEConfig()``'s defaults should equal this;
-# they differ in ``channels`` (see tests/test_decoders.py::test_config_defaults_are_taew2_1).
+# The architecture of the public taew2_1 weights; ``TinyVAEConfig()``'s defaults equal it
+# (tests/test_decoders.py::test_config_defaults_are_taew2_1).
 TAEW2_1_CONFIG = TinyVAEConfig(channels=(256, 128, 64, 64), encoder_width=64, blocks_per_stage=3,
                                time_upscale=(True, True), space_upscale=(True, True, True))
 
@@ -272,7 +272,8 @@ def _describe(model: nn.Module) -> str:
             f"blocks_per_stage={cfg.blocks_per_stage}, latent_channels={cfg.latent_channels})")
 
 
-def _read_weights(path: Path) -> dict:
+def read_weights(path: Path) -> dict:
+    """A flat tensor dict from ``.safetensors`` or a weights-only ``.pth``."""
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
         return load_file(str(path), device="cpu")
@@ -292,7 +293,7 @@ def load_tiny_vae(path: str | Path, config: TinyVAEConfig | None = None) -> Tiny
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"tiny VAE weights not found: {path}")
-    sd = _read_weights(path)
+    sd = read_weights(path)
     vae = TinyVAE(config)
     check_state_dict(vae, sd, source=str(path))
     vae.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)

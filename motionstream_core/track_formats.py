@@ -32,8 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .tracks import KINDS, TrackError, Tracks
-from .tracks import _numpy as _to_numpy
+from .tracks import KINDS, TrackError, Tracks, numeric_array
 
 FORMAT_NAME = "motionstream-tracks"
 SUPPORTED_VERSIONS = (1,)
@@ -101,10 +100,10 @@ def from_comfy(d: Any, fps: float = 16, width: int | None = None, height: int | 
     if not isinstance(d, dict) or "track_path" not in d:
         raise TrackError("a ComfyUI TRACKS value must be a dict with 'track_path' (and 'track_visibility')")
     _need_size(width, height, "ComfyUI TRACKS")
-    path = _to_numpy(d["track_path"], "track_path")
+    path = numeric_array(d["track_path"], "track_path")
     vis = d.get("track_visibility")
     if vis is not None:
-        vis = _to_numpy(vis, "track_visibility")
+        vis = numeric_array(vis, "track_visibility")
         if path.ndim == 3 and vis.shape == (path.shape[0], 1) and path.shape[1] != 1:
             vis = np.broadcast_to(vis, path.shape[:2])  # ComfyUI's mask-driven nodes write [T, 1]
     return from_array(path, vis, width=width, height=height, fps=fps, max_tracks=max_tracks,
@@ -116,7 +115,7 @@ def from_array(arr: Any, visible: Any = None, *, width: int, height: int, fps: f
                kinds: Sequence[str] | None = None, max_tracks: int | None = None,
                names: tuple[str, str] = ("path", "visibility")) -> Tracks:
     pname, vname = names
-    a = _to_numpy(arr, pname).astype(np.float32, copy=False)
+    a = numeric_array(arr, pname).astype(np.float32, copy=False)
     if a.ndim == 4:
         if a.shape[0] != 1:
             raise TrackError(f"{pname} has a batch of {a.shape[0]} track sets; pass one (B=1)")
@@ -126,7 +125,7 @@ def from_array(arr: Any, visible: Any = None, *, width: int, height: int, fps: f
     if visible is None:
         v = np.ones(a.shape[:2], bool)
     else:
-        v = _to_numpy(visible, vname)
+        v = numeric_array(visible, vname)
         if v.ndim == 3 and v.shape[0] == 1:
             v = v[0]
         if v.ndim == 3 and v.shape[2] == 1:  # [T, N, 1]
@@ -252,7 +251,7 @@ def to_ati_json(tr: Tracks) -> str:
 
 def from_ati_array(arr: Any, width: int, height: int, quant: float = ATI_QUANT) -> Tracks:
     """bytedance/ATI array [N, 121, 1, 3] (or [121, N, 1, 3]) of (x, y, visible) * quant -> Tracks at 24 fps."""
-    a = _to_numpy(arr, "ATI array").astype(np.float32) / quant
+    a = numeric_array(arr, "ATI array").astype(np.float32) / quant
     if a.ndim == 4 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim != 3 or a.shape[2] != 3 or ATI_LENGTH not in a.shape[:2]:
@@ -432,6 +431,11 @@ def load(path: Any, *, width: int | None = None, height: int | None = None, fps:
                      "(.json, .txt, .npy, .npz, .pt, .pth)")
 
 
+def save(tr: Tracks, path: Any) -> None:
+    """Write our own JSON (version 1)."""
+    Path(path).write_text(to_json(tr), encoding="utf-8")
+
+
 __all__ = ["FORMAT_NAME", "SUPPORTED_VERSIONS", "ATI_FPS", "ATI_LENGTH", "KINDS", "to_comfy", "from_comfy",
            "from_array", "from_coord_str", "to_coord_str", "from_ati_json", "to_ati_json", "from_ati_array",
-           "to_json", "from_json", "load"]
+           "to_json", "from_json", "load", "save"]

@@ -10,9 +10,10 @@ A :class:`Tracks` holds N point trajectories over T frames:
 * ``fps``: frame k is at time k / fps seconds.
 * ``kinds``: per track, one of :data:`KINDS` (where it came from; "drag" by default).
 
-The constructor validates (an invalid Tracks cannot exist) and freezes the arrays. Every input
-format is read in :mod:`motionstream_core.track_formats`; the ``from_*`` / ``to_*`` methods here
-delegate to it. Resampling (frame rate, length, image size) is always explicit: :meth:`resample`.
+The constructor validates (an invalid Tracks cannot exist) and freezes the arrays. Every file and
+socket format is read and written by :mod:`motionstream_core.track_formats`, which depends on this
+module (never the reverse). Resampling (frame rate, length, image size) is always explicit:
+:meth:`resample`.
 """
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def _check_fps(fps: Any) -> float:
     return float(fps)
 
 
-def _numpy(x: Any, name: str) -> np.ndarray:
+def numeric_array(x: Any, name: str) -> np.ndarray:
+    """``x`` (a torch tensor on any device, an array, nested lists) as a numeric numpy array, or a TrackError
+    naming ``name``."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, on any device
         x = x.detach().cpu()
         x = x.float() if x.is_floating_point() else x
@@ -74,8 +77,8 @@ class Tracks:
 
     # ------------------------------------------------------------------ construction
     def __post_init__(self) -> None:
-        path = np.array(_numpy(self.path, "path"), dtype=np.float32, copy=True)
-        visible = _numpy(self.visible, "visible")
+        path = np.array(numeric_array(self.path, "path"), dtype=np.float32, copy=True)
+        visible = numeric_array(self.visible, "visible")
         if path.ndim != 3 or path.shape[2] != 2:
             raise TrackError(f"path must have shape [T, N, 2]; got {tuple(path.shape)}")
         if visible.shape != path.shape[:2]:
@@ -252,62 +255,25 @@ class Tracks:
         """The same tracks, all of the given kind."""
         return self._derive(kinds=(kind,) * self.num_tracks)
 
-    # ------------------------------------------------------------------ formats (see track_formats)
-    def to_comfy(self) -> dict:
-        from . import track_formats as f
-        return f.to_comfy(self)
 
-    @classmethod
-    def from_comfy(cls, d: dict, fps: float = 16, width: int | None = None, height: int | None = None,
-                   max_tracks: int | None = None) -> "Tracks":
-        from . import track_formats as f
-        return f.from_comfy(d, fps=fps, width=width, height=height, max_tracks=max_tracks)
+def fit_tracks(tracks: Tracks, width: int, height: int, fps: float) -> Tracks:
+    """Resample (explicitly) to the output size and the model's frame rate when they differ."""
+    if (tracks.width, tracks.height) != (width, height):
+        tracks = tracks.resample(width=width, height=height)
+    if abs(tracks.fps - fps) > 1e-6:
+        tracks = tracks.resample(fps=fps)
+    return tracks
 
-    def to_json(self) -> str:
-        from . import track_formats as f
-        return f.to_json(self)
 
-    @classmethod
-    def from_json(cls, s: str | bytes | dict, max_tracks: int | None = None, allow_empty: bool = False) -> "Tracks":
-        from . import track_formats as f
-        return f.from_json(s, max_tracks=max_tracks, allow_empty=allow_empty)
-
-    @classmethod
-    def from_coord_str(cls, s: str, width: int, height: int, fps: float = 16, num_frames: int | None = None,
-                       max_tracks: int | None = None) -> "Tracks":
-        from . import track_formats as f
-        return f.from_coord_str(s, width, height, fps=fps, num_frames=num_frames, max_tracks=max_tracks)
-
-    def to_coord_str(self, drop_visibility: bool = False) -> str:
-        from . import track_formats as f
-        return f.to_coord_str(self, drop_visibility=drop_visibility)
-
-    @classmethod
-    def from_ati_json(cls, s: str, width: int, height: int, fps: float | None = None,
-                      num_frames: int | None = None, max_tracks: int | None = None) -> "Tracks":
-        from . import track_formats as f
-        return f.from_ati_json(s, width, height, fps=fps, num_frames=num_frames, max_tracks=max_tracks)
-
-    def to_ati_json(self) -> str:
-        from . import track_formats as f
-        return f.to_ati_json(self)
-
-    @classmethod
-    def from_array(cls, arr: Any, visible: Any = None, *, width: int, height: int, fps: float = 16,
-                   kinds: Sequence[str] | None = None, max_tracks: int | None = None) -> "Tracks":
-        from . import track_formats as f
-        return f.from_array(arr, visible, width=width, height=height, fps=fps, kinds=kinds, max_tracks=max_tracks)
-
-    @classmethod
-    def load(cls, path: Any, *, width: int | None = None, height: int | None = None, fps: float | None = None,
-             format: str = "auto", max_tracks: int | None = None) -> "Tracks":
-        from . import track_formats as f
-        return f.load(path, width=width, height=height, fps=fps, format=format, max_tracks=max_tracks)
-
-    def save(self, path: Any) -> None:
-        """Write our own JSON (version 1)."""
-        from pathlib import Path
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+def combine_tracks(first: Tracks | None, second: Tracks | None) -> Tracks | None:
+    """``first`` then ``second`` as one Tracks (the shorter one holds its last frame); None when both
+    are missing or empty."""
+    if first is None or first.num_tracks == 0:
+        return second if second is not None and second.num_tracks else None
+    if second is None or second.num_tracks == 0:
+        return first
+    t = max(first.num_frames, second.num_frames)
+    return first.hold_to(t).concat(second.hold_to(t))
 
 
 def _rebuild(path, visible, fps, width, height, kinds, allow_empty) -> Tracks:

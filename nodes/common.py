@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from motionstream_core import track_formats
 from motionstream_core.stream import TextCondition
 from motionstream_core.tracks import TrackError, Tracks
 
@@ -33,7 +34,7 @@ EDITOR_VERSION = 1
 
 def pack_tracks(tracks: Tracks) -> dict:
     """Tracks -> the value a TRACKS socket carries (ComfyUI's dict + our full Tracks)."""
-    value = tracks.to_comfy()
+    value = track_formats.to_comfy(tracks)
     value[TRACKS_KEY] = tracks
     return value
 
@@ -52,7 +53,7 @@ def unpack_tracks(value, width: int | None = None, height: int | None = None, fp
         width, height, fps = ours.width, ours.height, ours.fps
     if width is None or height is None:
         raise TrackError("these TRACKS come without an image size: connect an image (or set width/height)")
-    return Tracks.from_comfy(value, fps=fps, width=width, height=height)
+    return track_formats.from_comfy(value, fps=fps, width=width, height=height)
 
 
 def _same_as_dict(tracks: Tracks, value: dict) -> bool:
@@ -62,25 +63,6 @@ def _same_as_dict(tracks: Tracks, value: dict) -> bool:
     except Exception:
         return False
     return arr.shape == tracks.path.shape and np.array_equal(arr, tracks.path)
-
-
-def fit_tracks(tracks: Tracks, width: int, height: int, fps: float) -> Tracks:
-    """Resample (explicitly) to the output size and the model's frame rate when they differ."""
-    if (tracks.width, tracks.height) != (width, height):
-        tracks = tracks.resample(width=width, height=height)
-    if abs(tracks.fps - fps) > 1e-6:
-        tracks = tracks.resample(fps=fps)
-    return tracks
-
-
-def combine_tracks(first: Tracks | None, second: Tracks | None) -> Tracks | None:
-    """``first`` then ``second`` as one Tracks (the shorter one holds its last frame)."""
-    if first is None or first.num_tracks == 0:
-        return second if second is not None and second.num_tracks else None
-    if second is None or second.num_tracks == 0:
-        return first
-    t = max(first.num_frames, second.num_frames)
-    return first.hold_to(t).concat(second.hold_to(t))
 
 
 # -- the widget's editor_state -------------------------------------------------------------------
@@ -119,7 +101,7 @@ def parse_editor_state(text: str | None) -> EditorState:
     if isinstance(tracks_doc, dict) and tracks_doc.get("tracks") == []:
         return EditorState(None, spacing, duration)
     try:
-        tracks = Tracks.from_json(tracks_doc, allow_empty=True)
+        tracks = track_formats.from_json(tracks_doc, allow_empty=True)
     except TrackError as e:
         raise TrackError(f"editor_state tracks: {e}") from None
     return EditorState(tracks if tracks.num_tracks else None, spacing, duration)

@@ -28,7 +28,7 @@ def _int_input(name: str, **kw):
 def make_example_clip(seed: int, width: int, height: int, num_frames: int, num_points: int):
     """The synthetic clip for these inputs (same inputs, same clip)."""
     try:
-        from motionstream_core.train.synthetic import SyntheticClipConfig, make_clip
+        from motionstream_core.synthetic import SyntheticClipConfig, make_clip
     except ImportError as e:
         raise RuntimeError(f"the example clip needs the Python package {e.name!r}, which is not installed in "
                            "ComfyUI's Python: pip install -r ComfyUI-MotionStream/requirements.txt") from None

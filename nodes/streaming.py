@@ -17,6 +17,7 @@ import time
 
 import torch
 
+from motionstream_core import track_formats
 from motionstream_core.stream import frames_to_chunks
 from motionstream_core.tracks import Tracks
 
@@ -115,29 +116,44 @@ def _client_id() -> str | None:
         return None
 
 
+class PauseWatch:
+    """The session's ``on_pause`` callback (given when the session is built): raises when the host was
+    interrupted while paused, and stops a stream paused longer than ``PAUSE_LIMIT_S``."""
+
+    def __init__(self, live: LiveSession, limit_s: float = PAUSE_LIMIT_S):
+        self.live, self.limit_s = live, limit_s
+        self.paused_since: float | None = None
+
+    def __call__(self) -> None:
+        import comfy.model_management as mm
+
+        mm.throw_exception_if_processing_interrupted()
+        now = time.monotonic()
+        self.paused_since = self.paused_since or now
+        if now - self.paused_since > self.limit_s:
+            log.warning("MotionStream: session %s paused for over %d s; stopping it", self.live.id, self.limit_s)
+            self.live.steering.stop()
+
+    def reset(self) -> None:
+        """A chunk was made: the stream is not paused."""
+        self.paused_since = None
+
+
 class StreamRun:
-    """One node run: ``session`` is the core StreamSession, ``live`` its registered LiveSession."""
+    """One node run: ``session`` is the core StreamSession, ``live`` its registered LiveSession,
+    ``pause_watch`` the session's ``on_pause`` callback (reset at every chunk)."""
 
     def __init__(self, session, live: LiveSession, num_frames: int | None, fps: float, chunk_latents: int,
-                 planned: Tracks | None, image: torch.Tensor, emitter: Emitter | None = None):
+                 planned: Tracks | None, image: torch.Tensor, emitter: Emitter | None = None,
+                 pause_watch: PauseWatch | None = None):
         self.session, self.live, self.num_frames, self.fps = session, live, num_frames, fps
         self.total_chunks = None if num_frames is None else frames_to_chunks(num_frames, chunk_latents)
         self.planned, self.image = planned, image
         self.height, self.width = int(image.shape[0]), int(image.shape[1])
         self.emitter = emitter or Emitter(live.client_id, live.node_id, live.id, fps)
+        self.pause_watch = pause_watch
         self.reason = "finished"
         self.frames: list[torch.Tensor] = []
-        self._paused_since: float | None = None
-
-    def _on_pause(self) -> None:
-        import comfy.model_management as mm
-
-        mm.throw_exception_if_processing_interrupted()
-        now = time.monotonic()
-        self._paused_since = self._paused_since or now
-        if now - self._paused_since > PAUSE_LIMIT_S:
-            log.warning("MotionStream: session %s paused for over %d s; stopping it", self.live.id, PAUSE_LIMIT_S)
-            self.live.steering.stop()
 
     def run(self) -> torch.Tensor:
         import comfy.model_management as mm
@@ -152,7 +168,8 @@ class StreamRun:
             pbar = comfy.utils.ProgressBar(self.total_chunks or 1, node_id=self.live.node_id)
             it = iter(self.session)
             for chunk in it:
-                self._paused_since = None
+                if self.pause_watch is not None:
+                    self.pause_watch.reset()
                 self.frames.append(chunk.frames)
                 self.emitter.frames(chunk.index, chunk.start_frame, chunk.frames, chunk.timing)
                 preview = Image.fromarray(to_uint8(chunk.frames[-1]))
@@ -206,4 +223,4 @@ class StreamRun:
             part = Tracks.empty(full.num_frames, full.fps, full.width, full.height)
         else:
             part = full.select(list(range(m, full.num_tracks)))
-        return json.loads(part.to_json())
+        return json.loads(track_formats.to_json(part))

@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from comfy_api.latest import io
 
-from motionstream_core.tracks import TrackError, Tracks
+from motionstream_core import track_formats
+from motionstream_core.tracks import TrackError, combine_tracks, fit_tracks
 
-from .common import combine_tracks, fit_tracks, pack_tracks, unpack_tracks
+from .common import pack_tracks, unpack_tracks
 from .types import TRACKS_CATEGORY, TracksType
 
 FORMATS = ("auto", "KJNodes coord_str", "ATI JSON", "MotionStream JSON")
@@ -85,15 +86,15 @@ class MotionStreamTracksFromCoords(io.ComfyNode):
                 doc = None
             kind = "MotionStream JSON" if isinstance(doc, dict) and "format" in doc else "KJNodes coord_str"
         if kind == "MotionStream JSON":
-            tracks = Tracks.from_json(coordinates)
+            tracks = track_formats.from_json(coordinates)
             if image is not None:
                 tracks = tracks.resample(width=w, height=h) if (tracks.width, tracks.height) != (w, h) else tracks
             if n is not None and n != tracks.num_frames:
                 tracks = tracks.resample(num_frames=n)
         elif kind == "ATI JSON":
-            tracks = Tracks.from_ati_json(coordinates, w, h, num_frames=n)
+            tracks = track_formats.from_ati_json(coordinates, w, h, num_frames=n)
         else:
-            tracks = Tracks.from_coord_str(coordinates, w, h, fps=fps, num_frames=n)
+            tracks = track_formats.from_coord_str(coordinates, w, h, fps=fps, num_frames=n)
         return io.NodeOutput(pack_tracks(tracks))
 
 
@@ -118,7 +119,7 @@ class MotionStreamTracksFromComfy(io.ComfyNode):
     def execute(cls, tracks, fps=16.0, image=None, width=832, height=480) -> io.NodeOutput:
         w, h = _size(image, width, height)
         raw = {k: v for k, v in tracks.items() if k != "motionstream"} if isinstance(tracks, dict) else tracks
-        return io.NodeOutput(pack_tracks(Tracks.from_comfy(raw, fps=fps, width=w, height=h)))
+        return io.NodeOutput(pack_tracks(track_formats.from_comfy(raw, fps=fps, width=w, height=h)))
 
 
 class MotionStreamTracksFromVideo(io.ComfyNode):

@@ -118,8 +118,8 @@ def make_test_models(models_dir: Path) -> dict:
     from motionstream_core.checkpoints import save_model
     from motionstream_core.config import get_config
     from motionstream_core.model import MotionStreamModel
+    from motionstream_core.text_encoder import DemoTextEncoder
     from motionstream_core.tiny_vae import TinyVAE
-    from motionstream_core.train.text import DemoTextEncoder
 
     cfg = get_config("tiny")
     (models_dir / "motionstream").mkdir(parents=True, exist_ok=True)

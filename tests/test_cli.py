@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-import av
 import cv2
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from motionstream_core import track_formats
 from motionstream_core.checkpoints import save_model
 from motionstream_core.cli import main
 from motionstream_core.config import get_config
@@ -30,8 +30,8 @@ def files(tmp_path_factory):
     rgb = (np.random.default_rng(0).random((80, 96, 3)) * 255).astype(np.uint8)  # resized to 64x64
     cv2.imwrite(str(d / "start.png"), rgb)
     path = np.linspace([[10, 10]], [[50, 30]], 30).astype(np.float32)
-    (d / "tracks.json").write_text(Tracks(path=path, visible=np.ones((30, 1), bool), fps=16, width=64,
-                                          height=64).to_json())
+    (d / "tracks.json").write_text(track_formats.to_json(Tracks(path=path, visible=np.ones((30, 1), bool), fps=16,
+                                                                width=64, height=64)))
     save_file({"context": torch.randn(1, 8, 32)}, str(d / "prompt.safetensors"))
     return d
 

@@ -8,9 +8,10 @@ import torch
 
 from motionstream_core.demo import DEMO_ASSETS, DEMO_WEIGHTS, load_demo
 from motionstream_core.stream import MotionStream
+from motionstream_core import track_formats
 from motionstream_core.tracks import Tracks
 from motionstream_core.train.evaluate import Retracked, requested_tracks, retracked, to_uint8
-from motionstream_core.train.synthetic import SyntheticClipConfig, heldout_clips
+from motionstream_core.synthetic import SyntheticClipConfig, heldout_clips
 
 torch.set_num_threads(2)
 
@@ -46,7 +47,7 @@ def test_sample_inputs_stream(demo):
     from motionstream_core.video_io import read_image
 
     image = read_image(DEMO_ASSETS["image"], model.config.width, model.config.height)
-    tracks = Tracks.load(DEMO_ASSETS["tracks"])
+    tracks = track_formats.load(DEMO_ASSETS["tracks"])
     prompt = DEMO_ASSETS["prompt"].read_text().strip()
     assert (tracks.width, tracks.height, tracks.fps) == (128, 128, 16) and tracks.num_tracks >= 4 and prompt
     chunks = list(MotionStream(model, codec).session(image, prompt, tracks, num_frames=21, seed=0))
@@ -62,7 +63,7 @@ def test_tracks_steer_the_output(demo):
     from motionstream_core.video_io import read_image
 
     image = read_image(DEMO_ASSETS["image"], model.config.width, model.config.height)
-    tracks = Tracks.load(DEMO_ASSETS["tracks"])
+    tracks = track_formats.load(DEMO_ASSETS["tracks"])
     hidden = Tracks(path=tracks.path, visible=np.zeros_like(tracks.visible), fps=tracks.fps, width=tracks.width,
                     height=tracks.height)
     prompt = DEMO_ASSETS["prompt"].read_text().strip()

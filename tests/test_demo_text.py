@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from motionstream_core.config import get_config
-from motionstream_core.train.synthetic import CAPTION_WORDS, SyntheticClipConfig, make_clip
-from motionstream_core.train.text import STOP_WORDS, DemoTextEncoder, DemoTokenizer, normalise
+from motionstream_core.synthetic import CAPTION_WORDS, SyntheticClipConfig, make_clip
+from motionstream_core.text_encoder import STOP_WORDS, DemoTextEncoder, DemoTokenizer, normalise
 
 
 def test_every_caption_word_is_in_the_fixed_vocabulary():

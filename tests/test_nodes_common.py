@@ -11,9 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from motionstream_core.tracks import TrackError, Tracks
-from nodes.common import (combine_tracks, default_editor_state, fit_tracks, jpeg_data_url, pack_tracks,
-                          parse_editor_state, start_image, text_condition, unpack_tracks)
+from motionstream_core import track_formats
+from motionstream_core.tracks import TrackError, Tracks, combine_tracks, fit_tracks
+from nodes.common import (
+    default_editor_state,
+    jpeg_data_url,
+    pack_tracks,
+    parse_editor_state,
+    start_image,
+    text_condition,
+    unpack_tracks,
+)
 
 
 def tracks(n=2, t=5, w=64, h=48, fps=16.0, shift=0.0) -> Tracks:
@@ -129,10 +137,10 @@ def test_default_editor_state_means_no_tracks():
 
 def test_editor_state_with_tracks_round_trips():
     t = tracks(n=2, t=5)
-    text = json.dumps({"version": 1, "tracks": json.loads(t.to_json()), "grid_spacing": 24, "duration_frames": 33})
+    text = json.dumps({"version": 1, "tracks": json.loads(track_formats.to_json(t)), "grid_spacing": 24, "duration_frames": 33})
     st = parse_editor_state(text)
     assert st.tracks == t and st.grid_spacing == 24 and st.duration_frames == 33
-    st2 = parse_editor_state(json.dumps({"version": 1, "tracks": t.to_json()}))
+    st2 = parse_editor_state(json.dumps({"version": 1, "tracks": track_formats.to_json(t)}))
     assert st2.tracks == t, "tracks may also be given as a JSON string"
 
 

@@ -18,8 +18,8 @@ from motionstream_core.decoders import TinyVAECodec
 from motionstream_core.model import MotionStreamModel
 from motionstream_core.stream import MotionStream, TextCondition
 from motionstream_core.tiny_vae import TinyVAE
-from motionstream_core.tracks import Tracks
-from nodes.common import combine_tracks, parse_editor_state
+from motionstream_core.tracks import Tracks, combine_tracks
+from nodes.common import parse_editor_state
 from nodes.sessions import LiveSession, RateLimiter
 from nodes.streaming import StreamRun
 

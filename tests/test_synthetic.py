@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionstream_core.train.synthetic import (CAPTION_MIN_PIXELS, CAPTION_WORDS, COLOURS, SyntheticClip,
+from motionstream_core.synthetic import (CAPTION_MIN_PIXELS, CAPTION_WORDS, COLOURS, SyntheticClip,
                                                 SyntheticClipConfig, SyntheticVideoDataset, collate_clips,
                                                 heldout_clips, make_clip)
 

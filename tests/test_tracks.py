@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from motionstream_core.tracks import DEFAULT_MAX_TRACKS, KINDS, Tracks, TrackError
+from motionstream_core import track_formats
+from motionstream_core.tracks import DEFAULT_MAX_TRACKS, KINDS, TrackError, Tracks
 
 W, H = 64, 48
 
@@ -35,63 +36,63 @@ def _track(**over):
 
 
 BAD_INPUTS = [
-    ("json not JSON", lambda: Tracks.from_json("{oops"),
+    ("json not JSON", lambda: track_formats.from_json("{oops"),
      "motionstream-tracks is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
-    ("coord_str not JSON", lambda: Tracks.from_coord_str("[{x: 1}]", W, H),
+    ("coord_str not JSON", lambda: track_formats.from_coord_str("[{x: 1}]", W, H),
      "coord_str is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 3"),
-    ("coord_str blank", lambda: Tracks.from_coord_str("   ", W, H), "coord_str is empty (no JSON at all)"),
-    ("coord_str a number", lambda: Tracks.from_coord_str("42", W, H),
+    ("coord_str blank", lambda: track_formats.from_coord_str("   ", W, H), "coord_str is empty (no JSON at all)"),
+    ("coord_str a number", lambda: track_formats.from_coord_str("42", W, H),
      'coord_str must be a list of tracks (lists of {"x", "y"} points) or one list of points; got int'),
-    ("empty track list", lambda: Tracks.from_coord_str("[]", W, H), "no tracks: the track list is empty"),
-    ("empty track", lambda: Tracks.from_coord_str('[[{"x": 1, "y": 2}], []]', W, H), "track 1 is empty (no points)"),
-    ("ragged lengths", lambda: Tracks.from_coord_str(
+    ("empty track list", lambda: track_formats.from_coord_str("[]", W, H), "no tracks: the track list is empty"),
+    ("empty track", lambda: track_formats.from_coord_str('[[{"x": 1, "y": 2}], []]', W, H), "track 1 is empty (no points)"),
+    ("ragged lengths", lambda: track_formats.from_coord_str(
         '[[{"x": 1, "y": 2}, {"x": 1, "y": 2}, {"x": 1, "y": 2}], [{"x": 1, "y": 2}, {"x": 1, "y": 2}]]', W, H),
      "track 1 has 2 points, but track 0 has 3; all tracks need the same number of frames"),
-    ("point without y", lambda: Tracks.from_coord_str('[{"x": 1, "y": 2}, {"x": 3}]', W, H),
+    ("point without y", lambda: track_formats.from_coord_str('[{"x": 1, "y": 2}, {"x": 3}]', W, H),
      "track 0, frame 1: point has no 'y'"),
-    ("x is a string", lambda: Tracks.from_coord_str('[{"x": "5", "y": 2}]', W, H),
+    ("x is a string", lambda: track_formats.from_coord_str('[{"x": "5", "y": 2}]', W, H),
      "track 0, frame 0: x is not a number ('5')"),
-    ("NaN", lambda: Tracks.from_coord_str('[{"x": 1, "y": 2}, {"x": NaN, "y": 2}]', W, H),
+    ("NaN", lambda: track_formats.from_coord_str('[{"x": 1, "y": 2}, {"x": NaN, "y": 2}]', W, H),
      "track 0, frame 1: x is NaN"),
-    ("infinity", lambda: Tracks.from_array(np.where(np.arange(16).reshape(4, 2, 2) == 13, np.inf, 5.0),
+    ("infinity", lambda: track_formats.from_array(np.where(np.arange(16).reshape(4, 2, 2) == 13, np.inf, 5.0),
                                            width=W, height=H),
      "track 0, frame 3: y is infinite"),
-    ("far outside", lambda: Tracks.from_coord_str('[{"x": 1, "y": 10}, {"x": 200, "y": 10}]', W, H),
+    ("far outside", lambda: track_formats.from_coord_str('[{"x": 1, "y": 10}, {"x": 200, "y": 10}]', W, H),
      "track 0, frame 1: point (200, 10) is far outside the 64x48 frame (visible points must lie within "
      "x in [-32, 96], y in [-24, 72])"),
-    ("too many tracks", lambda: Tracks.from_array(np.full((2, 5, 2), 10.0), width=W, height=H, max_tracks=4),
+    ("too many tracks", lambda: track_formats.from_array(np.full((2, 5, 2), 10.0), width=W, height=H, max_tracks=4),
      "too many tracks: 5 > limit 4"),
-    ("unknown version", lambda: Tracks.from_json(_json(version=7)),
+    ("unknown version", lambda: track_formats.from_json(_json(version=7)),
      "unknown motionstream-tracks version 7; supported versions: 1"),
-    ("missing version", lambda: Tracks.from_json(json.dumps({"format": "motionstream-tracks"})),
+    ("missing version", lambda: track_formats.from_json(json.dumps({"format": "motionstream-tracks"})),
      "motionstream-tracks JSON has no 'version'"),
-    ("other format", lambda: Tracks.from_json(_json(format="other")),
+    ("other format", lambda: track_formats.from_json(_json(format="other")),
      "not a motionstream-tracks JSON: 'format' is 'other'"),
-    ("unknown key", lambda: Tracks.from_json(_json(colour="red")),
+    ("unknown key", lambda: track_formats.from_json(_json(colour="red")),
      "unknown key 'colour' in motionstream-tracks JSON (known: format, fps, height, meta, num_frames, tracks, "
      "version, width)"),
-    ("points vs num_frames", lambda: Tracks.from_json(_json(num_frames=3)), "track 0 has 2 points but num_frames is 3"),
-    ("visible length", lambda: Tracks.from_json(_track(visible=[1])),
+    ("points vs num_frames", lambda: track_formats.from_json(_json(num_frames=3)), "track 0 has 2 points but num_frames is 3"),
+    ("visible length", lambda: track_formats.from_json(_track(visible=[1])),
      "track 0: 'visible' has length 1 but 'points' has length 2"),
-    ("visible value", lambda: Tracks.from_json(_track(visible=[2, 1])),
+    ("visible value", lambda: track_formats.from_json(_track(visible=[2, 1])),
      "track 0, frame 0: visible must be 0 or 1; got 2"),
-    ("bad kind", lambda: Tracks.from_json(_track(kind="wiggle")),
+    ("bad kind", lambda: track_formats.from_json(_track(kind="wiggle")),
      "track 0: unknown kind 'wiggle' (known: drag, static, live, camera, transfer)"),
-    ("point not a pair", lambda: Tracks.from_json(_track(points=[[1, 2], [1]])),
+    ("point not a pair", lambda: track_formats.from_json(_track(points=[[1, 2], [1]])),
      "track 0, frame 1: a point must be [x, y]; got [1]"),
-    ("wrong array shape", lambda: Tracks.from_array(np.zeros((4, 2, 3)), width=W, height=H),
+    ("wrong array shape", lambda: track_formats.from_array(np.zeros((4, 2, 3)), width=W, height=H),
      "path must have shape [T, N, 2] (or [1, T, N, 2]); got (4, 2, 3)"),
-    ("batch of two", lambda: Tracks.from_array(np.zeros((2, 4, 2, 2)), width=W, height=H),
+    ("batch of two", lambda: track_formats.from_array(np.zeros((2, 4, 2, 2)), width=W, height=H),
      "path has a batch of 2 track sets; pass one (B=1)"),
-    ("visibility shape", lambda: Tracks.from_array(np.zeros((4, 2, 2)), np.ones((4, 3), bool), width=W, height=H),
+    ("visibility shape", lambda: track_formats.from_array(np.zeros((4, 2, 2)), np.ones((4, 3), bool), width=W, height=H),
      "visibility must have shape [T, N] = [4, 2]; got (4, 3)"),
     ("fps zero", lambda: make(fps=0), "fps must be a positive finite number; got 0"),
-    ("fps a string", lambda: Tracks.from_json(_json(fps="16")), "fps must be a positive finite number; got '16'"),
+    ("fps a string", lambda: track_formats.from_json(_json(fps="16")), "fps must be a positive finite number; got '16'"),
     ("negative width", lambda: Tracks(np.zeros((2, 1, 2)), np.ones((2, 1), bool), 16, -5, H),
      "width must be a positive integer; got -5"),
-    ("ATI too long", lambda: Tracks.from_ati_json(json.dumps([[{"x": 1, "y": 1}] * 122]), W, H),
+    ("ATI too long", lambda: track_formats.from_ati_json(json.dumps([[{"x": 1, "y": 1}] * 122]), W, H),
      "ATI track 0 has 122 points; the ATI format holds at most 121 (5 s at 24 fps)"),
-    ("comfy without size", lambda: Tracks.from_comfy({"track_path": torch.zeros(2, 1, 2)}),
+    ("comfy without size", lambda: track_formats.from_comfy({"track_path": torch.zeros(2, 1, 2)}),
      "ComfyUI TRACKS needs width and height: it stores pixels but not the image size"),
     ("constructor with no tracks", lambda: Tracks(np.zeros((3, 0, 2)), np.zeros((3, 0), bool), 16, W, H),
      "no tracks: the track list is empty"),
@@ -248,9 +249,9 @@ def test_empty_only_through_the_explicit_constructor():
     both = e.concat(make(t=5))
     assert both.num_tracks == 2
     assert e.hold_to(7).num_tracks == 0
-    assert Tracks.from_json(e.to_json(), allow_empty=True) == e
+    assert track_formats.from_json(track_formats.to_json(e), allow_empty=True) == e
     with pytest.raises(TrackError, match="no tracks: the track list is empty"):
-        Tracks.from_json(e.to_json())
+        track_formats.from_json(track_formats.to_json(e))
 
 
 def test_select_and_with_kind():
@@ -265,5 +266,5 @@ def test_select_and_with_kind():
 def test_save_and_load_round_trip(tmp_path):
     tr = linear_x(4)
     p = tmp_path / "t.json"
-    tr.save(p)
-    assert Tracks.load(p) == tr
+    track_formats.save(tr, p)
+    assert track_formats.load(p) == tr

@@ -137,7 +137,7 @@ def test_wider_decoder_keeps_the_encoder_and_learns(pipeline, tmp_path, init):
     decoder's from scratch), and it becomes the run's codec (eval, export)."""
     import shutil
 
-    from motionstream_core.demo.loader import load_autoencoder
+    from motionstream_core.decoders import load_autoencoder
     from motionstream_core.train import decoder
 
     out = tmp_path / "run"

@@ -1,7 +1,12 @@
 """The embedded demo model and its sample inputs (see ``loader``)."""
 
-from .loader import (DEMO_ASSETS, DEMO_WEIGHTS, DemoModelMissing, load_autoencoder, load_codec, load_demo,
-                     save_autoencoder)
+from .loader import (
+    ASSETS_DIR,
+    DEMO_ASSETS,
+    DEMO_WEIGHTS,
+    WEIGHTS_DIR,
+    DemoModelMissing,
+    load_demo,
+)
 
-__all__ = ["DEMO_ASSETS", "DEMO_WEIGHTS", "DemoModelMissing", "load_demo", "load_codec", "load_autoencoder",
-           "save_autoencoder"]
+__all__ = ["ASSETS_DIR", "DEMO_ASSETS", "DEMO_WEIGHTS", "WEIGHTS_DIR", "DemoModelMissing", "load_demo"]

@@ -27,13 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..decoders import LatentStats, TinyVAE
+from ..decoders import LatentStats, TinyVAE, load_autoencoder, save_autoencoder
 from ..tiny_vae import MemBlock
-from ..demo.loader import load_autoencoder, save_autoencoder
 from .common import StageOptions, warmup_lr
 from .data import clip_config, frames_to_tensor
 from .loop import StageRun
-from .synthetic import make_clip
+from ..synthetic import make_clip
 
 NAME = "autoencoder"
 PRODUCT = "autoencoder.safetensors"

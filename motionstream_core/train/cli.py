@@ -123,6 +123,12 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def register_commands(subparsers) -> None:
+    """`motionstream train` and `motionstream eval` (the entry point ``motionstream.commands: train``)."""
+    add_train_parser(subparsers)
+    add_eval_parser(subparsers)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m motionstream_core.train.cli")
     sub = parser.add_subparsers(dest="command", required=True)

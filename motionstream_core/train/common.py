@@ -118,7 +118,7 @@ def build_model(cfg: ModelConfig, seed: int = 0) -> MotionStreamModel:
     Linear layers get Xavier-uniform weights and zero biases, the output head starts at zero (the
     first prediction is v = 0), as is usual for DiTs trained from scratch.
     """
-    from .text import DemoTextEncoder
+    from ..text_encoder import DemoTextEncoder
 
     torch.manual_seed(seed)
     model = MotionStreamModel(cfg, text_encoder=DemoTextEncoder.from_config(cfg))

@@ -1,6 +1,6 @@
 """Training data for the demo recipe: encoded synthetic clips (cached on disk) and track conditioning.
 
-* ``build_latent_cache`` renders synthetic clips (``train.synthetic``), encodes them once with the
+* ``build_latent_cache`` renders synthetic clips (``motionstream_core.synthetic``), encodes them once with the
   trained autoencoder and writes shards of model-space latents, start-image latents (encoded exactly
   as the stream encodes its start image), tracks and captions. It resumes shard by shard.
 * ``sample_tracks`` draws the track conditioning of one training clip (paper Sec. 3.1): a random
@@ -25,7 +25,7 @@ from ..config import ModelConfig
 from ..decoders import LatentStats, TinyVAE
 from ..model import MotionStreamModel
 from ..track_head import pack_time, rasterize_tracks
-from .synthetic import SyntheticClipConfig, make_clip
+from ..synthetic import SyntheticClipConfig, make_clip
 
 
 def clip_config(cfg: ModelConfig, num_frames: int, num_points: int = 64) -> SyntheticClipConfig:

@@ -23,8 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..decoders import TinyVAE
-from ..demo.loader import load_autoencoder, save_autoencoder
+from ..decoders import TinyVAE, load_autoencoder, save_autoencoder
 from ..tiny_vae import MemBlock, TGrow
 from .autoencoder import DECODER_NAME, NAME as AE_NAME, PRODUCT, AEOptions, fit, init_weights
 from .loop import StageRun

@@ -35,7 +35,7 @@ from ..teacher import Guidance, teacher_sample
 from ..track_head import assign_track_ids
 from ..tracks import Tracks
 from .autoencoder import run_codec_path
-from .synthetic import SyntheticClipConfig, heldout_clips
+from ..synthetic import SyntheticClipConfig, heldout_clips
 
 @dataclass
 class EvalOptions:
@@ -93,7 +93,8 @@ def requested_tracks(clip, n: int) -> Tracks:
 
 def load_student(out: str, which: str | None, device):
     from ..checkpoints import load_model
-    from ..demo.loader import load_codec, load_demo
+    from ..decoders import load_codec
+    from ..demo import load_demo
 
     if which is None:
         return load_demo(device=device), "shipped demo model"

@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 import torch
 
+from .. import track_formats
 from ..checkpoints import load_model, save_model
 from ..demo.loader import ASSETS_DIR, DEMO_ASSETS, WEIGHTS_DIR
 from .autoencoder import run_codec_path
-from .synthetic import SyntheticClipConfig, make_clip
+from ..synthetic import SyntheticClipConfig
 
 MAX_BYTES = 25 * 1024 * 1024
 ASSET_FRAMES = 49
@@ -56,7 +57,7 @@ def export_demo(out: str, source: str | None = None, dest: str | Path | None = N
 
 def pick_asset_clip(cfg, candidates: int = 24):
     """The held-out clip (a seed of the held-out stream) whose shapes move the most while staying in view."""
-    from .synthetic import heldout_clips
+    from ..synthetic import heldout_clips
 
     best, best_score = None, -1.0
     clip_cfg = SyntheticClipConfig.for_model(cfg, num_frames=ASSET_FRAMES, camera_motion_prob=0.0)
@@ -89,7 +90,7 @@ def write_assets(cfg) -> dict[str, Path]:
     tracks = Tracks(path=clip.path[:, cols], visible=clip.visible[:, cols], fps=clip.fps, width=clip.width,
                     height=clip.height)
     cv2.imwrite(str(DEMO_ASSETS["image"]), cv2.cvtColor(clip.frames[0], cv2.COLOR_RGB2BGR))
-    DEMO_ASSETS["tracks"].write_text(tracks.to_json())
+    DEMO_ASSETS["tracks"].write_text(track_formats.to_json(tracks))
     DEMO_ASSETS["prompt"].write_text(clip.caption + "\n")
     return {"image": DEMO_ASSETS["image"], "tracks": DEMO_ASSETS["tracks"], "prompt": DEMO_ASSETS["prompt"]}
 

@@ -3,7 +3,7 @@
 A clip is a photo background seen by a camera that may pan and zoom, with 1-3 layers moving over it
 along random smooth paths (rotating and scaling a little). A layer is a region cut from a real photo
 (or a tinted texture / smooth colour field) by a random antialiased blob, ellipse or rounded-box
-mask. Ground truth is exact, as in ``train.synthetic``: each layer (the background included) is a
+mask. Ground truth is exact, as in ``motionstream_core.synthetic``: each layer (the background included) is a
 sprite warped by one affine map per frame, and a tracked point is its sprite coordinate pushed
 through the same map.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from motionstream_core import track_formats  # noqa: E402
 from motionstream_core.tracks import Tracks  # noqa: E402
 
 OUT = REPO / "workflows"
@@ -107,7 +108,7 @@ class Graph:
 
 
 def editor_state(width: int, height: int, tracks: Tracks | None = None, duration: int = 49) -> str:
-    doc = json.loads(tracks.to_json()) if tracks is not None else {
+    doc = json.loads(track_formats.to_json(tracks)) if tracks is not None else {
         "format": "motionstream-tracks", "version": 1, "width": width, "height": height, "fps": 16,
         "num_frames": duration, "tracks": []}
     return json.dumps({"version": 1, "tracks": doc, "grid_spacing": 32, "duration_frames": duration})
@@ -118,7 +119,7 @@ def demo_drag(seed: int, size: int, frames: int) -> Tracks:
     import numpy as np
 
     from motionstream_core.motion.drag import drag_track
-    from motionstream_core.train.synthetic import SyntheticClipConfig, make_clip
+    from motionstream_core.synthetic import SyntheticClipConfig, make_clip
 
     clip = make_clip(seed, SyntheticClipConfig(height=size, width=size, num_frames=frames, fps=16, num_points=256))
     on_shape = np.flatnonzero((clip.owner == 0) & clip.visible[0])

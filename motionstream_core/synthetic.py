@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 import torch
 
+from .tracks import Tracks
+
 # Colour names and their RGB values. Shapes avoid the greys so that every shape colour has a hue.
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40), "orange": (245, 140, 25), "yellow": (240, 220, 40), "green": (50, 170, 60),
@@ -134,7 +136,6 @@ class SyntheticClip:
 
     def tracks(self):
         """The ground truth as the project's ``Tracks`` type."""
-        from motionstream_core.tracks import Tracks
         return Tracks(path=self.path, visible=self.visible, fps=self.fps, width=self.width, height=self.height)
 
 

@@ -1,7 +1,7 @@
 """The embedded demo model's own text encoder (the demo cannot ship umT5).
 
 Prompts become word ids over a fixed vocabulary: the colour, shape and background words the
-synthetic generator uses (``motionstream_core.train.synthetic``), a few motion and scene words, and
+synthetic generator uses (``motionstream_core.synthetic``), a few motion and scene words, and
 ``<pad>`` / ``<unk>``. Any other word falls into one of ``hash_buckets`` hashed ids (CRC-32, stable
 across processes and machines), so every prompt encodes; ``<unk>`` is used only when hashing is off.
 Text is lower-cased and accent-folded, split into words, stripped of a few stop words ("a", "the",

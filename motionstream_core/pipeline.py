@@ -1,0 +1,375 @@
+"""One way in: the typed inputs of a run, and the one path from them to a streaming session.
+
+The CLI, ``bench``, the demo and every ComfyUI node call this module and nothing below it:
+
+    runtime = Runtime.resolve("cpu")                       # device, the dtype policy, attention
+    loaded = load_model(ModelSource(), runtime)            # ModelSource(): the embedded demo model
+    decoder = load_decoder(DecoderSource())                # DecoderSource(): the model's own decoder
+    pipe = Pipeline(loaded, decoder, steps=None)           # the codec is resolved here, once
+    run = pipe.prepare(image, prompt="a red circle", tracks=[connected, drawn], num_frames=49, seed=0)
+    for chunk in pipe.session(run, steering=steering, on_pause=check):
+        show(chunk.frames)                                 # [F, H, W, 3] float in [0, 1], CPU
+
+``prepare`` is where inputs become what ``stream`` takes: the start image as [H, W, 3] float,
+checked against the model's size rules; the prompt or text embedding the model reads; every
+track source fitted (explicitly resampled) to the image and the model's frame rate, combined in
+order and checked against the model's track limit.
+
+Layers (one-way): CLI / bench / nodes -> pipeline -> stream, checkpoints, decoders, demo ->
+model parts -> config. Nothing here parses command lines or knows ComfyUI.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .attention import BACKENDS
+from .checkpoints import load_model as load_checkpoint
+from .config import (
+    NAMED_CONFIGS,
+    OWN,
+    WAN21,
+    ConfigError,
+    ModelConfig,
+    TinyVAEConfig,
+    get_config,
+)
+from .decoders import (
+    LATENT_SPACE_STATS,
+    TAEW2_1_CONFIG,
+    FullVAECodec,
+    LatentCodec,
+    StreamingVAEBackend,
+    TinyDecoder,
+    TinyVAE,
+    TinyVAECodec,
+    load_tiny_decoder,
+)
+from .demo import load_demo
+from .model import MotionStreamModel
+from .steering import Steering
+from .stream import MotionStream, StreamSession, TextCondition
+from .tracks import TrackError, Tracks, combine_tracks, fit_tracks
+
+log = logging.getLogger("motionstream")
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+# -- runtime: device, dtype, attention ------------------------------------------------------------
+
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
+    """``None`` / "auto": CUDA when available, else the CPU. A CUDA device this PyTorch lacks is an error."""
+    if name is None or str(name) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(name).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {str(name)!r} is not available: this PyTorch has no CUDA device (choose 'cpu')")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """The one dtype policy. ``None`` / "auto": fp32 on the CPU; on CUDA bf16 where the GPU supports it,
+    else fp16 (the DiT is trained in bf16; fp32 on a GPU only doubles memory and time)."""
+    if isinstance(name, torch.dtype):
+        return name
+    if name is None or name == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if name not in DTYPES:
+        raise ValueError(f"unknown dtype {name!r}; choose one of auto, {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a model runs. Build it with :meth:`resolve`, which applies the policies."""
+
+    device: torch.device
+    dtype: torch.dtype
+    attention: str = "auto"  # one of attention.BACKENDS
+
+    @classmethod
+    def resolve(cls, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
+                attention: str = "auto") -> "Runtime":
+        dev = resolve_device(device)
+        if attention not in BACKENDS:
+            raise ValueError(f"unknown attention backend {attention!r}; choose one of {', '.join(BACKENDS)}")
+        return cls(dev, resolve_dtype(dtype, dev), attention)
+
+
+# -- where the model comes from ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A MotionStream checkpoint (``path``), or the embedded demo model (``path=None``).
+
+    ``config``: a named model config, only for checkpoints saved without one.
+    """
+
+    path: str | os.PathLike | None = None
+    config: str | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.path is None
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to stream: the core model, a display name, and its own codec when it ships one."""
+
+    model: MotionStreamModel
+    name: str
+    own_codec: LatentCodec | None = None  # the demo's autoencoder; None: needs a decoder
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    @property
+    def latent_space(self) -> str:
+        return self.model.config.latent_space
+
+
+class DemoUnavailable(FileNotFoundError):
+    """The embedded demo model is not in this install."""
+
+
+def load_model(source: ModelSource, runtime: Runtime, name: str | None = None) -> LoadedModel:
+    """Load a model for inference: the demo (with its own codec) or a checkpoint with a trained track head."""
+    if source.is_demo:
+        try:
+            model, codec = load_demo(device=runtime.device, dtype=runtime.dtype)
+        except (ImportError, FileNotFoundError) as e:
+            raise DemoUnavailable(f"the built-in MotionStream demo model is not available in this install: {e}") \
+                from None
+        loaded = LoadedModel(model, name or "demo", codec)
+    else:
+        refuse_dit_only(source.path)
+        model = load_checkpoint(source.path, config_name=source.config, device=runtime.device, dtype=runtime.dtype)
+        loaded = LoadedModel(model, name or Path(source.path).name)
+    loaded.model.dit.set_attention_backend(runtime.attention)
+    return loaded
+
+
+def random_model(config_name: str, runtime: Runtime, decoder_layout: TinyVAEConfig | None = None,
+                 seed: int = 0) -> LoadedModel:
+    """Random weights of a named config, with a random tiny codec of ``decoder_layout`` (default: the
+    config's own) as its own codec: for benchmarks, where only the cost matters."""
+    cfg = get_config(config_name)
+    torch.manual_seed(seed)
+    with torch.device(runtime.device):
+        model = MotionStreamModel(cfg).to(runtime.dtype)
+        vae = TinyVAE(decoder_layout or cfg.vae).to(runtime.dtype)
+    model.dit.set_attention_backend(runtime.attention)
+    return LoadedModel(model.eval(), f"random {cfg.name}", TinyVAECodec(vae.eval()))
+
+
+def refuse_dit_only(path: str | os.PathLike) -> None:
+    """A plain Wan / Self-Forcing DiT has no trained track head: it cannot follow tracks (read from the
+    safetensors header, before any weights are loaded)."""
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            keys = list(f.keys())
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise ValueError(f"{path.name} is not a readable safetensors file: {e}") from None
+    if keys and not any(k.startswith("track_head.") for k in keys):
+        raise ValueError(f"{path.name} has no MotionStream track head: it is a plain Wan / Self-Forcing DiT (a "
+                         "training starting point, see `motionstream train`), not a MotionStream model")
+
+
+# -- where the decoder comes from -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DecoderSource:
+    """How latents become frames: the model's own decoder (neither field set), a tiny decoder file
+    (``path``: taew2_1, or an autoencoder this project trained), or a full causal VAE (``backend``:
+    a factory of a ``StreamingVAEBackend`` over the raw latents of ``backend_latent_space``)."""
+
+    path: str | os.PathLike | None = None
+    backend: Callable[[], StreamingVAEBackend] | None = None
+    backend_latent_space: str = WAN21
+    name: str | None = None
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.path is None and self.backend is None
+
+
+@dataclass
+class Decoder:
+    """A loaded decoder: a tiny one (``tiny``) or a full-VAE factory (``backend``), and the latent space
+    it reads (``WAN21``; None: the latents of one model's own autoencoder)."""
+
+    name: str
+    latent_space: str | None
+    tiny: TinyDecoder | None = None
+    backend: Callable[[], StreamingVAEBackend] | None = None
+
+
+def tiny_decoder_layouts(prefer: TinyVAEConfig | None = None) -> list[TinyVAEConfig]:
+    """The architectures a plain tiny-decoder state dict is tried against, in order."""
+    layouts = [prefer] if prefer is not None else []
+    return layouts + [TAEW2_1_CONFIG] + [get_config(n).vae for n in NAMED_CONFIGS]
+
+
+def load_decoder(source: DecoderSource, prefer: TinyVAEConfig | None = None) -> Decoder | None:
+    """A ``Decoder`` for ``source``; None for the model's own. ``prefer``: the layout tried first for a
+    plain state dict (the model's own autoencoder layout, when the model is known)."""
+    if source.is_builtin:
+        return None
+    if source.backend is not None:
+        return Decoder(source.name or "VAE", source.backend_latent_space, backend=source.backend)
+    tiny = load_tiny_decoder(source.path, tiny_decoder_layouts(prefer))
+    return Decoder(source.name or Path(source.path).name, tiny.latent_space, tiny=tiny)
+
+
+def codec_for(loaded: LoadedModel, decoder: Decoder | None) -> LatentCodec:
+    """The one place a codec is chosen for a model's latent space.
+
+    No decoder: the model's own codec. A tiny decoder: its stored statistics, else those of the
+    model's latent space when the decoder reads that space (Wan 2.1), else identity. A full VAE: the
+    statistics of its latent space. A decoder of another latent space decodes, with a warning (the
+    video will not look right); a different channel count is an error.
+    """
+    model, cfg = loaded.model, loaded.config
+    if decoder is None:
+        if loaded.own_codec is None:
+            raise ValueError(f"model {loaded.name!r} has no built-in decoder: give it a decoder (taew2_1 or a "
+                             "full VAE; in ComfyUI: 'Load MotionStream Decoder')")
+        return loaded.own_codec
+    reads = decoder.latent_space if decoder.latent_space is not None else OWN
+    if reads != cfg.latent_space:
+        log.warning("MotionStream: decoder %r reads %s latents but model %r makes %s latents; the video will not "
+                    "look right", decoder.name, reads, loaded.name, cfg.latent_space)
+    space_stats = LATENT_SPACE_STATS.get(cfg.latent_space) if reads == cfg.latent_space else None
+    mean, std = space_stats or (None, None)
+    if decoder.tiny is not None:
+        tiny = decoder.tiny
+        if tiny.latent_mean is not None:
+            mean, std = tiny.latent_mean, tiny.latent_std
+        codec = TinyVAECodec(tiny.vae.to(model.device, model.dtype), mean, std)
+    else:
+        codec = FullVAECodec(decoder.backend(), mean, std)
+    if codec.latent_channels != cfg.latent_channels:
+        raise ValueError(f"decoder {decoder.name!r} has {codec.latent_channels} latent channels but model "
+                         f"{loaded.name!r} makes {cfg.latent_channels}")
+    return codec
+
+
+# -- one run ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StreamInputs:
+    """What ``prepare`` made of a run's inputs: exactly what ``MotionStream.session`` takes.
+
+    ``image`` [H, W, 3] float32 in [0, 1] (CPU); ``text`` a prompt for models with a built-in text
+    encoder, else a TextCondition; ``tracks`` every source fitted and combined (None: no tracks);
+    ``source_tracks`` how many tracks each source contributed, in order (slot ``sum(source_tracks[:i])``
+    is source i's first track).
+    """
+
+    image: Tensor
+    text: TextCondition | str
+    tracks: Tracks | None
+    num_frames: int | None
+    seed: int
+    source_tracks: tuple[int, ...] = field(default=())
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+class Pipeline:
+    """A loaded model + its resolved codec, ready to prepare and stream runs (one at a time)."""
+
+    def __init__(self, loaded: LoadedModel, decoder: Decoder | None = None, steps: int | None = None):
+        self.loaded = loaded
+        self.config = loaded.config
+        self.stream = MotionStream(loaded.model, codec_for(loaded, decoder), steps=steps)
+
+    @property
+    def fps(self) -> float:
+        return float(self.config.stream.fps)
+
+    @property
+    def reads_prompts(self) -> bool:
+        """True for models with a built-in text encoder (the demo): they take prompt text."""
+        return self.loaded.model.text_encoder is not None
+
+    def prepare(self, image: Tensor | np.ndarray, prompt: str = "", embedding: TextCondition | None = None,
+                tracks: Sequence[Tracks | None] = (), num_frames: int | None = None, seed: int = 0) -> StreamInputs:
+        """Image, text and track sources -> ``StreamInputs`` (see the class); one clear error otherwise."""
+        img = _start_image(image)
+        height, width = int(img.shape[0]), int(img.shape[1])
+        self.check_size(width, height)
+        text = self._text(prompt, embedding)
+        try:
+            fitted = [None if t is None else fit_tracks(t, width, height, self.fps) for t in tracks]
+            plan = None
+            for t in fitted:
+                plan = combine_tracks(plan, t)
+        except TrackError as e:
+            raise TrackError(f"tracks: {e}") from None
+        limit = self.config.track_head.max_tracks
+        if plan is not None and plan.num_tracks > limit:
+            raise TrackError(f"tracks: {plan.num_tracks} tracks, but model {self.loaded.name!r} takes at most "
+                             f"{limit} (use a larger grid_spacing)")
+        if num_frames is not None and num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1 or None (until stopped), got {num_frames}")
+        counts = tuple(0 if t is None else t.num_tracks for t in fitted)
+        return StreamInputs(img, text, plan, num_frames, int(seed), counts)
+
+    def session(self, inputs: StreamInputs, steering: Steering | None = None,
+                on_pause: Callable[[], None] | None = None) -> StreamSession:
+        """A streaming session over prepared inputs (iterate it for chunks)."""
+        return self.stream.session(inputs.image, inputs.text, inputs.tracks, steering=steering,
+                                   num_frames=inputs.num_frames, seed=inputs.seed, on_pause=on_pause)
+
+    def check_size(self, width: int, height: int) -> None:
+        try:
+            self.config.check_size(height, width)
+        except ConfigError as e:
+            m = self.config.spatial_stride * self.config.dit.patch_size[1]
+            w2, h2 = max(m, round(width / m) * m), max(m, round(height / m) * m)
+            raise ValueError(f"image: {e}. Resize or crop the start image first (e.g. to {w2}x{h2}).") from None
+
+    def _text(self, prompt: str, embedding: TextCondition | None) -> TextCondition | str:
+        if self.reads_prompts:
+            if embedding is not None:
+                log.info("MotionStream: %s reads the prompt text with its own encoder; the text embedding is not "
+                         "used", self.loaded.name)
+            return prompt or ""
+        if embedding is None:
+            raise ValueError(f"model {self.loaded.name!r} has no built-in text encoder: give it a text embedding "
+                             "(in ComfyUI: connect 'positive', CLIPTextEncode with the Wan umT5-XXL text encoder, "
+                             "CLIPLoader type 'wan')")
+        return embedding
+
+
+def _start_image(image: Tensor | np.ndarray) -> Tensor:
+    """[H, W, 3] (float in [0, 1] or uint8; array or tensor) -> [H, W, 3] float32 tensor on the CPU."""
+    t = image if isinstance(image, Tensor) else torch.from_numpy(np.ascontiguousarray(image))
+    if t.ndim != 3 or t.shape[-1] != 3:
+        raise ValueError(f"the start image must be [H, W, 3] (RGB), got shape {tuple(t.shape)}")
+    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+    return t.cpu()

@@ -1,0 +1,137 @@
+"""The import structure: no circles, and nothing outside ``motionstream_core.train`` imports it.
+
+Walks every Python file of the pack (``motionstream_core/`` and ``nodes/``) with ``ast``: every
+``import`` and ``from ... import`` anywhere in a file (also inside functions) is an arrow from that
+file's module to the module it names (``from pkg import name`` points at ``pkg.name`` when that is a
+module, else at ``pkg``). String literals naming ``motionstream_core.train`` (an ``import_module``
+by name) count as imports too, so a dynamic import cannot hide an arrow.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("motionstream_core", "nodes")
+TRAIN = "motionstream_core.train"
+HOST_MODULES = ("comfy", "comfy_api", "comfy_extras", "folder_paths", "server", "nodes.")
+
+
+def module_files(root: Path = ROOT, packages=PACKAGES) -> dict[str, Path]:
+    out = {}
+    for pkg in packages:
+        for path in sorted((root / pkg).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            out[".".join(parts)] = path
+    return out
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> dict[str, int]:
+    """{imported module: line} for one file (relative imports resolved)."""
+    is_pkg = path.name == "__init__.py"
+    package = name if is_pkg else name.rpartition(".")[0]
+    found: dict[str, int] = {}
+
+    def add(target: str, line: int) -> None:
+        found.setdefault(target, line)
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name, node.lineno)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".")
+                base_parts = base_parts[:len(base_parts) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                add(sub if sub in known else base, node.lineno)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(TRAIN):
+            add(node.value.split(":")[0], node.lineno)
+    return found
+
+
+def import_graph(root: Path = ROOT, packages=PACKAGES) -> tuple[dict[str, dict[str, int]], dict[str, Path]]:
+    files = module_files(root, packages)
+    known = set(files)
+    return {name: imports_of(name, path, known) for name, path in files.items()}, files
+
+
+def circles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """Strongly connected components with more than one module, or a module importing itself (Tarjan)."""
+    index, low, stack, on_stack, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, {}):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1 or v in graph[v]:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circles():
+    graph, _ = import_graph()
+    found = circles(graph)
+    detail = "; ".join(" <-> ".join(c) for c in found)
+    assert not found, f"import circles: {detail}"
+
+
+def test_nothing_outside_train_imports_train():
+    graph, files = import_graph()
+    bad = [f"{files[m].relative_to(ROOT)}:{line} imports {target}"
+           for m, targets in graph.items() if not (m == TRAIN or m.startswith(TRAIN + "."))
+           for target, line in targets.items() if target == TRAIN or target.startswith(TRAIN + ".")]
+    assert not bad, "runtime code imports the training code: " + "; ".join(bad)
+
+
+def test_core_never_imports_the_host_or_the_nodes():
+    graph, files = import_graph()
+    bad = [f"{files[m].relative_to(ROOT)}:{line} imports {target}"
+           for m, targets in graph.items() if m.startswith("motionstream_core")
+           for target, line in targets.items()
+           if target.split(".")[0] in {h.rstrip(".") for h in HOST_MODULES} or target == "nodes"]
+    assert not bad, "; ".join(bad)
+
+
+def test_the_walk_finds_circles_and_train_imports(tmp_path):
+    """The checks above can fail: a toy package with a circle (one arrow inside a function, one a
+    relative ``from . import``) and a runtime module that imports train by name."""
+    pkg = tmp_path / "motionstream_core"
+    (pkg / "train").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "train" / "__init__.py").write_text("")
+    (pkg / "train" / "stage.py").write_text("from ..a import x\n")
+    (pkg / "a.py").write_text("def f():\n    from .b import y\n")
+    (pkg / "b.py").write_text("from . import a\nimport importlib\nimportlib.import_module('motionstream_core.train.stage')\n")
+    graph, _ = import_graph(tmp_path, ("motionstream_core",))
+    assert circles(graph) == [["motionstream_core.a", "motionstream_core.b", "motionstream_core.train.stage"]]
+    assert graph["motionstream_core.b"]["motionstream_core.train.stage"] == 3
+    assert graph["motionstream_core.train.stage"] == {"motionstream_core.a": 1}
