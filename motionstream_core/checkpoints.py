@@ -79,6 +79,19 @@ def unwrap_state_dict(obj, name: str = "checkpoint", weights_keys: tuple[str, ..
     return tensors
 
 
+ALIGN = 64  # bytes: what the allocator gives every fresh tensor
+
+
+def aligned(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The tensors of ``sd``, each at an ``ALIGN``-byte address (copied only where it is not).
+
+    safetensors hands out tensors at their offsets in the file, so their alignment depends on the
+    length of the header (the metadata); CPU kernels take other vector paths on unaligned data and
+    round differently. Aligned, the same weights give the same frames however the file was written.
+    """
+    return {k: v if v.data_ptr() % ALIGN == 0 else v.clone() for k, v in sd.items()}
+
+
 def strip_prefixes(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     """Drop a ``model.diffusion_model.`` / ``diffusion_model.`` / ``model.`` prefix shared by the DiT keys."""
     for prefix in PREFIXES:
@@ -130,7 +143,7 @@ def load_model(path: str | os.PathLike, config_name: str | None = None, device: 
     the track head is freshly initialised (that is a training starting point, not a usable model).
     """
     sd, meta = read_checkpoint(path)
-    sd = strip_prefixes(sd)
+    sd = aligned(strip_prefixes(sd))
     name = Path(path).name
     if CONFIG_KEY in meta:
         try:

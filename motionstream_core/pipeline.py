@@ -56,7 +56,7 @@ from .decoders import (
 from .demo import load_demo
 from .model import MotionStreamModel
 from .steering import Steering
-from .stream import MotionStream, StreamSession, TextCondition
+from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition
 from .tracks import TrackError, Tracks, combine_tracks, fit_tracks
 
 log = logging.getLogger("motionstream")
@@ -277,26 +277,22 @@ def codec_for(loaded: LoadedModel, decoder: Decoder | None) -> LatentCodec:
 class StreamInputs:
     """What ``prepare`` made of a run's inputs: exactly what ``MotionStream.session`` takes.
 
-    ``image`` [H, W, 3] float32 in [0, 1] (CPU); ``text`` a prompt for models with a built-in text
-    encoder, else a TextCondition; ``tracks`` every source fitted and combined (None: no tracks);
-    ``source_tracks`` how many tracks each source contributed, in order (slot ``sum(source_tracks[:i])``
-    is source i's first track).
+    ``image`` [H, W, 3] float32 in [0, 1] (CPU), or None (a text-to-video model streaming from the
+    prompt alone at ``width`` x ``height``); ``text`` a prompt for models with a built-in text encoder,
+    else a TextCondition; ``tracks`` every source fitted and combined (None: no tracks);
+    ``source_tracks`` how many tracks each source contributed, in order (source i's first track is
+    slot ``sum(source_tracks[:i])``); ``prompts`` prompt switches to replay.
     """
 
-    image: Tensor
+    image: Tensor | None
+    width: int
+    height: int
     text: TextCondition | str
     tracks: Tracks | None
     num_frames: int | None
     seed: int
-    source_tracks: tuple[int, ...] = field(default=())
-
-    @property
-    def width(self) -> int:
-        return int(self.image.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.image.shape[0])
+    source_tracks: tuple[int, ...] = ()
+    prompts: tuple[PromptSwitch, ...] = ()
 
 
 class Pipeline:
@@ -312,15 +308,31 @@ class Pipeline:
         return float(self.config.stream.fps)
 
     @property
+    def max_tracks(self) -> int:
+        """Tracks (planned + live) the model takes at once; 0 for a model without track head."""
+        return 0 if self.config.track_head is None else self.config.track_head.max_tracks
+
+    @property
     def reads_prompts(self) -> bool:
         """True for models with a built-in text encoder (the demo): they take prompt text."""
         return self.loaded.model.text_encoder is not None
 
-    def prepare(self, image: Tensor | np.ndarray, prompt: str = "", embedding: TextCondition | None = None,
-                tracks: Sequence[Tracks | None] = (), num_frames: int | None = None, seed: int = 0) -> StreamInputs:
-        """Image, text and track sources -> ``StreamInputs`` (see the class); one clear error otherwise."""
-        img = _start_image(image)
-        height, width = int(img.shape[0]), int(img.shape[1])
+    def prepare(self, image: Tensor | np.ndarray | None, prompt: str = "", embedding: TextCondition | None = None,
+                tracks: Sequence[Tracks | None] = (), num_frames: int | None = None, seed: int = 0,
+                size: tuple[int, int] | None = None, prompts: Sequence[PromptSwitch] = ()) -> StreamInputs:
+        """Image, text and track sources -> ``StreamInputs`` (see the class); one clear error otherwise.
+
+        ``size`` (width, height): only without an image (text-to-video models; default: the model's own).
+        """
+        img = None if image is None else _start_image(image)
+        if img is None:
+            if self.config.takes_tracks:
+                raise ValueError(f"model {self.loaded.name!r} needs a start image")
+            width, height = (int(v) for v in (size or (self.config.width, self.config.height)))
+        else:
+            height, width = int(img.shape[0]), int(img.shape[1])
+            if size is not None and tuple(size) != (width, height):
+                raise ValueError(f"size {size[0]}x{size[1]} differs from the start image's {width}x{height}")
         self.check_size(width, height)
         text = self._text(prompt, embedding)
         try:
@@ -330,20 +342,23 @@ class Pipeline:
                 plan = combine_tracks(plan, t)
         except TrackError as e:
             raise TrackError(f"tracks: {e}") from None
-        limit = self.config.track_head.max_tracks
-        if plan is not None and plan.num_tracks > limit:
+        if plan is not None and not self.config.takes_tracks:
+            raise ValueError(f"model {self.loaded.name!r} takes no tracks: it is a text-to-video causal student (it "
+                             "streams from the prompt and, optionally, a start image); remove the tracks")
+        if plan is not None and plan.num_tracks > self.max_tracks:
             raise TrackError(f"tracks: {plan.num_tracks} tracks, but model {self.loaded.name!r} takes at most "
-                             f"{limit} (use a larger grid_spacing)")
+                             f"{self.max_tracks} (use a larger grid_spacing)")
         if num_frames is not None and num_frames < 1:
             raise ValueError(f"num_frames must be >= 1 or None (until stopped), got {num_frames}")
         counts = tuple(0 if t is None else t.num_tracks for t in fitted)
-        return StreamInputs(img, text, plan, num_frames, int(seed), counts)
+        return StreamInputs(img, width, height, text, plan, num_frames, int(seed), counts, tuple(prompts))
 
     def session(self, inputs: StreamInputs, steering: Steering | None = None,
                 on_pause: Callable[[], None] | None = None) -> StreamSession:
         """A streaming session over prepared inputs (iterate it for chunks)."""
         return self.stream.session(inputs.image, inputs.text, inputs.tracks, steering=steering,
-                                   num_frames=inputs.num_frames, seed=inputs.seed, on_pause=on_pause)
+                                   num_frames=inputs.num_frames, seed=inputs.seed, on_pause=on_pause,
+                                   size=(inputs.width, inputs.height), prompts=inputs.prompts)
 
     def check_size(self, width: int, height: int) -> None:
         try:

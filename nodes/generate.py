@@ -100,7 +100,7 @@ class MotionStreamGenerate(io.ComfyNode):
         offset, drawn = run.source_tracks
         live = LiveSession(node_id=str(getattr(cls.hidden, "unique_id", None) or ""), client_id=_client_id(),
                            width=width, height=height, offset=offset, drawn=drawn,
-                           max_slots=cfg.track_head.max_tracks)
+                           max_slots=pipe.max_tracks)
         watch = PauseWatch(live)
         session = pipe.session(run, steering=live.steering, on_pause=watch)
         stream_run = StreamRun(session, live, run.num_frames, pipe.fps, cfg.stream.chunk_frames, run.tracks, img,
