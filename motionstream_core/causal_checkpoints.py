@@ -176,10 +176,13 @@ def infer_dit_config(sd: dict[str, Tensor], name: str = "checkpoint") -> DiTConf
 
 
 def causal_config(dit: DiTConfig, preset: CausalPreset, overrides: StreamOverrides | None = None,
-                  text_len: int = 512) -> ModelConfig:
-    """The ModelConfig of a causal student: no track head, Wan 2.1 latents (the taew2_1 / Wan VAE space)."""
+                  text_len: int = 512, size: tuple[int, int] | None = None) -> ModelConfig:
+    """The ModelConfig of a causal student: no track head, Wan 2.1 latents (the taew2_1 / Wan VAE space).
+
+    ``size`` (width, height): the video size without a start image; default the family's native size.
+    """
     stream = (overrides or StreamOverrides()).apply(preset.stream)
-    width, height = preset.native
+    width, height = size or preset.native
     return ModelConfig(name=preset.name, dit=dit, track_head=None, stream=stream, vae=TinyVAEConfig(),
                        width=width, height=height, text_len=text_len).validate()
 
@@ -267,14 +270,14 @@ def causal_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def build_causal_model(sd: dict[str, Tensor], preset: CausalPreset, overrides: StreamOverrides | None = None,
-                       name: str = "checkpoint") -> MotionStreamModel:
+                       name: str = "checkpoint", size: tuple[int, int] | None = None) -> MotionStreamModel:
     """A MotionStreamModel (no track head) holding ``sd`` (unprefixed Wan keys), built on the meta
     device and filled with ``assign`` so no second copy of the weights is made."""
     dit = infer_dit_config(sd, name)
     if dit.in_dim != dit.out_dim:
         raise CheckpointError(f"{name}: {dit.in_dim} input channels but {dit.out_dim} output channels: not a "
                               "text-to-video causal student (a MotionStream or I2V checkpoint? load it as such)")
-    config = causal_config(dit, preset, overrides)
+    config = causal_config(dit, preset, overrides, size=size)
     with torch.device("meta"):
         model = MotionStreamModel(config)
     check_state_dict(model.dit, sd, f"{name} ({preset.title})")
@@ -284,7 +287,8 @@ def build_causal_model(sd: dict[str, Tensor], preset: CausalPreset, overrides: S
 
 def load_causal_model(path: str | os.PathLike, preset: str | None = None, lora: str | os.PathLike | None = None,
                       lora_alpha: float | None = None, overrides: StreamOverrides | None = None,
-                      device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> MotionStreamModel:
+                      device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                      size: tuple[int, int] | None = None) -> MotionStreamModel:
     """Load a public causal student (``.pt`` with ``weights_only=True``, or safetensors), LoRA merged.
 
     ``preset`` None: guessed from the file name (see ``guess_preset``), Self-Forcing by default.
@@ -299,7 +303,7 @@ def load_causal_model(path: str | os.PathLike, preset: str | None = None, lora: 
         sd = merge_lora(sd, lora_sd, lora_alpha, lora_path.name)
     elif p.lora:
         raise CheckpointError(f"{path.name}: the {p.title} preset expects its LoRA file (lora.pt) to be given too")
-    model = build_causal_model(sd, p, overrides, path.name)
+    model = build_causal_model(sd, p, overrides, path.name, size)
     return model.to(device=device, dtype=dtype).eval()
 
 
