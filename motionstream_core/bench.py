@@ -1,9 +1,13 @@
 """`motionstream bench`: stream random-weight chunks through the real inference path and report figures.
 
 Reports end-to-end frames/s, first-chunk latency, median per-chunk latency for chunks 2-10 and for
-chunks past 100, the decoder's share of each chunk, and memory (CUDA: peak allocated, measured
-separately after chunk 10; CPU: the process's peak RSS at chunk 10 and at the end), so constant
-cost per chunk can be read off one run.
+chunks past 100, and around chunk 10 vs the last ten chunks (e.g. chunks 191-200), the decoder's
+share of each chunk, and memory (CUDA: peak allocated, measured separately after chunk 10; CPU: the
+process's peak RSS at chunk 10 and at the end), so constant cost per chunk can be read off one run.
+
+Random weights of a named config by default; ``preset`` makes that DiT a text-to-video causal
+student of the family (no tracks, no start image); ``model`` streams a real file instead (a causal
+student such as ``self_forcing_dmd.pt``), with ``decoder`` a decoder file or a random one.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import resource
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from .causal_checkpoints import StreamOverrides
 from .config import TinyVAEConfig
-from .pipeline import Pipeline, Runtime, random_model
+from .decoders import TinyVAE, TinyVAECodec
+from .pipeline import CausalSource, DecoderSource, ModelSource, Pipeline, Runtime, load_decoder, load_model, random_model
 from .stream import TextCondition
 from .tracks import Tracks
 
@@ -27,8 +34,9 @@ DECODERS = ("tiny", "full-size-tiny")
 
 @dataclass(frozen=True)
 class BenchOptions:
-    """One `motionstream bench` run. ``decoder``: "tiny" (the config's tiny VAE) or "full-size-tiny"
-    (the taew2_1 architecture)."""
+    """One `motionstream bench` run. ``decoder``: "tiny" (the config's tiny VAE), "full-size-tiny"
+    (the taew2_1 architecture), both random, or a decoder file. ``model``: a real model instead of
+    random weights of ``config``; ``preset`` (+ ``overrides``): random weights as a causal student."""
 
     runtime: Runtime
     config: str = "tiny"
@@ -40,6 +48,9 @@ class BenchOptions:
     decoder: str = "tiny"
     steps: int | None = None
     seed: int = 0
+    model: ModelSource | CausalSource | None = None
+    preset: str | None = None
+    overrides: StreamOverrides = StreamOverrides()
 
 
 def _rss_mb() -> float:
@@ -58,22 +69,41 @@ def random_tracks(n: int, num_frames: int, width: int, height: int, fps: float, 
                   height=height)
 
 
+def _pipeline(opts: BenchOptions) -> Pipeline:
+    random_decoder = opts.decoder in DECODERS
+    if not random_decoder and not Path(opts.decoder).is_file():
+        raise ValueError(f"bench decoder {opts.decoder!r} is neither one of {', '.join(DECODERS)} nor a file")
+    layout = TinyVAEConfig() if opts.decoder == "full-size-tiny" else None
+    runtime = opts.runtime
+    if opts.model is None:
+        loaded = random_model(opts.config, runtime, layout, seed=opts.seed, preset=opts.preset,
+                              overrides=opts.overrides)
+    else:
+        loaded = load_model(opts.model, runtime)
+        if random_decoder:  # a random codec of the model's layout: only the cost matters here
+            torch.manual_seed(opts.seed)
+            vae = TinyVAE(layout or loaded.config.vae).to(runtime.device, runtime.dtype).eval()
+            loaded.own_codec = TinyVAECodec(vae)
+    decoder = None if random_decoder else load_decoder(DecoderSource(opts.decoder), prefer=loaded.config.vae)
+    return Pipeline(loaded, decoder, steps=opts.steps)
+
+
 def run_bench(opts: BenchOptions) -> dict:
-    if opts.decoder not in DECODERS:
-        raise ValueError(f"unknown bench decoder {opts.decoder!r}; choose one of {', '.join(DECODERS)}")
     runtime = opts.runtime
     device, dtype = runtime.device, runtime.dtype
-    loaded = random_model(opts.config, runtime, TinyVAEConfig() if opts.decoder == "full-size-tiny" else None,
-                          seed=opts.seed)
-    cfg = loaded.config
+    pipe = _pipeline(opts)
+    cfg = pipe.config
     height, width = opts.height or cfg.height, opts.width or cfg.width
     cfg.check_size(height, width)
-    pipe = Pipeline(loaded, steps=opts.steps)
     stream = pipe.stream
     text = TextCondition(torch.randn(1, cfg.text_len, cfg.dit.text_dim),
                          torch.randn(1, 257, cfg.dit.clip_dim) if cfg.dit.image_cross_attn else None)
-    tracks = random_tracks(opts.tracks, 64, width, height, cfg.stream.fps, opts.seed)
-    run = pipe.prepare(torch.rand(height, width, 3), embedding=text, tracks=[tracks], num_frames=None, seed=opts.seed)
+    if cfg.takes_tracks:
+        tracks = random_tracks(opts.tracks, 64, width, height, cfg.stream.fps, opts.seed)
+        run = pipe.prepare(torch.rand(height, width, 3), embedding=text, tracks=[tracks], num_frames=None,
+                           seed=opts.seed)
+    else:  # a text-to-video causal student: no tracks, no start image
+        run = pipe.prepare(None, embedding=text, num_frames=None, seed=opts.seed, size=(width, height))
     cuda = device.type == "cuda"
     # Warm-up session (discarded): first calls pay for allocation, kernel selection and lazy init; that is
     # start-up cost, not the per-chunk cost whose constancy the measured session shows.
@@ -100,10 +130,11 @@ def run_bench(opts: BenchOptions) -> dict:
     elapsed = time.perf_counter() - t_start
     mem["at_end_mb"] = (torch.cuda.max_memory_allocated(device) / 2**20) if cuda else _rss_mb()
     early, late = lat[1:10], lat[100:]
+    around_10, last_10 = lat[5:15], lat[-10:]
     median_ms = lambda xs: round(1000 * statistics.median(xs), 2) if xs else None  # noqa: E731
     min_ms = lambda xs: round(1000 * min(xs), 2) if xs else None  # noqa: E731
     return {
-        "config": cfg.name, "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
+        "config": cfg.name, "model": "random" if opts.model is None else pipe.loaded.name, "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
         "dtype": str(dtype).replace("torch.", ""), "height": height, "width": width,
         "steps": stream.steps, "chunk_frames": cfg.stream.chunk_frames, "sink_chunks": cfg.stream.sink_chunks,
         "window_chunks": cfg.stream.window_chunks, "chunks": len(lat), "frames": frames,
@@ -114,6 +145,10 @@ def run_bench(opts: BenchOptions) -> dict:
         "chunk_latency_min_ms": {"chunks_2_10": min_ms(early), "chunks_101_plus": min_ms(late)},
         "late_over_early": round(statistics.median(late) / statistics.median(early), 4) if late and early else None,
         "late_over_early_min": round(min(late) / min(early), 4) if late and early else None,
+        # per-chunk latency around chunk 10 (chunks 6-15) vs the last ten chunks (e.g. 191-200): flat = constant cost
+        "chunk_latency_ms_at": {"chunk_10": median_ms(around_10), f"chunk_{len(lat)}": median_ms(last_10)},
+        "last_over_chunk_10": (round(statistics.median(last_10) / statistics.median(around_10), 4)
+                               if len(lat) >= 25 else None),
         "decode_share": round(sum(dec) / sum(lat), 4),
         "memory": {"kind": "cuda_peak_allocated" if cuda else "process_peak_rss", **{k: round(v, 1) for k, v in mem.items()}},
         "kv_cache_mb": round(session.cache_nbytes / 2**20, 2),

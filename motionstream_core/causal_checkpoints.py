@@ -187,6 +187,14 @@ def causal_config(dit: DiTConfig, preset: CausalPreset, overrides: StreamOverrid
                        width=width, height=height, text_len=text_len).validate()
 
 
+def causal_variant(config: ModelConfig, preset: CausalPreset, overrides: StreamOverrides | None = None) -> ModelConfig:
+    """A named config's DiT as a text-to-video causal student (for random-weight benchmarks): the noisy
+    latent only, no CLIP branch, no track head; its size, codec layout and latent space kept."""
+    dit = dataclasses.replace(config.dit, in_dim=config.latent_channels, image_cross_attn=False)
+    cfg = causal_config(dit, preset, overrides, config.text_len, (config.width, config.height))
+    return dataclasses.replace(cfg, vae=config.vae, latent_space=config.latent_space).validate()
+
+
 # -- LoRA --------------------------------------------------------------------------------------------
 
 _LORA = re.compile(r"^(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[A-Za-z0-9_]+)?\.weight$")
@@ -350,5 +358,5 @@ def widen_for_motionstream(model: MotionStreamModel, track_head: TrackHeadConfig
 
 
 __all__ = ["CausalPreset", "PRESETS", "DEFAULT_PRESET", "StreamOverrides", "get_preset", "guess_preset",
-           "infer_dit_config", "causal_config", "lora_pairs", "merge_lora", "unwrap_lora", "causal_state_dict",
+           "infer_dit_config", "causal_config", "causal_variant", "lora_pairs", "merge_lora", "unwrap_lora", "causal_state_dict",
            "build_causal_model", "load_causal_model", "widen_for_motionstream", "ConfigError"]

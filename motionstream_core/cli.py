@@ -5,6 +5,12 @@
         --text-embedding prompt.safetensors --out video.mp4
     motionstream bench --config tiny --chunks 120     # one JSON line of figures
 
+Public causal Wan students (Self-Forcing family; text-to-video, no tracks) stream with the same commands:
+
+    motionstream generate --checkpoint self_forcing_dmd.pt --text-embedding ctx.safetensors \
+        --decoder taew2_1.safetensors --frames 81 --out v.mp4 [--image start.png]
+    motionstream bench --checkpoint self_forcing_dmd.pt --decoder taew2_1.safetensors --chunks 200
+
 The parser is the only place command-line arguments exist: each command turns them into the typed
 options of ``generate`` / ``bench`` (never passing the namespace on). More commands come from the
 entry-point group ``motionstream.commands`` (``motionstream train`` and ``motionstream eval`` are
@@ -24,7 +30,8 @@ import torch
 from .attention import BACKENDS
 from .bench import DECODERS, BenchOptions, run_bench
 from .generate import DemoOptions, GenerateOptions, run_demo, run_generate
-from .pipeline import DTYPES, DecoderSource, ModelSource, Runtime
+from .causal_checkpoints import PRESETS, StreamOverrides
+from .pipeline import DTYPES, CausalSource, DecoderSource, ModelSource, Runtime, source_for
 
 COMMAND_GROUP = "motionstream.commands"  # entry points: callables taking the subparsers object
 
@@ -42,25 +49,71 @@ def _runtime(args: argparse.Namespace) -> Runtime:
     return Runtime.resolve(args.device, args.dtype, args.attention)
 
 
+def _add_causal_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("causal Wan students (Self-Forcing family)",
+                             "files that are not MotionStream checkpoints load as text-to-video causal students")
+    g.add_argument("--preset", choices=list(PRESETS), default=None,
+                   help="the family's sampling settings (default: from the file name, else self-forcing)")
+    g.add_argument("--lora", default=None, help="LongLive's lora.pt, merged at load")
+    g.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: its rank, scale 1)")
+    g.add_argument("--chunk-frames", type=int, default=None, help="latent frames per chunk (default: the preset's)")
+    g.add_argument("--sink-chunks", type=int, default=None)
+    g.add_argument("--window-chunks", type=int, default=None)
+    g.add_argument("--step-list", default=None, help="timesteps, comma-separated, e.g. 1000,750,500,250")
+    g.add_argument("--no-warp-steps", action="store_true", help="use --step-list as it is (not warped by shift)")
+    g.add_argument("--shift", type=float, default=None)
+
+
+def _overrides(args: argparse.Namespace) -> StreamOverrides:
+    try:
+        steps = () if args.step_list is None else tuple(float(t) for t in args.step_list.split(","))
+    except ValueError:
+        raise ValueError(f"--step-list must be comma-separated numbers, got {args.step_list!r}") from None
+    return StreamOverrides(args.chunk_frames, args.sink_chunks, args.window_chunks, steps,
+                           False if args.no_warp_steps else None, args.shift)
+
+
+def _causal(args: argparse.Namespace, path: str) -> CausalSource | None:
+    """The causal settings given on the command line, or None when none is (then the file decides)."""
+    overrides = _overrides(args)
+    if args.preset is None and args.lora is None and overrides == StreamOverrides():
+        return None
+    return CausalSource(path, args.preset, args.lora, args.lora_alpha, overrides)
+
+
+def _size(args: argparse.Namespace) -> tuple[int, int] | None:
+    if (args.width is None) != (args.height is None):
+        raise ValueError("give both --width and --height (or neither)")
+    return None if args.width is None else (args.width, args.height)
+
+
 def _demo(args: argparse.Namespace) -> dict[str, Path]:
     return run_demo(DemoOptions(out=Path(args.out), runtime=_runtime(args), frames=args.frames, steps=args.steps,
                                 seed=args.seed))
 
 
 def _generate(args: argparse.Namespace) -> dict[str, Path]:
-    model = ModelSource() if args.checkpoint == "demo" else ModelSource(args.checkpoint)
+    if args.checkpoint == "demo":
+        model = ModelSource()
+    else:
+        model = source_for(args.checkpoint, _causal(args, args.checkpoint))
     decoder = DecoderSource(args.decoder) if args.decoder else DecoderSource()
     opt = lambda v: None if v is None else Path(v)  # noqa: E731
+    if args.image is None and isinstance(model, ModelSource):
+        raise ValueError("--image is required for a MotionStream model (only text-to-video causal students "
+                         "stream without a start image)")
     return run_generate(GenerateOptions(
-        model=model, decoder=decoder, runtime=_runtime(args), image=Path(args.image), out=Path(args.out),
+        model=model, decoder=decoder, runtime=_runtime(args), image=opt(args.image), out=Path(args.out),
         tracks=opt(args.tracks), prompt=args.prompt, text_embedding=opt(args.text_embedding), frames=args.frames,
-        overlay=opt(args.overlay), steps=args.steps, seed=args.seed))
+        overlay=opt(args.overlay), steps=args.steps, seed=args.seed, size=_size(args)))
 
 
 def _bench(args: argparse.Namespace) -> dict:
+    model = None if args.checkpoint is None else source_for(args.checkpoint, _causal(args, args.checkpoint))
     return run_bench(BenchOptions(runtime=_runtime(args), config=args.config, chunks=args.chunks, height=args.height,
                                   width=args.width, tracks=args.tracks, warmup_chunks=args.warmup_chunks,
-                                  decoder=args.decoder, steps=args.steps, seed=args.seed))
+                                  decoder=args.decoder, steps=args.steps, seed=args.seed, model=model,
+                                  preset=args.preset, overrides=_overrides(args)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,8 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     gen = sub.add_parser("generate", help="write a video from a checkpoint, an image, tracks and a text embedding")
-    gen.add_argument("--checkpoint", required=True, help="a MotionStream .safetensors, or 'demo'")
-    gen.add_argument("--image", required=True)
+    gen.add_argument("--checkpoint", required=True, help="a MotionStream .safetensors, 'demo', or a causal Wan "
+                                                         "student (.pt / .safetensors, e.g. self_forcing_dmd.pt)")
+    gen.add_argument("--image", default=None, help="the start image (required, except for causal students: "
+                                                   "without it they stream from the prompt alone)")
+    gen.add_argument("--width", type=int, default=None, help="output width (default: the model's, 832 for Wan)")
+    gen.add_argument("--height", type=int, default=None, help="output height (default: the model's, 480 for Wan)")
     gen.add_argument("--tracks", default=None, help="tracks file (our JSON, KJNodes coord_str, ATI JSON, .npy/.pt)")
     text = gen.add_mutually_exclusive_group()
     text.add_argument("--text-embedding", default=None,
@@ -88,18 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output video (.mp4, .webm or .gif)")
     gen.add_argument("--overlay", default=None, help="also write the video with the tracks drawn over it")
     _add_runtime_args(gen)
+    _add_causal_args(gen)
     gen.set_defaults(func=_generate)
 
     bench = sub.add_parser("bench", help="stream random-weight chunks and print one JSON line of figures")
-    bench.add_argument("--config", default="tiny", help="tiny | demo | wan2.1-1.3b")
+    bench.add_argument("--config", default="tiny", help="tiny | demo | wan2.1-1.3b (random weights; with --preset: "
+                                                        "that DiT as a causal text-to-video student)")
+    bench.add_argument("--checkpoint", default=None, help="a real model file instead of random weights (a "
+                                                          "MotionStream checkpoint or a causal Wan student)")
     bench.add_argument("--chunks", type=int, default=120)
     bench.add_argument("--height", type=int, default=None)
     bench.add_argument("--width", type=int, default=None)
     bench.add_argument("--tracks", type=int, default=16, help="number of random drag tracks")
     bench.add_argument("--warmup-chunks", type=int, default=3, help="chunks of a discarded warm-up session")
-    bench.add_argument("--decoder", choices=DECODERS, default="tiny",
-                       help="tiny: the config's tiny VAE; full-size-tiny: the taew2_1 architecture")
+    bench.add_argument("--decoder", default="tiny",
+                       help=f"{' | '.join(DECODERS)} (random: the config's tiny VAE; the taew2_1 architecture), or a "
+                            "decoder file (taew2_1.safetensors)")
     _add_runtime_args(bench)
+    _add_causal_args(bench)
     bench.set_defaults(func=_bench)
 
     for ep in entry_points(group=COMMAND_GROUP):  # e.g. `train` and `eval` from motionstream_core.train

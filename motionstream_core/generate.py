@@ -17,6 +17,7 @@ from .checkpoints import read_checkpoint
 from .demo import DEMO_ASSETS
 from .motion.draw import draw_tracks
 from .pipeline import (
+    CausalSource,
     DecoderSource,
     ModelSource,
     Pipeline,
@@ -34,12 +35,17 @@ DEFAULT_FRAMES = 49  # frames when neither --frames nor tracks say how many
 @dataclass(frozen=True)
 class GenerateOptions:
     """One `motionstream generate` run. ``prompt`` is for models with a built-in text encoder (the demo),
-    ``text_embedding`` a file holding 'context' [1, L, text_dim] (and optional 'clip') for the others."""
+    ``text_embedding`` a file holding 'context' [1, L, text_dim] (and optional 'clip') for the others.
 
-    model: ModelSource
+    ``image`` None: a text-to-video causal student streams from the prompt alone, at ``size``
+    (width, height; default the model's). With an image, a causal student starts from it (cache
+    prefill) at ``size`` or the model's size; a MotionStream model takes it at its native size.
+    """
+
+    model: ModelSource | CausalSource
     decoder: DecoderSource
     runtime: Runtime
-    image: Path
+    image: Path | None
     out: Path
     tracks: Path | None = None
     prompt: str | None = None
@@ -48,6 +54,7 @@ class GenerateOptions:
     overlay: Path | None = None
     steps: int | None = None
     seed: int = 0
+    size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,15 @@ def run_generate(opts: GenerateOptions) -> dict[str, Path]:
         raise ValueError("--decoder is required for a checkpoint other than 'demo' (e.g. taew2_1.safetensors)")
     pipe = Pipeline(loaded, load_decoder(opts.decoder, prefer=loaded.config.vae), steps=opts.steps)
     cfg = pipe.config
-    image = read_image(opts.image, cfg.width, cfg.height)  # the model's native size, as the CLI documents
+    width, height = opts.size or (cfg.width, cfg.height)
+    # resized explicitly to the model's native size (or --width/--height), as the CLI documents
+    image = None if opts.image is None else read_image(opts.image, width, height)
     tracks = None
     if opts.tracks is not None:
-        tracks = track_formats.load(opts.tracks, width=cfg.width, height=cfg.height, fps=cfg.stream.fps)
+        tracks = track_formats.load(opts.tracks, width=width, height=height, fps=cfg.stream.fps)
     embedding = None if opts.text_embedding is None else load_text_embedding(opts.text_embedding)
-    run = _with_length(pipe.prepare(image, opts.prompt or "", embedding, [tracks], opts.frames, opts.seed))
+    run = _with_length(pipe.prepare(image, opts.prompt or "", embedding, [tracks], opts.frames, opts.seed,
+                                    size=(width, height) if image is None else None))
     return _stream_to_files(pipe, run, opts.out, opts.overlay)
 
 

@@ -21,9 +21,10 @@ model parts -> config. Nothing here parses command lines or knows ComfyUI.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,7 +33,8 @@ import torch
 from torch import Tensor
 
 from .attention import BACKENDS
-from .checkpoints import load_model as load_checkpoint
+from .causal_checkpoints import StreamOverrides, causal_variant, get_preset, load_causal_model
+from .checkpoints import CONFIG_KEY, load_model as load_checkpoint
 from .config import (
     NAMED_CONFIGS,
     OWN,
@@ -123,6 +125,46 @@ class ModelSource:
         return self.path is None
 
 
+@dataclass(frozen=True)
+class CausalSource:
+    """A public causal Wan student (Self-Forcing family, text-to-video, no track head).
+
+    ``preset``: the family's sampling settings (None: from the file name, else Self-Forcing);
+    ``lora``: LongLive's ``lora.pt``, merged at load; ``overrides``: preset values replaced;
+    ``size`` (width, height): the video size without a start image (None: the family's).
+    """
+
+    path: str | os.PathLike
+    preset: str | None = None
+    lora: str | os.PathLike | None = None
+    lora_alpha: float | None = None
+    overrides: StreamOverrides = StreamOverrides()
+    size: tuple[int, int] | None = None
+
+
+def is_motionstream_checkpoint(path: str | os.PathLike) -> bool:
+    """True for our own checkpoints (safetensors with a stored config or a track head), read from the
+    header only; False for anything else (a causal student, a plain Wan DiT)."""
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return False
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return CONFIG_KEY in (f.metadata() or {}) or any(k.startswith("track_head.") for k in f.keys())
+    except Exception:  # unreadable: let the loader name the problem
+        return True
+
+
+def source_for(path: str | os.PathLike, causal: CausalSource | None = None) -> "ModelSource | CausalSource":
+    """Where a model file comes from: our checkpoint -> ModelSource; any other file -> a causal student
+    (``causal`` gives its settings; its path is replaced by ``path``)."""
+    if causal is None and is_motionstream_checkpoint(path):
+        return ModelSource(path)
+    return dataclasses.replace(causal or CausalSource(path), path=path)
+
+
 @dataclass
 class LoadedModel:
     """A model ready to stream: the core model, a display name, and its own codec when it ships one."""
@@ -144,9 +186,14 @@ class DemoUnavailable(FileNotFoundError):
     """The embedded demo model is not in this install."""
 
 
-def load_model(source: ModelSource, runtime: Runtime, name: str | None = None) -> LoadedModel:
-    """Load a model for inference: the demo (with its own codec) or a checkpoint with a trained track head."""
-    if source.is_demo:
+def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str | None = None) -> LoadedModel:
+    """Load a model for inference: the demo (with its own codec), a checkpoint with a trained track head,
+    or a causal Wan student (``CausalSource``)."""
+    if isinstance(source, CausalSource):
+        model = load_causal_model(source.path, source.preset, source.lora, source.lora_alpha, source.overrides,
+                                  device=runtime.device, dtype=runtime.dtype, size=source.size)
+        loaded = LoadedModel(model, name or Path(source.path).name)
+    elif source.is_demo:
         try:
             model, codec = load_demo(device=runtime.device, dtype=runtime.dtype)
         except (ImportError, FileNotFoundError) as e:
@@ -162,10 +209,13 @@ def load_model(source: ModelSource, runtime: Runtime, name: str | None = None) -
 
 
 def random_model(config_name: str, runtime: Runtime, decoder_layout: TinyVAEConfig | None = None,
-                 seed: int = 0) -> LoadedModel:
+                 seed: int = 0, preset: str | None = None, overrides: StreamOverrides | None = None) -> LoadedModel:
     """Random weights of a named config, with a random tiny codec of ``decoder_layout`` (default: the
-    config's own) as its own codec: for benchmarks, where only the cost matters."""
+    config's own) as its own codec: for benchmarks, where only the cost matters. ``preset``: the config's
+    DiT as a text-to-video causal student with that family's sampling settings."""
     cfg = get_config(config_name)
+    if preset is not None:
+        cfg = causal_variant(cfg, get_preset(preset), overrides)
     torch.manual_seed(seed)
     with torch.device(runtime.device):
         model = MotionStreamModel(cfg).to(runtime.dtype)
@@ -188,8 +238,9 @@ def refuse_dit_only(path: str | os.PathLike) -> None:
     except Exception as e:  # safetensors raises its own error types for corrupt files
         raise ValueError(f"{path.name} is not a readable safetensors file: {e}") from None
     if keys and not any(k.startswith("track_head.") for k in keys):
-        raise ValueError(f"{path.name} has no MotionStream track head: it is a plain Wan / Self-Forcing DiT (a "
-                         "training starting point, see `motionstream train`), not a MotionStream model")
+        raise ValueError(f"{path.name} has no MotionStream track head: it is a plain Wan / Self-Forcing DiT, not a "
+                         "MotionStream model (stream it as a causal Wan student: `--preset`, or the node 'Load Causal "
+                         "Wan Model'; or start training from it, see `motionstream train`)")
 
 
 # -- where the decoder comes from -------------------------------------------------------------------

@@ -6,11 +6,12 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import examples, generate, loaders, routes, track_nodes
+from . import causal, examples, generate, loaders, routes, track_nodes
 
 NODE_LIST: list[type[io.ComfyNode]] = [
     loaders.MotionStreamModelLoader,
     loaders.MotionStreamDecoderLoader,
+    *causal.NODES,
     *generate.NODES,
     *track_nodes.NODES,
     *examples.NODES,

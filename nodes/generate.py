@@ -8,6 +8,7 @@ drives the session. The widget's ``track:<i>`` steering ids refer to its own dra
 
 from __future__ import annotations
 
+import torch
 from comfy_api.latest import io
 
 from motionstream_core.pipeline import Decoder, LoadedModel, Pipeline
@@ -37,7 +38,9 @@ class MotionStreamGenerate(io.ComfyNode):
                         "appear in the node while they are made; drag points during the run to steer it.",
             inputs=[
                 ModelType.Input("model"),
-                io.Image.Input("image", tooltip="The start image. Width and height must be multiples of 16."),
+                io.Image.Input("image", optional=True,
+                               tooltip="The start image. Width and height must be multiples of 16. Optional for causal "
+                                       "Wan models (text-to-video): without it they stream at the loader's size."),
                 io.Int.Input("frames", default=49, min=0, max=100000, step=1,
                              tooltip="Frames to generate; 0 streams until stopped (Stop in the node). Every frame is "
                                      "kept for the IMAGE output (about 5 MB per 832x480 frame)."),
@@ -74,17 +77,19 @@ class MotionStreamGenerate(io.ComfyNode):
         return float("nan")
 
     @classmethod
-    def execute(cls, model, image, frames=49, seed=0, steps=0, prompt="", editor_state="", decoder=None,
+    def execute(cls, model, image=None, frames=49, seed=0, steps=0, prompt="", editor_state="", decoder=None,
                 positive=None, clip_vision_output=None, tracks=None) -> io.NodeOutput:
         if not isinstance(model, LoadedModel):
             raise ValueError("model: connect 'Load MotionStream Model'")
         if decoder is not None and not isinstance(decoder, Decoder):
             raise ValueError("decoder: connect 'Load MotionStream Decoder'")
         pipe = Pipeline(model, decoder, steps=steps or None)
-        img = start_image(image)
-        height, width = int(img.shape[0]), int(img.shape[1])
-        pipe.check_size(width, height)
         cfg = model.config
+        if image is None and cfg.takes_tracks:
+            raise ValueError(f"image: model {model.name!r} needs a start image (connect Load Image)")
+        img = None if image is None else start_image(image)
+        height, width = (cfg.height, cfg.width) if img is None else (int(img.shape[0]), int(img.shape[1]))
+        pipe.check_size(width, height)
         embedding = None
         if positive is not None and not pipe.reads_prompts:
             embedding = text_condition(positive, text_dim=cfg.dit.text_dim, text_len=cfg.text_len,
@@ -95,7 +100,11 @@ class MotionStreamGenerate(io.ComfyNode):
             connected = None if tracks is None else unpack_tracks(tracks, width, height, pipe.fps)
         except TrackError as e:
             raise TrackError(f"tracks: {e}") from None
-        run = pipe.prepare(img, prompt, embedding, [connected, editor.tracks], num_frames=frames or None, seed=seed)
+        if not cfg.takes_tracks and editor.tracks is not None:
+            raise TrackError(f"tracks: model {model.name!r} takes no drags (a text-to-video causal Wan model); clear "
+                             "the tracks drawn in the node (Delete)")
+        run = pipe.prepare(img, prompt, embedding, [connected, editor.tracks], num_frames=frames or None, seed=seed,
+                           size=(width, height) if img is None else None)
 
         offset, drawn = run.source_tracks
         live = LiveSession(node_id=str(getattr(cls.hidden, "unique_id", None) or ""), client_id=_client_id(),
@@ -103,7 +112,9 @@ class MotionStreamGenerate(io.ComfyNode):
                            max_slots=pipe.max_tracks)
         watch = PauseWatch(live)
         session = pipe.session(run, steering=live.steering, on_pause=watch)
-        stream_run = StreamRun(session, live, run.num_frames, pipe.fps, cfg.stream.chunk_frames, run.tracks, img,
+        # the canvas shows the start image until frames arrive (gray without one)
+        shown = img if img is not None else torch.full((height, width, 3), 0.5)
+        stream_run = StreamRun(session, live, run.num_frames, pipe.fps, cfg.stream.chunk_frames, run.tracks, shown,
                                pause_watch=watch)
         video = stream_run.run()
         used = stream_run.recorded()
