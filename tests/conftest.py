@@ -13,8 +13,11 @@ base URL (a ``str``; it also carries ``.base_dir``, ``.log_path``, ``.pid`` and 
   checkpoint with the demo text encoder (``motionstream/tiny-test.safetensors``), one without a text
   encoder (``tiny-notext``), a corrupt file (``broken``), a plain DiT without track head
   (``plain-dit``), a tiny decoder with the same latent channels (``vae_approx/tiny-test-decoder``), a
-  random decoder in the taew2_1 layout (``vae_approx/taew2_1.pth``) and a file that is no decoder
-  (``wrong-decoder``);
+  random decoder in the taew2_1 layout (``vae_approx/taew2_1.pth``), a file that is no decoder
+  (``wrong-decoder``), and tiny causal Wan students in their real file layouts
+  (``diffusion_models/self_forcing_tiny.pt``, LongLive's base + ``loras/longlive_lora_tiny.pt``);
+* ``custom_nodes/`` also holds a test-only node, ``TestRandomConditioning`` (random CONDITIONING
+  of any width), so the tiny causal models stream without the multi-GB Wan text encoder;
 * ``input/motionstream-test.png`` is a 64x64 textured test image (``.image``), and ``.missing`` lists the
   packages of the pack's requirements.txt the host's Python lacks (``host_requires`` skips on them);
 * the fixture waits until the server answers, and stops it (and removes the folder) at the end.
@@ -145,10 +148,38 @@ def make_test_models(models_dir: Path) -> dict:
 
     torch.save(TinyVAE(TAEW2_1_CONFIG).state_dict(), models_dir / "vae_approx" / "taew2_1.pth")  # random, real layout
     save_file({"decoder.1.weight": torch.zeros(3, 3)}, str(models_dir / "vae_approx" / "wrong-decoder.safetensors"))
-    return {"model": "tiny-test.safetensors", "model_notext": "tiny-notext.safetensors",
+    causal = make_causal_test_models(models_dir, randomised)
+    return {**causal, "model": "tiny-test.safetensors", "model_notext": "tiny-notext.safetensors",
             "broken": "broken.safetensors", "plain_dit": "plain-dit.safetensors",
             "decoder": "tiny-test-decoder.safetensors", "taew2_1": "taew2_1.pth",
             "wrong_decoder": "wrong-decoder.safetensors"}
+
+
+def make_causal_test_models(models_dir: Path, randomised) -> dict:
+    """Tiny random causal Wan students in the public files' real layouts (text width 32, dim 128): a
+    Self-Forcing ``.pt`` (``generator_ema`` + ``generator``, keys prefixed ``model.``), and LongLive's
+    base ``.pt`` + PEFT ``lora.pt`` (in models/loras)."""
+    import torch
+
+    from motionstream_core.causal_checkpoints import causal_config, get_preset
+    from motionstream_core.config import DiTConfig
+    from motionstream_core.model import MotionStreamModel
+
+    dit = DiTConfig(dim=128, ffn_dim=64, num_heads=1, num_layers=2, in_dim=16, out_dim=16, text_dim=32, freq_dim=32,
+                    image_cross_attn=False)
+    (models_dir / "diffusion_models").mkdir(parents=True, exist_ok=True)
+    (models_dir / "loras").mkdir(parents=True, exist_ok=True)
+    model = randomised(MotionStreamModel(causal_config(dit, get_preset("self-forcing"))))
+    sd = {"model." + k: v for k, v in model.dit.state_dict().items()}
+    torch.save({"generator_ema": sd, "generator": sd}, models_dir / "diffusion_models" / "self_forcing_tiny.pt")
+    torch.save({"generator": sd}, models_dir / "diffusion_models" / "longlive_base_tiny.pt")
+    lora = {}
+    for name, mod in model.dit.blocks.named_modules(prefix="blocks"):
+        if isinstance(mod, torch.nn.Linear):
+            lora[f"base_model.model.{name}.lora_A.weight"] = torch.randn(4, mod.in_features) * 0.05
+            lora[f"base_model.model.{name}.lora_B.weight"] = torch.randn(mod.out_features, 4) * 0.05
+    torch.save({"generator_lora": lora}, models_dir / "loras" / "longlive_lora_tiny.pt")
+    return {"causal": "self_forcing_tiny.pt", "longlive": "longlive_base_tiny.pt", "longlive_lora": "longlive_lora_tiny.pt"}
 
 
 @pytest.fixture(scope="session")
@@ -161,6 +192,9 @@ def comfy_host(tmp_path_factory):
     for d in ("custom_nodes", "input", "output", "temp", "user", "models"):
         (base / d).mkdir(exist_ok=True)
     os.symlink(REPO, base / "custom_nodes" / PACK_NAME)
+    # test-only: random CONDITIONING for the tiny models (no multi-GB text encoder in tests)
+    shutil.copy(REPO / "tests" / "host_scripts" / "random_conditioning_node.py",
+                base / "custom_nodes" / "random_conditioning_node.py")
     models = make_test_models(base / "models")
     _write_test_image(base / "input" / TEST_IMAGE)
     missing = _missing_modules()

@@ -15,11 +15,15 @@ EXPECTED = {
         ["MOTIONSTREAM_MODEL"]),
     "MotionStreamDecoderLoader": ({"decoder": "COMBO"}, {"vae": "VAE", "vae_decoding": "COMBO"},
                                   ["MOTIONSTREAM_DECODER"]),
+    "MotionStreamCausalModelLoader": (
+        {"checkpoint": "COMBO", "preset": "COMBO", "lora": "COMBO", "width": "INT", "height": "INT", "dtype": "COMBO",
+         "device": "COMBO", "attention": "COMBO"},
+        {"chunk_frames": "INT", "sink_chunks": "INT", "window_chunks": "INT", "clip": "CLIP"}, ["MOTIONSTREAM_MODEL"]),
     "MotionStreamGenerate": (
-        {"model": "MOTIONSTREAM_MODEL", "image": "IMAGE", "frames": "INT", "seed": "INT", "steps": "INT",
+        {"model": "MOTIONSTREAM_MODEL", "frames": "INT", "seed": "INT", "steps": "INT",
          "prompt": "STRING", "editor_state": "STRING"},
-        {"decoder": "MOTIONSTREAM_DECODER", "positive": "CONDITIONING", "clip_vision_output": "CLIP_VISION_OUTPUT",
-         "tracks": "TRACKS"},
+        {"image": "IMAGE", "decoder": "MOTIONSTREAM_DECODER", "positive": "CONDITIONING",
+         "clip_vision_output": "CLIP_VISION_OUTPUT", "tracks": "TRACKS"},
         ["IMAGE", "TRACKS", "FLOAT"]),
     "MotionStreamTracksFromCoords": ({"coordinates": "STRING", "format": "COMBO", "fps": "FLOAT", "num_frames": "INT"},
                                      {"image": "IMAGE", "width": "INT", "height": "INT"}, ["TRACKS"]),

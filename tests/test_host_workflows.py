@@ -62,6 +62,7 @@ def test_workflows_needing_models_say_which_files_and_folders(path):
     notes = [n["widgets_values"][0] for n in wf["nodes"] if n["type"] in ("MarkdownNote", "Note")]
     assert notes, f"{path.name}: no note listing the model files it needs"
     loaders = {"MotionStreamModelLoader": "models/motionstream/", "CLIPLoader": "models/text_encoders/",
+               "MotionStreamCausalModelLoader": "models/diffusion_models/",
                "VAELoader": "models/vae/", "CLIPVisionLoader": "models/clip_vision/"}
     for n in wf["nodes"]:
         if n["type"] in loaders:
@@ -114,3 +115,45 @@ def test_wan_workflow_only_misses_its_model_files(comfy_host, object_info):
     for nid, err in errors.items():
         for e in err["errors"]:
             assert e["type"] in ("value_not_in_list", "custom_validation_failed"), e
+
+
+def test_self_forcing_workflow_only_misses_its_model_files(comfy_host, object_info):
+    path = next(p for p in WORKFLOWS if p.name == "motionstream_live_self_forcing.json")
+    prompt = workflow_to_prompt(json.loads(path.read_text()), object_info)
+    status, body = queue_prompt(comfy_host, prompt, "self-forcing-check")
+    assert status == 400, body
+    failing = {prompt[nid]["class_type"] for nid in body["node_errors"]}
+    assert failing <= {"MotionStreamCausalModelLoader", "CLIPLoader", "MotionStreamDecoderLoader"}, body["node_errors"]
+    assert "MotionStreamCausalModelLoader" in failing
+
+
+def test_self_forcing_workflow_streams_with_tiny_stand_ins(comfy_host, object_info):
+    """The example as it is, but with the tiny Self-Forcing-layout file, a random taew2_1-layout decoder and
+    random CONDITIONING standing in for the downloads (the umT5 encoder is several GB)."""
+    path = next(p for p in WORKFLOWS if p.name == "motionstream_live_self_forcing.json")
+    prompt = workflow_to_prompt(json.loads(path.read_text()), object_info)
+    for nid, node in list(prompt.items()):
+        kind, inputs = node["class_type"], node["inputs"]
+        if kind == "MotionStreamCausalModelLoader":
+            inputs.update(checkpoint=comfy_host.models["causal"], width=64, height=48)
+        elif kind == "MotionStreamDecoderLoader":
+            inputs["decoder"] = comfy_host.models["taew2_1"]
+        elif kind == "CLIPLoader":
+            del prompt[nid]
+        elif kind == "CLIPTextEncode":
+            prompt[nid] = {"class_type": "TestRandomConditioning", "inputs": {"seed": 0, "length": 8, "width": 32}}
+        elif kind == "MotionStreamGenerate":
+            inputs["frames"] = 21  # the example streams until Stop (frames 0)
+        elif kind == "SaveVideo":
+            inputs["filename_prefix"] = f"video/{path.stem}"
+    ws = WSClient(comfy_host)
+    try:
+        status, body = queue_prompt(comfy_host, prompt, ws.client_id)
+        assert status == 200, body
+        end = ws.wait_prompt_end(body["prompt_id"], timeout=240)
+        assert end["type"] == "execution_success", json.dumps(end)[:2000]
+        assert [e["chunk"] for e in ws.events("motionstream.frames")] == [0, 1]
+        assert sum(len(e["frames"]) for e in ws.events("motionstream.frames")) == 21
+    finally:
+        ws.close()
+    assert list((comfy_host.base_dir / "output" / "video").glob(f"{path.stem}*"))

@@ -30,6 +30,7 @@ VERSION = "0.1.0"
 SOCKETS = {
     "MotionStreamModelLoader": ([], [("model", "MOTIONSTREAM_MODEL")]),
     "MotionStreamDecoderLoader": ([("vae", "VAE")], [("decoder", "MOTIONSTREAM_DECODER")]),
+    "MotionStreamCausalModelLoader": ([("clip", "CLIP")], [("model", "MOTIONSTREAM_MODEL")]),
     "MotionStreamGenerate": ([("model", "MOTIONSTREAM_MODEL"), ("image", "IMAGE"), ("decoder", "MOTIONSTREAM_DECODER"),
                               ("positive", "CONDITIONING"), ("clip_vision_output", "CLIP_VISION_OUTPUT"),
                               ("tracks", "TRACKS")],
@@ -249,10 +250,44 @@ def wan_workflow() -> None:
     g.save("motionstream_wan2.1_1.3b", "Wan 2.1 1.3B with the stock text encoder and VAE", NEEDS_MODELS)
 
 
+def self_forcing_workflow() -> None:
+    g = Graph()
+    w, h, frames = 832, 480, 0
+    g.node("MarkdownNote", (20, -360), ["### Live stream with Self-Forcing: needs model files\n\n"
+           "A public causal Wan 2.1 student streams into the Generate node, chunk by chunk, for as long as you let "
+           "it (frames 0: until Stop). It is text-to-video: it takes **no drags**. Connect a start image to "
+           "Generate to continue your picture (the image prefills the cache).\n\n"
+           "| file | folder |\n|---|---|\n"
+           "| `self_forcing_dmd.pt` (huggingface.co/gdhe17/Self-Forcing, `checkpoints/`) | "
+           "`models/diffusion_models/` |\n"
+           "| `umt5_xxl_fp8_e4m3fn_scaled.safetensors` (Comfy-Org/Wan_2.1_ComfyUI_repackaged) | "
+           "`models/text_encoders/` |\n"
+           "| `taew2_1.safetensors` (madebyollin/taehv) | `models/vae_approx/` |\n\n"
+           "Other families (Causal Forcing, Rolling Forcing, Infinite-Forcing, LongLive + its `lora.pt` in "
+           "`models/loras/`, CausVid): pick the file and its preset in the loader. Full-quality frames: "
+           "`wan_2.1_vae.safetensors` in `models/vae/` through Load VAE -> Load MotionStream Decoder. "
+           "See docs/CAUSAL_MODELS.md."], (760, 360))
+    model = g.node("MotionStreamCausalModelLoader", (20, 0),
+                   ["self_forcing_dmd.pt", "self-forcing", "none", w, h, "auto", "auto", "auto", 0, 0, -1], (360, 330))
+    clip = g.node("CLIPLoader", (20, 370), ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"], (360, 110))
+    text = g.node("CLIPTextEncode", (400, 370), ["a red fox trotting through a snowy forest at sunrise, cinematic, "
+                                                 "high detail"], (400, 160))
+    g.link(clip, "CLIP", text, "clip")
+    dec = g.node("MotionStreamDecoderLoader", (400, 0), ["taew2_1.safetensors", "exact"], (360, 100))
+    gen = g.node("MotionStreamGenerate", (820, 0), [frames, 0, "fixed", 0, "", editor_state(w, h, duration=81)],
+                 (640, 700))
+    g.link(model, "model", gen, "model")
+    g.link(dec, "decoder", gen, "decoder")
+    g.link(text, "CONDITIONING", gen, "positive")
+    save_nodes(g, (gen, "frames"), (gen, "fps"), 1500, 0, "MotionStream_self_forcing")
+    g.save("motionstream_live_self_forcing", "Live stream with Self-Forcing", NEEDS_MODELS)
+
+
 if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
     demo_workflow()
     transfer_workflow()
     camera_workflow()
     wan_workflow()
+    self_forcing_workflow()
     print("wrote", ", ".join(sorted(str(p.relative_to(OUT)) for p in OUT.rglob("*.json"))))
