@@ -5,10 +5,8 @@
 * ``shard_model`` applies FSDP2 (``torch.distributed.fsdp.fully_shard``) when there is more than one process.
   FSDP2 works on gloo/CPU in torch 2.13 (checked: forward, backward, reduce-scatter and AdamW on DTensor
   shards, bf16 mixed precision), so the same code path runs on CPU and on GPUs; DDP is not needed.
-  Units: each block's self-attention and FFN (the bulk of the parameters); everything else (embeddings,
-  cross-attention, modulation, head, track head) is one root unit, because the training code computes
-  cross-attention keys (``dit.context_kv``) and track latents outside ``forward`` -- those are registered
-  as FSDP forward methods so their parameters are gathered for them.
+  Units: each block's self-attention and FFN (the bulk of the parameters), and the root with the rest;
+  every training pass runs inside ``sharded_call`` (one root forward, see ``shard_model``).
 * Mixed precision: ``precision="bf16"`` computes in bf16 and keeps fp32 master weights (FSDP2's
   ``MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32)``; in one process ``torch.autocast``).
 * Activation checkpointing (``torch.utils.checkpoint``, non-reentrant) recomputes each block's FFN in the
@@ -23,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import types
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
@@ -99,10 +99,12 @@ class DistEnv:
 def shard_model(model: nn.Module, env: DistEnv, precision: str) -> nn.Module:
     """FSDP2 over ``env``'s ranks (in place; returns ``model``). One process: unchanged.
 
-    Units, innermost first: each block's self-attention and FFN; the rest of the DiT (embeddings,
-    cross-attention, modulation, head), with ``context_kv`` registered as a forward method because the
-    training code precomputes cross-attention keys outside ``forward``; the track head; the text encoder
-    (``encode`` registered); the root (``velocity`` registered).
+    Units: each block's self-attention and each block's FFN (most of the parameters), then the root
+    (embeddings, cross-attention, modulation, head, track head, text encoder). The training code uses
+    the root's parts outside ``forward`` (track latents, cross-attention keys, chunk-by-chunk passes
+    through the cache), so a pass runs as ``sharded_call(model, fn, ...)``: one FSDP forward of the root
+    around ``fn`` (``fsdp_call`` registered as a forward method), inside which the blocks' units gather
+    their shards as usual.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -112,19 +114,23 @@ def shard_model(model: nn.Module, env: DistEnv, precision: str) -> nn.Module:
 
     mp = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if precision == "bf16"
           else MixedPrecisionPolicy())
-    dit = model.dit
-    for block in dit.blocks:
+    for block in model.dit.blocks:
         fully_shard(block.self_attn, mp_policy=mp)
         fully_shard(block.ffn, mp_policy=mp)
-    for unit, methods in ((dit, ("context_kv",)), (model.track_head, ()), (model.text_encoder, ("encode",))):
-        if unit is None or not any(True for _ in unit.parameters()):
-            continue
-        fully_shard(unit, mp_policy=mp)
-        for name in methods:
-            register_fsdp_forward_method(unit, name)
     fully_shard(model, mp_policy=mp)
-    register_fsdp_forward_method(model, "velocity")
+    model.fsdp_call = types.MethodType(_call, model)
+    register_fsdp_forward_method(model, "fsdp_call")
     return model
+
+
+def _call(self, fn: Callable[..., Any], *args, **kwargs):
+    return fn(*args, **kwargs)
+
+
+def sharded_call(model: nn.Module, fn: Callable[..., Any], *args, **kwargs):
+    """``fn(*args, **kwargs)`` with ``model``'s root parameters gathered when it is FSDP-sharded."""
+    call = getattr(model, "fsdp_call", None)
+    return call(fn, *args, **kwargs) if call is not None else fn(*args, **kwargs)
 
 
 def precision_context(device: torch.device, env: DistEnv, precision: str):

@@ -103,6 +103,9 @@ class DMDTrainer:
     def generate(self, cond: Conditioning, exit_k: int, grad: bool) -> torch.Tensor:
         """A Self-Forcing rollout of the generator through the inference cache (sink + rolling window);
         one exit step for all chunks."""
+        return self.run.call(self.g, self._rollout, cond, exit_k, grad)
+
+    def _rollout(self, cond: Conditioning, exit_k: int, grad: bool) -> torch.Tensor:
         g = self.g
         chunks = -(-self.frames // self.cfg.stream.chunk_frames)
         with torch.set_grad_enabled(grad):
@@ -124,6 +127,16 @@ class DMDTrainer:
         slot = model.image_slot(cond.image, x0.shape[2], 0)
         return tracks, slot
 
+    def critic_velocity(self, x_t: torch.Tensor, t: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+        """The fake score: the critic's velocity (its text context without gradient)."""
+        def velocity():
+            tracks, slot = self._score_inputs(self.critic, cond, x_t)
+            with torch.no_grad():
+                text = self.context(self.critic, cond)
+            return self.critic.velocity(x_t, t, tracks, slot, text)
+
+        return self.run.call(self.critic, velocity)
+
     def exit_step(self, salt: int) -> int:
         return int(torch.randint(0, self.steps, (), generator=self.run.generator(salt)))
 
@@ -140,8 +153,7 @@ class DMDTrainer:
                 v_real = guided_velocity(self.teacher, x_t.to(self.teacher.dtype), t, tr, slot, text, null,
                                          self.guidance).float()
                 x0_real = flow.x0_from_velocity(x_t, v_real, sigma)
-                tr_c, slot_c = self._score_inputs(self.critic, cond, x0)
-                v_fake = self.critic.velocity(x_t, t, tr_c, slot_c, self.context(self.critic, cond)).float()
+                v_fake = self.critic_velocity(x_t, t, cond).float()
                 x0_fake = flow.x0_from_velocity(x_t, v_fake, sigma)
                 normalizer = (x0.detach() - x0_real).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
                 grad = torch.nan_to_num((x0_fake - x0_real) / normalizer)
@@ -156,10 +168,7 @@ class DMDTrainer:
             with torch.no_grad():
                 x0 = self.generate(cond, self.exit_step(k + 1), grad=False)
             x_t, sigma, noise = self._noisy(x0, cond.gens)
-            tr, slot = self._score_inputs(self.critic, cond, x0)
-            with torch.no_grad():
-                text = self.context(self.critic, cond)
-            v = self.critic.velocity(x_t, flow.to_timestep(sigma), tr, slot, text)
+            v = self.critic_velocity(x_t, flow.to_timestep(sigma), cond)
             loss = F.mse_loss(v.float(), (noise - x0).float())
         self.run.optimize(loss, self.c_opt, self.critic, 1.0, tag=f"critic{k}")
         return loss.item()

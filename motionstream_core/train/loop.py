@@ -35,7 +35,7 @@ from ..model import MotionStreamModel
 from .common import Budget, Stage, StageOptions, run_config
 from .distributed import (DistEnv, enable_activation_checkpointing, full_tensor, load_model_state,
                           load_optimizer_state, model_state, optimizer_state, peak_memory_mb, precision_context,
-                          shard_model)
+                          shard_model, sharded_call)
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,10 @@ class StageRun:
         """A frozen model (teacher) on this rank, in the compute precision (replicated, not sharded)."""
         model = model.to(self.device).eval().requires_grad_(False)
         return model.to(torch.bfloat16) if self.opts.precision == "bf16" else model
+
+    def call(self, model: nn.Module, fn: Callable[..., Any], *args, **kwargs):
+        """One training pass of ``model`` (``fn(*args, **kwargs)``), its shards gathered under FSDP2."""
+        return sharded_call(model, fn, *args, **kwargs)
 
     def autocast(self):
         return precision_context(self.device, self.env, self.opts.precision)

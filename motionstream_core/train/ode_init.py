@@ -160,13 +160,16 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
         index = [x.index for x in samples]
         states = traj["states"][index].float()
         with torch.no_grad():
-            text = trajectory_text(student, data, traj, index)
+            text = run.call(student, trajectory_text, student, data, traj, index)
         warmup_lr(opt, opts.lr, i, opts.warmup)
-        with run.autocast():
+        def losses():
             tracks = encode_tracks(student, traj["path"][index], traj["visible"][index], traj["ids"][index])
             ctx = student.dit.context_kv(text)
-            per_chunk = teacher_forced_losses(student, states, tracks, traj["image"][index].float().to(device), ctx,
-                                              sigmas, [x.gen for x in samples])
+            return teacher_forced_losses(student, states, tracks, traj["image"][index].float().to(device), ctx,
+                                         sigmas, [x.gen for x in samples])
+
+        with run.autocast():
+            per_chunk = run.call(student, losses)
             loss = per_chunk.mean()
         grad = run.optimize(loss, opt, student, 1.0)
         return {"loss": loss.item(), **{f"chunk{i}": c.item() for i, c in enumerate(per_chunk)}, "grad_norm": grad}

@@ -114,7 +114,7 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
         batch = make_batch(data, run.batch(len(data)), sampling, device, opts.text_drop)
         warmup_lr(opt, opts.lr, i, opts.warmup)
         with run.autocast():
-            loss = flow_matching_loss(model, batch, cfg.teacher.shift)
+            loss = run.call(model, flow_matching_loss, model, batch, cfg.teacher.shift)
         grad = run.optimize(loss, opt, model, 1.0)
         ema.update(model, i + 1)
         return {"loss": loss.item(), "grad_norm": grad}
