@@ -8,8 +8,15 @@
     motionstream train export      --out runs/demo                # -> motionstream_core/demo/weights/
     motionstream eval              --out runs/demo --clips 16
 
+Real videos (docs/TRAINING.md): ``prepare`` makes shards, then ``teacher``, ``ode``, ``dmd`` with ``--data``:
+
+    motionstream train prepare --videos videos/ --data data/ --vae wan_vae.safetensors --text-encoder umt5/
+    torchrun --nproc_per_node 8 -m motionstream_core.train.cli teacher --out runs/wan --config wan2.1-1.3b \
+        --data data/ --set init=Wan2.1-Fun-1.3B-Control.safetensors --precision bf16 --checkpointing
+
 Every stage resumes from ``<out>/<stage>/ckpt.pt``, stops at ``--steps`` (a total across resumes) or
 after ``--minutes`` of this run, prints progress and appends its losses to ``<out>/<stage>/log.jsonl``.
+The same command runs in one process or under ``torchrun`` (FSDP2; ``--batch`` is the global batch).
 Without this package's CLI registration the same works as ``python -m motionstream_core.train.cli``.
 """
 
@@ -32,11 +39,31 @@ def _run_stage(args) -> int:
         for label, path in export_demo(out, source=args.source, dest=args.dest).items():
             print(f"{label}: {path}")
         return 0
+    if args.stage == "prepare":
+        from .prepare import PrepareOptions, prepare
+
+        needed = ("videos", "data", "vae", "text_encoder")
+        missing = [f"--{n.replace('_', '-')}" for n in needed if not getattr(args, n)]
+        if missing:
+            raise SystemExit(f"motionstream train prepare: needs {', '.join(missing)}")
+        popts = PrepareOptions(videos=args.videos, data=args.data, vae=args.vae, text_encoder=args.text_encoder,
+                               config=args.config or PrepareOptions.config)
+        _apply_options(popts, args)
+        print(prepare(popts))
+        return 0
     spec = get_stage(args.stage)
     opts = spec.options(args.preset)
-    fields = {f.name for f in dataclasses.fields(opts)}
+    _apply_options(opts, args)
+    spec.function()(out, opts, config_name=args.config)
+    return 0
+
+
+def _apply_options(opts, args) -> None:
+    """The command line's options (``--steps`` etc. and every ``--set KEY=VALUE``) onto ``opts``, typed by
+    the option's declared type."""
+    fields = {f.name: f for f in dataclasses.fields(opts)}
     for name in ("steps", "minutes", "batch", "lr", "device", "seed", "save_every_s", "log_every", "precision",
-                 "checkpointing"):
+                 "checkpointing", "data"):
         value = getattr(args, name, None)
         if value is not None and name in fields:
             setattr(opts, name, value)
@@ -46,11 +73,18 @@ def _run_stage(args) -> int:
         if key not in fields:
             raise SystemExit(f"motionstream train {args.stage}: unknown option {key!r} for --set "
                              f"(known: {', '.join(sorted(fields))})")
-        current = getattr(opts, key)
-        setattr(opts, key, type(current)(raw) if current is not None and not isinstance(current, bool)
-                else (raw.lower() in ("1", "true", "yes") if isinstance(current, bool) else float(raw)))
-    spec.function()(out, opts, config_name=args.config)
-    return 0
+        kind = str(fields[key].type)
+        if raw.lower() == "none" and "None" in kind:
+            value = None
+        elif kind.startswith("bool"):
+            value = raw.lower() in ("1", "true", "yes")
+        elif kind.startswith("int"):
+            value = int(raw)
+        elif kind.startswith("float"):
+            value = float(raw)
+        else:
+            value = raw
+        setattr(opts, key, value)
 
 
 def _run_eval(args) -> int:
@@ -72,7 +106,7 @@ def _run_eval(args) -> int:
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train the demo model's stages (autoencoder, decoder, teacher, ode, dmd, export)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=tuple(STAGES) + ("export",))
+    p.add_argument("stage", choices=tuple(STAGES) + ("prepare", "export"))
     _add_stage_arguments(p)
     p.set_defaults(func=_run_stage)
     return p
@@ -96,6 +130,11 @@ def _add_stage_arguments(p: argparse.ArgumentParser) -> None:
                    help="bf16: bf16 compute with fp32 master weights (FSDP2's mixed precision under torchrun)")
     p.add_argument("--checkpointing", action="store_const", const=True, default=None,
                    help="activation checkpointing (recompute block activations in the backward pass)")
+    p.add_argument("--data", default=None, help="prepared clips folder (prepare writes it; teacher/ode/dmd read it)")
+    p.add_argument("--videos", default=None, help="prepare: a folder of videos, a list file or a JSONL")
+    p.add_argument("--vae", default=None, help="prepare: the Wan VAE (single file or diffusers folder)")
+    p.add_argument("--text-encoder", dest="text_encoder", default=None,
+                   help="prepare: a transformers folder with the umT5 tokenizer and encoder")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other stage option (repeatable)")
     p.add_argument("--source", default=None, help="export: the stage whose student to ship (default: dmd, else ode)")
     p.add_argument("--dest", default=None, help="export: folder (default motionstream_core/demo/weights)")
@@ -133,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m motionstream_core.train.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     # standalone: `python -m motionstream_core.train.cli teacher ...` == `motionstream train teacher ...`
-    for stage in tuple(STAGES) + ("export",):
+    for stage in tuple(STAGES) + ("prepare", "export"):
         sp = sub.add_parser(stage)
         _add_stage_arguments(sp)
         sp.set_defaults(func=_run_stage, stage=stage)

@@ -90,6 +90,16 @@ class StageOptions:
     quiet: bool = False
 
 
+@dataclass
+class ModelStageOptions(StageOptions):
+    """The teacher, ODE and DMD stages: where their clips come from and how tracks and text are dropped."""
+    data: str = ""  # a prepared folder (`motionstream train prepare`); "" = the run's synthetic latent cache
+    max_tracks: int = 64  # tracks per sample (padded)
+    track_drop: float = 0.1  # no tracks at all: the motion-unconditional branch
+    text_drop: float = 0.1  # the empty prompt: the text-unconditional branch
+    mask_prob: float = 0.5  # hide some tracks over a mid-clip interval
+
+
 # -- run directory and model config -----------------------------------------------------------------
 
 def run_config(out: str | os.PathLike, config_name: str | None = None) -> ModelConfig:
@@ -112,8 +122,9 @@ def run_config(out: str | os.PathLike, config_name: str | None = None) -> ModelC
 
 # -- models -----------------------------------------------------------------------------------------
 
-def build_model(cfg: ModelConfig, seed: int = 0) -> MotionStreamModel:
-    """A freshly initialised MotionStream model with the demo text encoder (training init).
+def build_model(cfg: ModelConfig, seed: int = 0, text_encoder: bool = True) -> MotionStreamModel:
+    """A freshly initialised MotionStream model, with the demo text encoder unless ``text_encoder`` is False
+    (real data brings umT5 embeddings) (training init).
 
     Linear layers get Xavier-uniform weights and zero biases, the output head starts at zero (the
     first prediction is v = 0), as is usual for DiTs trained from scratch.
@@ -121,7 +132,7 @@ def build_model(cfg: ModelConfig, seed: int = 0) -> MotionStreamModel:
     from ..text_encoder import DemoTextEncoder
 
     torch.manual_seed(seed)
-    model = MotionStreamModel(cfg, text_encoder=DemoTextEncoder.from_config(cfg))
+    model = MotionStreamModel(cfg, text_encoder=DemoTextEncoder.from_config(cfg) if text_encoder else None)
     for m in model.dit.modules():
         if isinstance(m, nn.Linear):
             nn.init.xavier_uniform_(m.weight)

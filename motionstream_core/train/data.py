@@ -28,6 +28,9 @@ from ..track_head import pack_time, rasterize_tracks
 from ..synthetic import SyntheticClipConfig, make_clip
 
 
+CACHE = "latents"  # the run's synthetic latent cache folder
+
+
 def clip_config(cfg: ModelConfig, num_frames: int, num_points: int = 64) -> SyntheticClipConfig:
     return SyntheticClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points)
 
@@ -160,6 +163,26 @@ def randint(high: int, batch: int, gen: Gens) -> Tensor:
     return torch.stack([torch.randint(0, high, (), generator=g) for g in gen])
 
 
+def stage_data(out: str | Path, data: str = "") -> "Clips":
+    """The clips the teacher, ODE and DMD stages train on: a prepared folder, else the run's synthetic cache."""
+    if data:
+        from .prepare import PreparedClips
+
+        return PreparedClips(data)
+    return load_latent_cache(Path(out) / CACHE)
+
+
+def check_data(data, cfg: ModelConfig) -> None:
+    """One clear error when the clips' latents do not fit the run's model config."""
+    if hasattr(data, "check"):
+        data.check(cfg)
+        return
+    c, _, h, w = data.latent_shape
+    want = (cfg.latent_channels, cfg.height // cfg.vae.spatial_stride, cfg.width // cfg.vae.spatial_stride)
+    if (c, h, w) != want:
+        raise ValueError(f"the clips have latents {(c, h, w)}, model config {cfg.name!r} needs {want}")
+
+
 # -- track conditioning -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -169,6 +192,12 @@ class TrackSampling:
     drop_prob: float = 0.1  # no tracks at all (motion-unconditional branch of the guidance)
     mask_prob: float = 0.5  # hide a random part of the tracks over a random mid-clip interval
     ids_max: int = 1024  # track IDs are a random prefix of a permutation of [0, ids_max)
+
+
+def track_sampling(opts, cfg: ModelConfig) -> TrackSampling:
+    """A stage's track conditioning (``common.ModelStageOptions``) for model config ``cfg``."""
+    return TrackSampling(max_tracks=opts.max_tracks, drop_prob=opts.track_drop, mask_prob=opts.mask_prob,
+                         ids_max=cfg.track_head.max_id)
 
 
 def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Generator,

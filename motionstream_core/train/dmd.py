@@ -30,10 +30,11 @@ from .. import flow
 from ..checkpoints import load_model
 from ..teacher import Guidance, guided_velocity
 from .causal import rollout, student_sigmas
-from .common import StageOptions
-from .data import Clips, TrackSampling, encode_tracks, null_batch, randn, sample_track_batch, text_batch
+from .common import ModelStageOptions
+from .data import (Clips, check_data, encode_tracks, null_batch, randn, sample_track_batch, stage_data, text_batch,
+                   track_sampling)
 from .loop import Sample, StageRun, tokens_per_clip
-from .ode_init import init_student, stage_clips
+from .ode_init import init_student
 from .teacher_train import load_teacher
 
 NAME = "dmd"
@@ -41,7 +42,7 @@ PRODUCT = "student.safetensors"
 
 
 @dataclass
-class DMDOptions(StageOptions):
+class DMDOptions(ModelStageOptions):
     steps: int = 100_000  # generator steps
     batch: int = 2
     lr: float = 1e-5  # generator
@@ -52,7 +53,6 @@ class DMDOptions(StageOptions):
     track_drop: float = 0.05
     text_drop: float = 0.0
     mask_prob: float = 0.3
-    max_tracks: int = 64
     log_every: int = 1
 
 
@@ -79,8 +79,7 @@ class DMDTrainer:
         cfg = teacher.config
         self.cfg = cfg
         self.guidance = Guidance.from_config(cfg.teacher)
-        self.sampling = TrackSampling(max_tracks=opts.max_tracks, drop_prob=opts.track_drop, mask_prob=opts.mask_prob,
-                                      ids_max=cfg.track_head.max_id)
+        self.sampling = track_sampling(opts, cfg)
         self.frames = data.latent_shape[1]
         self.steps = len(student_sigmas(teacher))
         g_params = [p for p in generator.parameters() if p.requires_grad]
@@ -186,7 +185,8 @@ def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dic
     if critic.text_encoder is not None:
         critic.text_encoder.requires_grad_(False)
     critic = run.prepare(critic)
-    data = stage_clips(out)
+    data = stage_data(out, opts.data)
+    check_data(data, run.cfg)
     trainer = DMDTrainer(run, generator, critic, teacher, data, opts)
     run.keep_model("generator", generator)
     run.keep_model("critic", critic)

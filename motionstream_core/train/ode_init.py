@@ -23,21 +23,24 @@ import torch
 from ..checkpoints import load_model
 from ..teacher import Guidance, teacher_sample
 from .causal import student_sigmas, teacher_forced_losses
-from .common import StageOptions, warmup_lr
-from .data import Clips, TrackSampling, encode_tracks, load_latent_cache, null_batch, sample_track_batch, text_batch
+from .common import ModelStageOptions, warmup_lr
+from .data import (Clips, check_data, encode_tracks, null_batch, randn, sample_track_batch, stage_data, text_batch,
+                   track_sampling)
 from .loop import StageRun, seeded, tokens_per_clip
-from .teacher_train import CACHE, load_teacher
+from .init import initial_student
+from .teacher_train import load_teacher
 
 NAME = "ode"
 PRODUCT = "student.safetensors"
 
 
 @dataclass
-class ODEOptions(StageOptions):
+class ODEOptions(ModelStageOptions):
     steps: int = 100_000
     batch: int = 4
     lr: float = 1e-4
     warmup: int = 50
+    init: str = ""  # the student's start: "" = the run's teacher; else a file (see train/init.py)
     traj_clips: int = 160
     traj_batch: int = 4
     traj_minutes: float | None = None  # stop making trajectories after this long (keeps what is done)
@@ -45,7 +48,6 @@ class ODEOptions(StageOptions):
     track_drop: float = 0.05
     text_drop: float = 0.05
     mask_prob: float = 0.3
-    max_tracks: int = 64
 
 
 PRESETS = {"demo": ODEOptions(),
@@ -64,8 +66,7 @@ def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, ran
         raise ValueError(f"teacher_steps ({opts.teacher_steps}) must be a multiple of the student's {steps} steps")
     every = opts.teacher_steps // steps
     guidance = Guidance.from_config(cfg.teacher)
-    sampling = TrackSampling(max_tracks=opts.max_tracks, drop_prob=opts.track_drop, mask_prob=opts.mask_prob,
-                             ids_max=cfg.track_head.max_id)
+    sampling = track_sampling(opts, cfg)
     shards = math.ceil(opts.traj_clips / opts.traj_batch)
     t0 = time.monotonic()
     for s in range(rank, shards, world):
@@ -85,8 +86,9 @@ def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, ran
         with torch.no_grad():
             tracks = encode_tracks(teacher, p, v, ids)
             null = null_batch(teacher, data, len(index))
-            text = torch.where(keep.view(-1, 1, 1).to(null.device), text_batch(teacher, clips.caption, clips.text), null)
-            noise = torch.stack([torch.randn(z.shape[1:], generator=g) for g in gens]).to(teacher.device)
+            text = torch.where(keep.view(-1, 1, 1).to(null.device), text_batch(teacher, clips.caption, clips.text),
+                               null)
+            noise = randn(tuple(z.shape), gens).to(teacher.device)
             _, traj = teacher_sample(teacher, noise, tracks, teacher.image_slot(image, z.shape[2], 0), text, null,
                                      opts.teacher_steps, cfg.stream.shift, guidance, return_trajectory=True)
         states = traj[::every].transpose(0, 1).half().cpu()  # [b, steps + 1, C, F, h, w]
@@ -121,28 +123,29 @@ def trajectory_text(model, data: Clips, traj: dict, index: list[int]) -> torch.T
 def init_student(path: Path, device) -> torch.nn.Module:
     """A trainable student from a MotionStream checkpoint; its text encoder stays frozen."""
     model = load_model(path, device=device)
+    return trainable_student(model)
+
+
+def trainable_student(model: torch.nn.Module) -> torch.nn.Module:
     model.requires_grad_(True)
     if model.text_encoder is not None:
         model.text_encoder.requires_grad_(False)
     return model.train()
 
 
-def stage_clips(out: str, data: str = "") -> Clips:
-    """The clips the student stages condition on: the run's synthetic latent cache."""
-    return load_latent_cache(Path(out) / CACHE)
-
-
 def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dict:
     run = StageRun(out, NAME, opts, config_name)
     cfg, device = run.cfg, run.device
-    data = stage_clips(out)
+    data = stage_data(out, opts.data)
+    check_data(data, cfg)
     teacher = load_teacher(out, device)
     folder = make_trajectories(out, teacher, data, opts, run.stage.say, run.env.rank, run.env.world)
     run.env.barrier()
     traj = load_trajectories(folder)
     n = len(traj["states"])
     del teacher
-    student = run.prepare(init_student(Path(out) / "teacher" / "teacher.safetensors", device))
+    start = initial_student(cfg, opts.init, Path(out) / "teacher" / "teacher.safetensors", text_encoder=not opts.data)
+    student = run.prepare(trainable_student(start))
     params = [p for p in student.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=0.0, betas=(0.9, 0.99))
     run.keep_model("model", student)

@@ -24,31 +24,28 @@ import torch.nn.functional as F
 from .. import flow
 from ..checkpoints import load_model
 from .autoencoder import load_stage_codec_parts
-from .common import EMA, StageOptions, build_model, warmup_lr
-from .data import (Batch, Clips, TrackSampling, build_latent_cache, clip_config, encode_tracks, load_latent_cache,
-                   make_batch, randn)
+from .common import EMA, ModelStageOptions, warmup_lr
+from .data import (CACHE, Batch, Clips, build_latent_cache, check_data, clip_config, encode_tracks, load_latent_cache,
+                   make_batch, randn, stage_data, track_sampling)
+from .init import initial_model
 from .loop import StageRun, tokens_per_clip
 
 NAME = "teacher"
 PRODUCT = "teacher.safetensors"
-CACHE = "latents"
 
 
 @dataclass
-class TeacherOptions(StageOptions):
+class TeacherOptions(ModelStageOptions):
     steps: int = 200_000
     batch: int = 4
     lr: float = 5e-4
     warmup: int = 100
     weight_decay: float = 0.0
     ema: float = 0.995
-    frames: int = 33  # pixel frames per clip (9 latent frames = 3 student chunks)
-    cache_clips: int = 1000
-    tracks_per_clip: int = 64
-    max_tracks: int = 64
-    track_drop: float = 0.1
-    text_drop: float = 0.1
-    mask_prob: float = 0.5
+    init: str = ""  # start from public weights (see train/init.py); "" = from scratch
+    frames: int = 33  # synthetic data: pixel frames per clip (9 latent frames = 3 student chunks)
+    cache_clips: int = 1000  # synthetic data: clips in the latent cache
+    tracks_per_clip: int = 64  # synthetic data: tracks rendered per clip
 
 
 PRESETS = {"demo": TeacherOptions(),
@@ -88,11 +85,12 @@ def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | 
 def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None) -> dict:
     run = StageRun(out, NAME, opts, config_name)
     cfg, device = run.cfg, run.device
-    if run.env.main:
+    if run.env.main and not opts.data:
         ensure_latent_cache(out, cfg, opts, device, run.stage.say)
     run.env.barrier()
-    data = load_latent_cache(Path(out) / CACHE)
-    model = run.prepare(build_model(cfg, opts.seed))
+    data = stage_data(out, opts.data)
+    check_data(data, cfg)
+    model = run.prepare(initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data))
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
     ema = EMA(model, opts.ema)
     run.keep_model("model", model)
@@ -102,11 +100,10 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
                                        overrides=ema.full()))
     run.resume()
     run.tokens_per_sample = tokens_per_clip(cfg, data.latent_shape)
-    sampling = TrackSampling(max_tracks=opts.max_tracks, drop_prob=opts.track_drop, mask_prob=opts.mask_prob,
-                             ids_max=cfg.track_head.max_id)
+    sampling = track_sampling(opts, cfg)
     params = sum(p.numel() for p in model.parameters())
     run.stage.say(f"teacher {cfg.name}: {params / 1e6:.2f}M parameters on {device} x {run.env.world}, {len(data)} "
-                  f"clips of {opts.frames} frames, batch {opts.batch}, until step {opts.steps}"
+                  f"clips of {data.latent_shape[1]} latent frames, batch {opts.batch}, until step {opts.steps}"
                   + (f" or {opts.minutes} min" if opts.minutes else ""))
     model.train()
 
