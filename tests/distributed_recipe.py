@@ -1,0 +1,58 @@
+"""Driver of tests/test_train_distributed.py: the recipe on prepared clips, in one process or under torchrun.
+
+    torchrun --nproc_per_node 2 tests/distributed_recipe.py many DATA ROOT
+    python tests/distributed_recipe.py one DATA ROOT
+
+``many`` (2 processes): ROOT/many: teacher, ode, dmd with every step's gradients dumped; ROOT/resumed: the
+teacher stopped half-way and resumed. ``one`` (1 process): ROOT/one: one step of each stage with gradients
+dumped, each stage starting from the same weights as ``many``'s (its teacher and ODE student are copied in),
+so the first steps of both must have the same gradients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from motionstream_core.train import dmd, ode_init, teacher_train
+
+TEACHER_STEPS = 12
+ODE_STEPS = 8
+DMD_STEPS = 3
+
+
+def opts(module, **kw):
+    return dataclasses.replace(module.PRESETS["tiny"], quiet=False, log_every=1, save_every_s=1e9, **kw)
+
+
+def main(mode: str, data: str, root: str) -> None:
+    torch.set_num_threads(1)
+    root_p = Path(root)
+    if mode == "many":
+        out = str(root_p / "many")
+        dump = str(root_p / "grads" / "many.pt")
+        teacher_train.train_teacher(out, opts(teacher_train, data=data, steps=TEACHER_STEPS, grad_dump=dump), "tiny")
+        ode_init.train_ode(out, opts(ode_init, data=data, steps=ODE_STEPS, grad_dump=dump))
+        dmd.train_dmd(out, opts(dmd, data=data, steps=DMD_STEPS, grad_dump=dump))
+        resumed = str(root_p / "resumed")
+        teacher_train.train_teacher(resumed, opts(teacher_train, data=data, steps=TEACHER_STEPS // 2), "tiny")
+        teacher_train.train_teacher(resumed, opts(teacher_train, data=data, steps=TEACHER_STEPS))
+    else:
+        out = root_p / "one"
+        many = root_p / "many"
+        dump = str(root_p / "grads" / "one.pt")
+        teacher_train.train_teacher(str(out), opts(teacher_train, data=data, steps=1, grad_dump=dump), "tiny")
+        shutil.copy(many / "teacher" / "teacher.safetensors", out / "teacher" / "teacher.safetensors")
+        ode_init.train_ode(str(out), opts(ode_init, data=data, steps=1, grad_dump=dump))
+        shutil.copy(many / "ode" / "student.safetensors", out / "ode" / "student.safetensors")
+        dmd.train_dmd(str(out), opts(dmd, data=data, steps=1, grad_dump=dump))
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

@@ -1,0 +1,176 @@
+"""Training on real video files, in one process and under torchrun (2 CPU processes, gloo, FSDP2).
+
+A module fixture writes tiny H.264 videos (PyAV; one broken, one too short), a tiny random Wan VAE
+(diffusers) and a tiny random umT5 (transformers) and prepares shards with them. Then
+``tests/distributed_recipe.py`` trains teacher -> ODE -> DMD under ``torchrun --nproc_per_node 2``
+and one step of each stage in one process from the same weights:
+
+* a 2-process step has the gradients of a 1-process step on the same global batch: every gradient
+  tensor within 1e-5 of its largest entry (measured: <= 2e-6; fp32, the sums only reordered);
+* a teacher stopped half-way and resumed ends bit-identical to an uninterrupted one (weights, EMA);
+* the teacher's and the student's losses on fixed batches go down, and so does the critic's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("diffusers", reason="data preparation needs diffusers (extra 'wanvae')")
+pytest.importorskip("transformers", reason="data preparation needs transformers (extra 'train')")
+
+from tiny_training_data import make_tiny_umt5, make_tiny_vae, write_video, write_videos  # noqa: E402
+
+from motionstream_core.checkpoints import load_model  # noqa: E402
+from motionstream_core.config import get_config  # noqa: E402
+from motionstream_core.train import ode_init, teacher_train  # noqa: E402
+from motionstream_core.train.causal import student_sigmas, teacher_forced_losses  # noqa: E402
+from motionstream_core.train.common import read_log  # noqa: E402
+from motionstream_core.train.data import TrackSampling, encode_tracks, make_batch  # noqa: E402
+from motionstream_core.train.init import initial_model  # noqa: E402
+from motionstream_core.train.loop import Sample, seeded  # noqa: E402
+from motionstream_core.train.prepare import PrepareOptions, PreparedClips, prepare  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAD_TOLERANCE = 1e-5  # of each tensor's largest gradient
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("realdata")
+    videos = write_videos(root / "videos")
+    opts = PrepareOptions(videos=str(root / "videos"), data=str(root / "data"), vae=str(make_tiny_vae(root / "vae")),
+                          text_encoder=str(make_tiny_umt5(root / "umt5")), config="tiny", frames=21, points=16,
+                          shard_size=2)
+    lines: list[str] = []
+    manifest = json.loads(prepare(opts, say=lines.append).read_text())
+    return {"root": root, "videos": videos, "opts": opts, "lines": lines, "manifest": manifest}
+
+
+def test_unreadable_videos_are_one_line_each_and_the_rest_go_on(prepared):
+    v, lines = prepared["videos"], prepared["lines"]
+    skipped = [line for line in lines if line.startswith("prepare: skipped")]
+    assert skipped == [f"prepare: skipped {v['broken']}: cannot decode (InvalidDataError: [Errno 1094995529] "
+                       f"Invalid data found when processing input: 'the file')",
+                       f"prepare: skipped {v['short']}: too short: 5 frames at 16 fps, a clip needs 21"], lines
+    m = prepared["manifest"]
+    assert m["videos"] == 6 and m["clips"] == 4
+    assert [f["video"] for f in m["failed"]] == [str(v["broken"]), str(v["short"])]
+    data = PreparedClips(prepared["opts"].data)
+    clips = data.take(list(range(len(data))))
+    assert clips.caption == [v[f"good{i}"].with_suffix(".txt").read_text() for i in range(4)]
+    assert clips.z.shape == (4, 16, 6, 8, 8) and clips.image.shape == (4, 16, 1, 8, 8)
+    assert [t.shape[1] for t in clips.text] == [32] * 4 and data.null_text.shape == (1, 32)  # "" -> </s> only
+
+
+def test_prepare_resumes_shard_by_shard(prepared):
+    data = Path(prepared["opts"].data)
+    before = PreparedClips(data).take([1, 2])
+    (data / "shard_00001.json").unlink()
+    lines: list[str] = []
+    prepare(prepared["opts"], say=lines.append)
+    assert [line.split(":")[1].strip() for line in lines if "clips" in line] == ["shard_00001 (2/3)"], lines
+    after = PreparedClips(data).take([1, 2])
+    assert torch.equal(before.z, after.z) and torch.equal(before.path, after.path)
+
+
+def test_user_track_files_are_mapped_into_the_clip(tmp_path, prepared):
+    """A CoTracker-style [T, N, 2] file in the source video's pixels and frames lands on the clip's pixels
+    (80x72 source -> cover-scaled to 71x64, centre crop x 3..67); points leaving the crop are hidden."""
+    from motionstream_core.train.videos import clip_tracks, read_clips
+
+    video = write_video(tmp_path / "v.mp4", frames=30)
+    t = np.arange(30, dtype=np.float32)
+    path = np.stack([np.stack([10 + 2 * t, 20 + 0 * t], -1), np.stack([78 + 0 * t, 36 + 0 * t], -1)], 1)  # [T, 2, 2]
+    np.save(tmp_path / "v.mp4.tracks.npy", path)
+    (frames, geo), = read_clips(video, 21, 16, 64, 64)
+    assert geo.frames == tuple(range(21)) and (geo.offset_x, geo.offset_y) == (3, 0)
+    p, vis = clip_tracks(frames, geo, 4, str(tmp_path / "v.mp4.tracks.npy"))
+    scale = 71 / 80
+    np.testing.assert_allclose(p[:, 0], np.stack([(10 + 2 * t[:21]) * scale - 3, 20 * scale + 0 * t[:21]], -1),
+                               atol=1e-4)
+    assert vis[:, 0].all() and not vis[:, 1].any() and not vis[:, 2:].any()  # x = 78 * 0.8875 - 3 > 64: outside
+
+
+def _run(args: list[str], env: dict) -> None:
+    r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+
+
+@pytest.fixture(scope="module")
+def trained(prepared):
+    if shutil.which("torchrun") is None:
+        pytest.skip("torchrun is not on PATH")
+    root = prepared["root"] / "runs"
+    root.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    data = prepared["opts"].data
+    script = str(ROOT / "tests" / "distributed_recipe.py")
+    _run(["torchrun", "--nproc_per_node", "2", "--master_port", "29517", script, "many", data, str(root)], env)
+    _run([sys.executable, script, "one", data, str(root)], env)
+    return root
+
+
+@pytest.mark.parametrize("tag", ["teacher", "ode", "generator", "critic0", "critic4"])
+def test_two_processes_step_like_one(trained, tag):
+    one = torch.load(trained / "grads" / f"one_{tag}_0.pt")
+    many = torch.load(trained / "grads" / f"many_{tag}_0.pt")
+    assert one.keys() == many.keys() and len(one) > 10
+    for k in one:
+        scale = one[k].abs().max().clamp(min=1e-12)
+        assert (one[k] - many[k]).abs().max() <= GRAD_TOLERANCE * scale, k
+    assert any(one[k].abs().max() > 0 for k in one)
+
+
+def test_stop_and_resume_equals_an_uninterrupted_run(trained):
+    a = torch.load(trained / "many" / "teacher" / "ckpt.pt", weights_only=False)
+    b = torch.load(trained / "resumed" / "teacher" / "ckpt.pt", weights_only=False)
+    assert a["step"] == b["step"] == 12
+    for part in ("model",):
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
+    assert all(torch.equal(a["ema"]["shadow"][k], b["ema"]["shadow"][k]) for k in a["ema"]["shadow"])
+    steps = [row["step"] for row in read_log(trained / "resumed" / "teacher" / "log.jsonl")]
+    assert steps == list(range(1, 13))
+
+
+def test_losses_go_down(prepared, trained):
+    cfg = get_config("tiny")
+    data = PreparedClips(prepared["opts"].data)
+    sampling = TrackSampling(max_tracks=8, drop_prob=0, mask_prob=0)
+
+    def teacher_loss(model):
+        batches = [make_batch(data, [Sample(i, seeded(99, r, i), i) for i in range(4)], sampling, "cpu")
+                   for r in range(4)]
+        with torch.no_grad():
+            return sum(float(teacher_train.flow_matching_loss(model, b, cfg.teacher.shift)) for b in batches) / 4
+
+    start = initial_model(cfg, "", 0, text_encoder=False)
+    trained_teacher = initial_model(cfg, "", 0, text_encoder=False)
+    trained_teacher.load_state_dict(torch.load(trained / "many" / "teacher" / "ckpt.pt", weights_only=False)["model"])
+    before, after = teacher_loss(start), teacher_loss(trained_teacher)
+    assert after < 0.95 * before, (before, after)
+
+    traj = ode_init.load_trajectories(trained / "many" / "ode" / "trajectories")
+
+    def ode_loss(model):
+        idx = [0, 1, 2, 3]
+        with torch.no_grad():
+            text = ode_init.trajectory_text(model, data, traj, idx)
+            tracks = encode_tracks(model, traj["path"][idx], traj["visible"][idx], traj["ids"][idx])
+            return float(teacher_forced_losses(model, traj["states"][idx].float(), tracks, traj["image"][idx].float(),
+                                               model.dit.context_kv(text), student_sigmas(model),
+                                               [seeded(5, i) for i in idx]).mean())
+
+    before = ode_loss(load_model(trained / "many" / "teacher" / "teacher.safetensors"))
+    after = ode_loss(load_model(trained / "many" / "ode" / "student.safetensors"))
+    assert after < 0.8 * before, (before, after)
+    critic = [row["critic"] for row in read_log(trained / "many" / "dmd" / "log.jsonl")]
+    assert len(critic) == 3 and critic[-1] < critic[0], critic
