@@ -98,6 +98,7 @@ class ModelStageOptions(StageOptions):
     track_drop: float = 0.1  # no tracks at all: the motion-unconditional branch
     text_drop: float = 0.1  # the empty prompt: the text-unconditional branch
     mask_prob: float = 0.5  # hide some tracks over a mid-clip interval
+    ema: float = 0.0  # > 0: also keep an exponential moving average of the trained model (its own product)
 
 
 # -- run directory and model config -----------------------------------------------------------------

@@ -39,6 +39,7 @@ from .teacher_train import load_teacher
 
 NAME = "dmd"
 PRODUCT = "student.safetensors"
+EMA_PRODUCT = "student_ema.safetensors"  # with --set ema=<decay>
 
 
 @dataclass
@@ -86,6 +87,7 @@ class DMDTrainer:
         c_params = [p for p in critic.parameters() if p.requires_grad]
         self.g_opt = torch.optim.AdamW(g_params, lr=opts.lr, betas=(0.0, 0.999), weight_decay=0.0)
         self.c_opt = torch.optim.AdamW(c_params, lr=opts.critic_lr, betas=(0.0, 0.999), weight_decay=0.0)
+        self.ema = None  # the generator's EMA (``--set ema=<decay>``)
 
     def conditioning(self, samples: list[Sample]) -> Conditioning:
         clips = self.data.take([x.index for x in samples])
@@ -158,6 +160,8 @@ class DMDTrainer:
                 grad = torch.nan_to_num((x0_fake - x0_real) / normalizer)
             loss = 0.5 * F.mse_loss(x0.float(), (x0 - grad).detach().float())
         gnorm = self.run.optimize(loss, self.g_opt, self.g, 10.0, tag="generator")
+        if self.ema is not None:
+            self.ema.update(self.g, self.run.step + 1)
         return {"dmd": loss.item(), "dmd_grad": grad.abs().mean().item(), "g_grad_norm": gnorm,
                 "real_gap": (x0.detach() - x0_real).abs().mean().item()}
 
@@ -193,6 +197,7 @@ def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dic
     run.keep_optimizer("g_opt", trainer.g_opt, generator)
     run.keep_optimizer("c_opt", trainer.c_opt, critic)
     run.on_save(lambda: run.save_model(generator, run.stage.dir / PRODUCT, {"stage": NAME, "steps": str(run.step)}))
+    trainer.ema = run.keep_ema(generator, opts.ema, run.stage.dir / EMA_PRODUCT)
     run.resume()
     run.tokens_per_sample = tokens_per_clip(run.cfg, data.latent_shape)
     run.stage.say(f"Self-Forcing DMD: generator lr {opts.lr}, critic lr {opts.critic_lr}, generator:critic "

@@ -54,8 +54,8 @@ class UMT5TextEncoder:
     @classmethod
     def from_folder(cls, folder: str | Path, max_length: int = 512, device: torch.device | str = "cpu",
                     dtype: torch.dtype = torch.float32) -> "UMT5TextEncoder":
-        """A transformers folder with the tokenizer and ``UMT5EncoderModel`` weights (e.g. google/umt5-xxl's
-        encoder, or Wan's ``google/umt5-xxl`` tokenizer with converted weights)."""
+        """A transformers folder with the tokenizer and ``UMT5EncoderModel`` weights, or a diffusers Wan
+        repository (``Wan-AI/Wan2.1-T2V-1.3B-Diffusers``) with ``tokenizer/`` and ``text_encoder/``."""
         try:
             from transformers import AutoTokenizer, UMT5EncoderModel
         except ImportError as e:
@@ -63,8 +63,10 @@ class UMT5TextEncoder:
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"umT5 folder not found: {folder}")
-        tok = AutoTokenizer.from_pretrained(str(folder))
-        model = UMT5EncoderModel.from_pretrained(str(folder)).to(dtype)
+        # a diffusers Wan repository keeps them apart: <repo>/tokenizer and <repo>/text_encoder
+        split = (folder / "tokenizer").is_dir() and (folder / "text_encoder").is_dir()
+        tok = AutoTokenizer.from_pretrained(str(folder / "tokenizer" if split else folder))
+        model = UMT5EncoderModel.from_pretrained(str(folder / "text_encoder" if split else folder)).to(dtype)
         return cls(tok, model, max_length, device)
 
     @torch.no_grad()

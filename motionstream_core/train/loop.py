@@ -70,6 +70,7 @@ class StageRun:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self.tokens_per_sample = 0
+        self.readout: dict = {}
         self._models: dict[str, nn.Module] = {}
         self._optims: dict[str, tuple[torch.optim.Optimizer, nn.Module]] = {}
         self._parts: dict[str, Any] = {}
@@ -157,6 +158,18 @@ class StageRun:
         if self.env.main:
             self.save_state(model, sd, path, metadata)
 
+    def keep_ema(self, model: MotionStreamModel, decay: float, path: Path):
+        """With ``decay`` > 0: an EMA of ``model``, checkpointed, and written to ``path`` at every checkpoint."""
+        if decay <= 0:
+            return None
+        from .common import EMA
+
+        ema = EMA(model, decay)
+        self.keep("ema", ema)
+        self.on_save(lambda: self.save_model(model, path, {"stage": self.name, "steps": str(self.step),
+                                                           "ema": str(decay)}, overrides=ema.full()))
+        return ema
+
     def save_state(self, model: MotionStreamModel, sd: dict, path: Path, metadata: dict[str, str]) -> None:
         """A MotionStream checkpoint with ``model``'s architecture and the full state dict ``sd`` (rank 0)."""
         te = model.text_encoder
@@ -238,15 +251,18 @@ class StageRun:
     def report(self, seconds: float, steps: int) -> None:
         """Throughput of this invocation and the peak memory of every rank."""
         peaks = self.env.gather(peak_memory_mb(self.device))
+        self.readout = {"steps": steps, "seconds": seconds, "peak_mb_per_rank": peaks, "world": self.env.world}
         if steps:
             sps = steps * self.opts.batch / max(seconds, 1e-9)
+            self.readout.update(samples_per_s=sps, tokens_per_s=sps * self.tokens_per_sample)
             self.stage.say(f"{steps} steps in {seconds:.1f} s: {sps:.3f} samples/s, "
                            f"{sps * self.tokens_per_sample:.0f} tokens/s on {self.env.world} process(es)")
         what = "peak GPU memory allocated" if self.device.type == "cuda" else "peak resident memory"
         self.stage.say(f"{what} per rank: " + ", ".join(f"{p:.0f} MiB" for p in peaks))
 
     def result(self, product: Path | None = None, **extra) -> dict:
-        return {"step": self.step, "history": self.history, "path": product, **extra}
+        """What a stage returns: the step reached, this invocation's logged values, its product, the read-outs."""
+        return {"step": self.step, "history": self.history, "path": product, "readout": self.readout, **extra}
 
 
 def tokens_per_clip(cfg, latent_shape) -> int:

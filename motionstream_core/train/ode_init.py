@@ -32,6 +32,7 @@ from .teacher_train import load_teacher
 
 NAME = "ode"
 PRODUCT = "student.safetensors"
+EMA_PRODUCT = "student_ema.safetensors"  # with --set ema=<decay>
 
 
 @dataclass
@@ -151,6 +152,7 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
     run.keep_model("model", student)
     run.keep_optimizer("opt", opt, student)
     run.on_save(lambda: run.save_model(student, run.stage.dir / PRODUCT, {"stage": NAME, "steps": str(run.step)}))
+    ema = run.keep_ema(student, opts.ema, run.stage.dir / EMA_PRODUCT)
     run.resume()
     run.tokens_per_sample = tokens_per_clip(cfg, traj["states"].shape[2:])
     sigmas = student_sigmas(student)
@@ -175,6 +177,8 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
             per_chunk = run.call(student, losses)
             loss = per_chunk.mean()
         grad = run.optimize(loss, opt, student, 1.0)
+        if ema is not None:
+            ema.update(student, i + 1)
         return {"loss": loss.item(), **{f"chunk{i}": c.item() for i, c in enumerate(per_chunk)}, "grad_norm": grad}
 
     run.loop(step)

@@ -92,7 +92,7 @@ def prepare(opts: PrepareOptions, say=print) -> Path:
         if not (out / NULL_TEXT).is_file():  # every shard was made before: only the null prompt is missing
             text = UMT5TextEncoder.from_folder(opts.text_encoder, cfg.text_len, device)
             save_file({"text": text.encode([""])[0].to(torch.bfloat16)}, str(out / NULL_TEXT))
-        _write_manifest(out, cfg, fps, opts, len(shards), len(items))
+        write_manifest(out, cfg, fps, opts, len(shards), len(items))
     env.barrier()
     return out / MANIFEST
 
@@ -126,20 +126,26 @@ def _make_shard(stem: Path, items: list[VideoItem], cfg: ModelConfig, fps: float
         for b in range(0, len(frames), opts.batch):
             z, img = vae.encode(np.stack(frames[b:b + opts.batch]))
             zs.append(z), imgs.append(img)
-        embeddings = text.encode(captions)
-        tensors = {"z": torch.cat(zs).half(), "image": torch.cat(imgs).half(),
-                   "path": torch.from_numpy(np.stack([p for p, _ in tracks])),
-                   "visible": torch.from_numpy(np.stack([v for _, v in tracks]))}
-        tensors.update({f"text.{i}": e.to(torch.bfloat16).contiguous() for i, e in enumerate(embeddings)})
-        tmp = stem.with_suffix(".tmp")
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "captions": json.dumps(captions),
-                                               "sources": json.dumps(sources)})
-        tmp.replace(stem.with_suffix(".safetensors"))
+        clips = Clips(torch.cat(zs), torch.cat(imgs), torch.from_numpy(np.stack([p for p, _ in tracks])),
+                      torch.from_numpy(np.stack([v for _, v in tracks])), captions, text.encode(captions))
+        write_shard(stem, clips, sources)
     stem.with_suffix(".json").write_text(json.dumps({"clips": len(frames), "failed": failed}, indent=1))
     return len(frames), failed
 
 
-def _write_manifest(out: Path, cfg: ModelConfig, fps: float, opts: PrepareOptions, shards: int, videos: int) -> None:
+def write_shard(stem: Path, clips: Clips, sources: list[str]) -> None:
+    """``stem``.safetensors (atomically) holding ``clips`` (their text embeddings in ``clips.text``)."""
+    tensors = {"z": clips.z.half(), "image": clips.image.half(), "path": clips.path.float(),
+               "visible": clips.visible.bool()}
+    tensors.update({f"text.{i}": e.to(torch.bfloat16).contiguous() for i, e in enumerate(clips.text or [])})
+    tmp = stem.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata={"format": FORMAT, "captions": json.dumps(clips.caption),
+                                           "sources": json.dumps(sources)})
+    tmp.replace(stem.with_suffix(".safetensors"))
+
+
+def write_manifest(out: Path, cfg: ModelConfig, fps: float, opts: PrepareOptions, shards: int, videos: int) -> None:
+    """``manifest.json`` from the ``shards`` shard JSON files (clip counts, skipped videos)."""
     listed, failed = [], []
     for s in range(shards):
         info = json.loads((out / f"{_shard_name(s)}.json").read_text())

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from .. import flow
 from ..checkpoints import load_model
 from .autoencoder import load_stage_codec_parts
-from .common import EMA, ModelStageOptions, warmup_lr
+from .common import ModelStageOptions, warmup_lr
 from .data import (CACHE, Batch, Clips, build_latent_cache, check_data, clip_config, encode_tracks, load_latent_cache,
                    make_batch, randn, stage_data, track_sampling)
 from .init import initial_model
@@ -41,7 +41,7 @@ class TeacherOptions(ModelStageOptions):
     lr: float = 5e-4
     warmup: int = 100
     weight_decay: float = 0.0
-    ema: float = 0.995
+    ema: float = 0.995  # the product is the EMA
     init: str = ""  # start from public weights (see train/init.py); "" = from scratch
     frames: int = 33  # synthetic data: pixel frames per clip (9 latent frames = 3 student chunks)
     cache_clips: int = 1000  # synthetic data: clips in the latent cache
@@ -92,12 +92,11 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
     check_data(data, cfg)
     model = run.prepare(initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data))
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
-    ema = EMA(model, opts.ema)
     run.keep_model("model", model)
     run.keep_optimizer("opt", opt, model)
-    run.keep("ema", ema)
-    run.on_save(lambda: run.save_model(model, run.stage.dir / PRODUCT, {"stage": NAME, "steps": str(run.step)},
-                                       overrides=ema.full()))
+    ema = run.keep_ema(model, opts.ema, run.stage.dir / PRODUCT)
+    if ema is None:  # no average: the product is the trained weights themselves
+        run.on_save(lambda: run.save_model(model, run.stage.dir / PRODUCT, {"stage": NAME, "steps": str(run.step)}))
     run.resume()
     run.tokens_per_sample = tokens_per_clip(cfg, data.latent_shape)
     sampling = track_sampling(opts, cfg)
@@ -113,7 +112,8 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
         with run.autocast():
             loss = run.call(model, flow_matching_loss, model, batch, cfg.teacher.shift)
         grad = run.optimize(loss, opt, model, 1.0)
-        ema.update(model, i + 1)
+        if ema is not None:
+            ema.update(model, i + 1)
         return {"loss": loss.item(), "grad_norm": grad}
 
     run.loop(step)
