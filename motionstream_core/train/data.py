@@ -163,26 +163,6 @@ def randint(high: int, batch: int, gen: Gens) -> Tensor:
     return torch.stack([torch.randint(0, high, (), generator=g) for g in gen])
 
 
-def stage_data(out: str | Path, data: str = "") -> "Clips":
-    """The clips the teacher, ODE and DMD stages train on: a prepared folder, else the run's synthetic cache."""
-    if data:
-        from .prepare import PreparedClips
-
-        return PreparedClips(data)
-    return load_latent_cache(Path(out) / CACHE)
-
-
-def check_data(data, cfg: ModelConfig) -> None:
-    """One clear error when the clips' latents do not fit the run's model config."""
-    if hasattr(data, "check"):
-        data.check(cfg)
-        return
-    c, _, h, w = data.latent_shape
-    want = (cfg.latent_channels, cfg.height // cfg.vae.spatial_stride, cfg.width // cfg.vae.spatial_stride)
-    if (c, h, w) != want:
-        raise ValueError(f"the clips have latents {(c, h, w)}, model config {cfg.name!r} needs {want}")
-
-
 # -- track conditioning -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -31,10 +31,18 @@ from ..checkpoints import load_model
 from ..teacher import Guidance, guided_velocity
 from .causal import rollout, student_sigmas
 from .common import ModelStageOptions
-from .data import (Clips, check_data, encode_tracks, null_batch, randn, sample_track_batch, stage_data, text_batch,
-                   track_sampling)
+from .data import (
+    Clips,
+    encode_tracks,
+    null_batch,
+    randn,
+    sample_track_batch,
+    text_batch,
+    track_sampling,
+)
 from .loop import Sample, StageRun, tokens_per_clip
 from .ode_init import init_student
+from .prepare import check_data, stage_data
 from .teacher_train import load_teacher
 
 NAME = "dmd"

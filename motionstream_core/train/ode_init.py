@@ -24,10 +24,18 @@ from ..checkpoints import load_model
 from ..teacher import Guidance, teacher_sample
 from .causal import student_sigmas, teacher_forced_losses
 from .common import ModelStageOptions, warmup_lr
-from .data import (Clips, check_data, encode_tracks, null_batch, randn, sample_track_batch, stage_data, text_batch,
-                   track_sampling)
-from .loop import StageRun, seeded, tokens_per_clip
+from .data import (
+    Clips,
+    encode_tracks,
+    null_batch,
+    randn,
+    sample_track_batch,
+    text_batch,
+    track_sampling,
+)
 from .init import initial_student
+from .loop import StageRun, seeded, tokens_per_clip
+from .prepare import check_data, stage_data
 from .teacher_train import load_teacher
 
 NAME = "ode"

@@ -30,7 +30,7 @@ from safetensors.torch import save_file
 from ..config import ModelConfig
 from ..tracks import TrackError
 from .common import log, model_config
-from .data import Clips
+from .data import CACHE, Clips, load_latent_cache
 from .distributed import DistEnv
 from .videos import VideoError, VideoItem, clip_tracks, list_videos, read_clips
 
@@ -221,3 +221,21 @@ class PreparedClips:
             raise ValueError(f"{self.folder} was prepared for {m['config']!r} ({m['width']}x{m['height']}, latents "
                              f"{got}, text width {m['text_dim']}); model config {cfg.name!r} needs latents {want} "
                              f"and text width {cfg.dit.text_dim}")
+
+
+def stage_data(out: str | Path, data: str = "") -> "Clips | PreparedClips":
+    """The clips the teacher, ODE and DMD stages train on: a prepared folder, else the run's synthetic cache."""
+    if data:
+        return PreparedClips(data)
+    return load_latent_cache(Path(out) / CACHE)
+
+
+def check_data(data, cfg: ModelConfig) -> None:
+    """One clear error when the clips' latents do not fit the run's model config."""
+    if hasattr(data, "check"):
+        data.check(cfg)
+        return
+    c, _, h, w = data.latent_shape
+    want = (cfg.latent_channels, cfg.height // cfg.vae.spatial_stride, cfg.width // cfg.vae.spatial_stride)
+    if (c, h, w) != want:
+        raise ValueError(f"the clips have latents {(c, h, w)}, model config {cfg.name!r} needs {want}")

@@ -25,10 +25,21 @@ from .. import flow
 from ..checkpoints import load_model
 from .autoencoder import load_stage_codec_parts
 from .common import ModelStageOptions, warmup_lr
-from .data import (CACHE, Batch, Clips, build_latent_cache, check_data, clip_config, encode_tracks, load_latent_cache,
-                   make_batch, randn, stage_data, track_sampling)
+from .data import (
+    CACHE,
+    Batch,
+    Clips,
+    build_latent_cache,
+    clip_config,
+    encode_tracks,
+    load_latent_cache,
+    make_batch,
+    randn,
+    track_sampling,
+)
 from .init import initial_model
 from .loop import StageRun, tokens_per_clip
+from .prepare import check_data, stage_data
 
 NAME = "teacher"
 PRODUCT = "teacher.safetensors"
