@@ -15,6 +15,8 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { MotionStreamEditor } from "./ui/editor.js";
 import { NO_TRACKS_MESSAGE, noTracksNotice } from "./lib/notracks.js";
+import { PROMPT_SETTLE_MS, debounce, withPrompts } from "./lib/prompts.js";
+import { cloneState } from "./lib/state.js";
 
 const NODE_CLASS = "MotionStreamGenerate";
 const WIDGET_NAME = "editor_state";
@@ -62,6 +64,33 @@ function showNoTracksNotice(node) {
   const notice = noTracksNotice(node);
   if (notice) ed.status(notice);
   else if (ed.dom?.status?.textContent === NO_TRACKS_MESSAGE) ed.status("");
+}
+
+/** Keep the run's prompt schedule (live prompt switches) in editor_state, so re-queueing replays it. */
+function keepPrompts(ed, d) {
+  const had = Array.isArray(ed.state.extra?.prompts);
+  if (!had && !d.prompts) return;
+  const s = cloneState(ed.state);
+  s.extra = withPrompts(s.extra, d.prompts);
+  ed.commit(s, { label: "prompt switches of the run" });
+}
+
+/** Typing in the node's `prompt` while it streams switches the prompt at the next chunk (once typing pauses). */
+function linkPromptWidget(node, ed) {
+  const widget = node.widgets?.find((w) => w.name === "prompt");
+  if (!widget) return;
+  const send = debounce(async (text) => {
+    if (!ed.isLive() || !text.trim()) return;
+    const res = await ed.live.post("/motionstream/prompt", { session: ed.stream.sessionId, prompt: text });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) ed.status(`New prompt from chunk ${body.chunk + 1} (the cached window is re-encoded under it)`);
+    else ed.status(`Prompt not switched (${res.status}): ${body.error || res.statusText}`, "error");
+  }, PROMPT_SETTLE_MS);
+  const callback = widget.callback;
+  widget.callback = function (value, ...rest) {
+    if (ed.isLive()) send.call(String(value ?? ""));
+    return callback?.call(this, value, ...rest);
+  };
 }
 
 function liveEditors() {
@@ -130,7 +159,13 @@ app.registerExtension({
   async setup() {
     api.addEventListener("motionstream.session", (e) => editorFor(e.detail?.node)?.live.onSession(e.detail));
     api.addEventListener("motionstream.frames", (e) => editorFor(e.detail?.node)?.live.onFrames(e.detail));
-    api.addEventListener("motionstream.done", (e) => editorFor(e.detail?.node)?.live.onDone(e.detail));
+    api.addEventListener("motionstream.done", (e) => {
+      const ed = editorFor(e.detail?.node);
+      if (!ed) return;
+      const ours = ed.stream.sessionId === null || e.detail.session === ed.stream.sessionId;
+      ed.live.onDone(e.detail);
+      if (ours) keepPrompts(ed, e.detail);
+    });
     // if a run dies without its done event, leave live mode anyway
     api.addEventListener("execution_interrupted", () => liveEditors().forEach((ed) => ed.live.end({ reason: "interrupted" })));
     api.addEventListener("execution_error", (e) => {
@@ -183,6 +218,7 @@ app.registerExtension({
     const ed = node.motionstreamEditor;
     if (!ed) return;
     ed.linkFramesWidget(node.widgets?.find((w) => w.name === "frames"));
+    linkPromptWidget(node, ed);
     // A new node replays what it streamed when re-queued: that needs the same seed, so its seed is
     // "fixed", not the host's "randomize" (a loaded workflow sets its own value after this).
     const control = node.widgets?.find((w) => w.name === "control_after_generate");

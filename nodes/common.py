@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from motionstream_core import track_formats
-from motionstream_core.stream import TextCondition
+from motionstream_core.stream import PromptSwitch, TextCondition
 from motionstream_core.tracks import TrackError, Tracks
 
 log = logging.getLogger("motionstream")
@@ -72,6 +72,7 @@ class EditorState:
     tracks: Tracks | None  # None: nothing drawn
     grid_spacing: int = 32
     duration_frames: int = 49
+    prompts: tuple[PromptSwitch, ...] = ()  # a recorded prompt schedule (live switches), chunk 0 first
 
 
 def default_editor_state(width: int = 832, height: int = 480, fps: int = 16) -> str:
@@ -95,16 +96,35 @@ def parse_editor_state(text: str | None) -> EditorState:
         raise TrackError(f"editor_state version {version!r} is not supported (this pack reads version 1)")
     spacing = _positive_int(doc.get("grid_spacing", 32), "grid_spacing")
     duration = _positive_int(doc.get("duration_frames", 49), "duration_frames")
+    prompts = _prompt_schedule(doc.get("prompts"))
     tracks_doc = doc.get("tracks")
     if tracks_doc is None or tracks_doc == "" or tracks_doc == []:
-        return EditorState(None, spacing, duration)
+        return EditorState(None, spacing, duration, prompts)
     if isinstance(tracks_doc, dict) and tracks_doc.get("tracks") == []:
-        return EditorState(None, spacing, duration)
+        return EditorState(None, spacing, duration, prompts)
     try:
         tracks = track_formats.from_json(tracks_doc, allow_empty=True)
     except TrackError as e:
         raise TrackError(f"editor_state tracks: {e}") from None
-    return EditorState(tracks if tracks.num_tracks else None, spacing, duration)
+    return EditorState(tracks if tracks.num_tracks else None, spacing, duration, prompts)
+
+
+def _prompt_schedule(doc) -> tuple[PromptSwitch, ...]:
+    """editor_state "prompts": [{"chunk": int >= 0, "text": str}, ...] in increasing chunk order."""
+    if doc is None or doc == []:
+        return ()
+    if not isinstance(doc, list):
+        raise TrackError(f"editor_state prompts must be a list of {{\"chunk\", \"text\"}}; got {type(doc).__name__}")
+    out: list[PromptSwitch] = []
+    for i, p in enumerate(doc):
+        chunk = p.get("chunk") if isinstance(p, dict) else None
+        text = p.get("text") if isinstance(p, dict) else None
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 0 or not isinstance(text, str):
+            raise TrackError(f"editor_state prompts[{i}] must be {{\"chunk\": int >= 0, \"text\": str}}; got {p!r}")
+        if out and chunk <= out[-1].chunk:
+            raise TrackError(f"editor_state prompts[{i}]: chunks must increase ({chunk} after {out[-1].chunk})")
+        out.append(PromptSwitch(chunk, text))
+    return tuple(out)
 
 
 def _positive_int(v, name: str) -> int:

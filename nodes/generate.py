@@ -8,6 +8,8 @@ drives the session. The widget's ``track:<i>`` steering ids refer to its own dra
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from comfy_api.latest import io
 
@@ -25,6 +27,19 @@ from .common import (
 from .sessions import LiveSession
 from .streaming import PauseWatch, StreamRun, _client_id
 from .types import CATEGORY, DecoderType, ModelType, TracksType
+
+log = logging.getLogger("motionstream")
+
+
+def replayed_prompts(editor, prompt: str, pipe: Pipeline) -> tuple:
+    """The recorded prompt switches to replay: only for a model that reads the prompt text, and only while
+    the node's prompt is still the one the recorded run ended with (an edited prompt starts a new video)."""
+    if not editor.prompts or not pipe.reads_prompts:
+        return ()
+    if editor.prompts[-1].text != prompt:
+        log.info("MotionStream: the prompt was edited since the recorded run; its prompt switches are not replayed")
+        return ()
+    return editor.prompts
 
 
 class MotionStreamGenerate(io.ComfyNode):
@@ -104,12 +119,12 @@ class MotionStreamGenerate(io.ComfyNode):
             raise TrackError(f"tracks: model {model.name!r} takes no drags (a text-to-video causal Wan model); clear "
                              "the tracks drawn in the node (Delete)")
         run = pipe.prepare(img, prompt, embedding, [connected, editor.tracks], num_frames=frames or None, seed=seed,
-                           size=(width, height) if img is None else None)
+                           size=(width, height) if img is None else None, prompts=replayed_prompts(editor, prompt, pipe))
 
         offset, drawn = run.source_tracks
         live = LiveSession(node_id=str(getattr(cls.hidden, "unique_id", None) or ""), client_id=_client_id(),
                            width=width, height=height, offset=offset, drawn=drawn,
-                           max_slots=pipe.max_tracks)
+                           max_slots=pipe.max_tracks, reads_prompts=pipe.reads_prompts)
         watch = PauseWatch(live)
         session = pipe.session(run, steering=live.steering, on_pause=watch)
         # the canvas shows the start image until frames arrive (gray without one)

@@ -3,11 +3,13 @@
     POST /motionstream/steer    {"session", "client_id", "points": [{"id", "x", "y", "active"}], "t"} -> {"ok", "chunk"}
     POST /motionstream/control  {"session", "client_id", "action": "pause" | "resume" | "stop"}   -> {"ok"}
     POST /motionstream/session  {"session", "client_id"} -> the session event's fields (a page joining a run)
+    POST /motionstream/prompt   {"session", "client_id", "prompt"} -> {"ok", "chunk"}: a new prompt from the next chunk
     POST /motionstream/example_image  {Example Clip inputs} -> image/png, its start image (before any run)
     GET  /motionstream/health                                                        -> {"ok", "version"}
 
 Errors: 400 (malformed), 403 (not the client that queued the run), 404 (no such running session),
-405 (a GET on a POST route, with ``Allow: POST``), 429 (over 120 posts/s), all with {"error": "..."}.
+405 (a GET on a POST route, with ``Allow: POST``), 409 (a prompt switch for a model that reads CONDITIONING),
+429 (over 120 posts/s), all with {"error": "..."}.
 The handlers only touch the thread-safe session registry (see ``sessions.py``).
 """
 
@@ -18,13 +20,13 @@ import logging
 from motionstream_core import __version__ as VERSION
 
 from .sessions import (MAX_BODY_BYTES, REGISTRY, SessionRegistry, SteerError, body_too_large, handle_control,
-                       handle_session, handle_steer, parse_body)
+                       handle_prompt, handle_session, handle_steer, parse_body)
 
 log = logging.getLogger("motionstream")
 _registered: set[int] = set()
 
 
-POST_ROUTES = ("steer", "control", "session", "example_image")
+POST_ROUTES = ("steer", "control", "session", "example_image", "prompt")
 
 
 async def _read(request) -> bytes:
@@ -72,7 +74,7 @@ def make_handlers(registry: SessionRegistry = REGISTRY, load_error: str | None =
         png = await asyncio.get_running_loop().run_in_executor(None, examples.start_image_png, params)
         return web.Response(body=png, content_type="image/png")
 
-    return steer, control, health, post_handler(handle_session), example_image
+    return steer, control, health, post_handler(handle_session), example_image, post_handler(handle_prompt)
 
 
 async def _get_on_post_route(request):
@@ -88,8 +90,8 @@ def register(routes, registry: SessionRegistry = REGISTRY, load_error: str | Non
     A GET on a POST route is answered 405 here: the host's own catch-all would answer a bare 404."""
     if id(routes) in _registered:
         return False
-    steer, control, health, session, example_image = make_handlers(registry, load_error)
-    for name, handler in zip(POST_ROUTES, (steer, control, session, example_image)):
+    steer, control, health, session, example_image, prompt = make_handlers(registry, load_error)
+    for name, handler in zip(POST_ROUTES, (steer, control, session, example_image, prompt)):
         routes.post(f"/motionstream/{name}")(handler)
         routes.get(f"/motionstream/{name}")(_get_on_post_route)
     routes.get("/motionstream/health")(health)

@@ -25,6 +25,7 @@ BURST = 24  # posts a session may send back to back before the rate applies
 MARGIN = 0.5  # coordinates may lie this fraction of the image size outside it
 MAX_BODY_BYTES = 64 * 1024
 ACTIONS = ("pause", "resume", "stop")
+MAX_PROMPT_CHARS = 4000
 _TAKEOVER = re.compile(r"^track:(\d+)$")
 
 
@@ -77,6 +78,7 @@ class LiveSession:
     offset: int = 0
     drawn: int = 0
     max_slots: int = 1024
+    reads_prompts: bool = False  # the model reads prompt text (a live prompt switch is possible)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     started: float = field(default_factory=time.monotonic)
@@ -177,6 +179,24 @@ class LiveSession:
             out.append(LivePoint(pid, x, y, active))
         return out, (None if t is None else float(t))
 
+    # -- prompt switch ------------------------------------------------------------------------
+
+    def switch_prompt(self, payload) -> dict:
+        """POST /motionstream/prompt {"session", "prompt"}: the new prompt applies at the next chunk."""
+        if not self.limiter.allow():
+            raise SteerError(429, f"too many posts for session '{self.id}': at most {MAX_RATE_HZ:g} per second")
+        text = payload.get("prompt") if isinstance(payload, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise SteerError(400, "'prompt' must be a non-empty string")
+        if len(text) > MAX_PROMPT_CHARS:
+            raise SteerError(400, f"'prompt' is {len(text)} characters long; at most {MAX_PROMPT_CHARS}")
+        if not self.reads_prompts:
+            raise SteerError(409, "this model takes its text as CONDITIONING, which cannot change during a run: to "
+                                  "switch prompts live, connect the Wan text encoder (CLIPLoader, type wan) to 'clip' "
+                                  "of Load Causal Wan Model and type the prompt in the Generate node")
+        self.steering.switch_prompt(text)
+        return {"ok": True, "chunk": self.steering.chunk}
+
     # -- control -------------------------------------------------------------------------------
 
     def control(self, action) -> dict:
@@ -264,6 +284,11 @@ def handle_steer(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
 def handle_control(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
     """POST /motionstream/control, transport-free: (status, JSON reply)."""
     return _handle(registry, raw, lambda s, p: s.control(p.get("action")))
+
+
+def handle_prompt(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:
+    """POST /motionstream/prompt, transport-free: (status, JSON reply)."""
+    return _handle(registry, raw, lambda s, p: s.switch_prompt(p))
 
 
 def handle_session(registry: SessionRegistry, raw: bytes) -> tuple[int, dict]:

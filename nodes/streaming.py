@@ -65,9 +65,14 @@ class Emitter:
     def frames(self, index: int, start: int, frames: torch.Tensor, timing: dict) -> None:
         self._queue.put(("frames", (index, start, to_uint8(frames), dict(timing))))
 
-    def done(self, reason: str, recorded: dict | None, message: str = "", video: dict | None = None) -> None:
-        """The run ended; ``video``: the file it was written to ({filename, subfolder, type})."""
-        self._queue.put(("done", {"reason": reason, "recorded": recorded, "message": message, "video": video}))
+    def done(self, reason: str, recorded: dict | None, message: str = "", video: dict | None = None,
+             prompts: list | None = None) -> None:
+        """The run ended; ``video``: the file it was written to ({filename, subfolder, type}); ``prompts``:
+        the prompt schedule when the run switched prompts ([{"chunk", "text"}], chunk 0 first)."""
+        payload = {"reason": reason, "recorded": recorded, "message": message, "video": video}
+        if prompts:
+            payload["prompts"] = prompts
+        self._queue.put(("done", payload))
 
     def close(self, timeout: float = 30.0) -> None:
         self._queue.put(None)
@@ -193,7 +198,7 @@ class StreamRun:
             except Exception:  # never hide the run's own outcome
                 log.exception("MotionStream: could not record session %s", self.live.id)
                 recorded = None
-            self.emitter.done(self.reason, recorded, message)
+            self.emitter.done(self.reason, recorded, message, prompts=self.prompts_for_editor())
             self.emitter.close()
         if not self.frames:
             return self.image[None].clone()
@@ -207,6 +212,18 @@ class StreamRun:
             return self.session.recorded_tracks(trim=True)
         except ValueError:
             return None
+
+    def prompts_for_editor(self) -> list[dict] | None:
+        """The prompts the run used, as the schedule the widget stores in editor_state (chunk 0 first), so
+        re-queueing replays the live switches; None when it never switched (or its text is CONDITIONING)."""
+        switches = getattr(self.session, "prompt_switches", [])
+        if not switches or not isinstance(self.session.text, str):
+            return None
+        schedule = {0: self.session.text}
+        for p in switches:  # later entries win: a replayed chunk-0 prompt replaces the widget's text
+            if isinstance(p.text, str):
+                schedule[p.chunk] = p.text
+        return [{"chunk": c, "text": t} for c, t in sorted(schedule.items())]
 
     def _recorded_for_editor(self) -> dict | None:
         """What the widget stores back into editor_state so that re-queueing replays this run: every

@@ -96,3 +96,65 @@ def test_drawn_tracks_and_a_missing_lora_are_named(comfy_host):
         assert "preset expects its LoRA file (lora.pt)" in end["data"]["exception_message"]
     finally:
         ws.close()
+
+
+def test_a_prompt_typed_during_the_run_switches_at_the_next_chunk_and_replays(comfy_host):
+    """Live prompt switch in the real host (the tiny model with the demo text encoder reads prompt text;
+    a causal model does with the Wan text encoder on its loader), recorded and replayed exactly."""
+    from test_host_stream import prompt_for
+
+    seed = 5
+    ws = WSClient(comfy_host)
+    try:
+        status, body = queue_prompt(comfy_host, prompt_for(comfy_host, 0, seed, text="a red circle"), ws.client_id)
+        assert status == 200, body
+        sess = ws.wait_event("motionstream.session")["session"]
+        ws.wait_event("motionstream.frames", lambda d: d["chunk"] >= 1)
+        status, reply = http(comfy_host, "POST", "/motionstream/prompt",
+                             {"session": sess, "client_id": ws.client_id, "prompt": "a blue square"})
+        assert status == 200 and reply["ok"] is True, reply
+        ws.wait_event("motionstream.frames", lambda d: d["chunk"] >= reply["chunk"] + 3)
+        assert http(comfy_host, "POST", "/motionstream/control",
+                    {"session": sess, "action": "stop", "client_id": ws.client_id})[0] == 200
+        assert ws.wait_prompt_end(body["prompt_id"])["type"] == "execution_success"
+        done = ws.wait_event("motionstream.done")
+        prompts = done["prompts"]
+        assert prompts[0] == {"chunk": 0, "text": "a red circle"} and prompts[1]["text"] == "a blue square"
+        assert len(prompts) == 2 and prompts[1]["chunk"] > reply["chunk"]
+        live = frames_of(ws, sess)
+    finally:
+        ws.close()
+    # re-queued with the run's record in editor_state (as the widget keeps it) and the node's prompt as it
+    # was left (the new one): the same video, frame for frame
+    state = json.dumps({"version": 1, "tracks": done["recorded"], "grid_spacing": 32, "duration_frames": len(live),
+                        "prompts": prompts})
+    replay, _, end = run(comfy_host, prompt_for(comfy_host, len(live), seed, editor_state=state, text="a blue square"))
+    try:
+        assert end["type"] == "execution_success"
+        assert frames_of(replay) == live
+    finally:
+        replay.close()
+    # without the record (or with the prompt edited since) the switch is not replayed: other frames
+    plain, _, end = run(comfy_host, prompt_for(comfy_host, len(live), seed, text="a blue square"))
+    try:
+        assert frames_of(plain) != live
+    finally:
+        plain.close()
+
+
+def test_prompt_posts_are_validated(comfy_host):
+    ws = WSClient(comfy_host)
+    try:
+        status, body = queue_prompt(comfy_host, causal_prompt(comfy_host, 0, seed=1), ws.client_id)
+        assert status == 200, body
+        sess = ws.wait_event("motionstream.session")["session"]
+        post = lambda payload: http(comfy_host, "POST", "/motionstream/prompt",  # noqa: E731
+                                    {"session": sess, "client_id": ws.client_id, **payload})
+        assert post({"prompt": ""}) == (400, {"error": "'prompt' must be a non-empty string"})
+        status, reply = post({"prompt": "a fox"})  # CONDITIONING text cannot change mid-run
+        assert status == 409 and "connect the Wan text encoder (CLIPLoader, type wan) to 'clip'" in reply["error"]
+        assert http(comfy_host, "POST", "/motionstream/control",
+                    {"session": sess, "action": "stop", "client_id": ws.client_id})[0] == 200
+        assert ws.wait_prompt_end(body["prompt_id"])["type"] == "execution_success"
+    finally:
+        ws.close()
