@@ -121,6 +121,11 @@ class TinyVAEConfig:
     blocks_per_stage: int = 3
     time_upscale: tuple[bool, bool] = (True, True)
     space_upscale: tuple[bool, bool, bool] = (True, True, True)
+    # Which pixel frames a latent encodes. False (taehv, so taew2_1 encodes as published): the end is padded,
+    # latent j <- frames 4j..4j+3 -- three frames later than the frames the decoder makes from it and than the
+    # track head's packing. True (Wan's alignment, for codecs trained here): the start is padded with copies of
+    # frame 0, latent 0 <- frame 0 alone (= the start-image latent), latent j <- frames 4j-3..4j.
+    encoder_pad_start: bool = False
 
     @property
     def temporal_stride(self) -> int:

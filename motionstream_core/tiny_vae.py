@@ -178,13 +178,17 @@ class TinyVAE(nn.Module):
     def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
         """``[B, 3, T, H, W]`` in [0, 1] -> raw latents ``[B, C, ceil(T/4), H/8, W/8]``.
 
-        The end is padded with copies of the last frame to a multiple of ``temporal_stride``.
+        The end is padded with copies of the last frame to a multiple of ``temporal_stride``; with
+        ``config.encoder_pad_start`` the start is first padded with ``temporal_stride - 1`` copies of frame 0.
         """
         assert frames.ndim == 5 and frames.shape[1] == self.config.image_channels, \
             f"encode_video expects [B, {self.config.image_channels}, T, H, W] frames, got {tuple(frames.shape)}"
         b, _, t, h, w = frames.shape
         s = self.spatial_stride
         assert h % s == 0 and w % s == 0, f"encode_video: frame size {w}x{h} is not a multiple of {s}"
+        if self.config.encoder_pad_start and self.temporal_stride > 1:  # Wan alignment (see TinyVAEConfig)
+            frames = torch.cat([frames[:, :, :1].expand(-1, -1, self.temporal_stride - 1, -1, -1), frames], 2)
+            t = frames.shape[2]
         pad = -t % self.temporal_stride
         if pad:
             frames = torch.cat([frames, frames[:, :, -1:].expand(-1, -1, pad, -1, -1)], 2)

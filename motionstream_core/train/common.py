@@ -49,13 +49,14 @@ def _demo_small() -> ModelConfig:
 def _demo_s4(patch: int) -> ModelConfig:
     """``demo-small`` on a 4x-spatial codec (TinyVAE ``space_upscale=(False, True, True)``, 4x temporal) with a
     stride-4 track head and DiT patch ``1 x patch x patch``: patch 2 gives 8 px tokens, 256 a latent frame at
-    128x128 (issue 13's token lever); patch 4 keeps the 16 px tokens (64 a frame) of ``demo-small``."""
+    128x128 (issue 13's token lever); patch 4 keeps the 16 px tokens (64 a frame) of ``demo-small``. Its encoder
+    pads the start (``TinyVAEConfig.encoder_pad_start``): latent j encodes the frames the track head packs into j."""
     base = _demo_small()
     return dataclasses.replace(
         base, name=f"demo-s4p{patch}",
         dit=dataclasses.replace(base.dit, patch_size=(1, patch, patch)),
         track_head=dataclasses.replace(base.track_head, stride=4),
-        vae=dataclasses.replace(base.vae, space_upscale=(False, True, True)))
+        vae=dataclasses.replace(base.vae, space_upscale=(False, True, True), encoder_pad_start=True))
 
 
 TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4)}

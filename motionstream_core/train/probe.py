@@ -64,6 +64,7 @@ class ProbeOptions:
     mask_prob: float = 0.5
     max_tracks: int = 32
     sigma_weight: str = "recipe"  # "recipe" (half uniform, half shift-warped) or "high" (all shift-warped)
+    heldout_scenes: int = 0  # also measure on this many unseen scenes (x motions): does following generalise?
     sample_steps: int = 16
     tracks: int = 12  # requested tracks per clip in the measurement
     seed: int = 0
@@ -121,12 +122,19 @@ def probe_config(opts: ProbeOptions) -> ModelConfig:
         vae=dataclasses.replace(base.vae, space_upscale=space)).validate()
 
 
-def probe_clips(opts: ProbeOptions):
-    """scenes x motions clips; clip k = scene k // motions, motion k % motions."""
+def probe_clips(opts: ProbeOptions, heldout: bool = False):
+    """scenes x motions clips; clip k = scene k // motions, motion k % motions (held-out: other seeds)."""
     ccfg = PhotoClipConfig(height=opts.size, width=opts.size, num_frames=opts.frames, num_points=64,
                            camera_motion_prob=0.3, still_layer_prob=0.0, max_layers=2)
-    return [make_photo_clip(50_000 + s, ccfg, motion_seed=90_000 + 97 * s + m)
-            for s in range(opts.scenes) for m in range(opts.motions)]
+    first, scenes = (70_000, opts.heldout_scenes) if heldout else (50_000, opts.scenes)
+    return [make_photo_clip(first + s, ccfg, motion_seed=first + 40_000 + 97 * s + m)
+            for s in range(scenes) for m in range(opts.motions)]
+
+
+def _as_clips(codec: "LinearCodec", clips) -> Clips:
+    z = codec.encode(np.stack([c.frames for c in clips]))
+    return Clips(z=z, image=z[:, :, :1].clone(), path=torch.from_numpy(np.stack([c.path for c in clips])),
+                 visible=torch.from_numpy(np.stack([c.visible for c in clips])), caption=[c.caption for c in clips])
 
 
 def _other(k: int, motions: int) -> int:
@@ -138,11 +146,9 @@ def train_probe(out: str, opts: ProbeOptions) -> dict:
     cfg = probe_config(opts)
     stage = Stage(out, "probe", opts.steps, opts.log_every, opts.save_every_s)
     clips = probe_clips(opts)
-    frames = np.stack([c.frames for c in clips])
-    codec = LinearCodec(frames, opts.stride)
-    z = codec.encode(frames)
-    cache = Clips(z=z, image=z[:, :, :1].clone(), path=torch.from_numpy(np.stack([c.path for c in clips])),
-                  visible=torch.from_numpy(np.stack([c.visible for c in clips])), caption=[c.caption for c in clips])
+    codec = LinearCodec(np.stack([c.frames for c in clips]), opts.stride)
+    cache = _as_clips(codec, clips)
+    z = cache.z
     model = build_model(cfg, opts.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, betas=(0.9, 0.99))
     ema = EMA(model, opts.ema)
@@ -181,7 +187,10 @@ def train_probe(out: str, opts: ProbeOptions) -> dict:
             stage.save({"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict()})
     stage.save({"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict()})
     ema.copy_to(model)
-    report = measure(model.eval(), codec, clips, cache, opts)
+    report = {"train": measure(model.eval(), codec, clips, cache, opts)}
+    if opts.heldout_scenes:
+        held = probe_clips(opts, heldout=True)
+        report["heldout"] = measure(model, codec, held, _as_clips(codec, held), opts)
     report.update(step=step, options=dataclasses.asdict(opts), config=cfg.name)
     (stage.dir / "report.json").write_text(json.dumps(report, indent=1))
     stage.say(json.dumps({k: v for k, v in report.items() if k != "options"}, indent=1))
@@ -219,6 +228,9 @@ def measure(model, codec: LinearCodec, clips, cache: Clips, opts: ProbeOptions) 
                 if name == "swap":
                     err["swap_to_other"][s].append(F.mse_loss(x0[:, :, 1:], zo[:, :, 1:]).item())
     latent = {name: {str(s): round(float(np.mean(v)), 4) for s, v in d.items()} for name, d in err.items()}
+    # how much of the clean-latent error the tracks remove (0: ignored), per sigma
+    gain = {str(s): round(1 - float(np.mean(err["own"][s])) / max(float(np.mean(err["none"][s])), 1e-9), 3)
+            for s in sigmas}
 
     # sampled videos, re-tracked
     sums: dict[str, list] = {k: [0.0, 0] for k in ("sample", "swap_sample", "swap_still", "still", "codec", "clip",
@@ -248,7 +260,7 @@ def measure(model, codec: LinearCodec, clips, cache: Clips, opts: ProbeOptions) 
     epe = {k: round(e / max(c, 1), 3) for k, (e, c) in sums.items()}
     psnr = -10 * np.log10(np.mean([(codec.decode(cache.z[[k]])[0].numpy() - c.frames / 255.0) ** 2
                                    for k, c in enumerate(clips)]))
-    return {"latent_x0_mse": latent, "epe": epe,
+    return {"latent_x0_mse": latent, "track_gain": gain, "epe": epe,
             "sample_over_still": round(epe["sample"] / epe["still"], 3),
             "swap_sample_over_still": round(epe["swap_sample"] / epe["swap_still"], 3),
             "codec_over_still": round(epe["codec"] / epe["still"], 3), "codec_psnr": round(float(psnr), 2)}
