@@ -112,3 +112,29 @@ def test_retracking_measures_the_true_clip_against_a_still_one():
     assert abs(still.epe - np.concatenate(moved).mean()) < 1e-3 and still.held_fraction == 1.0
     assert true.count == still.count
     assert true.epe < 0.4 * still.epe and true.held_fraction > 0.7, (true, still)
+
+
+# Issue 13's real-photo bars are not met by the shipped checkpoint (docs/DEMO_MODEL.md): on the three
+# held-out photos of `motionstream eval --photos builtin` it scores drag EPE 1.04x a still video,
+# identity 0.38, pin drift 0.8 px. Strict: a checkpoint that meets them turns this into a failure.
+@pytest.mark.xfail(strict=True, reason="the shipped demo student does not carry a dragged object in real photos "
+                   "(drag EPE 1.04x a still video, identity 0.38; bars 0.5x and 0.5)")
+def test_drags_objects_in_real_photos(demo):
+    pytest.importorskip("sklearn", reason="the held-out photos ship with scikit-learn and matplotlib ([train] extra)")
+    pytest.importorskip("matplotlib", reason="the held-out photos ship with scikit-learn and matplotlib ([train] extra)")
+    from motionstream_core.train.photo_clips import eval_photos
+    from motionstream_core.train.photo_eval import drag_request, fit_photo, score_video
+
+    model, codec = demo
+    cfg = model.config
+    stream = MotionStream(model, codec)
+    scores = {"student": [], "still": []}
+    for i, (photo, _) in enumerate(eval_photos().values()):
+        image = fit_photo(photo, cfg.height, cfg.width)
+        req = drag_request(image, 33, cfg.stream.fps, seed=i)
+        video = torch.cat([c.frames for c in stream.session(image, "", req.combined(), num_frames=33, seed=i)])
+        scores["student"].append(score_video(to_uint8(video), req))
+        scores["still"].append(score_video(np.repeat(image[None], 33, 0), req))
+    mean = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in scores.items()}
+    s = mean["student"]
+    assert s["drag_epe"] <= 0.5 * mean["still"]["drag_epe"] and s["identity"] >= 0.5 and s["pin_drift"] <= 3.0, mean

@@ -124,15 +124,24 @@ def run_config(out: str | os.PathLike, config_name: str | None = None) -> ModelC
 
 # -- models -----------------------------------------------------------------------------------------
 
-def build_model(cfg: ModelConfig, seed: int = 0, text_encoder: bool = True) -> MotionStreamModel:
+TRACK_HEAD_INITS = ("torch", "unit")
+
+
+def build_model(cfg: ModelConfig, seed: int = 0, text_encoder: bool = True,
+                track_head_init: str = "torch") -> MotionStreamModel:
     """A freshly initialised MotionStream model, with the demo text encoder unless ``text_encoder`` is False
     (real data brings umT5 embeddings) (training init).
 
     Linear layers get Xavier-uniform weights and zero biases, the output head starts at zero (the
-    first prediction is v = 0), as is usual for DiTs trained from scratch.
+    first prediction is v = 0), as is usual for DiTs trained from scratch. ``track_head_init``: "torch"
+    leaves the track head at PyTorch's default init (its track latent then has std ~0.04 where tracks are,
+    ~20x below the noisy-latent and start-image slots it is concatenated with); "unit" (``init_track_head``)
+    gives it unit-scale outputs where tracks are and exactly zero where none is.
     """
     from ..text_encoder import DemoTextEncoder
 
+    if track_head_init not in TRACK_HEAD_INITS:
+        raise ValueError(f"track_head_init must be one of {TRACK_HEAD_INITS}, got {track_head_init!r}")
     torch.manual_seed(seed)
     model = MotionStreamModel(cfg, text_encoder=DemoTextEncoder.from_config(cfg) if text_encoder else None)
     for m in model.dit.modules():
@@ -142,7 +151,20 @@ def build_model(cfg: ModelConfig, seed: int = 0, text_encoder: bool = True) -> M
                 nn.init.zeros_(m.bias)
     nn.init.zeros_(model.dit.head.head.weight)
     nn.init.zeros_(model.dit.head.head.bias)
+    if track_head_init == "unit":
+        init_track_head(model.track_head)
     return model
+
+
+def init_track_head(head: nn.Module) -> nn.Module:
+    """He-normal ``proj_in`` and ``1/sqrt(hidden)``-normal ``proj_out``, zero biases: the sinusoidal IDs
+    (unit-RMS per pair of channels) map to a track latent of std ~0.5 where a track is, and to exactly
+    zero where none is (SiLU(0) = 0), so the DiT sees the tracks at the scale of its other inputs from step 0."""
+    nn.init.kaiming_normal_(head.proj_in.weight, nonlinearity="relu")
+    nn.init.normal_(head.proj_out.weight, std=head.proj_out.weight.shape[1] ** -0.5)
+    nn.init.zeros_(head.proj_in.bias)
+    nn.init.zeros_(head.proj_out.bias)
+    return head
 
 
 def frozen_copy(model: nn.Module) -> nn.Module:

@@ -54,6 +54,7 @@ class ProbeOptions:
     stride: int = 4  # codec / track-grid stride
     patch: int = 2  # DiT patch (tokens are stride * patch px)
     base_config: str = "demo-small"
+    track_head_init: str = "torch"  # common.TRACK_HEAD_INITS
     steps: int = 100_000
     minutes: float | None = None
     batch: int = 4
@@ -149,7 +150,7 @@ def train_probe(out: str, opts: ProbeOptions) -> dict:
     codec = LinearCodec(np.stack([c.frames for c in clips]), opts.stride)
     cache = _as_clips(codec, clips)
     z = cache.z
-    model = build_model(cfg, opts.seed)
+    model = build_model(cfg, opts.seed, track_head_init=opts.track_head_init)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, betas=(0.9, 0.99))
     ema = EMA(model, opts.ema)
     step = 0
