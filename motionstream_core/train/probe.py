@@ -65,6 +65,7 @@ class ProbeOptions:
     mask_prob: float = 0.5
     max_tracks: int = 32
     sigma_weight: str = "recipe"  # "recipe" (half uniform, half shift-warped) or "high" (all shift-warped)
+    gain_every: int = 200  # steps between cheap track-gain read-outs (sigma 0.95, 0.8) during training
     heldout_scenes: int = 0  # also measure on this many unseen scenes (x motions): does following generalise?
     sample_steps: int = 16
     tracks: int = 12  # requested tracks per clip in the measurement
@@ -186,6 +187,13 @@ def train_probe(out: str, opts: ProbeOptions) -> dict:
         stage.record(step, loss=loss.item())
         if stage.should_save():
             stage.save({"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict()})
+        if opts.gain_every and step % opts.gain_every == 0:  # the curve: do the tracks start to matter?
+            model.eval()
+            _, gain = latent_errors(model, cache, opts.motions, sigmas=(0.95, 0.8))
+            model.train()
+            with open(stage.dir / "gain.jsonl", "a") as f:
+                f.write(json.dumps({"step": step, "track_gain": gain}) + "\n")
+            stage.say(f"step {step}: track gain (1 - own/none clean-latent error, training weights) {gain}")
     stage.save({"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict()})
     ema.copy_to(model)
     report = {"train": measure(model.eval(), codec, clips, cache, opts)}
@@ -203,21 +211,22 @@ def _ids(n: int, k: int, max_id: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def measure(model, codec: LinearCodec, clips, cache: Clips, opts: ProbeOptions) -> dict:
+def latent_errors(model, cache: Clips, motions: int, sigmas=(0.95, 0.8, 0.6, 0.4, 0.2)) -> tuple[dict, dict]:
+    """Clean-latent MSE per sigma (frames after the start image) with the clip's own tracks, none, the
+    other motion's tracks (``swap``) and the swapped prediction's distance to the other clip; and the
+    tracks' share of the error, ``1 - own / none``, per sigma (0: the tracks are ignored)."""
     cfg = model.config
-    n = len(clips)
     ctx = text_context(model, [""])
     none_vis = torch.zeros_like(cache.visible[0])
-    sigmas = (0.95, 0.8, 0.6, 0.4, 0.2)
     err = {k: {s: [] for s in sigmas} for k in ("own", "none", "swap", "swap_to_other")}
-    for k in range(n):
-        o = _other(k, opts.motions)
+    for k in range(len(cache)):
+        o = _other(k, motions)
         ids = _ids(cache.path.shape[2], k, cfg.track_head.max_id)[None]
         tl = {name: encode_tracks(model, cache.path[[j]], vis[None], ids)
               for name, j, vis in (("own", k, cache.visible[k]), ("none", k, none_vis),
                                    ("swap", o, cache.visible[o]))}
-        z, zo = cache.z[[k]], cache.z[[o]]
-        img = model.image_slot(cache.image[[k]], z.shape[2], 0)
+        z, zo = cache.z[[k]].float(), cache.z[[o]].float()
+        img = model.image_slot(cache.image[[k]].float(), z.shape[2], 0)
         g = torch.Generator().manual_seed(k)
         for s in sigmas:
             noise = torch.randn(z.shape, generator=g)
@@ -225,13 +234,20 @@ def measure(model, codec: LinearCodec, clips, cache: Clips, opts: ProbeOptions) 
             for name in ("own", "none", "swap"):
                 v = model.velocity(x, flow.to_timestep(torch.tensor([s])), tl[name], img, ctx)
                 x0 = x - s * v
-                err[name][s].append(F.mse_loss(x0[:, :, 1:], z[:, :, 1:]).item())  # frames after the start image
+                err[name][s].append(F.mse_loss(x0[:, :, 1:], z[:, :, 1:]).item())
                 if name == "swap":
                     err["swap_to_other"][s].append(F.mse_loss(x0[:, :, 1:], zo[:, :, 1:]).item())
     latent = {name: {str(s): round(float(np.mean(v)), 4) for s, v in d.items()} for name, d in err.items()}
-    # how much of the clean-latent error the tracks remove (0: ignored), per sigma
     gain = {str(s): round(1 - float(np.mean(err["own"][s])) / max(float(np.mean(err["none"][s])), 1e-9), 3)
             for s in sigmas}
+    return latent, gain
+
+
+@torch.no_grad()
+def measure(model, codec: LinearCodec, clips, cache: Clips, opts: ProbeOptions) -> dict:
+    cfg = model.config
+    ctx = text_context(model, [""])
+    latent, gain = latent_errors(model, cache, opts.motions)
 
     # sampled videos, re-tracked
     sums: dict[str, list] = {k: [0.0, 0] for k in ("sample", "swap_sample", "swap_still", "still", "codec", "clip",
