@@ -253,7 +253,7 @@ def wan_workflow() -> None:
 def self_forcing_workflow() -> None:
     g = Graph()
     w, h, frames = 832, 480, 0
-    g.node("MarkdownNote", (20, -360), ["### Live stream with Self-Forcing: needs model files\n\n"
+    g.node("MarkdownNote", (20, -430), ["### Live stream with Self-Forcing: needs model files\n\n"
            "A public causal Wan 2.1 student streams into the Generate node, chunk by chunk, for as long as you let "
            "it (frames 0: until Stop). It is text-to-video: it takes **no drags**. Connect a start image to "
            "Generate to continue your picture (the image prefills the cache).\n\n"
