@@ -115,6 +115,9 @@ def load_trajectories(folder: Path) -> dict:
     if not files:
         raise FileNotFoundError(f"no teacher trajectories in {folder}")
     parts = [torch.load(f, weights_only=False) for f in files]
+    for p in parts:  # shards made before the clip index was stored: synthetic clips, captions stored inline
+        p.setdefault("index", torch.zeros(len(p["states"]), dtype=torch.long))
+        p.setdefault("text_kept", torch.tensor([c != "" for c in p["caption"]]))
     out = {k: torch.cat([p[k] for p in parts]) for k in ("states", "image", "path", "visible", "ids", "index",
                                                          "text_kept")}
     out["caption"] = [c for p in parts for c in p["caption"]]
