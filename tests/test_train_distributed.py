@@ -71,6 +71,19 @@ def test_unreadable_videos_are_one_line_each_and_the_rest_go_on(prepared):
     assert [t.shape[1] for t in clips.text] == [32] * 4 and data.null_text.shape == (1, 32)  # "" -> </s> only
 
 
+def test_prepared_clips_keep_a_bounded_number_of_files_open(prepared, monkeypatch):
+    from motionstream_core.train import prepare as prepare_module
+
+    order = [3, 0, 2, 1, 3, 0]
+    want = PreparedClips(prepared["opts"].data).take(order)
+    monkeypatch.setattr(prepare_module, "OPEN_SHARDS", 1)
+    data = PreparedClips(prepared["opts"].data)
+    got = data.take(order)
+    assert len(data._handles) == 1
+    assert torch.equal(got.z, want.z) and got.caption == want.caption
+    assert all(torch.equal(a, b) for a, b in zip(got.text, want.text))
+
+
 def test_prepare_resumes_shard_by_shard(prepared):
     data = Path(prepared["opts"].data)
     before = PreparedClips(data).take([1, 2])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import types
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -140,6 +141,9 @@ def precision_context(device: torch.device, env: DistEnv, precision: str):
     return contextlib.nullcontext()
 
 
+_in_block = threading.local()  # .active: inside a recomputed block (its FFN is not checkpointed again)
+
+
 def enable_activation_checkpointing(model: nn.Module) -> None:
     """Recompute activations in the backward pass, block by block (keeps state-dict keys unchanged)."""
     dit = getattr(model, "dit", model)
@@ -169,12 +173,6 @@ def enable_activation_checkpointing(model: nn.Module) -> None:
         block.ffn.forward = ffn
         block.forward = whole
 
-
-class _Flag:
-    active = False
-
-
-_in_block = _Flag()
 
 
 def is_dtensor(t) -> bool:

@@ -19,6 +19,7 @@ start-image latents; ``path`` [n, T, P, 2] float32 model pixels; ``visible`` [n,
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from .videos import VideoError, VideoItem, clip_tracks, list_videos, read_clips
 FORMAT = "motionstream-clips/1"
 MANIFEST = "manifest.json"
 NULL_TEXT = "null_text.safetensors"
+OPEN_SHARDS = 64  # shard files a reader keeps open (a large data set has thousands; file limits are ~1024)
 
 
 @dataclass
@@ -181,7 +183,7 @@ class PreparedClips:
         self._starts = np.cumsum([0] + counts)
         if not counts:
             raise ValueError(f"{path}: no clips (every video was skipped; see its 'failed' list)")
-        self._handles: dict[int, object] = {}
+        self._handles: OrderedDict[int, object] = OrderedDict()  # at most OPEN_SHARDS open files, least recent out
         self._captions: dict[int, list[str]] = {}
         with safe_open(str(self.folder / NULL_TEXT), "pt") as f:
             self.null_text = f.get_tensor("text")
@@ -192,11 +194,15 @@ class PreparedClips:
         return int(self._starts[-1])
 
     def _open(self, s: int):
-        if s not in self._handles:
-            f = safe_open(str(self._shards[s]), "pt")
-            self._handles[s] = f
-            self._captions[s] = json.loads(f.metadata()["captions"])
-        return self._handles[s]
+        if s in self._handles:
+            self._handles.move_to_end(s)
+            return self._handles[s]
+        if len(self._handles) >= OPEN_SHARDS:
+            self._handles.popitem(last=False)
+        f = safe_open(str(self._shards[s]), "pt")
+        self._handles[s] = f
+        self._captions.setdefault(s, json.loads(f.metadata()["captions"]))
+        return f
 
     def take(self, index: list[int]) -> Clips:
         parts: dict[str, list] = {"z": [], "image": [], "path": [], "visible": []}
