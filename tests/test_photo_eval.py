@@ -67,3 +67,22 @@ def test_fit_photo_and_folder_errors(tmp_path):
         load_photo_folder(tmp_path)
     with pytest.raises(ValueError, match="too little texture"):
         drag_request(np.full((128, 128, 3), 90, np.uint8), FRAMES, 16)
+
+
+def test_run_photo_eval_on_a_folder_with_the_shipped_model(tmp_path):
+    import cv2
+
+    from motionstream_core.demo import DEMO_WEIGHTS
+    from motionstream_core.train.evaluate import EvalOptions
+    from motionstream_core.train.photo_eval import run_photo_eval
+
+    missing = [str(p) for p in DEMO_WEIGHTS.values() if not p.is_file()]
+    if missing:
+        pytest.skip(f"demo weights not shipped in this checkout ({', '.join(missing)})")
+    cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(_photo(3, 160), cv2.COLOR_RGB2BGR))
+    out = tmp_path / "eval.json"
+    r = run_photo_eval(str(tmp_path), EvalOptions(frames=9, teacher=False), str(tmp_path), json_path=str(out),
+                       say=lambda _: None)
+    assert r["photos"] == ["a"] and set(r["mean"]) == {"student", "still", "cut_and_paste"}
+    assert r["mean"]["cut_and_paste"]["drag_epe"] < 1.0 < r["mean"]["still"]["drag_epe"]
+    assert out.is_file() and "student_drag_over_still" in r

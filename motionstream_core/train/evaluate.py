@@ -132,19 +132,24 @@ def autoencoder_video(codec, frames: np.ndarray) -> torch.Tensor:
     return vae.decode_video(vae.encode_video(x))[0].permute(1, 2, 3, 0)[:frames.shape[0]]
 
 
-def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=print) -> dict:
+def eval_models(out: str, opts: EvalOptions, say=print):
+    """(the student's stream, its codec, the run's teacher or None, the student's name) for an eval."""
     from .teacher_train import load_teacher
 
     device = torch.device(opts.device)
     (student, codec), student_name = load_student(out, opts.student, device)
-    cfg = student.config
-    stream = MotionStream(student, codec)
     teacher = None
     if opts.teacher:
         try:
             teacher = load_teacher(out, device)
         except FileNotFoundError as e:
             say(f"eval: no teacher ({e}); reporting the student and the baselines only")
+    return MotionStream(student, codec), codec, teacher, student_name
+
+
+def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=print) -> dict:
+    stream, codec, teacher, student_name = eval_models(out, opts, say)
+    cfg = stream.config
     clip_cfg = SyntheticClipConfig.for_model(cfg, num_frames=opts.frames)
     clips = heldout_clips(opts.clips, clip_cfg)
     sums = {k: Retracked() for k in ("student", "teacher", "no_motion", "ground_truth", "autoencoder")}

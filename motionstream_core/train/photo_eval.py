@@ -27,9 +27,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..stream import MotionStream
 from ..tracks import Tracks
-from .evaluate import EvalOptions, load_student, retracked, teacher_video, to_uint8
+from .evaluate import EvalOptions, eval_models, retracked, teacher_video, to_uint8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -166,18 +165,9 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
     """Score student, teacher, still video and cut-and-paste on held-out photos (``photos``: "builtin"
     for ``photo_clips.eval_photos()``, else a folder)."""
     from .photo_clips import eval_photos
-    from .teacher_train import load_teacher
 
-    device = torch.device(opts.device)
-    (student, codec), student_name = load_student(out, opts.student, device)
-    cfg = student.config
-    stream = MotionStream(student, codec)
-    teacher = None
-    if opts.teacher:
-        try:
-            teacher = load_teacher(out, device)
-        except FileNotFoundError as e:
-            say(f"eval: no teacher ({e}); reporting the student and the references only")
+    stream, codec, teacher, student_name = eval_models(out, opts, say)
+    cfg = stream.config
     images = {k: v for k, (v, _) in eval_photos().items()} if photos == "builtin" else load_photo_folder(photos)
     rows, sums = [], {}
     for i, (name, photo) in enumerate(images.items()):

@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,7 +34,6 @@ import torch.nn.functional as F
 from .. import flow
 from ..config import ModelConfig
 from ..teacher import Guidance, teacher_sample
-from ..tracks import Tracks
 from .common import EMA, Budget, Stage, build_model, model_config, set_threads, text_context, warmup_lr
 from .data import Clips, TrackSampling, encode_tracks, make_batch
 from .loop import Sample, seeded
