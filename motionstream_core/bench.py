@@ -117,8 +117,8 @@ def run_bench(opts: BenchOptions) -> dict:
     t_start = time.perf_counter()
     session = pipe.session(run)
     for chunk in session:
-        lat.append(chunk.timing["total_s"])
-        dec.append(chunk.timing["decode_s"])
+        lat.append(chunk.timing.total_s)
+        dec.append(chunk.timing.decode_s)
         frames += chunk.frames.shape[0]
         n = chunk.index + 1
         if n == 10:

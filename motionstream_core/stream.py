@@ -30,11 +30,13 @@ video exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -79,13 +81,57 @@ class _CleanPass:
     image_slot: Tensor | None
 
 
+@dataclass(frozen=True)
+class ChunkTiming(Mapping):
+    """Seconds spent on one chunk. Also a read-only mapping of the measured figures (``total_s``
+    included, ``recache_s`` only when a prompt switch re-encoded the window), as events and logs
+    carry them as JSON."""
+
+    denoise_s: float  # denoising passes + the cache-writing pass (or the prefill of an image start)
+    decode_s: float
+    recache_s: float | None = None  # re-encoding the rolling window under a new prompt, before the chunk
+
+    @property
+    def total_s(self) -> float:
+        """Denoise + decode (the re-cache is reported on its own)."""
+        return self.denoise_s + self.decode_s
+
+    def __getitem__(self, key: str) -> float:
+        value = getattr(self, key) if key in _TIMING_KEYS else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in _TIMING_KEYS if getattr(self, k) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+_TIMING_KEYS = ("denoise_s", "decode_s", "total_s", "recache_s")
+
+
 @dataclass
 class StreamChunk:
     index: int
     start_frame: int  # index of this chunk's first output frame in the video
     frames: Tensor  # [F, H, W, 3] float32 in [0, 1], CPU
     latents: Tensor  # [1, C, chunk_frames, h, w] model-space latents (on the model's device)
-    timing: dict[str, float] = field(default_factory=dict)  # denoise_s, decode_s, total_s
+    timing: ChunkTiming
+
+
+@dataclass
+class _RunState:
+    """What one iteration of a session works with, made by ``_setup`` and freed when it ends."""
+
+    ctx: ContextKV  # the text's cross-attention keys/values (replaced by a prompt switch)
+    image_latent: Tensor | None  # [1, C, 1, h, w] model-space start image (None: text only)
+    cache: RollingKVCache
+    gen: torch.Generator  # the session's noise, seeded
+    ids: Tensor | None  # the track IDs of the track slots (None: a model without track head)
+    latent_hw: tuple[int, int]
+    window: deque  # the clean-pass inputs of the chunks now in the rolling window, for a re-cache
 
 
 def denoising_sigmas(cfg: StreamConfig, steps: int | None = None) -> list[float]:
@@ -118,10 +164,6 @@ class MotionStream:
         """``size`` (width, height): for ``image=None`` (text-to-video models). ``prompts``: switches to
         replay (e.g. a previous session's ``prompt_switches``)."""
         return StreamSession(self, image, text, tracks, steering, num_frames, seed, on_pause, size, prompts)
-
-    def run(self, *args, **kwargs):
-        """Iterate a new session's chunks (see ``session``)."""
-        return iter(self.session(*args, **kwargs))
 
 
 class StreamSession:
@@ -161,7 +203,7 @@ class StreamSession:
 
     # -- setup -------------------------------------------------------------------------------------
 
-    def _setup(self):
+    def _setup(self) -> _RunState:
         model, cfg = self.model, self.cfg
         dev, dtype = model.device, model.dtype
         s = cfg.spatial_stride
@@ -177,7 +219,7 @@ class StreamSession:
         self.cache_nbytes = cache.nbytes()
         gen = torch.Generator(device=dev).manual_seed(self.seed)
         ids = assign_track_ids(cfg.track_head.max_tracks, self.seed, cfg.track_head.max_id) if self.takes_tracks else None
-        return ctx, image_latent, cache, gen, ids, (h, w)
+        return _RunState(ctx, image_latent, cache, gen, ids, (h, w), deque(maxlen=cfg.stream.window_chunks))
 
     def _context(self, text: TextCondition | str) -> ContextKV:
         model = self.model
@@ -191,11 +233,9 @@ class StreamSession:
     def __iter__(self):
         if self._closed:
             raise RuntimeError("this stream session has ended; start a new one")
-        ctx, image_latent, cache, gen, ids, (h, w) = self._setup()
+        state = self._setup()
         C = self.cfg.stream.chunk_frames
         total = None if self.num_frames is None else frames_to_chunks(self.num_frames, C)
-        # The clean-pass inputs of the chunks now in the rolling window (bounded), for a re-cache.
-        window = deque(maxlen=self.cfg.stream.window_chunks)
         try:
             index = 0
             while total is None or index < total:
@@ -214,19 +254,19 @@ class StreamSession:
                     log.warning("MotionStream: model %r takes no tracks; the drags are not used", self.cfg.name)
                 self.steering.chunk = index
                 text = snap.text if snap.text is not None else self.prompts.get(index)
-                recache_s = 0.0
+                recache_s = None
                 if text is not None:
                     t0 = time.perf_counter()
-                    ctx = self._context(text)
+                    state.ctx = self._context(text)
                     self.prompt_switches.append(PromptSwitch(index, text))
-                    self._recache(ctx, cache, window)
+                    self._recache(state)
                     recache_s = time.perf_counter() - t0
-                if image_latent is not None and not self.takes_tracks and index == 0:
-                    chunk = self._prefix_chunk(image_latent, ctx, cache, window)
+                if state.image_latent is not None and not self.takes_tracks and index == 0:
+                    chunk = self._prefix_chunk(state)
                 else:
-                    chunk = self._chunk(index, ctx, image_latent, cache, gen, ids, (h, w), window)
+                    chunk = self._chunk(index, state)
                 if recache_s:
-                    chunk.timing["recache_s"] = recache_s
+                    chunk.timing = dataclasses.replace(chunk.timing, recache_s=recache_s)
                 if self.num_frames is not None:
                     keep = self.num_frames - chunk.start_frame
                     chunk.frames = chunk.frames[:keep]
@@ -234,13 +274,13 @@ class StreamSession:
                 yield chunk
                 index += 1
         finally:
-            cache.free()
+            state.cache.free()
             self._closed = True
 
     @torch.no_grad()
-    def _chunk(self, index: int, ctx: ContextKV, image_latent: Tensor | None, cache: RollingKVCache,
-               gen: torch.Generator, ids: Tensor | None, hw: tuple[int, int], window: deque) -> StreamChunk:
+    def _chunk(self, index: int, state: _RunState) -> StreamChunk:
         t0 = time.perf_counter()
+        ctx, cache, gen, ids = state.ctx, state.cache, state.gen, state.ids
         model, cfg = self.model, self.cfg
         C, pack = cfg.stream.chunk_frames, cfg.temporal_stride
         dev, dtype = model.device, model.dtype
@@ -255,10 +295,10 @@ class StreamSession:
             track_latent = model.track_head.encode(torch.from_numpy(path), torch.from_numpy(vis),
                                                    ids[:path.shape[1]], self.height, self.width,
                                                    starts_video=index == 0).to(dtype)
-            image_slot = model.image_slot(image_latent, C, first_latent)
+            image_slot = model.image_slot(state.image_latent, C, first_latent)
         # 2. denoising steps
         cache.begin_chunk(C)
-        shape = (1, cfg.latent_channels, C, *hw)
+        shape = (1, cfg.latent_channels, C, *state.latent_hw)
         x = torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype)
         sigmas = self.stream.sigmas
         for k, sigma in enumerate(sigmas):
@@ -271,15 +311,14 @@ class StreamSession:
         # 3. clean pass writes the cache
         model.velocity(x0, torch.zeros(1, device=dev), track_latent, image_slot, ctx, cache=cache, write_cache=True)
         if cache.commit() == "window":
-            window.append(_CleanPass(x0, track_latent, image_slot))
+            state.window.append(_CleanPass(x0, track_latent, image_slot))
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         t1 = time.perf_counter()
         # 4. decode
         frames = self.codec.decode_chunk(x0)[0].float().cpu()
         t2 = time.perf_counter()
-        return StreamChunk(index, p0, frames, x0,
-                           {"denoise_s": t1 - t0, "decode_s": t2 - t1, "total_s": t2 - t0})
+        return StreamChunk(index, p0, frames, x0, ChunkTiming(t1 - t0, t2 - t1))
 
     @torch.no_grad()
     def _write_cache(self, inputs: _CleanPass, ctx: ContextKV, cache: RollingKVCache, window: deque | None) -> None:
@@ -290,25 +329,25 @@ class StreamSession:
         if cache.commit() == "window" and window is not None:
             window.append(inputs)
 
-    def _recache(self, ctx: ContextKV, cache: RollingKVCache, window: deque) -> None:
+    def _recache(self, state: _RunState) -> None:
         """Re-encode the rolling window's chunks under a new prompt, oldest first (the sink is kept)."""
-        if not window:
+        if not state.window:
             return
-        cache.restart_window()
-        for inputs in list(window):
-            self._write_cache(inputs, ctx, cache, None)
+        state.cache.restart_window()
+        for inputs in list(state.window):
+            self._write_cache(inputs, state.ctx, state.cache, None)
 
     @torch.no_grad()
-    def _prefix_chunk(self, image_latent: Tensor, ctx: ContextKV, cache: RollingKVCache, window: deque) -> StreamChunk:
+    def _prefix_chunk(self, state: _RunState) -> StreamChunk:
         """Image start of a text-to-video student: the image latent, repeated over a whole chunk, is written
         into the cache (Self-Forcing's ``initial_latent`` prefill) and decoded as the video's first chunk."""
         t0 = time.perf_counter()
-        latents = image_latent.expand(-1, -1, self.cfg.stream.chunk_frames, -1, -1).contiguous()
-        self._write_cache(_CleanPass(latents, None, None), ctx, cache, window)
+        latents = state.image_latent.expand(-1, -1, self.cfg.stream.chunk_frames, -1, -1).contiguous()
+        self._write_cache(_CleanPass(latents, None, None), state.ctx, state.cache, state.window)
         t1 = time.perf_counter()
         frames = self.codec.decode_chunk(latents)[0].float().cpu()
         t2 = time.perf_counter()
-        return StreamChunk(0, 0, frames, latents, {"denoise_s": t1 - t0, "decode_s": t2 - t1, "total_s": t2 - t0})
+        return StreamChunk(0, 0, frames, latents, ChunkTiming(t1 - t0, t2 - t1))
 
     # -- results -----------------------------------------------------------------------------------
 
