@@ -29,6 +29,17 @@ from .tracks import Tracks
 _TAKEOVER = re.compile(r"^track:(\d+)$")
 
 
+def takeover_slot(point_id: str) -> int | None:
+    """The track slot a live point takes over (its id is ``"track:<i>"``), or None for a new point."""
+    m = _TAKEOVER.match(point_id)
+    return int(m.group(1)) if m else None
+
+
+def takeover_id(slot: int) -> str:
+    """The live point id that takes over track slot ``slot``."""
+    return f"track:{int(slot)}"
+
+
 @dataclass(frozen=True)
 class LivePoint:
     id: str
@@ -138,10 +149,10 @@ class ControlPlan:
         for pid, p in points.items():
             slot = self._live_slot.get(pid)
             if slot is None:
-                m = _TAKEOVER.match(pid)
+                taken = takeover_slot(pid)
                 n_planned = self._planned.num_tracks if self._planned is not None else 0
-                if m and int(m.group(1)) < n_planned:
-                    slot = int(m.group(1))
+                if taken is not None and taken < n_planned:
+                    slot = taken
                 else:
                     slot = len(self._kinds)
                     self._kinds.append("live")

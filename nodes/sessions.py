@@ -10,13 +10,12 @@ chunk boundary. Nothing here imports ComfyUI or aiohttp, so it is unit-tested on
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 
-from motionstream_core.steering import LivePoint, Steering
+from motionstream_core.steering import LivePoint, Steering, takeover_id, takeover_slot
 
 MAX_POINTS = 256  # points per steer post
 MAX_ID_LEN = 64
@@ -26,7 +25,6 @@ MARGIN = 0.5  # coordinates may lie this fraction of the image size outside it
 MAX_BODY_BYTES = 64 * 1024
 ACTIONS = ("pause", "resume", "stop")
 MAX_PROMPT_CHARS = 4000
-_TAKEOVER = re.compile(r"^track:(\d+)$")
 
 
 class SteerError(Exception):
@@ -118,7 +116,7 @@ class LiveSession:
         with self._lock:
             if t is not None and self._last_t is not None and t < self._last_t:
                 return {"ok": True, "chunk": self.steering.chunk, "stale": True}  # out-of-order post
-            new = {p.id for p in points if not _TAKEOVER.match(p.id)} - self._live_ids
+            new = {p.id for p in points if takeover_slot(p.id) is None} - self._live_ids
             if self.planned + len(self._live_ids) + len(new) > self.max_slots:
                 raise SteerError(400, f"too many live points: this model takes at most {self.max_slots} tracks "
                                       f"({self.planned} planned, {len(self._live_ids)} live)")
@@ -130,9 +128,9 @@ class LiveSession:
         return {"ok": True, "chunk": self.steering.chunk}
 
     def _to_slot(self, p: LivePoint) -> LivePoint:
-        m = _TAKEOVER.match(p.id)
-        if m:  # the widget's i-th drawn track is planned slot offset + i
-            return LivePoint(f"track:{self.offset + int(m.group(1))}", p.x, p.y, p.active)
+        drawn = takeover_slot(p.id)
+        if drawn is not None:  # the widget's i-th drawn track is planned slot offset + i
+            return LivePoint(takeover_id(self.offset + drawn), p.x, p.y, p.active)
         return p
 
     def _validate(self, payload) -> tuple[list[LivePoint], float | None]:
@@ -159,9 +157,9 @@ class LiveSession:
             if pid in seen:
                 raise SteerError(400, f"{where}.id {pid!r} appears twice in one post")
             seen.add(pid)
-            m = _TAKEOVER.match(pid)
-            if m and int(m.group(1)) >= self.drawn:
-                raise SteerError(400, f"{where}.id {pid!r}: there is no drawn track {m.group(1)} "
+            drawn = takeover_slot(pid)
+            if drawn is not None and drawn >= self.drawn:
+                raise SteerError(400, f"{where}.id {pid!r}: there is no drawn track {drawn} "
                                       f"(the editor has {self.drawn})")
             for k in ("x", "y"):
                 v = p.get(k)
