@@ -24,21 +24,9 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .config import WAN21, TinyVAEConfig
-from .tiny_vae import (
-    TAEW2_1_CONFIG,
-    TinyVAE,
-    TinyVAELoadError,
-    TinyVAEStreamDecoder,
-    check_state_dict,
-    load_tiny_vae,
-    read_weights,
-)
-from .wan_vae import (
-    DiffusersWanBackend,
-    StreamingVAEBackend,
-    load_wan_vae,
-    require_diffusers,
-)
+from .tiny_vae import (TAEW2_1_CONFIG, TinyVAE, TinyVAELoadError, TinyVAEStreamDecoder, check_state_dict, load_tiny_vae,
+                       read_weights)
+from .wan_vae import DiffusersWanBackend, StreamingVAEBackend, load_wan_vae, require_diffusers
 
 __all__ = ["LatentCodec", "LatentStats", "TinyVAECodec", "FullVAECodec", "WanVAECodec", "StreamingVAEBackend",
            "DiffusersWanBackend", "TinyVAE", "TinyVAEStreamDecoder", "TinyVAELoadError", "TAEW2_1_CONFIG",

@@ -16,16 +16,8 @@ from . import track_formats
 from .checkpoints import read_checkpoint
 from .demo import DEMO_ASSETS
 from .motion.draw import draw_tracks
-from .pipeline import (
-    CausalSource,
-    DecoderSource,
-    ModelSource,
-    Pipeline,
-    Runtime,
-    StreamInputs,
-    load_decoder,
-    load_model,
-)
+from .pipeline import (CausalSource, DecoderSource, ModelSource, Pipeline, Runtime, StreamInputs, load_decoder,
+                       load_model)
 from .stream import TextCondition
 from .video_io import read_image, to_uint8, write_video
 

@@ -34,27 +34,11 @@ from torch import Tensor
 
 from .attention import BACKENDS
 from .causal_checkpoints import StreamOverrides, causal_variant, get_preset, load_causal_model
-from .checkpoints import CONFIG_KEY, load_model as load_checkpoint
-from .config import (
-    NAMED_CONFIGS,
-    OWN,
-    WAN21,
-    ConfigError,
-    ModelConfig,
-    TinyVAEConfig,
-    get_config,
-)
-from .decoders import (
-    LATENT_SPACE_STATS,
-    TAEW2_1_CONFIG,
-    FullVAECodec,
-    LatentCodec,
-    StreamingVAEBackend,
-    TinyDecoder,
-    TinyVAE,
-    TinyVAECodec,
-    load_tiny_decoder,
-)
+from .checkpoints import CONFIG_KEY, FORMAT, FORMAT_KEY, CheckpointError
+from .checkpoints import load_model as load_checkpoint
+from .config import NAMED_CONFIGS, OWN, WAN21, ConfigError, ModelConfig, TinyVAEConfig, get_config
+from .decoders import (LATENT_SPACE_STATS, TAEW2_1_CONFIG, FullVAECodec, LatentCodec, StreamingVAEBackend, TinyDecoder,
+                       TinyVAE, TinyVAECodec, TinyVAELoadError, load_tiny_decoder)
 from .demo import load_demo
 from .model import MotionStreamModel
 from .steering import Steering
@@ -63,7 +47,14 @@ from .tracks import TrackError, Tracks, combine_tracks, fit_tracks
 
 log = logging.getLogger("motionstream")
 
+__all__ = ["ATTENTION", "DTYPES", "MODEL_CONFIGS", "Decoder", "DecoderSource", "DemoUnavailable", "LoadedModel",
+           "ModelSource", "Pipeline", "PromptSwitch", "Runtime", "StreamInputs", "TextCondition", "codec_for",
+           "is_motionstream_checkpoint", "load_decoder", "load_model", "random_model", "refuse_dit_only",
+           "resolve_device", "resolve_dtype", "tiny_decoder_layouts"]
+
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+ATTENTION = BACKENDS  # the attention choices of a Runtime
+MODEL_CONFIGS = tuple(NAMED_CONFIGS)  # config names for checkpoints saved without their config
 
 
 # -- runtime: device, dtype, attention ------------------------------------------------------------
@@ -186,9 +177,25 @@ class DemoUnavailable(FileNotFoundError):
     """The embedded demo model is not in this install."""
 
 
+def is_motionstream_checkpoint(path: str | os.PathLike) -> bool:
+    """True for a .safetensors file whose header says it is a MotionStream checkpoint (reads no weights)."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return False
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception:  # unreadable: not ours to list (loading it says what is wrong)
+        return False
+    return CONFIG_KEY in meta or meta.get(FORMAT_KEY) == FORMAT
+
+
 def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str | None = None) -> LoadedModel:
     """Load a model for inference: the demo (with its own codec), a checkpoint with a trained track head,
-    or a causal Wan student (``CausalSource``)."""
+    or a causal Wan student (``CausalSource``). A file that cannot be loaded raises one ValueError naming
+    it and every problem."""
     if isinstance(source, CausalSource):
         model = load_causal_model(source.path, source.preset, source.lora, source.lora_alpha, source.overrides,
                                   device=runtime.device, dtype=runtime.dtype, size=source.size)
@@ -201,9 +208,14 @@ def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str |
                 from None
         loaded = LoadedModel(model, name or "demo", codec)
     else:
+        label = name or Path(source.path).name
         refuse_dit_only(source.path)
-        model = load_checkpoint(source.path, config_name=source.config, device=runtime.device, dtype=runtime.dtype)
-        loaded = LoadedModel(model, name or Path(source.path).name)
+        try:
+            model = load_checkpoint(source.path, config_name=source.config, device=runtime.device,
+                                    dtype=runtime.dtype)
+        except CheckpointError as e:
+            raise ValueError(f"{label} cannot be loaded as a MotionStream model: {e}") from None
+        loaded = LoadedModel(model, label)
     loaded.model.dit.set_attention_backend(runtime.attention)
     return loaded
 
@@ -285,8 +297,12 @@ def load_decoder(source: DecoderSource, prefer: TinyVAEConfig | None = None) -> 
         return None
     if source.backend is not None:
         return Decoder(source.name or "VAE", source.backend_latent_space, backend=source.backend)
-    tiny = load_tiny_decoder(source.path, tiny_decoder_layouts(prefer))
-    return Decoder(source.name or Path(source.path).name, tiny.latent_space, tiny=tiny)
+    label = source.name or Path(source.path).name
+    try:
+        tiny = load_tiny_decoder(source.path, tiny_decoder_layouts(prefer))
+    except (TinyVAELoadError, RuntimeError) as e:
+        raise ValueError(f"decoder {label}: {e}") from None
+    return Decoder(label, tiny.latent_space, tiny=tiny)
 
 
 def codec_for(loaded: LoadedModel, decoder: Decoder | None) -> LatentCodec:

@@ -8,7 +8,9 @@
     sessions.py     live-steering sessions, validation, rate limit (pure Python)
     routes.py       /motionstream/steer, /motionstream/control, /motionstream/health
     vae_adapter.py  a ComfyUI VAE as the stream's chunk-wise full-quality decoder
-    common.py       conversions: TRACKS sockets, CONDITIONING, editor_state, JPEG (pure Python)
+    sockets.py      ComfyUI values <-> core types: TRACKS, CONDITIONING, IMAGE (pure Python)
+    editor_state.py the widget's editor_state JSON <-> the drawn Tracks (pure Python)
+    frames.py       frames -> JPEG data URLs for the browser (pure Python)
     extension.py    the ComfyExtension listing the nodes (``comfy_entrypoint``)
 
 This package file imports nothing, so the pure modules are importable (and unit-tested) without ComfyUI.

@@ -20,7 +20,7 @@ from motionstream_core.checkpoints import CheckpointError
 from motionstream_core.config import ConfigError
 from motionstream_core.pipeline import CausalSource, Runtime, load_model
 
-from .common import text_condition
+from .sockets import text_condition
 from .loaders import FOLDER, comfy_device
 from .types import CATEGORY, ModelType
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
-from .common import pack_tracks
+from .sockets import pack_tracks
 from .types import CATEGORY, TracksType
 
 # (min, max, step) of each input: the node's widgets and the start-image preview route check the same

@@ -16,14 +16,8 @@ from comfy_api.latest import io
 from motionstream_core.pipeline import Decoder, LoadedModel, Pipeline
 from motionstream_core.tracks import TrackError, Tracks
 
-from .common import (
-    default_editor_state,
-    pack_tracks,
-    parse_editor_state,
-    start_image,
-    text_condition,
-    unpack_tracks,
-)
+from .editor_state import default_editor_state, parse_editor_state
+from .sockets import pack_tracks, start_image, text_condition, unpack_tracks
 from .sessions import LiveSession
 from .streaming import PauseWatch, StreamRun, _client_id
 from .types import CATEGORY, DecoderType, ModelType, TracksType

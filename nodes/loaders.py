@@ -16,18 +16,8 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from motionstream_core.attention import BACKENDS
-from motionstream_core.checkpoints import CONFIG_KEY, CheckpointError
-from motionstream_core.config import NAMED_CONFIGS, WAN21
-from motionstream_core.decoders import TinyVAELoadError
-from motionstream_core.pipeline import (
-    DecoderSource,
-    DemoUnavailable,
-    ModelSource,
-    Runtime,
-    load_decoder,
-    load_model,
-)
+from motionstream_core.pipeline import (ATTENTION, MODEL_CONFIGS, DecoderSource, DemoUnavailable, ModelSource, Runtime,
+                                        is_motionstream_checkpoint, load_decoder, load_model)
 
 from .types import DecoderType, ModelType
 from .vae_adapter import DEFAULT_CONTEXT, MODES, ComfyVAEBackend
@@ -60,20 +50,15 @@ _header_cache: dict[tuple, bool] = {}
 
 
 def _is_motionstream_file(path: str) -> bool:
-    if not path.endswith(".safetensors"):
-        return False
+    """The pipeline's header check, remembered per (path, mtime, size): the list is rebuilt often."""
     try:
         st = os.stat(path)
-        key = (path, st.st_mtime, st.st_size)
-        if key not in _header_cache:
-            from safetensors import safe_open
-
-            with safe_open(path, framework="pt") as f:
-                meta = f.metadata() or {}
-            _header_cache[key] = CONFIG_KEY in meta or meta.get("format") == "motionstream"
-        return _header_cache[key]
-    except Exception:
+    except OSError:
         return False
+    key = (path, st.st_mtime, st.st_size)
+    if key not in _header_cache:
+        _header_cache[key] = is_motionstream_checkpoint(path)
+    return _header_cache[key]
 
 
 def list_models() -> list[str]:
@@ -134,14 +119,14 @@ class MotionStreamModelLoader(io.ComfyNode):
             inputs=[
                 io.Combo.Input("model_name", options=list_models(), default=DEMO_MODEL,
                                tooltip="The built-in demo model, or a MotionStream checkpoint."),
-                io.Combo.Input("config", options=["auto"] + list(NAMED_CONFIGS), default="auto",
+                io.Combo.Input("config", options=["auto"] + list(MODEL_CONFIGS), default="auto",
                                tooltip="'auto' reads the config stored in the checkpoint; name one only for "
                                        "checkpoints saved without it."),
                 io.Combo.Input("dtype", options=["auto", "fp32", "bf16", "fp16"], default="auto",
                                tooltip="auto: fp32 on CPU, bf16 (or fp16) on CUDA."),
                 io.Combo.Input("device", options=devices, default="auto",
                                tooltip="auto: ComfyUI's main device."),
-                io.Combo.Input("attention", options=list(BACKENDS), default="auto",
+                io.Combo.Input("attention", options=list(ATTENTION), default="auto",
                                tooltip="auto: flash-attn on CUDA when installed, else PyTorch SDPA."),
             ],
             outputs=[ModelType.Output(display_name="model")],
@@ -165,8 +150,6 @@ class MotionStreamModelLoader(io.ComfyNode):
             return io.NodeOutput(load_model(source, runtime, name=model_name))
         except DemoUnavailable as e:
             raise ValueError(f"{e}. Pick a checkpoint from models/motionstream instead.") from None
-        except CheckpointError as e:
-            raise ValueError(f"{model_name} cannot be loaded as a MotionStream model: {e}") from None
 
 
 class MotionStreamDecoderLoader(io.ComfyNode):
@@ -206,11 +189,8 @@ class MotionStreamDecoderLoader(io.ComfyNode):
             ComfyVAEBackend(vae, mode=vae_decoding)  # checks it is a video VAE now, not mid-stream
             # A fresh backend per run: it carries the decoding state of one stream.
             source = DecoderSource(backend=lambda: ComfyVAEBackend(vae, DEFAULT_CONTEXT, vae_decoding),
-                                   backend_latent_space=WAN21, name="ComfyUI VAE")
+                                   name="ComfyUI VAE")  # the ComfyUI video VAE is the Wan 2.1 VAE: Wan latents
             return io.NodeOutput(load_decoder(source))
         if vae is not None:
             log.warning("MotionStream: a VAE is connected but decoder is %r; the VAE is not used", decoder)
-        try:
-            return io.NodeOutput(load_decoder(DecoderSource(decoder_path(decoder), name=decoder)))
-        except (TinyVAELoadError, RuntimeError) as e:
-            raise ValueError(f"decoder {decoder}: {e}") from None
+        return io.NodeOutput(load_decoder(DecoderSource(decoder_path(decoder), name=decoder)))

@@ -21,7 +21,7 @@ from motionstream_core import track_formats
 from motionstream_core.stream import frames_to_chunks
 from motionstream_core.tracks import Tracks
 
-from .common import jpeg_data_url, to_uint8
+from .frames import jpeg_data_url, to_uint8
 from .sessions import REGISTRY, LiveSession
 
 log = logging.getLogger("motionstream")

@@ -16,7 +16,7 @@ from comfy_api.latest import io
 from motionstream_core import track_formats
 from motionstream_core.tracks import TrackError, combine_tracks, fit_tracks
 
-from .common import pack_tracks, unpack_tracks
+from .sockets import pack_tracks, unpack_tracks
 from .types import TRACKS_CATEGORY, TracksType
 
 FORMATS = ("auto", "KJNodes coord_str", "ATI JSON", "MotionStream JSON")

@@ -13,15 +13,9 @@ import torch
 
 from motionstream_core import track_formats
 from motionstream_core.tracks import TrackError, Tracks, combine_tracks, fit_tracks
-from nodes.common import (
-    default_editor_state,
-    jpeg_data_url,
-    pack_tracks,
-    parse_editor_state,
-    start_image,
-    text_condition,
-    unpack_tracks,
-)
+from nodes.editor_state import default_editor_state, parse_editor_state
+from nodes.frames import jpeg_data_url
+from nodes.sockets import pack_tracks, start_image, text_condition, unpack_tracks
 
 
 def tracks(n=2, t=5, w=64, h=48, fps=16.0, shift=0.0) -> Tracks:

@@ -8,7 +8,7 @@ import pytest
 
 from motionstream_core.stream import PromptSwitch
 from motionstream_core.tracks import TrackError
-from nodes.common import parse_editor_state
+from nodes.editor_state import parse_editor_state
 from nodes.sessions import LiveSession, SessionRegistry, handle_prompt
 
 

@@ -19,7 +19,7 @@ from motionstream_core.model import MotionStreamModel
 from motionstream_core.stream import MotionStream, TextCondition
 from motionstream_core.tiny_vae import TinyVAE
 from motionstream_core.tracks import Tracks, combine_tracks
-from nodes.common import parse_editor_state
+from nodes.editor_state import parse_editor_state
 from nodes.sessions import LiveSession, RateLimiter
 from nodes.streaming import StreamRun
 
