@@ -166,8 +166,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_bench)
 
     for ep in entry_points(group=COMMAND_GROUP):  # e.g. `train` and `eval` from motionstream_core.train
-        ep.load()(sub)
+        try:
+            register = ep.load()
+        except ImportError as e:  # an extension left out of this install: the runtime commands still work
+            _unavailable(sub, ep.name, e)
+        else:
+            register(sub)
     return parser
+
+
+def _unavailable(sub, name: str, error: ImportError) -> None:
+    """A stand-in for an extension's command that could not be imported: says why when it is used."""
+    def fail(args: argparse.Namespace) -> int:
+        raise ValueError(f"this install cannot run `motionstream {name}` ({error}); install the extra, e.g. "
+                         f"pip install 'comfyui-motionstream[{name}]'")
+
+    p = sub.add_parser(name, help=f"unavailable in this install ({error})", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=fail)
 
 
 def main(argv: list[str] | None = None) -> int:
