@@ -143,7 +143,9 @@ def is_motionstream_checkpoint(path: str | os.PathLike) -> bool:
 
     try:
         with safe_open(str(path), framework="pt") as f:
-            return CONFIG_KEY in (f.metadata() or {}) or any(k.startswith("track_head.") for k in f.keys())
+            meta = f.metadata() or {}
+            return (CONFIG_KEY in meta or meta.get(FORMAT_KEY) == FORMAT
+                    or any(k.startswith("track_head.") for k in f.keys()))
     except Exception:  # unreadable: let the loader name the problem
         return True
 
@@ -175,21 +177,6 @@ class LoadedModel:
 
 class DemoUnavailable(FileNotFoundError):
     """The embedded demo model is not in this install."""
-
-
-def is_motionstream_checkpoint(path: str | os.PathLike) -> bool:
-    """True for a .safetensors file whose header says it is a MotionStream checkpoint (reads no weights)."""
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        return False
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception:  # unreadable: not ours to list (loading it says what is wrong)
-        return False
-    return CONFIG_KEY in meta or meta.get(FORMAT_KEY) == FORMAT
 
 
 def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str | None = None) -> LoadedModel:
