@@ -110,7 +110,7 @@ def test_b_example_clip_gives_a_picture_before_the_first_run(page, host):
     try:
         from motionstream_core.synthetic import SyntheticClipConfig, make_clip
     except ImportError:  # before the renderer moved out of train/ (issue 14)
-        from motionstream_core.train.synthetic import SyntheticClipConfig, make_clip
+        from motionstream_core.synthetic import SyntheticClipConfig, make_clip
 
     clip = make_clip(params["seed"], SyntheticClipConfig(height=params["height"], width=params["width"],
                                                          num_frames=params["num_frames"], fps=16,
