@@ -30,7 +30,7 @@ import torch
 from motionstream_core import track_formats
 from motionstream_core.checkpoints import save_model
 from motionstream_core.config import WAN21, get_config
-from motionstream_core.decoders import TinyDecoder, save_autoencoder
+from motionstream_core.decoders import TinyDecoder
 from motionstream_core.demo import DEMO_ASSETS
 from motionstream_core.model import MotionStreamModel
 from motionstream_core.pipeline import (Decoder, DecoderSource, LoadedModel, ModelSource, Pipeline, Runtime,
