@@ -89,7 +89,7 @@ class MotionStreamGenerate(io.ComfyNode):
     def execute(cls, model, image=None, frames=49, seed=0, steps=0, prompt="", editor_state="", decoder=None,
                 positive=None, clip_vision_output=None, tracks=None) -> io.NodeOutput:
         if not isinstance(model, LoadedModel):
-            raise ValueError("model: connect 'Load MotionStream Model'")
+            raise ValueError("model: connect 'Load MotionStream Model' (or 'Load Causal Wan Model')")
         if decoder is not None and not isinstance(decoder, Decoder):
             raise ValueError("decoder: connect 'Load MotionStream Decoder'")
         pipe = Pipeline(model, decoder, steps=steps or None)
