@@ -359,4 +359,4 @@ def widen_for_motionstream(model: MotionStreamModel, track_head: TrackHeadConfig
 
 __all__ = ["CausalPreset", "PRESETS", "DEFAULT_PRESET", "StreamOverrides", "get_preset", "guess_preset",
            "infer_dit_config", "causal_config", "causal_variant", "lora_pairs", "merge_lora", "unwrap_lora", "causal_state_dict",
-           "build_causal_model", "load_causal_model", "widen_for_motionstream", "ConfigError"]
+           "build_causal_model", "load_causal_model", "widen_for_motionstream"]
