@@ -171,16 +171,16 @@ app.registerExtension({
     api.addEventListener("execution_error", (e) => {
       const message = e.detail?.exception_message || "";
       const failed = editorFor(e.detail?.node_id);
-      failed?.onRunError(message);
+      failed?.live.onError(message);
       liveEditors().forEach((ed) => ed !== failed && ed.live.end({ reason: "error", message }));
     });
     api.addEventListener("executing", (e) => {
       if (e.detail == null) liveEditors().forEach((ed) => ed.live.end({}));
-      else editorFor(e.detail)?.onRunStarting();
+      else editorFor(e.detail)?.live.onStarting();
     });
     // after every queue: the host's validation errors per node (a refused prompt never runs)
     api.addEventListener("promptQueued", () => {
-      for (const ed of editors) ed.onQueued(app.lastNodeErrors || null);
+      for (const ed of editors) ed.live.onQueued(app.lastNodeErrors || null);
     });
     await checkBackend();
   },
@@ -217,7 +217,7 @@ app.registerExtension({
   nodeCreated(node) {
     const ed = node.motionstreamEditor;
     if (!ed) return;
-    ed.linkFramesWidget(node.widgets?.find((w) => w.name === "frames"));
+    ed.controls.linkFramesWidget(node.widgets?.find((w) => w.name === "frames"));
     linkPromptWidget(node, ed);
     // A new node replays what it streamed when re-queued: that needs the same seed, so its seed is
     // "fixed", not the host's "randomize" (a loaded workflow sets its own value after this).

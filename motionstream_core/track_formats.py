@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .tracks import KINDS, TrackError, Tracks, numeric_array
+from .tracks import KINDS, MAX_FRAMES, TrackError, Tracks, numeric_array
 
 FORMAT_NAME = "motionstream-tracks"
 SUPPORTED_VERSIONS = (1,)
@@ -299,6 +299,8 @@ def from_json(s: Any, max_tracks: int | None = None, allow_empty: bool = False) 
     t, entries = doc["num_frames"], doc["tracks"]
     if isinstance(t, bool) or not isinstance(t, int) or t <= 0:
         raise TrackError(f"num_frames must be a positive integer; got {t!r}")
+    if t > MAX_FRAMES:  # before anything of that length is allocated
+        raise TrackError(f"num_frames {t} is more than {MAX_FRAMES}, the most frames a tracks file may hold")
     if not isinstance(entries, list):
         raise TrackError(f"'tracks' must be a list; got {type(entries).__name__}")
     if not entries:

@@ -26,6 +26,7 @@ import numpy as np
 KINDS = ("drag", "static", "live", "camera", "transfer")
 DEFAULT_MAX_TRACKS = 8192  # the hard ceiling of the constructor; parsers take a stricter max_tracks
 DEFAULT_MARGIN = 0.5  # visible points may lie up to 50% of the image size outside [0,W]x[0,H]
+MAX_FRAMES = 100_000  # the most frames a tracks file may hold (~1.7 h at 16 fps): readers refuse more unread
 
 
 class TrackError(ValueError):

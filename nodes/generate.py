@@ -14,9 +14,10 @@ import torch
 from comfy_api.latest import io
 
 from motionstream_core.pipeline import Decoder, LoadedModel, Pipeline
-from motionstream_core.tracks import TrackError, Tracks
+from motionstream_core.tracks import MAX_FRAMES, TrackError, Tracks
 
 from .editor_state import default_editor_state, parse_editor_state
+from .output import KEEP_FRAMES
 from .sockets import pack_tracks, start_image, text_condition, unpack_tracks
 from .sessions import LiveSession
 from .streaming import PauseWatch, StreamRun, _client_id
@@ -36,6 +37,11 @@ def replayed_prompts(editor, prompt: str, pipe: Pipeline) -> tuple:
     return editor.prompts
 
 
+# the host's VIDEO type, where it has one: the run's video file (every frame; IMAGE keeps only the newest)
+VIDEO_OUTPUT = [io.Video.Output(display_name="video", tooltip="Every frame of the run (the MP4 in "
+                                                              "output/motionstream/).")] if hasattr(io, "Video") else []
+
+
 class MotionStreamGenerate(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -50,9 +56,11 @@ class MotionStreamGenerate(io.ComfyNode):
                 io.Image.Input("image", optional=True,
                                tooltip="The start image. Width and height must be multiples of 16. Optional for causal "
                                        "Wan models (text-to-video): without it they stream at the loader's size."),
-                io.Int.Input("frames", default=49, min=0, max=100000, step=1,
-                             tooltip="Frames to generate; 0 streams until stopped (Stop in the node). Every frame is "
-                                     "kept for the IMAGE output (about 5 MB per 832x480 frame)."),
+                io.Int.Input("frames", default=49, min=0, max=MAX_FRAMES, step=1,
+                             tooltip="Frames to generate; 0 streams until stopped (Stop in the node). Every frame "
+                                     "goes into the video output (an MP4 in output/motionstream/) as it is made; "
+                                     f"the frames (IMAGE) output keeps the newest {KEEP_FRAMES}, so memory stays "
+                                     "flat for any length."),
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True),
                 io.Int.Input("steps", default=0, min=0, max=16,
                              tooltip="Denoising steps per chunk; 0: the model's own (3)."),
@@ -71,9 +79,12 @@ class MotionStreamGenerate(io.ComfyNode):
                                  tooltip="More tracks (camera, motion transfer, coordinates); the drawn ones come after."),
             ],
             outputs=[
-                io.Image.Output(display_name="frames"),
-                TracksType.Output(display_name="tracks", tooltip="The tracks actually used (live drags included)."),
+                io.Image.Output(display_name="frames", tooltip=f"The newest {KEEP_FRAMES} frames at most (all of "
+                                                                "a shorter video)."),
+                TracksType.Output(display_name="tracks", tooltip="The tracks actually used (live drags included), "
+                                                                 "for every frame of the video."),
                 io.Float.Output(display_name="fps"),
+                *VIDEO_OUTPUT,
             ],
             hidden=[io.Hidden.unique_id],
             is_output_node=True,
@@ -125,13 +136,16 @@ class MotionStreamGenerate(io.ComfyNode):
         shown = img if img is not None else torch.full((height, width, 3), 0.5)
         stream_run = StreamRun(session, live, run.num_frames, pipe.fps, cfg.stream.chunk_frames, run.tracks, shown,
                                pause_watch=watch)
-        video = stream_run.run()
+        frames_out = stream_run.run()
+        made = stream_run.output.frames_written
         used = stream_run.recorded()
         if used is None:
-            used = Tracks.empty(video.shape[0], pipe.fps, width, height)
-        summary = {"session": live.id, "reason": stream_run.reason, "frames": int(video.shape[0]),
+            used = Tracks.empty(max(1, made), pipe.fps, width, height)
+        summary = {"session": live.id, "reason": stream_run.reason, "frames": made,
+                   "image_frames": int(frames_out.shape[0]), "video": stream_run.output.file_info(),
                    "tracks": used.num_tracks, "width": width, "height": height, "fps": pipe.fps}
-        return io.NodeOutput(video, pack_tracks(used), pipe.fps, ui={"motionstream": [summary]})
+        video = (stream_run.output.video(),) if VIDEO_OUTPUT else ()
+        return io.NodeOutput(frames_out, pack_tracks(used), pipe.fps, *video, ui={"motionstream": [summary]})
 
 
 NODES = [MotionStreamGenerate]

@@ -19,6 +19,7 @@ from comfy_api.latest import io
 from motionstream_core.pipeline import (ATTENTION, MODEL_CONFIGS, DecoderSource, DemoUnavailable, ModelSource, Runtime,
                                         is_motionstream_checkpoint, load_decoder, load_model)
 
+from .choices import check_choices
 from .types import DecoderType, ModelType
 from .vae_adapter import DEFAULT_CONTEXT, MODES, ComfyVAEBackend
 
@@ -141,6 +142,7 @@ class MotionStreamModelLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model_name, config="auto", dtype="auto", device="auto", attention="auto") -> io.NodeOutput:
+        check_choices(cls, config=config, dtype=dtype, device=device, attention=attention)
         runtime = Runtime.resolve(comfy_device(device), dtype, attention)
         if model_name == DEMO_MODEL:
             source = ModelSource()
@@ -181,6 +183,7 @@ class MotionStreamDecoderLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, decoder, vae=None, vae_decoding="exact") -> io.NodeOutput:
+        check_choices(cls, vae_decoding=vae_decoding)
         if decoder == BUILTIN_DECODER:
             return io.NodeOutput(load_decoder(DecoderSource(name=decoder)))
         if decoder == COMFY_VAE:

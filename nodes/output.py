@@ -8,7 +8,10 @@ stream (``frames`` = 0) or a long one never grows the process.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -17,6 +20,27 @@ from motionstream_core.video_io import RecentFrames, VideoWriter
 
 KEEP_FRAMES = 480  # frames in the IMAGE output at most: 30 s at 16 fps (~24 MB at 128x128, ~0.6 GB at 832x480)
 PREFIX = "motionstream/MotionStream"
+TRIM_EVERY_S = 5.0
+
+
+def _malloc_trim():
+    """glibc's malloc_trim, or None elsewhere (macOS, Windows, musl)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give freed heap memory back to the OS. Every chunk makes mid-sized buffers (frames, JPEGs, video
+    packets) on two threads; glibc keeps what is freed in fragmented arenas, so without this a stream's
+    RSS climbs ~10 KB a frame although nothing is kept (measured: bench/bench_endless_memory.py)."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def output_folder() -> str:
@@ -45,6 +69,7 @@ class RunOutput:
         self.subfolder = ""
         self.writer: VideoWriter | None = None
         self.recent = RecentFrames(keep)
+        self._trimmed = time.monotonic()
 
     def add(self, frames: torch.Tensor) -> None:
         """[T, H, W, 3] frames in [0, 1], in stream order."""
@@ -55,6 +80,9 @@ class RunOutput:
             self.writer = VideoWriter(self._path, self.fps)
         self.writer.write(frames)
         self.recent.add(frames)
+        if time.monotonic() - self._trimmed > TRIM_EVERY_S:
+            release_freed_memory()
+            self._trimmed = time.monotonic()
 
     def close(self) -> Path | None:
         return None if self.writer is None else self.writer.close()

@@ -22,6 +22,7 @@ from motionstream_core.stream import frames_to_chunks
 from motionstream_core.tracks import Tracks
 
 from .frames import jpeg_data_url, to_uint8
+from .output import RunOutput
 from .sessions import REGISTRY, LiveSession
 
 log = logging.getLogger("motionstream")
@@ -146,19 +147,20 @@ class PauseWatch:
 
 class StreamRun:
     """One node run: ``session`` is the core StreamSession, ``live`` its registered LiveSession,
-    ``pause_watch`` the session's ``on_pause`` callback (reset at every chunk)."""
+    ``pause_watch`` the session's ``on_pause`` callback (reset at every chunk), ``output`` where the
+    frames go (a video file as they are made, and a bounded tail for IMAGE: memory stays flat)."""
 
     def __init__(self, session, live: LiveSession, num_frames: int | None, fps: float, chunk_latents: int,
                  planned: Tracks | None, image: torch.Tensor, emitter: Emitter | None = None,
-                 pause_watch: PauseWatch | None = None):
+                 pause_watch: PauseWatch | None = None, output: RunOutput | None = None):
         self.session, self.live, self.num_frames, self.fps = session, live, num_frames, fps
         self.total_chunks = None if num_frames is None else frames_to_chunks(num_frames, chunk_latents)
         self.planned, self.image = planned, image
         self.height, self.width = int(image.shape[0]), int(image.shape[1])
         self.emitter = emitter or Emitter(live.client_id, live.node_id, live.id, fps)
         self.pause_watch = pause_watch
+        self.output = output or RunOutput(fps)
         self.reason = "finished"
-        self.frames: list[torch.Tensor] = []
 
     def run(self) -> torch.Tensor:
         import comfy.model_management as mm
@@ -169,13 +171,14 @@ class StreamRun:
         message = ""
         it = None
         try:
-            self.emitter.session(self.width, self.height, self.num_frames, self.image)
+            self.live.details = self.emitter.session(self.width, self.height, self.num_frames, self.image,
+                                                     connected=self._connected_for_editor())
             pbar = comfy.utils.ProgressBar(self.total_chunks or 1, node_id=self.live.node_id)
             it = iter(self.session)
             for chunk in it:
                 if self.pause_watch is not None:
                     self.pause_watch.reset()
-                self.frames.append(chunk.frames)
+                self.output.add(chunk.frames)
                 self.emitter.frames(chunk.index, chunk.start_frame, chunk.frames, chunk.timing)
                 preview = Image.fromarray(to_uint8(chunk.frames[-1]))
                 pbar.update_absolute(chunk.index + 1, self.total_chunks or chunk.index + 2,
@@ -198,16 +201,22 @@ class StreamRun:
             except Exception:  # never hide the run's own outcome
                 log.exception("MotionStream: could not record session %s", self.live.id)
                 recorded = None
-            self.emitter.done(self.reason, recorded, message, prompts=self.prompts_for_editor())
+            try:
+                self.output.close()
+            except Exception:  # a full disk must not hide the run's own outcome either
+                log.exception("MotionStream: could not finish the video of session %s", self.live.id)
+            self.emitter.done(self.reason, recorded, message, prompts=self.prompts_for_editor(),
+                              video=self.output.file_info())
             self.emitter.close()
-        if not self.frames:
+        if not self.output.frames_written:
             return self.image[None].clone()
-        return torch.cat(self.frames, 0)
+        return self.output.image()
 
     # -- the record ----------------------------------------------------------------------------
 
     def recorded(self) -> Tracks | None:
-        """The tracks used for every output frame (planned + live), frame-aligned with the output."""
+        """The tracks used for every output frame (planned + live), frame-aligned with the video file
+        (the IMAGE output is its last ``output.keep`` frames at most)."""
         try:
             return self.session.recorded_tracks(trim=True)
         except ValueError:
@@ -224,6 +233,14 @@ class StreamRun:
             if isinstance(p.text, str):
                 schedule[p.chunk] = p.text
         return [{"chunk": c, "text": t} for c, t in sorted(schedule.items())]
+
+    def _connected_for_editor(self) -> dict | None:
+        """The connected TRACKS input's tracks (the plan's first ``offset`` slots, in the run's pixels),
+        for the editor to draw read-only; None without any."""
+        m = self.live.offset
+        if self.planned is None or m == 0:
+            return None
+        return json.loads(track_formats.to_json(self.planned.select(list(range(m)))))
 
     def _recorded_for_editor(self) -> dict | None:
         """What the widget stores back into editor_state so that re-queueing replays this run: every

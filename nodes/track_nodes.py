@@ -16,6 +16,7 @@ from comfy_api.latest import io
 from motionstream_core import track_formats
 from motionstream_core.tracks import TrackError, combine_tracks, fit_tracks
 
+from .choices import check_choices
 from .sockets import pack_tracks, unpack_tracks
 from .types import TRACKS_CATEGORY, TracksType
 
@@ -76,6 +77,7 @@ class MotionStreamTracksFromCoords(io.ComfyNode):
     @classmethod
     def execute(cls, coordinates, format="auto", fps=16.0, num_frames=0, image=None, width=832,
                 height=480) -> io.NodeOutput:
+        check_choices(cls, format=format)
         w, h = _size(image, width, height)
         n = num_frames or None
         kind = format
@@ -194,6 +196,7 @@ class MotionStreamCameraTracks(io.ComfyNode):
     @classmethod
     def execute(cls, num_frames, fps, grid_spacing, pan_x, pan_y, tilt, yaw, roll, zoom, dolly, orbit, start, end,
                 easing, fov, depth=None, depth_is_disparity=True, image=None, width=832, height=480) -> io.NodeOutput:
+        check_choices(cls, easing=easing)
         camera = _motion("camera")
         CameraPath, camera_tracks = camera.CameraPath, camera.camera_tracks
         w, h = _size(image, width, height)

@@ -24,7 +24,7 @@ EXPECTED = {
          "prompt": "STRING", "editor_state": "STRING"},
         {"image": "IMAGE", "decoder": "MOTIONSTREAM_DECODER", "positive": "CONDITIONING",
          "clip_vision_output": "CLIP_VISION_OUTPUT", "tracks": "TRACKS"},
-        ["IMAGE", "TRACKS", "FLOAT"]),
+        ["IMAGE", "TRACKS", "FLOAT", "VIDEO"]),  # video: every frame, as a file (issue 16)
     "MotionStreamTracksFromCoords": ({"coordinates": "STRING", "format": "COMBO", "fps": "FLOAT", "num_frames": "INT"},
                                      {"image": "IMAGE", "width": "INT", "height": "INT"}, ["TRACKS"]),
     "MotionStreamTracksFromComfy": ({"tracks": "TRACKS", "fps": "FLOAT"},
@@ -75,7 +75,7 @@ def test_every_node_is_listed_with_its_types(object_info):
 def test_generate_node_contract(object_info):
     info = object_info["MotionStreamGenerate"]
     assert info["output_node"] is True
-    assert info["output_name"] == ["frames", "tracks", "fps"]
+    assert info["output_name"] == ["frames", "tracks", "fps", "video"]
     editor = info["input"]["required"]["editor_state"][1]
     assert editor.get("multiline") is True
     assert info["input"]["required"]["seed"][1].get("control_after_generate") is True

@@ -36,7 +36,7 @@ function fakeEditor({ replies = [] } = {}) {
     syncUI() {},
     status(text, kind = "info") { calls.push(["status", text, kind]); },
     useRunSize(w, h) { calls.push(["size", w, h]); },
-    setSessionImage(url) { calls.push(["image", url]); },
+    picture: { setRunImage(url) { calls.push(["image", url]); } },
     commit(s) { this.state = s; calls.push(["commit", s.durationFrames, s.numFrames, s.tracks.length]); },
   };
   return ed;

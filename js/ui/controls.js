@@ -91,4 +91,30 @@ export class Controls {
     }
     this.syncTimeline();
   }
+
+  /**
+   * Follow the node's own frame-count widget ("frames"): when the user changes it, the timeline
+   * follows; when the timeline length changes here, it follows (unless it is 0 = endless).
+   */
+  linkFramesWidget(w) {
+    if (!w || this.framesWidget === w) return;
+    this.framesWidget = w;
+    const prev = w.callback;
+    const ed = this.ed;
+    w.callback = function (...args) {
+      const r = prev?.apply(this, args);
+      const n = Number(w.value);
+      if (n > 0 && n !== ed.state.durationFrames) ed.setDuration(n, { fromWidget: true });
+      return r;
+    };
+  }
+
+  syncFramesWidget() {
+    const w = this.framesWidget;
+    const n = this.ed.state.durationFrames;
+    if (w && Number(w.value) > 0 && Number(w.value) !== n) {
+      w.value = n;
+      this.ed.node.setDirtyCanvas?.(true, false);
+    }
+  }
 }

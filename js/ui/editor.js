@@ -1,9 +1,10 @@
 // The trajectory editor + stream viewer behind the MotionStreamGenerate
 // node's `editor_state` widget. Owns the editor state (its JSON is the
-// widget value), undo/redo, the start image and the canvas rendering loop.
-// It hands itself to three controllers: LiveRun (live.js: the running
-// session, steering), Controls (controls.js: toolbar and rows) and
-// PointerInput (pointer.js: gestures); keys are in pointer.js too.
+// widget value), undo/redo and the canvas rendering loop.
+// It hands itself to four controllers: StartPicture (picture.js: the start
+// image, upstream or exact), LiveRun (live.js: the running session,
+// steering), Controls (controls.js: toolbar and rows) and PointerInput
+// (pointer.js: gestures); keys are in pointer.js too.
 //
 // `host` decouples this from ComfyUI (motionstream.js provides it):
 //   fetchApi(route, init), apiURL(route), forwardPointer(kind, event),
@@ -16,6 +17,7 @@ import { PointerInput, attachKeys } from "./pointer.js";
 import { StreamView } from "./stream.js";
 import { LiveRun } from "./live.js";
 import { Controls } from "./controls.js";
+import { StartPicture } from "./picture.js";
 import { backingSize, fitRect, clientToImage, viewPerCss } from "../lib/coords.js";
 import { parseState, serializeState, cloneState } from "../lib/state.js";
 import { UndoStack } from "../lib/history.js";
@@ -24,7 +26,6 @@ import {
 } from "../lib/tracks.js";
 import { trackColor } from "../lib/palette.js";
 import { Player } from "../lib/playback.js";
-import { findImageSource, pathKey, viewQuery } from "../lib/imagesource.js";
 
 const now = () => performance.now();
 
@@ -40,10 +41,6 @@ export class MotionStreamEditor {
     this.view = "edit";
     this.preview = null;
     this.lastBox = null;
-    this.startImage = null; // the picture upstream of the node (a Load Image file, an example clip...)
-    this.startKey = null;
-    this.startSource = null;
-    this.runPicture = null; // {key, width, height, image}: the exact start image of this node's last run
     this.rawInvalid = null;
     this.parseError = null;
     this.renderPending = false;
@@ -53,6 +50,7 @@ export class MotionStreamEditor {
     const { state } = parseState("");
     this.state = state;
     this.text = serializeState(state);
+    this.picture = new StartPicture(this);
     this.live = new LiveRun(this);
     this.controls = new Controls(this);
     this.pointer = new PointerInput(this);
@@ -99,7 +97,7 @@ export class MotionStreamEditor {
   setValue(v) {
     const text = typeof v === "string" ? v : v == null ? "" : JSON.stringify(v);
     if (text === this.getValue()) return;
-    const { state, error } = parseState(text, this.pictureSize() || {});
+    const { state, error } = parseState(text, this.picture.size() || {});
     this.state = state;
     this.text = serializeState(state);
     this.rawInvalid = error ? text : null;
@@ -113,7 +111,7 @@ export class MotionStreamEditor {
 
   /** Replace the state (an edit): undoable unless record=false. */
   commit(next, { key = null, record = true, label = "" } = {}) {
-    const pic = this.pictureSize();
+    const pic = this.picture.size();
     if (!next.tracks.length && pic) {
       // with nothing drawn, the editor's pixel space is the start image's
       next.width = pic.width;
@@ -221,33 +219,7 @@ export class MotionStreamEditor {
     s.numFrames = n;
     s.durationFrames = n;
     this.commit(s, { key: "duration" });
-    if (!fromWidget) this.syncFramesWidget();
-  }
-
-  /**
-   * Follow the node's own frame-count widget ("frames"): when the user changes it, the timeline
-   * follows; when the timeline length changes here, it follows (unless it is 0 = endless).
-   */
-  linkFramesWidget(w) {
-    if (!w || this.framesWidget === w) return;
-    this.framesWidget = w;
-    const prev = w.callback;
-    const ed = this;
-    w.callback = function (...args) {
-      const r = prev?.apply(this, args);
-      const n = Number(w.value);
-      if (n > 0 && n !== ed.state.durationFrames) ed.setDuration(n, { fromWidget: true });
-      return r;
-    };
-  }
-
-  syncFramesWidget() {
-    const w = this.framesWidget;
-    const n = this.state.durationFrames;
-    if (w && Number(w.value) > 0 && Number(w.value) !== n) {
-      w.value = n;
-      this.node.setDirtyCanvas?.(true, false);
-    }
+    if (!fromWidget) this.controls.syncFramesWidget();
   }
 
   retimeSelected(a, b) {
@@ -366,116 +338,23 @@ export class MotionStreamEditor {
     return (10 * k * this.state.width) / (rect.w || 1);
   }
 
-  // ------------------------------------------------------------ start image
-  /**
-   * The exact start image of this node's last run (what the model got, after every upstream node),
-   * while the upstream source is still the one that run used; null otherwise.
-   */
-  exactPicture() {
-    const r = this.runPicture;
-    return r && r.key === this.startKey ? r : null;
+  // ------------------------------------------------------------ start image (see picture.js)
+  get startImage() {
+    return this.picture.startImage;
   }
 
-  /** Width and height of the picture the editor draws on (null before any is known). */
-  pictureSize() {
-    const r = this.exactPicture();
-    if (r) return { width: r.width, height: r.height };
-    const img = this.startImage;
-    return img && img.naturalWidth > 0 ? { width: img.naturalWidth, height: img.naturalHeight } : null;
-  }
-
-  /** The background of the edit view. */
-  editPicture() {
-    const r = this.exactPicture();
-    return (r && r.image) || this.startImage || this.runPicture?.image || null;
-  }
-
-  /**
-   * A run of width x height started: that is the exact picture from now on, and the editor's pixel
-   * space becomes the run's (drawn tracks scaled as the node scales them), so what is drawn and
-   * dragged maps 1:1 onto what the model gets.
-   */
-  useRunSize(width, height) {
-    this.refreshImage();
-    if (!(width > 0 && height > 0)) return;
-    const same = this.runPicture && this.runPicture.width === width && this.runPicture.height === height;
-    this.runPicture = { key: this.startKey, width, height, image: same ? this.runPicture.image : null };
-    const { W, H } = this.size();
-    if (W === width && H === height) return;
-    const s = cloneState(this.state);
-    s.tracks = rescaleTracks(s.tracks, W, H, width, height);
-    s.width = width;
-    s.height = height;
-    if (this.rawInvalid === null) this.commit(s, { record: false });
-  }
-
-  /** The run's start image as the server sent it (a data URL). */
-  setSessionImage(url) {
-    const run = this.runPicture;
-    if (!run) return;
-    const img = new Image();
-    img.onload = () => {
-      run.image = img;
-      this.requestRender();
-    };
-    img.src = url;
+  get startSource() {
+    return this.picture.source;
   }
 
   /** Called on every graph redraw: cheap check whether the upstream image changed. */
   refreshImage() {
-    const src = findImageSource(this.node);
-    const key = pathKey(src);
-    if (key === this.startKey) return;
-    this.startKey = key;
-    this.startSource = src;
-    if (!src) {
-      this.startImage = null;
-      this.requestRender();
-      return;
-    }
-    this.loadStartImage(src, key);
-  }
-
-  async loadStartImage(src, key) {
-    const what = src.kind === "file" ? src.file.filename : src.kind === "example" ? "the example clip's first frame" : src.src;
-    let url;
-    try {
-      url = await this.sourceURL(src);
-    } catch (e) {
-      if (this.startKey === key) this.status(`Could not load the start image (${what}): ${e.message || e}`, "error");
-      return;
-    }
-    const img = new Image();
-    img.onload = () => {
-      if (this.startKey !== key) return;
-      this.startImage = img;
-      this.adoptImageSize(img.naturalWidth, img.naturalHeight);
-      this.requestRender();
-    };
-    img.onerror = () => {
-      if (this.startKey === key) this.status(`Could not load the start image (${what})`, "error");
-    };
-    img.src = url;
-  }
-
-  /** A URL the start image loads from: the node's preview, the /view route, or a rendered example. */
-  async sourceURL(src) {
-    if (src.kind === "imgs") return src.src;
-    if (src.kind === "file") return this.host.apiURL(viewQuery(src.file));
-    const res = await this.host.fetchApi("/motionstream/example_image", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(src.params),
-    });
-    if (!res.ok) throw new Error((await res.json().then((j) => j.error, () => null)) || `${res.status} ${res.statusText}`);
-    if (this.exampleURL) URL.revokeObjectURL(this.exampleURL);
-    this.exampleURL = URL.createObjectURL(await res.blob());
-    return this.exampleURL;
+    this.picture.refresh();
   }
 
   /** With no tracks yet, the editor takes the image's size as its pixel space. */
   adoptImageSize(w, h) {
-    if (!(w > 0 && h > 0) || this.state.tracks.length || this.rawInvalid !== null || this.exactPicture()) return;
+    if (!(w > 0 && h > 0) || this.state.tracks.length || this.rawInvalid !== null || this.picture.exact()) return;
     if (this.state.width === w && this.state.height === h) return;
     const s = cloneState(this.state);
     s.width = Math.round(w);
@@ -483,30 +362,19 @@ export class MotionStreamEditor {
     this.commit(s, { record: false });
   }
 
-  // ------------------------------------------------------------ host events
-  /** The node is about to run (its "executing" event): old run messages no longer apply. */
-  onRunStarting() {
-    if (!this.isLive()) this.status("Starting the run…");
-  }
-
-  /** The prompt was refused, or the run failed before streaming (nothing of it reached the editor). */
-  onRunError(message) {
-    if (this.isLive()) this.live.end({ reason: "error", message });
-    else this.status(`Run failed: ${message}`, "error");
-  }
-
   /**
-   * After queueing: the host's validation errors by node id (null when the prompt was queued). A
-   * refused prompt never runs; the previous run's status would mislead, so the refusal replaces it.
+   * A run of width x height started: the editor's pixel space becomes the run's (drawn tracks scaled
+   * as the node scales them), so what is drawn and dragged maps 1:1 onto what the model gets.
    */
-  onQueued(nodeErrors) {
-    const entries = Object.entries(nodeErrors || {}).filter(([, v]) => v?.errors?.length);
-    if (!entries.length) return; // queued: "executing" and the session events say the rest
-    const mine = entries.find(([id]) => id === String(this.node.id));
-    const [id, info] = mine || entries[0];
-    const where = mine ? "" : `${this.node.graph?.getNodeById?.(Number(id))?.title || info.class_type || `node ${id}`}: `;
-    const text = info.errors.map((e) => [e.message, e.details].filter(Boolean).join(": ")).join("; ");
-    this.status(`Not queued: ${where}${text}`, "error");
+  useRunSize(width, height) {
+    this.picture.useRun(width, height);
+    const { W, H } = this.size();
+    if (!(width > 0 && height > 0) || (W === width && H === height) || this.rawInvalid !== null) return;
+    const s = cloneState(this.state);
+    s.tracks = rescaleTracks(s.tracks, W, H, width, height);
+    s.width = width;
+    s.height = height;
+    this.commit(s, { record: false });
   }
 
   /** Health of the pack's server side changed. */
@@ -545,10 +413,10 @@ export class MotionStreamEditor {
       c.height = bs.height;
     }
     const t = now();
-    let bg = this.editPicture();
+    let bg = this.picture.forEdit();
     let animating = false;
     if (this.view === "video") {
-      bg = this.stream.current(t) || this.exactPicture()?.image || bg;
+      bg = this.stream.current(t) || this.picture.exact()?.image || bg;
       animating = this.stream.animating;
     } else if (this.editPlayer.state === "playing") {
       this.frame = this.editPlayer.tick(t);
@@ -586,7 +454,7 @@ export class MotionStreamEditor {
     const n = this.state.tracks.length;
     const lines = [`${n} track${n === 1 ? "" : "s"} · ${this.state.width}×${this.state.height} · frame ${this.currentFrame()}`];
     const via = this.startSource?.via || [];
-    if (this.startImage && !this.exactPicture() && via.length) {
+    if (this.startImage && !this.picture.exact() && via.length) {
       lines.push(`⚠ ${via.map((v) => `'${v}'`).join(", ")} change${via.length === 1 ? "s" : ""} this image:`,
         "the exact one the model gets shows once a run starts");
     }
@@ -598,7 +466,7 @@ export class MotionStreamEditor {
     if (this.parseError) return { message: `Saved editor state could not be read:\n${this.parseError}`, messageIsError: true };
     if (this.view === "video" && this.isLive() && !this.stream.hasFrames) return { message: "Waiting for the first frames…" };
     if (be.ok === false && this.isLive()) return { message: be.message, messageIsError: true };
-    if (this.view === "edit" && !this.editPicture()) {
+    if (this.view === "edit" && !this.picture.forEdit()) {
       return { message: "The start image shows here once the node has run once\n(or at once with a Load Image node)" };
     }
     return {};
@@ -608,6 +476,6 @@ export class MotionStreamEditor {
     this.destroyed = true;
     this.resizeObserver?.disconnect();
     this.live.destroy();
-    if (this.exampleURL) URL.revokeObjectURL(this.exampleURL);
+    this.picture.destroy();
   }
 }

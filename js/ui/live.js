@@ -172,6 +172,33 @@ export class LiveRun {
     this.ed.requestRender();
   }
 
+  // ------------------------------------------------------------ host events (before any session)
+  /** The node is about to run (its "executing" event): old run messages no longer apply. */
+  onStarting() {
+    if (!this.running) this.ed.status("Starting the run…");
+  }
+
+  /** The run failed: before streaming (nothing of it reached the editor) or during it. */
+  onError(message) {
+    if (this.running) this.end({ reason: "error", message });
+    else this.ed.status(`Run failed: ${message}`, "error");
+  }
+
+  /**
+   * After queueing: the host's validation errors by node id (null when the prompt was queued). A
+   * refused prompt never runs; the previous run's status would mislead, so the refusal replaces it.
+   */
+  onQueued(nodeErrors) {
+    const entries = Object.entries(nodeErrors || {}).filter(([, v]) => v?.errors?.length);
+    if (!entries.length) return; // queued: "executing" and the session events say the rest
+    const node = this.ed.node;
+    const mine = entries.find(([id]) => id === String(node.id));
+    const [id, info] = mine || entries[0];
+    const where = mine ? "" : `${node.graph?.getNodeById?.(Number(id))?.title || info.class_type || `node ${id}`}: `;
+    const text = info.errors.map((e) => [e.message, e.details].filter(Boolean).join(": ")).join("; ");
+    this.ed.status(`Not queued: ${where}${text}`, "error");
+  }
+
   // ------------------------------------------------------------ server events
   /** "motionstream.session": a run of this node starts (or, joined, is in progress). */
   onSession(d) {
@@ -207,7 +234,7 @@ export class LiveRun {
   applyDetails(d) {
     const ed = this.ed;
     ed.useRunSize(this.session.width, this.session.height);
-    if (d.image) ed.setSessionImage(d.image);
+    if (d.image) ed.picture.setRunImage(d.image);
     if (d.connected) {
       try {
         const c = parseTracksJSON(d.connected);
