@@ -30,9 +30,8 @@ from torch import nn
 from ..decoders import LatentStats, TinyVAE, load_autoencoder, save_autoencoder
 from ..tiny_vae import MemBlock
 from .common import StageOptions, warmup_lr
-from .data import clip_config, frames_to_tensor
+from .data import clip_renderer, frames_to_tensor
 from .loop import StageRun
-from ..synthetic import make_clip
 
 NAME = "autoencoder"
 PRODUCT = "autoencoder.safetensors"
@@ -51,6 +50,7 @@ class AEOptions(StageOptions):
     temporal_weight: float = 2.0
     noise_max: float = 0.2
     stats_clips: int = 32
+    source: str = "synthetic"  # the clips it learns from: "synthetic" shapes or "photo" (data.CLIP_SOURCES)
 
 
 PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4,
@@ -58,12 +58,12 @@ PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, c
 
 
 def _clips(cfg, opts: AEOptions, step: int, rng: np.random.Generator) -> torch.Tensor:
-    """uint8 clips rendered at the model's size -> [batch, 3, T, crop, crop] float in [0, 1]."""
-    ccfg = clip_config(cfg, opts.frames, num_points=8)
+    """uint8 clips of ``opts.source`` rendered at the model's size -> [batch, 3, T, crop, crop] float in [0, 1]."""
+    render = clip_renderer(opts.source, cfg, opts.frames, num_points=8)
     cropping = bool(opts.crop) and opts.crop < min(cfg.height, cfg.width)
     per = max(1, opts.crops_per_clip) if cropping else 1
     n = -(-opts.batch // per)
-    rendered = [make_clip(10_000_019 + step * n + b, ccfg).frames for b in range(n)]
+    rendered = [render(10_000_019 + step * n + b).frames for b in range(n)]
     out = []
     for b in range(opts.batch):
         f = rendered[b // per]
@@ -106,11 +106,11 @@ def ae_losses(vae: TinyVAE, x: torch.Tensor, opts: AEOptions, gen: torch.Generat
 @torch.no_grad()
 def latent_stats(vae: TinyVAE, cfg, opts: AEOptions) -> tuple[list[float], list[float]]:
     """Per-channel mean/std of the latents of full-size held-out-style clips (seeds apart from training)."""
-    ccfg = clip_config(cfg, 33, num_points=8)
+    render = clip_renderer(opts.source, cfg, 33, num_points=8)
     p = next(vae.parameters())
     zs = []
     for i in range(opts.stats_clips):
-        x = frames_to_tensor(torch.from_numpy(make_clip(77_000_003 + i, ccfg).frames[None])).to(p.device)
+        x = frames_to_tensor(torch.from_numpy(render(77_000_003 + i).frames[None])).to(p.device)
         zs.append(vae.encode_video(x).transpose(0, 1).flatten(1))
     z = torch.cat(zs, 1)
     return z.mean(1).tolist(), z.std(1).clamp(min=1e-3).tolist()

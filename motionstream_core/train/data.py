@@ -1,6 +1,7 @@
 """Training data for the demo recipe: encoded synthetic clips (cached on disk) and track conditioning.
 
-* ``build_latent_cache`` renders synthetic clips (``motionstream_core.synthetic``), encodes them once with the
+* ``build_latent_cache`` renders training clips (``clip_renderer``: ``motionstream_core.synthetic`` shapes, or
+  ``train.photo_clips`` layers cut from real photos), encodes them once with the
   trained autoencoder and writes shards of model-space latents, start-image latents (encoded exactly
   as the stream encodes its start image), tracks and captions. It resumes shard by shard.
 * ``sample_tracks`` draws the track conditioning of one training clip (paper Sec. 3.1): a random
@@ -35,6 +36,24 @@ def clip_config(cfg: ModelConfig, num_frames: int, num_points: int = 64) -> Synt
     return SyntheticClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points)
 
 
+CLIP_SOURCES = ("synthetic", "photo")
+
+
+def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: int = 64) -> Callable[[int], object]:
+    """``seed -> clip`` at the model's size: ``"synthetic"`` (``synthetic.make_clip``: textured shapes) or
+    ``"photo"`` (``photo_clips.make_photo_clip``: layers cut from real photos over a photo background; needs
+    the ``[train]`` extra). Both clips carry frames uint8 [T, H, W, 3], path float32 [T, N, 2] px, visible
+    bool [T, N] and a caption; both are pure functions of the seed."""
+    if source == "synthetic":
+        ccfg = clip_config(cfg, num_frames, num_points)
+        return lambda seed: make_clip(seed, ccfg)
+    if source == "photo":
+        from .photo_clips import PhotoClipConfig, make_photo_clip
+        pcfg = PhotoClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points)
+        return lambda seed: make_photo_clip(seed, pcfg)
+    raise ValueError(f"unknown clip source {source!r}: choose one of {', '.join(CLIP_SOURCES)}")
+
+
 def frames_to_tensor(frames: np.ndarray | Tensor) -> Tensor:
     """uint8 [B, T, H, W, 3] -> float [B, 3, T, H, W] in [0, 1]."""
     f = torch.as_tensor(frames)
@@ -56,22 +75,32 @@ def encode_clips(vae: TinyVAE, stats: LatentStats, frames: Tensor) -> tuple[Tens
 
 # -- the latent cache ---------------------------------------------------------------------------------
 
-def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, clip_cfg: SyntheticClipConfig,
-                       count: int, seed: int = 0, shard_size: int = 64, batch: int = 8,
-                       say: Callable[[str], None] = print) -> Path:
-    """Encode ``count`` training clips (seeds ``seed * 1_000_003 + i``, as ``SyntheticVideoDataset``) into
-    ``folder/shard_XXXX.pt``; existing shards are kept (resume)."""
+def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg: ModelConfig, num_frames: int,
+                       num_points: int, count: int, seed: int = 0, source: str = "synthetic", shard_size: int = 64,
+                       batch: int = 8, say: Callable[[str], None] = print) -> Path:
+    """Encode ``count`` training clips of ``source`` (``clip_renderer``; seeds ``seed * 1_000_003 + i``) into
+    ``folder/shard_XXXX.pt``; existing shards are kept (resume) when they were made the same way."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"count": count, "seed": seed, "num_frames": clip_cfg.num_frames, "height": clip_cfg.height,
-            "width": clip_cfg.width, "num_points": clip_cfg.num_points}
+    meta = {"count": count, "seed": seed, "num_frames": num_frames, "height": cfg.height,
+            "width": cfg.width, "num_points": num_points, "source": source}
+    render = clip_renderer(source, cfg, num_frames, num_points)
+    first = folder / "shard_0000.pt"
+    if first.is_file():
+        made = torch.load(first, weights_only=False)["meta"]
+        made.setdefault("source", "synthetic")  # caches from before sources existed
+        differ = [k for k in ("seed", "num_frames", "height", "width", "num_points", "source") if made.get(k) != meta[k]]
+        if differ:
+            raise ValueError(f"{folder} holds a latent cache made with other settings ("
+                             + ", ".join(f"{k} {made.get(k)!r} != {meta[k]!r}" for k in differ)
+                             + "): delete it or use another --out")
     shards = math.ceil(count / shard_size)
     for s in range(shards):
         path = folder / f"shard_{s:04d}.pt"
         if path.is_file():
             continue
         ids = range(s * shard_size, min(count, (s + 1) * shard_size))
-        clips = [make_clip(seed * 1_000_003 + i, clip_cfg) for i in ids]
+        clips = [render(seed * 1_000_003 + i) for i in ids]
         zs, imgs = [], []
         for b in range(0, len(clips), batch):
             frames = torch.from_numpy(np.stack([c.frames for c in clips[b:b + batch]]))

@@ -30,7 +30,6 @@ from .data import (
     Batch,
     Clips,
     build_latent_cache,
-    clip_config,
     encode_tracks,
     load_latent_cache,
     make_batch,
@@ -55,8 +54,9 @@ class TeacherOptions(ModelStageOptions):
     ema: float = 0.995  # the product is the EMA
     init: str = ""  # start from public weights (see train/init.py); "" = from scratch
     frames: int = 33  # synthetic data: pixel frames per clip (9 latent frames = 3 student chunks)
-    cache_clips: int = 1000  # synthetic data: clips in the latent cache
-    tracks_per_clip: int = 64  # synthetic data: tracks rendered per clip
+    cache_clips: int = 1000  # rendered data: clips in the latent cache
+    tracks_per_clip: int = 64  # rendered data: tracks rendered per clip
+    source: str = "synthetic"  # rendered data: "synthetic" shapes or "photo" layers cut from photos (data.CLIP_SOURCES)
 
 
 PRESETS = {"demo": TeacherOptions(),
@@ -75,8 +75,8 @@ def sample_sigma(slots: list[int], shift: float, gens: list[torch.Generator]) ->
 def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     vae, stats = load_stage_codec_parts(out, device=device)
     folder = Path(out) / CACHE
-    build_latent_cache(folder, vae, stats, clip_config(cfg, opts.frames, opts.tracks_per_clip), opts.cache_clips,
-                       seed=opts.seed, say=say)
+    build_latent_cache(folder, vae, stats, cfg, opts.frames, opts.tracks_per_clip, opts.cache_clips,
+                       seed=opts.seed, source=opts.source, say=say)
     return load_latent_cache(folder)
 
 

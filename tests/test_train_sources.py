@@ -1,0 +1,66 @@
+"""The recipe's clip sources: the autoencoder and the latent cache learn from synthetic shapes or from
+layers cut from real photos (``data.clip_renderer``), and a cache is never silently mixed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("skimage", reason="photo clips need the [train] extra (scikit-image)")
+
+from motionstream_core.decoders import LatentStats, TinyVAE  # noqa: E402
+from motionstream_core.train import autoencoder  # noqa: E402
+from motionstream_core.train.common import model_config  # noqa: E402
+from motionstream_core.train.data import (  # noqa: E402
+    build_latent_cache, clip_renderer, encode_clips, load_latent_cache)
+from motionstream_core.train.photo_clips import PhotoClipConfig, make_photo_clip  # noqa: E402
+from motionstream_core.synthetic import SyntheticClipConfig, make_clip  # noqa: E402
+
+CFG = model_config("tiny")
+
+
+def test_renderer_gives_each_sources_clip():
+    photo = clip_renderer("photo", CFG, 9, num_points=6)(41)
+    ref = make_photo_clip(41, PhotoClipConfig.for_model(CFG, num_frames=9, num_points=6))
+    assert np.array_equal(photo.frames, ref.frames) and np.array_equal(photo.path, ref.path)
+    assert photo.frames.shape == (9, CFG.height, CFG.width, 3)
+    synth = clip_renderer("synthetic", CFG, 9, num_points=6)(41)
+    ref = make_clip(41, SyntheticClipConfig.for_model(CFG, num_frames=9, num_points=6))
+    assert np.array_equal(synth.frames, ref.frames)
+    assert not np.array_equal(photo.frames, synth.frames)
+
+
+def test_unknown_source_is_one_clear_error():
+    with pytest.raises(ValueError, match=r"^unknown clip source 'video': choose one of synthetic, photo$"):
+        clip_renderer("video", CFG, 9)
+
+
+def test_autoencoder_batches_come_from_the_chosen_source():
+    opts = dataclasses.replace(autoencoder.PRESETS["tiny"], source="photo")
+    x = autoencoder._clips(CFG, opts, 3, np.random.default_rng(0))
+    n = opts.batch  # tiny preset: no crops, one clip a sample
+    want = [clip_renderer("photo", CFG, opts.frames, 8)(10_000_019 + 3 * n + b).frames for b in range(n)]
+    assert torch.equal(x, torch.from_numpy(np.stack(want)).permute(0, 4, 1, 2, 3).float() / 255.0)
+
+
+def test_photo_latent_cache_holds_the_encoded_photo_clips_and_refuses_mixing(tmp_path):
+    torch.manual_seed(0)
+    vae = autoencoder.init_weights(TinyVAE(CFG.vae)).eval()
+    stats = LatentStats(CFG.vae.latent_channels)
+    folder = tmp_path / "latents"
+    build_latent_cache(folder, vae, stats, CFG, 9, 6, count=3, seed=2, source="photo", say=lambda m: None)
+    cache = load_latent_cache(folder)
+    assert cache.meta["source"] == "photo" and len(cache) == 3
+    clip = make_photo_clip(2 * 1_000_003 + 1, PhotoClipConfig.for_model(CFG, num_frames=9, num_points=6))
+    z, img = encode_clips(vae, stats, torch.from_numpy(clip.frames[None]))
+    # encoded in a batch of 3 there, alone here: CPU kernels round batched convolutions differently (~1e-5)
+    assert (cache.z[1].float() - z[0]).abs().max() < 2e-3 and (cache.image[1].float() - img[0]).abs().max() < 2e-3
+    other = make_photo_clip(2 * 1_000_003 + 2, PhotoClipConfig.for_model(CFG, num_frames=9, num_points=6))
+    z_other, _ = encode_clips(vae, stats, torch.from_numpy(other.frames[None]))
+    assert (cache.z[1].float() - z_other[0]).abs().max() > 0.05
+    assert torch.equal(cache.path[1], torch.from_numpy(clip.path))
+    with pytest.raises(ValueError, match=r"made with other settings \(source 'photo' != 'synthetic'\): delete it"):
+        build_latent_cache(folder, vae, stats, CFG, 9, 6, count=3, seed=2, source="synthetic", say=lambda m: None)
