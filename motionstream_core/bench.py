@@ -24,7 +24,7 @@ import torch
 
 from .causal_checkpoints import StreamOverrides
 from .config import TinyVAEConfig
-from .decoders import TinyVAE, TinyVAECodec
+from .decoders import build_autoencoder, codec_over
 from .pipeline import CausalSource, DecoderSource, ModelSource, Pipeline, Runtime, load_decoder, load_model, random_model
 from .stream import TextCondition
 from .tracks import Tracks
@@ -82,8 +82,8 @@ def _pipeline(opts: BenchOptions) -> Pipeline:
         loaded = load_model(opts.model, runtime)
         if random_decoder:  # a random codec of the model's layout: only the cost matters here
             torch.manual_seed(opts.seed)
-            vae = TinyVAE(layout or loaded.config.vae).to(runtime.device, runtime.dtype).eval()
-            loaded.own_codec = TinyVAECodec(vae)
+            vae = build_autoencoder(layout or loaded.config.vae).to(runtime.device, runtime.dtype).eval()
+            loaded.own_codec = codec_over(vae)
     decoder = None if random_decoder else load_decoder(DecoderSource(opts.decoder), prefer=loaded.config.vae)
     return Pipeline(loaded, decoder, steps=opts.steps)
 

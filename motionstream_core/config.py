@@ -142,6 +142,43 @@ class TinyVAEConfig:
 
 
 @dataclass(frozen=True)
+class PatchCodecConfig:
+    """A linear video codec (``patch_codec.PatchPCA``): each ``stride`` x ``stride`` px x ``pack`` frames x RGB
+    patch projected on ``latent_channels`` principal components fitted on training clips. Time is packed
+    like Wan's VAE and the track head (latent 0 <- frame 0 alone, latent j <- frames 4j-3..4j).
+    ``kind`` tells it apart from a ``TinyVAEConfig`` in stored model configs."""
+
+    latent_channels: int = 16
+    stride: int = 4
+    pack: int = 4
+    kind: str = "patch_pca"
+
+    @property
+    def spatial_stride(self) -> int:
+        return self.stride
+
+    @property
+    def temporal_stride(self) -> int:
+        return self.pack
+
+    def validate(self) -> None:
+        _positive(self, "latent_channels", "stride", "pack")
+        if self.kind != "patch_pca":
+            raise ConfigError(f"PatchCodecConfig.kind must be 'patch_pca', got {self.kind!r}")
+        if self.latent_channels > 3 * self.stride * self.stride * self.pack:
+            raise ConfigError(f"PatchCodecConfig: {self.latent_channels} channels exceed the "
+                              f"{3 * self.stride * self.stride * self.pack} values of a patch")
+
+
+CodecConfig = TinyVAEConfig | PatchCodecConfig
+
+
+def codec_config_from_dict(data: dict[str, Any]) -> CodecConfig:
+    """A stored codec config: a ``PatchCodecConfig`` when it says ``kind: patch_pca``, else a ``TinyVAEConfig``."""
+    return _build(PatchCodecConfig if data.get("kind") == "patch_pca" else TinyVAEConfig, data)
+
+
+@dataclass(frozen=True)
 class StreamConfig:
     """The causal student's schedule and cache (paper Table 4: chunk 3, sink 1, window 1).
 
@@ -211,7 +248,7 @@ class ModelConfig:
     track_head: TrackHeadConfig | None = field(default_factory=TrackHeadConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    vae: TinyVAEConfig = field(default_factory=TinyVAEConfig)
+    vae: CodecConfig = field(default_factory=TinyVAEConfig)  # the model's own codec (a tiny VAE or a linear one)
     height: int = 480  # native output size in pixels
     width: int = 832
     text_len: int = 512
@@ -282,7 +319,7 @@ class ModelConfig:
                             else _build(TrackHeadConfig, data.get("track_head", {}))),
                 stream=_build(StreamConfig, data.get("stream", {})),
                 teacher=_build(TeacherConfig, data.get("teacher", {})),
-                vae=_build(TinyVAEConfig, data.get("vae", {})),
+                vae=codec_config_from_dict(data.get("vae", {})),
                 latent_space=data.get("latent_space") or _legacy_latent_space(data.get("vae", {})),
                 **{k: data[k] for k in ("height", "width", "text_len") if k in data},
             ).validate()

@@ -6,6 +6,9 @@ normalised per channel, ``(raw - mean) / std`` with Wan 2.1's published 16 means
 VAE uses identity statistics. A codec un-normalises before decoding and normalises after encoding.
 
 * ``TinyVAECodec(vae, mean, std)`` -- a ``TinyVAE`` (taew2_1 or the demo's own), the fast path.
+* ``PatchCodec(pca, mean, std)`` -- the linear ``patch_codec.PatchPCA`` codec (a demo model's own).
+  ``codec_over(module, mean, std)`` picks the one of these two for a module; ``build_autoencoder(config)``
+  makes the module of a ``CodecConfig``.
 * ``FullVAECodec(backend, mean, std)`` -- any ``StreamingVAEBackend`` (full causal VAE):
   ``WanVAECodec(vae)`` over diffusers' ``AutoencoderKLWan``; the ComfyUI node side wraps the host's
   own VAE object in a backend and passes it here.
@@ -23,7 +26,8 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from .config import WAN21, TinyVAEConfig
+from .config import WAN21, CodecConfig, PatchCodecConfig, TinyVAEConfig, codec_config_from_dict
+from .patch_codec import PatchPCA, PatchStreamDecoder
 from .tiny_vae import (TAEW2_1_CONFIG, TinyVAE, TinyVAELoadError, TinyVAEStreamDecoder, check_state_dict, load_tiny_vae,
                        read_weights)
 from .wan_vae import DiffusersWanBackend, StreamingVAEBackend, load_wan_vae, require_diffusers
@@ -32,7 +36,8 @@ __all__ = ["LatentCodec", "LatentStats", "TinyVAECodec", "FullVAECodec", "WanVAE
            "DiffusersWanBackend", "TinyVAE", "TinyVAEStreamDecoder", "TinyVAELoadError", "TAEW2_1_CONFIG",
            "load_tiny_vae", "load_wan_vae", "check_state_dict", "require_diffusers",
            "WAN21_LATENT_MEAN", "WAN21_LATENT_STD", "LATENT_SPACE_STATS", "TinyDecoder", "load_tiny_decoder",
-           "load_autoencoder", "save_autoencoder", "load_codec"]
+           "load_autoencoder", "save_autoencoder", "load_codec", "PatchCodec", "PatchPCA", "codec_over",
+           "build_autoencoder"]
 
 # Wan 2.1 VAE latent statistics (Wan2.1 wan/modules/vae.py; diffusers AutoencoderKLWan config).
 WAN21_LATENT_MEAN = (-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
@@ -149,8 +154,12 @@ class TinyVAECodec(_StreamingCodec):
         self.spatial_stride = vae.spatial_stride
         self.temporal_stride = vae.temporal_stride
         self.stats = LatentStats(vae.latent_channels, latent_mean, latent_std)
-        self._stream = TinyVAEStreamDecoder(vae)
+        self._stream = self._stream_decoder(vae)
         self._start()
+
+    @staticmethod
+    def _stream_decoder(vae):
+        return TinyVAEStreamDecoder(vae)
 
     def _param(self) -> torch.Tensor:
         return next(self.vae.parameters())
@@ -172,6 +181,24 @@ class TinyVAECodec(_StreamingCodec):
         p = self._param()
         raw = self.stats.denormalize(latents.to(p.device, p.dtype))
         return self._finish(self._stream.decode(raw), latents.shape[2])
+
+
+class PatchCodec(TinyVAECodec):
+    """``LatentCodec`` over the linear ``PatchPCA`` codec: the same statistics and checks, a stateless decoder."""
+
+    @staticmethod
+    def _stream_decoder(vae):
+        return PatchStreamDecoder(vae)
+
+
+def codec_over(module: TinyVAE | PatchPCA, latent_mean=None, latent_std=None) -> TinyVAECodec:
+    """The ``LatentCodec`` of an autoencoder module: ``PatchCodec`` for a ``PatchPCA``, else ``TinyVAECodec``."""
+    return (PatchCodec if isinstance(module, PatchPCA) else TinyVAECodec)(module, latent_mean, latent_std)
+
+
+def build_autoencoder(config: CodecConfig) -> TinyVAE | PatchPCA:
+    """A fresh module of a codec config (random weights; ``PatchPCA``: an arbitrary orthonormal basis)."""
+    return PatchPCA(config) if isinstance(config, PatchCodecConfig) else TinyVAE(config)
 
 
 class FullVAECodec(_StreamingCodec):
@@ -237,15 +264,16 @@ class TinyDecoder:
     """A tiny decoder read from a file: the network, the statistics stored with it (None: none stored),
     and the latent space it reads (``WAN21`` for the taew2_1 layout; None: a model's own latents)."""
 
-    vae: TinyVAE
+    vae: TinyVAE | PatchPCA
     latent_mean: list[float] | None = None
     latent_std: list[float] | None = None
     latent_space: str | None = None
 
 
-def save_autoencoder(vae: TinyVAE, path: str | os.PathLike, latent_mean=None, latent_std=None,
+def save_autoencoder(vae: TinyVAE | PatchPCA, path: str | os.PathLike, latent_mean=None, latent_std=None,
                      metadata: dict[str, str] | None = None) -> None:
-    """TinyVAE weights (taehv keys) + its config and latent statistics in the safetensors metadata."""
+    """Codec weights (TinyVAE: taehv keys; PatchPCA: mean, basis) + its config and latent statistics in the
+    safetensors metadata."""
     from safetensors.torch import save_file
 
     meta = {VAE_CONFIG_KEY: json.dumps(dataclasses.asdict(vae.config)), **(metadata or {})}
@@ -268,8 +296,8 @@ def _autoencoder_metadata(path: Path) -> dict[str, str]:
         raise TinyVAELoadError(f"{path.name}: not a readable safetensors file ({e})") from None
 
 
-def load_autoencoder(path: str | os.PathLike, device="cpu", dtype=torch.float32) -> tuple[TinyVAE, list | None,
-                                                                                            list | None]:
+def load_autoencoder(path: str | os.PathLike, device="cpu", dtype=torch.float32
+                     ) -> tuple[TinyVAE | PatchPCA, list | None, list | None]:
     """(vae in eval mode, latent_mean or None, latent_std or None) from ``save_autoencoder``'s file."""
     path = Path(path)
     if not path.is_file():
@@ -277,10 +305,9 @@ def load_autoencoder(path: str | os.PathLike, device="cpu", dtype=torch.float32)
     meta = _autoencoder_metadata(path)
     if VAE_CONFIG_KEY not in meta:
         raise ValueError(f"{path.name} has no {VAE_CONFIG_KEY!r} metadata: not a demo autoencoder file")
-    raw = json.loads(meta[VAE_CONFIG_KEY])
-    cfg = TinyVAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    cfg = codec_config_from_dict(json.loads(meta[VAE_CONFIG_KEY]))
     sd = read_weights(path)
-    vae = TinyVAE(cfg)
+    vae = build_autoencoder(cfg)
     check_state_dict(vae, sd, source=str(path))
     vae.load_state_dict({k: v.float() for k, v in sd.items()})
     mean = json.loads(meta["latent_mean"]) if "latent_mean" in meta else None
@@ -289,9 +316,9 @@ def load_autoencoder(path: str | os.PathLike, device="cpu", dtype=torch.float32)
 
 
 def load_codec(path: str | os.PathLike, device="cpu", dtype=torch.float32) -> TinyVAECodec:
-    """A ``TinyVAECodec`` over ``save_autoencoder``'s file, with the statistics stored in it."""
+    """The codec of ``save_autoencoder``'s file (``TinyVAECodec`` or ``PatchCodec``), with its statistics."""
     vae, mean, std = load_autoencoder(path, device, dtype)
-    return TinyVAECodec(vae, mean, std)
+    return codec_over(vae, mean, std)
 
 
 def load_tiny_decoder(path: str | os.PathLike, candidates: Sequence[TinyVAEConfig] = (TAEW2_1_CONFIG,)

@@ -36,9 +36,9 @@ from .attention import BACKENDS
 from .causal_checkpoints import StreamOverrides, causal_variant, get_preset, load_causal_model
 from .checkpoints import CONFIG_KEY, FORMAT, FORMAT_KEY, CheckpointError
 from .checkpoints import load_model as load_checkpoint
-from .config import NAMED_CONFIGS, OWN, WAN21, ConfigError, ModelConfig, TinyVAEConfig, get_config
+from .config import NAMED_CONFIGS, OWN, WAN21, CodecConfig, ConfigError, ModelConfig, TinyVAEConfig, get_config
 from .decoders import (LATENT_SPACE_STATS, TAEW2_1_CONFIG, FullVAECodec, LatentCodec, StreamingVAEBackend, TinyDecoder,
-                       TinyVAE, TinyVAECodec, TinyVAELoadError, load_tiny_decoder)
+                       TinyVAELoadError, build_autoencoder, codec_over, load_tiny_decoder)
 from .demo import load_demo
 from .model import MotionStreamModel
 from .steering import Steering
@@ -218,9 +218,9 @@ def random_model(config_name: str, runtime: Runtime, decoder_layout: TinyVAEConf
     torch.manual_seed(seed)
     with torch.device(runtime.device):
         model = MotionStreamModel(cfg).to(runtime.dtype)
-        vae = TinyVAE(decoder_layout or cfg.vae).to(runtime.dtype)
+        vae = build_autoencoder(decoder_layout or cfg.vae).to(runtime.dtype)
     model.dit.set_attention_backend(runtime.attention)
-    return LoadedModel(model.eval(), f"random {cfg.name}", TinyVAECodec(vae.eval()))
+    return LoadedModel(model.eval(), f"random {cfg.name}", codec_over(vae.eval()))
 
 
 def refuse_dit_only(path: str | os.PathLike) -> None:
@@ -271,13 +271,15 @@ class Decoder:
     backend: Callable[[], StreamingVAEBackend] | None = None
 
 
-def tiny_decoder_layouts(prefer: TinyVAEConfig | None = None) -> list[TinyVAEConfig]:
-    """The architectures a plain tiny-decoder state dict is tried against, in order."""
-    layouts = [prefer] if prefer is not None else []
-    return layouts + [TAEW2_1_CONFIG] + [get_config(n).vae for n in NAMED_CONFIGS]
+def tiny_decoder_layouts(prefer: CodecConfig | None = None) -> list[TinyVAEConfig]:
+    """The architectures a plain tiny-decoder state dict is tried against, in order (a linear codec's file
+    always carries its config, so only tiny-VAE layouts are tried)."""
+    layouts = [prefer] if isinstance(prefer, TinyVAEConfig) else []
+    return layouts + [TAEW2_1_CONFIG] + [v for v in (get_config(n).vae for n in NAMED_CONFIGS)
+                                         if isinstance(v, TinyVAEConfig)]
 
 
-def load_decoder(source: DecoderSource, prefer: TinyVAEConfig | None = None) -> Decoder | None:
+def load_decoder(source: DecoderSource, prefer: CodecConfig | None = None) -> Decoder | None:
     """A ``Decoder`` for ``source``; None for the model's own. ``prefer``: the layout tried first for a
     plain state dict (the model's own autoencoder layout, when the model is known)."""
     if source.is_builtin:
@@ -316,7 +318,7 @@ def codec_for(loaded: LoadedModel, decoder: Decoder | None) -> LatentCodec:
         tiny = decoder.tiny
         if tiny.latent_mean is not None:
             mean, std = tiny.latent_mean, tiny.latent_std
-        codec = TinyVAECodec(tiny.vae.to(model.device, model.dtype), mean, std)
+        codec = codec_over(tiny.vae.to(model.device, model.dtype), mean, std)
     else:
         codec = FullVAECodec(decoder.backend(), mean, std)
     if codec.latent_channels != cfg.latent_channels:

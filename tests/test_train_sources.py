@@ -39,7 +39,7 @@ def test_unknown_source_is_one_clear_error():
 
 
 def test_autoencoder_batches_come_from_the_chosen_source():
-    opts = dataclasses.replace(autoencoder.PRESETS["tiny"], source="photo")
+    opts = dataclasses.replace(autoencoder.PRESETS["tiny"], clip_source="photo")
     x = autoencoder._clips(CFG, opts, 3, np.random.default_rng(0))
     n = opts.batch  # tiny preset: no crops, one clip a sample
     want = [clip_renderer("photo", CFG, opts.frames, 8)(10_000_019 + 3 * n + b).frames for b in range(n)]
@@ -64,3 +64,22 @@ def test_photo_latent_cache_holds_the_encoded_photo_clips_and_refuses_mixing(tmp
     assert torch.equal(cache.path[1], torch.from_numpy(clip.path))
     with pytest.raises(ValueError, match=r"made with other settings \(source 'photo' != 'synthetic'\): delete it"):
         build_latent_cache(folder, vae, stats, CFG, 9, 6, count=3, seed=2, source="synthetic", say=lambda m: None)
+
+
+def test_linear_codec_stage_fits_on_photo_clips_and_the_decoder_stage_refuses_it(tmp_path):
+    from motionstream_core.decoders import PatchCodec, load_codec
+    from motionstream_core.train import decoder
+    from motionstream_core.train.common import run_config
+
+    out = str(tmp_path / "run")
+    run_config(out, "demo-pca")
+    opts = dataclasses.replace(autoencoder.AEOptions(), fit_clips=6, stats_clips=2, clip_source="photo", quiet=True)
+    res = autoencoder.train_autoencoder(out, opts)
+    # the bound measured in docs/DEMO_MODEL.md for 4x space + 4x time on photo clips is ~31 dB; 6 clips fit less
+    assert res["heldout_psnr"] > 25, res["heldout_psnr"]
+    codec = load_codec(res["path"])
+    assert isinstance(codec, PatchCodec) and codec.spatial_stride == 4
+    z = codec.encode_image(torch.rand(1, 3, 128, 128))
+    assert z.shape == (1, 16, 1, 32, 32)
+    with pytest.raises(ValueError, match=r"the decoder stage widens a tiny VAE's decoder; .* linear PatchPCA"):
+        decoder.train_decoder(out, dataclasses.replace(decoder.PRESETS["tiny"], quiet=True))

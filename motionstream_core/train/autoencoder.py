@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..decoders import LatentStats, TinyVAE, load_autoencoder, save_autoencoder
+from ..config import PatchCodecConfig
+from ..decoders import LatentStats, PatchPCA, TinyVAE, load_autoencoder, save_autoencoder
 from ..tiny_vae import MemBlock
 from .common import StageOptions, warmup_lr
 from .data import clip_renderer, frames_to_tensor
@@ -50,7 +51,8 @@ class AEOptions(StageOptions):
     temporal_weight: float = 2.0
     noise_max: float = 0.2
     stats_clips: int = 32
-    source: str = "synthetic"  # the clips it learns from: "synthetic" shapes or "photo" (data.CLIP_SOURCES)
+    fit_clips: int = 96  # a linear (PatchPCA) codec: clips of 33 frames its components are fitted on
+    clip_source: str = "synthetic"  # the clips it learns from: "synthetic" shapes or "photo" (data.CLIP_SOURCES)
 
 
 PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4,
@@ -58,8 +60,8 @@ PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, c
 
 
 def _clips(cfg, opts: AEOptions, step: int, rng: np.random.Generator) -> torch.Tensor:
-    """uint8 clips of ``opts.source`` rendered at the model's size -> [batch, 3, T, crop, crop] float in [0, 1]."""
-    render = clip_renderer(opts.source, cfg, opts.frames, num_points=8)
+    """uint8 clips of ``opts.clip_source`` rendered at the model's size -> [batch, 3, T, crop, crop] float in [0, 1]."""
+    render = clip_renderer(opts.clip_source, cfg, opts.frames, num_points=8)
     cropping = bool(opts.crop) and opts.crop < min(cfg.height, cfg.width)
     per = max(1, opts.crops_per_clip) if cropping else 1
     n = -(-opts.batch // per)
@@ -106,7 +108,7 @@ def ae_losses(vae: TinyVAE, x: torch.Tensor, opts: AEOptions, gen: torch.Generat
 @torch.no_grad()
 def latent_stats(vae: TinyVAE, cfg, opts: AEOptions) -> tuple[list[float], list[float]]:
     """Per-channel mean/std of the latents of full-size held-out-style clips (seeds apart from training)."""
-    render = clip_renderer(opts.source, cfg, 33, num_points=8)
+    render = clip_renderer(opts.clip_source, cfg, 33, num_points=8)
     p = next(vae.parameters())
     zs = []
     for i in range(opts.stats_clips):
@@ -119,6 +121,8 @@ def latent_stats(vae: TinyVAE, cfg, opts: AEOptions) -> tuple[list[float], list[
 def train_autoencoder(out: str, opts: AEOptions, config_name: str | None = None) -> dict:
     run = StageRun(out, NAME, opts, config_name)
     cfg, device = run.cfg, run.device
+    if isinstance(cfg.vae, PatchCodecConfig):
+        return fit_patch_codec(run, opts)
     torch.manual_seed(opts.seed)
     vae = init_weights(TinyVAE(cfg.vae)).to(device)
     run.stage.say(f"training the {cfg.vae.channels} tiny autoencoder on {device}, batch {opts.batch} x {opts.frames} "
@@ -131,6 +135,25 @@ def train_autoencoder(out: str, opts: AEOptions, config_name: str | None = None)
     run.stage.say(f"saved {run.stage.dir / PRODUCT} (latent std {min(std):.2f}..{max(std):.2f}, "
                   f"|mean| <= {max(abs(m) for m in mean):.2f})")
     return run.result(run.stage.dir / PRODUCT)
+
+
+@torch.no_grad()
+def fit_patch_codec(run: StageRun, opts: AEOptions) -> dict:
+    """A linear codec's "training": principal components of ``opts.fit_clips`` rendered clips (one pass, no
+    optimiser), then its latent statistics and its round-trip PSNR on clips it was not fitted on."""
+    cfg = run.cfg
+    render = clip_renderer(opts.clip_source, cfg, 33, num_points=8)
+    clips = frames_to_tensor(torch.from_numpy(np.stack([render(10_000_019 + i).frames for i in range(opts.fit_clips)])))
+    codec = PatchPCA.fit(cfg.vae, clips, seed=opts.seed).eval()
+    mean, std = latent_stats(codec, cfg, opts)
+    held = frames_to_tensor(torch.from_numpy(np.stack([render(88_000_007 + i).frames for i in range(8)])))
+    psnr = float(-10 * torch.log10(F.mse_loss(codec.decode_video(codec.encode_video(held)), held)))
+    save_autoencoder(codec, run.stage.dir / PRODUCT, mean, std, {"fit_clips": str(opts.fit_clips), "source": opts.clip_source,
+                                                                 "heldout_psnr": f"{psnr:.2f}"})
+    run.stage.say(f"fitted the linear {cfg.vae.stride}x{cfg.vae.stride}x{cfg.vae.pack} -> {cfg.vae.latent_channels} "
+                  f"codec on {opts.fit_clips} {opts.clip_source} clips: {psnr:.2f} dB on 8 other clips; saved "
+                  f"{run.stage.dir / PRODUCT}")
+    return run.result(run.stage.dir / PRODUCT, heldout_psnr=psnr)
 
 
 def fit(run: StageRun, vae: TinyVAE, trainable: nn.Module, opts: AEOptions) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..config import ModelConfig, get_config
+from ..config import ModelConfig, PatchCodecConfig, get_config
 from ..model import MotionStreamModel
 
 DEFAULT_OUT = "runs/demo"
@@ -59,7 +59,20 @@ def _demo_s4(patch: int) -> ModelConfig:
         vae=dataclasses.replace(base.vae, space_upscale=(False, True, True), encoder_pad_start=True))
 
 
-TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4)}
+def _demo_pca() -> ModelConfig:
+    """``demo-small`` on the linear codec (``PatchCodecConfig``: 4 x 4 px x 4 frames -> 16 channels), DiT patch
+    1 x 4 x 4: 64 tokens of 16 px a latent frame at 128 x 128, the token grid of ``demo-small`` and of the
+    overfit probe (whose ID-matching attention it can start from), with a codec at the 4x layout's quality."""
+    base = _demo_small()
+    return dataclasses.replace(
+        base, name="demo-pca",
+        dit=dataclasses.replace(base.dit, patch_size=(1, 4, 4)),
+        track_head=dataclasses.replace(base.track_head, stride=4),
+        vae=PatchCodecConfig(latent_channels=base.latent_channels, stride=4, pack=4))
+
+
+TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4),
+                 "demo-pca": _demo_pca}
 
 
 def model_config(name: str) -> ModelConfig:

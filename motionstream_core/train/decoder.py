@@ -106,6 +106,9 @@ def train_decoder(out: str, opts: DecoderOptions, config_name: str | None = None
     if opts.init not in INITS:
         raise ValueError(f"decoder init must be one of {', '.join(INITS)}, got {opts.init!r}")
     trained, mean, std = load_autoencoder(Path(out) / AE_NAME / PRODUCT)
+    if not isinstance(trained, TinyVAE):
+        raise ValueError(f"the decoder stage widens a tiny VAE's decoder; {out}'s codec is a linear "
+                         f"{type(trained).__name__}, whose decoder is its fitted basis: nothing to train")
     vae_cfg = dataclasses.replace(trained.config, channels=channels)
     run = StageRun(out, NAME, opts, config_name)
     torch.manual_seed(opts.seed)

@@ -56,7 +56,7 @@ class TeacherOptions(ModelStageOptions):
     frames: int = 33  # synthetic data: pixel frames per clip (9 latent frames = 3 student chunks)
     cache_clips: int = 1000  # rendered data: clips in the latent cache
     tracks_per_clip: int = 64  # rendered data: tracks rendered per clip
-    source: str = "synthetic"  # rendered data: "synthetic" shapes or "photo" layers cut from photos (data.CLIP_SOURCES)
+    clip_source: str = "synthetic"  # rendered data: "synthetic" shapes or "photo" layers cut from photos (data.CLIP_SOURCES)
 
 
 PRESETS = {"demo": TeacherOptions(),
@@ -76,7 +76,7 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     vae, stats = load_stage_codec_parts(out, device=device)
     folder = Path(out) / CACHE
     build_latent_cache(folder, vae, stats, cfg, opts.frames, opts.tracks_per_clip, opts.cache_clips,
-                       seed=opts.seed, source=opts.source, say=say)
+                       seed=opts.seed, source=opts.clip_source, say=say)
     return load_latent_cache(folder)
 
 
