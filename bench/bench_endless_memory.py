@@ -3,7 +3,8 @@
 Runs ``nodes.streaming.StreamRun`` (what the MotionStreamGenerate node runs: every chunk JPEG-encoded
 for the browser, written to an MP4, the newest frames kept for the IMAGE output, the run recorded as
 tracks, one live point steered the whole time) on the smallest config with random weights, until
-``--frames`` frames or ``--minutes`` minutes, whichever comes first. Prints the process's RSS at
+``--frames`` frames or ``--minutes`` minutes, whichever comes first, then builds the node's outputs
+(IMAGE, the recorded TRACKS, the record for the editor and its file). Prints the process's RSS at
 minute 1 and at the end, and the growth between them (the bar: within 5%).
 
     /opt/comfyui-venv/bin/python bench/bench_endless_memory.py            # 50,000 frames / 30 min
@@ -45,12 +46,15 @@ class Sampler(threading.Thread):
         self.at_minute: float | None = None
         self.frames_at_minute = 0
         self.peak = 0.0
+        self.last = 0.0  # the newest sample while streaming
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(1.0):
             now, rss = time.monotonic() - self.t0, rss_mb()
             self.peak = max(self.peak, rss)
+            if not self.steering.stopped:
+                self.last = rss
             made = self.run_.output.frames_written
             if self.at_minute is None and now >= 60.0:
                 self.at_minute, self.frames_at_minute = rss, made
@@ -67,6 +71,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--config", default="tiny", help="model config (random weights); tiny is the smallest")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared)")
+    ap.add_argument("--no-trim", action="store_true", help="never hand freed heap back (nodes.output's malloc_trim)")
     args = ap.parse_args()
 
     sys.path[:0] = [str(REPO), str(COMFYUI)]
@@ -77,13 +82,17 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    import nodes.output
     from motionstream_core.pipeline import Pipeline, Runtime, random_model
     from motionstream_core.stream import TextCondition
     from motionstream_core.tracks import Tracks
     from nodes.output import KEEP_FRAMES, RunOutput
     from nodes.sessions import LiveSession, RateLimiter
+    from nodes.sockets import pack_tracks
     from nodes.streaming import Emitter, PauseWatch, StreamRun
 
+    if args.no_trim:
+        nodes.output.TRIM_EVERY_S = float("inf")
     pipe = Pipeline(random_model(args.config, Runtime.resolve("cpu", "fp32")))
     cfg = pipe.config
     h, w = cfg.height, cfg.width  # the config's own size
@@ -119,14 +128,20 @@ def main() -> int:
     t0 = time.monotonic()
     sampler.start()
     Steer(daemon=True).start()
-    image_out = run.run()
+    image_out = run.run()  # the IMAGE output; the record for the editor is sent and saved in here
     elapsed = time.monotonic() - t0
     sampler.done.set()
+    streaming = sampler.last
+    tracks_out = pack_tracks(run.recorded())  # the node's TRACKS output
     end = rss_mb()
     made = output.frames_written
     size = (Path(folder) / "endless.mp4").stat().st_size / 2**20
+    record = Path(folder) / "endless.tracks.json"
     print(f"frames {made} in {elapsed / 60:.1f} min ({made / elapsed:.1f} frames/s); video {size:.1f} MB; "
-          f"IMAGE output {tuple(image_out.shape)} (at most {KEEP_FRAMES} frames kept)")
+          f"IMAGE output {tuple(image_out.shape)} (at most {KEEP_FRAMES} frames kept); TRACKS output "
+          f"{tuple(tracks_out['track_path'].shape)}; record in memory {run.session.plan.record.nbytes / 2**20:.2f} MB, "
+          f"its file {record.stat().st_size / 2**20:.1f} MB; last RSS while streaming {streaming:.1f} MB; "
+          f"malloc_trim {'off' if args.no_trim else f'every {nodes.output.TRIM_EVERY_S:g} s'}")
     if sampler.at_minute is None:
         print(f"RSS at the end {end:.1f} MB, peak {sampler.peak:.1f} MB (the run was shorter than a minute)")
         return 0

@@ -117,6 +117,71 @@ class Steering:
             return snap
 
 
+class TrackRecord:
+    """Every frame of tracks a ControlPlan handed out, in one growable pair of arrays, so an endless
+    stream's record costs 9 bytes a slot a frame (no per-frame objects).
+
+    ``path`` [capacity, slots, 2] float32 and ``visible`` [capacity, slots] bool; the first ``len(self)``
+    rows are the frames so far. Rows double when full (amortised O(1) a frame; at most twice the memory in
+    use), columns widen when a live point adds a slot (rare; frames before a slot existed read as
+    (0, 0), invisible, exactly what was handed out for them: nothing).
+    """
+
+    INITIAL_ROWS = 1024  # frames before the first doubling (~1 min at 16 fps)
+
+    def __init__(self):
+        self._path = np.zeros((self.INITIAL_ROWS, 0, 2), np.float32)
+        self._vis = np.zeros((self.INITIAL_ROWS, 0), bool)
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def slots(self) -> int:
+        return self._vis.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the record's arrays (allocated capacity included)."""
+        return self._path.nbytes + self._vis.nbytes
+
+    def _resize(self, rows: int, slots: int) -> None:
+        path = np.zeros((rows, slots, 2), np.float32)
+        vis = np.zeros((rows, slots), bool)
+        n, k = self._len, self.slots
+        path[:n, :k], vis[:n, :k] = self._path[:n], self._vis[:n]
+        self._path, self._vis = path, vis
+
+    def append(self, path: np.ndarray, vis: np.ndarray) -> None:
+        """Add frames: path [T, N, 2], visible [T, N] (N >= the slots so far: slots only ever grow)."""
+        t, n = vis.shape
+        if n < self.slots:
+            raise ValueError(f"a record of {self.slots} slots cannot take frames of {n} slots")
+        rows = len(self._vis)
+        if self._len + t > rows or n > self.slots:
+            while self._len + t > rows:
+                rows *= 2
+            self._resize(rows, n)
+        self._path[self._len:self._len + t] = path
+        self._vis[self._len:self._len + t] = vis
+        self._len += t
+
+    def last(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The newest frame's path [slots, 2] and visible [slots] (views), or (None, None) before any."""
+        if self._len == 0:
+            return None, None
+        return self._path[self._len - 1], self._vis[self._len - 1]
+
+    def arrays(self, num_frames: int, slots: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the first ``num_frames`` frames, ``slots`` wide (later slots: zeros, invisible)."""
+        path = np.zeros((num_frames, slots, 2), np.float32)
+        vis = np.zeros((num_frames, slots), bool)
+        k = min(slots, self.slots)
+        path[:, :k], vis[:, :k] = self._path[:num_frames, :k], self._vis[:num_frames, :k]
+        return path, vis
+
+
 class ControlPlan:
     """Per-chunk pixel-frame tracks from planned tracks + live points, with a full record."""
 
@@ -126,8 +191,7 @@ class ControlPlan:
         self._kinds: list[str] = list(planned.kinds) if planned is not None else []
         self._live_slot: dict[str, int] = {}  # live id -> slot
         self._live_target: dict[int, tuple[float, float]] = {}
-        self._history_path: list[np.ndarray] = []  # per frame [N_t, 2]
-        self._history_vis: list[np.ndarray] = []
+        self.record = TrackRecord()  # every frame handed out, for recorded()
 
     @property
     def num_slots(self) -> int:
@@ -163,7 +227,7 @@ class ControlPlan:
 
     def frames(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Tracks for pixel frames [start, stop): path [T, N, 2] float32, visible [T, N] bool."""
-        assert start == len(self._history_path), f"frames must be asked in order: expected {len(self._history_path)}"
+        assert start == len(self.record), f"frames must be asked in order: expected {len(self.record)}"
         n, T = self.num_slots, stop - start
         path = np.zeros((T, n, 2), np.float32)
         vis = np.zeros((T, n), bool)
@@ -172,8 +236,7 @@ class ControlPlan:
             idx = np.minimum(np.arange(start, stop), planned.num_frames - 1)
             path[:, :planned.num_tracks] = planned.path[idx]
             vis[:, :planned.num_tracks] = planned.visible[idx]
-        prev_path = self._history_path[-1] if self._history_path else None
-        prev_vis = self._history_vis[-1] if self._history_vis else None
+        prev_path, prev_vis = self.record.last()
         frac = (np.arange(1, T + 1, dtype=np.float32) / T)[:, None]
         for slot in set(self._live_slot.values()):
             target = self._live_target.get(slot)
@@ -186,24 +249,18 @@ class ControlPlan:
             origin = prev_path[slot] if had else target
             path[:, slot] = origin + (target - origin) * frac
             vis[:, slot] = True
-        for t in range(T):
-            self._history_path.append(path[t].copy())
-            self._history_vis.append(vis[t].copy())
+        self.record.append(path, vis)
         return path, vis
 
     def recorded(self, num_frames: int | None = None) -> Tracks:
         """Everything handed out so far (optionally only the first ``num_frames``) as Tracks."""
-        T = len(self._history_path) if num_frames is None else min(num_frames, len(self._history_path))
+        T = len(self.record) if num_frames is None else min(num_frames, len(self.record))
         if T == 0:
             raise ValueError("nothing was generated yet, so there is nothing to record")
         n = self.num_slots
-        path = np.zeros((T, n, 2), np.float32)
-        vis = np.zeros((T, n), bool)
-        for t in range(T):
-            k = len(self._history_path[t])
-            path[t, :k], vis[t, :k] = self._history_path[t], self._history_vis[t]
         if n == 0:
             return Tracks.empty(T, self.fps, self.width, self.height)
+        path, vis = self.record.arrays(T, n)
         # Frames before a slot existed: hold its first known position (invisible), so the record is valid.
         for slot in range(n):
             seen = np.nonzero(vis[:, slot])[0]

@@ -262,19 +262,33 @@ def from_ati_array(arr: Any, width: int, height: int, quant: float = ATI_QUANT) 
 
 
 # ---------------------------------------------------------------------------- our JSON
-def to_json(tr: Tracks) -> str:
+_BLOCK_FRAMES = 4096  # frames formatted at a time: a long record never becomes a Python float per number
+
+
+def json_parts(tr: Tracks):
+    """Our JSON (version 1) as consecutive pieces of text, block by block, so a record of any length is
+    written (or joined into one string) without a Python object for every number of it."""
     fps: float | int = int(tr.fps) if float(tr.fps).is_integer() else tr.fps
-    pts = _f32(tr.path.transpose(1, 0, 2)) if tr.num_tracks else []
-    tracks = []
+    head = json.dumps({"format": FORMAT_NAME, "version": 1, "width": tr.width, "height": tr.height, "fps": fps,
+                       "num_frames": tr.num_frames}, separators=(",", ":"))
+    yield head[:-1] + ',"tracks":['
     for i in range(tr.num_tracks):
-        entry: dict[str, Any] = {"points": pts[i]}
-        if not tr.visible[:, i].all():
-            entry["visible"] = tr.visible[:, i].astype(int).tolist()
-        entry["kind"] = tr.kinds[i]
-        tracks.append(entry)
-    doc = {"format": FORMAT_NAME, "version": 1, "width": tr.width, "height": tr.height, "fps": fps,
-           "num_frames": tr.num_frames, "tracks": tracks}
-    return json.dumps(doc, separators=(",", ":"))
+        yield '{"points":[' if i == 0 else ',{"points":['
+        for b in range(0, tr.num_frames, _BLOCK_FRAMES):
+            block = json.dumps(_f32(tr.path[b:b + _BLOCK_FRAMES, i]), separators=(",", ":"))
+            yield block[1:-1] if b == 0 else "," + block[1:-1]
+        vis = tr.visible[:, i]
+        if not vis.all():
+            yield '],"visible":['
+            for b in range(0, tr.num_frames, _BLOCK_FRAMES):  # "1,0,1": one ASCII digit a frame
+                digits = ",".join((vis[b:b + _BLOCK_FRAMES].astype(np.uint8) + ord("0")).tobytes().decode("ascii"))
+                yield digits if b == 0 else "," + digits
+        yield '],"kind":' + json.dumps(tr.kinds[i]) + "}"
+    yield "]}"
+
+
+def to_json(tr: Tracks) -> str:
+    return "".join(json_parts(tr))
 
 
 def from_json(s: Any, max_tracks: int | None = None, allow_empty: bool = False) -> Tracks:
@@ -434,10 +448,11 @@ def load(path: Any, *, width: int | None = None, height: int | None = None, fps:
 
 
 def save(tr: Tracks, path: Any) -> None:
-    """Write our own JSON (version 1)."""
-    Path(path).write_text(to_json(tr), encoding="utf-8")
+    """Write our own JSON (version 1), piece by piece."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(json_parts(tr))
 
 
 __all__ = ["FORMAT_NAME", "SUPPORTED_VERSIONS", "ATI_FPS", "ATI_LENGTH", "KINDS", "to_comfy", "from_comfy",
            "from_array", "from_coord_str", "to_coord_str", "from_ati_json", "to_ati_json", "from_ati_array",
-           "to_json", "from_json", "load", "save"]
+           "json_parts", "to_json", "from_json", "load", "save"]

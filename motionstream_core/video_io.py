@@ -4,7 +4,7 @@ Videos are read by ``motionstream_core.motion.transfer.read_video``."""
 
 from __future__ import annotations
 
-import collections
+import math
 import os
 from pathlib import Path
 
@@ -113,31 +113,69 @@ def write_video(path: str | os.PathLike, frames, fps: float, crf: int = 18) -> P
     return writer.path
 
 
-class RecentFrames:
-    """The newest ``keep`` frames of a stream, as uint8 (a quarter of float32's memory): a bounded
-    buffer for outputs that must hold frames in memory while the whole video goes to a file."""
+class FrameRing:
+    """The newest ``keep`` frames of a stream in one float32 buffer [keep, H, W, 3], allocated at the
+    first frames and written in place: no allocation per chunk, and ``take()`` turns it into the
+    frames in order without a copy (what a node's IMAGE output holds at the end anyway, so keeping
+    float32 from the start saves the uint8 -> float copy at the end)."""
 
     def __init__(self, keep: int):
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self.keep = keep
         self.seen = 0  # frames offered in total
-        self._frames: collections.deque = collections.deque(maxlen=keep)
+        self._buf: np.ndarray | None = None
+        self._next = 0  # where the next frame goes
 
     def add(self, frames) -> None:
-        data = to_uint8(frames)
-        for frame in data[-self.keep:]:
-            self._frames.append(frame)
-        self.seen += len(data)
+        """[T, H, W, 3] float in [0, 1] (tensor or array; clamped to [0, 1] as it is copied in)."""
+        arr = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
+        if arr.ndim != 4 or arr.shape[-1] != 3:
+            raise ValueError(f"FrameRing needs frames [T, H, W, 3], got {arr.shape}")
+        if self._buf is None:
+            self._buf = np.empty((self.keep, *arr.shape[1:]), np.float32)
+        elif arr.shape[1:] != self._buf.shape[1:]:
+            raise ValueError(f"frames of {arr.shape[2]}x{arr.shape[1]} in a ring of "
+                             f"{self._buf.shape[2]}x{self._buf.shape[1]} frames")
+        self.seen += len(arr)
+        arr = arr[-self.keep:]
+        while len(arr):
+            n = min(len(arr), self.keep - self._next)
+            np.clip(arr[:n], 0.0, 1.0, out=self._buf[self._next:self._next + n])
+            self._next = (self._next + n) % self.keep
+            arr = arr[n:]
+
+    def __len__(self) -> int:
+        return min(self.seen, self.keep)
 
     @property
     def first_kept(self) -> int:
         """Index (in the stream) of the oldest frame kept."""
-        return self.seen - len(self._frames)
+        return self.seen - len(self)
 
-    def __len__(self) -> int:
-        return len(self._frames)
+    def take(self) -> np.ndarray:
+        """[T, H, W, 3] float32 of the kept frames, oldest first (T = 0 when none): the buffer itself,
+        put in order in place (frames added later overwrite the oldest of it, as before)."""
+        if self._buf is None:
+            return np.zeros((0, 0, 0, 3), np.float32)
+        if self.seen < self.keep:
+            return self._buf[:self.seen]
+        _rotate_left(self._buf, self._next)
+        self._next = 0
+        return self._buf
 
-    def as_array(self) -> np.ndarray:
-        """[T, H, W, 3] uint8 of the kept frames (T = 0 when none)."""
-        return np.stack(list(self._frames)) if self._frames else np.zeros((0, 0, 0, 3), np.uint8)
+
+def _rotate_left(a: np.ndarray, k: int) -> None:
+    """a[i] <- a[(i + k) % n] along the first axis, in place with one row of scratch (cycle leader)."""
+    n = len(a)
+    k %= n
+    if k == 0:
+        return
+    row = np.empty_like(a[0])
+    for start in range(math.gcd(n, k)):
+        row[...] = a[start]
+        i = start
+        while (j := (i + k) % n) != start:
+            a[i] = a[j]
+            i = j
+        a[i] = row

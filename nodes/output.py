@@ -1,9 +1,10 @@
 """Where a run's frames go besides the browser, in constant memory for any length.
 
 Every frame is written, as it is made, to an MP4 in ComfyUI's output folder (``output/motionstream/``;
-the Generate node's ``video`` output, the host's VIDEO type, points at it). Only the newest
-``KEEP_FRAMES`` are held in memory, as uint8, for the node's ``frames`` IMAGE output. So an endless
-stream (``frames`` = 0) or a long one never grows the process.
+the Generate node's ``video`` output, the host's VIDEO type, points at it), and the run's record (the
+tracks it used) next to it at the end (``<video>.tracks.json``). Only the newest ``KEEP_FRAMES`` are held
+in memory, in one float32 ring allocated at the first frames that becomes the node's ``frames`` IMAGE
+output in place. So an endless stream (``frames`` = 0) or a long one never grows the process.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from motionstream_core.video_io import RecentFrames, VideoWriter
+from motionstream_core.video_io import FrameRing, VideoWriter
 
-KEEP_FRAMES = 480  # frames in the IMAGE output at most: 30 s at 16 fps (~24 MB at 128x128, ~0.6 GB at 832x480)
+from .frames import to_uint8
+
+# Frames in the IMAGE output at most: 30 s at 16 fps. Held as float32 from the first frames (~94 MB at
+# 128x128, ~2.3 GB at 832x480): the IMAGE output is that size at the end anyway, so the peak is no higher.
+KEEP_FRAMES = 480
 PREFIX = "motionstream/MotionStream"
 TRIM_EVERY_S = 5.0
 
@@ -37,8 +43,9 @@ _TRIM = _malloc_trim()
 
 def release_freed_memory() -> None:
     """Give freed heap memory back to the OS. Every chunk makes mid-sized buffers (frames, JPEGs, video
-    packets) on two threads; glibc keeps what is freed in fragmented arenas, so without this a stream's
-    RSS climbs ~10 KB a frame although nothing is kept (measured: bench/bench_endless_memory.py)."""
+    packets) on two threads; glibc keeps what is freed in arenas. Since the kept frames live in one ring the
+    benchmark grows as little without it (+0.6% over 50,000 frames, +0.1% with it:
+    bench/bench_endless_memory.py --no-trim); it stays for the host's own churn, at one call every 5 s."""
     if _TRIM is not None:
         _TRIM(0)
 
@@ -68,21 +75,24 @@ class RunOutput:
         self._folder, self._prefix = folder, prefix
         self.subfolder = ""
         self.writer: VideoWriter | None = None
-        self.recent = RecentFrames(keep)
+        self.ring = FrameRing(keep)
         self._trimmed = time.monotonic()
 
-    def add(self, frames: torch.Tensor) -> None:
-        """[T, H, W, 3] frames in [0, 1], in stream order."""
+    def add(self, frames: torch.Tensor) -> np.ndarray:
+        """[T, H, W, 3] frames in [0, 1], in stream order. Returns them as uint8 (made once, for the file
+        and for the browser)."""
         if self.writer is None:
             if self._path is None:
                 h, w = int(frames.shape[1]), int(frames.shape[2])
                 self._path, self.subfolder = _next_path(self._folder or output_folder(), self._prefix, w, h)
             self.writer = VideoWriter(self._path, self.fps)
-        self.writer.write(frames)
-        self.recent.add(frames)
+        data = to_uint8(frames)
+        self.writer.write(data)
+        self.ring.add(frames)
         if time.monotonic() - self._trimmed > TRIM_EVERY_S:
             release_freed_memory()
             self._trimmed = time.monotonic()
+        return data
 
     def close(self) -> Path | None:
         return None if self.writer is None else self.writer.close()
@@ -92,14 +102,20 @@ class RunOutput:
         return 0 if self.writer is None else self.writer.frames_written
 
     def image(self) -> torch.Tensor:
-        """The kept frames as IMAGE [T, H, W, 3] float in [0, 1] (the newest ``keep``)."""
-        return torch.from_numpy(self.recent.as_array()).float() / 255.0
+        """The kept frames as IMAGE [T, H, W, 3] float32 in [0, 1] (the newest ``keep``): the ring itself,
+        put in order in place (no copy)."""
+        return torch.from_numpy(self.ring.take())
 
-    def file_info(self) -> dict | None:
-        """The video as ComfyUI names saved files ({filename, subfolder, type}), None before any frame."""
+    def tracks_path(self) -> Path | None:
+        """Where the run's record goes: ``<video>.tracks.json`` next to the video (None before any frame)."""
+        return None if self.writer is None else self._path.with_suffix(".tracks.json")
+
+    def file_info(self, path: Path | None = None) -> dict | None:
+        """The video (or ``path`` beside it) as ComfyUI names saved files ({filename, subfolder, type}),
+        None before any frame."""
         if self._path is None or self.writer is None:
             return None
-        return {"filename": self._path.name, "subfolder": self.subfolder, "type": "output"}
+        return {"filename": (path or self._path).name, "subfolder": self.subfolder, "type": "output"}
 
     def video(self):
         """The host's VIDEO value for the file (None where the host has no such type or there is no file)."""

@@ -4,7 +4,8 @@
 to the ``Emitter`` (a background thread that JPEG-encodes and sends "motionstream.frames" to the
 client that queued the prompt, in order, without holding up the next chunk), updates the ComfyUI
 progress bar with a preview, and checks for an interrupt. The ``LiveSession`` is in the registry
-for exactly the length of the run. At the end "motionstream.done" carries the recorded tracks.
+for exactly the length of the run. At the end "motionstream.done" carries the recorded tracks (our tracks
+JSON as text, also saved next to the video).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import logging
 import queue
 import threading
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from motionstream_core import track_formats
@@ -22,7 +25,7 @@ from motionstream_core.stream import frames_to_chunks
 from motionstream_core.tracks import Tracks
 
 from .frames import jpeg_data_url, to_uint8
-from .output import RunOutput
+from .output import KEEP_FRAMES, RunOutput
 from .sessions import REGISTRY, LiveSession
 
 log = logging.getLogger("motionstream")
@@ -63,14 +66,18 @@ class Emitter:
         self._emit("motionstream.session", details)
         return details
 
-    def frames(self, index: int, start: int, frames: torch.Tensor, timing: dict) -> None:
-        self._queue.put(("frames", (index, start, to_uint8(frames), dict(timing))))
+    def frames(self, index: int, start: int, frames: np.ndarray, timing: dict) -> None:
+        """``frames``: uint8 [T, H, W, 3], not written to afterwards (the encoder reads them later)."""
+        self._queue.put(("frames", (index, start, frames, dict(timing))))
 
-    def done(self, reason: str, recorded: dict | None, message: str = "", video: dict | None = None,
-             prompts: list | None = None) -> None:
-        """The run ended; ``video``: the file it was written to ({filename, subfolder, type}); ``prompts``:
-        the prompt schedule when the run switched prompts ([{"chunk", "text"}], chunk 0 first)."""
-        payload = {"reason": reason, "recorded": recorded, "message": message, "video": video}
+    def done(self, reason: str, recorded: str | None, message: str = "", video: dict | None = None,
+             prompts: list | None = None, tracks_file: dict | None = None) -> None:
+        """The run ended; ``recorded``: its tracks as our tracks JSON text (a string, so a long record is
+        never a Python object per number); ``video``/``tracks_file``: the files the video and the record
+        were written to ({filename, subfolder, type}); ``prompts``: the prompt schedule when the run
+        switched prompts ([{"chunk", "text"}], chunk 0 first)."""
+        payload = {"reason": reason, "recorded": recorded, "message": message, "video": video,
+                   "tracks_file": tracks_file}
         if prompts:
             payload["prompts"] = prompts
         self._queue.put(("done", payload))
@@ -159,7 +166,8 @@ class StreamRun:
         self.height, self.width = int(image.shape[0]), int(image.shape[1])
         self.emitter = emitter or Emitter(live.client_id, live.node_id, live.id, fps)
         self.pause_watch = pause_watch
-        self.output = output or RunOutput(fps)
+        # a short run's ring holds its frames only (the ring is allocated whole at the first frames)
+        self.output = output or RunOutput(fps, keep=min(KEEP_FRAMES, num_frames or KEEP_FRAMES))
         self.reason = "finished"
 
     def run(self) -> torch.Tensor:
@@ -178,9 +186,9 @@ class StreamRun:
             for chunk in it:
                 if self.pause_watch is not None:
                     self.pause_watch.reset()
-                self.output.add(chunk.frames)
-                self.emitter.frames(chunk.index, chunk.start_frame, chunk.frames, chunk.timing)
-                preview = Image.fromarray(to_uint8(chunk.frames[-1]))
+                data = self.output.add(chunk.frames)
+                self.emitter.frames(chunk.index, chunk.start_frame, data, chunk.timing)
+                preview = Image.fromarray(data[-1])
                 pbar.update_absolute(chunk.index + 1, self.total_chunks or chunk.index + 2,
                                      ("JPEG", preview, PREVIEW_SIDE))
                 mm.throw_exception_if_processing_interrupted()
@@ -196,17 +204,13 @@ class StreamRun:
             if it is not None:
                 it.close()  # frees the cache now, not at garbage collection
             REGISTRY.remove(self.live.id)
-            try:
-                recorded = self._recorded_for_editor()
-            except Exception:  # never hide the run's own outcome
-                log.exception("MotionStream: could not record session %s", self.live.id)
-                recorded = None
+            recorded, saved = self._save_record()
             try:
                 self.output.close()
             except Exception:  # a full disk must not hide the run's own outcome either
                 log.exception("MotionStream: could not finish the video of session %s", self.live.id)
             self.emitter.done(self.reason, recorded, message, prompts=self.prompts_for_editor(),
-                              video=self.output.file_info())
+                              video=self.output.file_info(), tracks_file=self.output.file_info(saved) if saved else None)
             self.emitter.close()
         if not self.output.frames_written:
             return self.image[None].clone()
@@ -242,19 +246,35 @@ class StreamRun:
             return None
         return json.loads(track_formats.to_json(self.planned.select(list(range(m)))))
 
-    def _recorded_for_editor(self) -> dict | None:
+    def _recorded_for_editor(self) -> Tracks | None:
         """What the widget stores back into editor_state so that re-queueing replays this run: every
         frame handed to the model (also those cut from the last chunk), without the connected TRACKS
         input's slots (the graph adds those again)."""
         try:
             full = self.session.recorded_tracks()
         except ValueError:  # nothing generated
-            full = None
-        if full is None:
             return None
         m = self.live.offset
         if full.num_tracks <= m:
-            part = Tracks.empty(full.num_frames, full.fps, full.width, full.height)
-        else:
-            part = full.select(list(range(m, full.num_tracks)))
-        return json.loads(track_formats.to_json(part))
+            return Tracks.empty(full.num_frames, full.fps, full.width, full.height)
+        return full.select(list(range(m, full.num_tracks)))
+
+    def _save_record(self) -> tuple[str | None, Path | None]:
+        """The record for the editor as our tracks JSON text, also written next to the video (a live
+        session is kept on disk whether or not a page is open), and that file; (None, None) when nothing
+        was generated. Written block by block and read back as one string: no Python object per number."""
+        try:
+            part = self._recorded_for_editor()
+            if part is None:
+                return None, None
+        except Exception:  # never hide the run's own outcome
+            log.exception("MotionStream: could not record session %s", self.live.id)
+            return None, None
+        path = self.output.tracks_path()
+        if path is not None:
+            try:
+                track_formats.save(part, path)
+                return path.read_text(encoding="utf-8"), path
+            except OSError:  # a full disk: the editor still gets the record
+                log.exception("MotionStream: could not save the record of session %s to %s", self.live.id, path)
+        return track_formats.to_json(part), None

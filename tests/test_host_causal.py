@@ -126,7 +126,7 @@ def test_a_prompt_typed_during_the_run_switches_at_the_next_chunk_and_replays(co
         ws.close()
     # re-queued with the run's record in editor_state (as the widget keeps it) and the node's prompt as it
     # was left (the new one): the same video, frame for frame
-    state = json.dumps({"version": 1, "tracks": done["recorded"], "grid_spacing": 32, "duration_frames": len(live),
+    state = json.dumps({"version": 1, "tracks": json.loads(done["recorded"]), "grid_spacing": 32, "duration_frames": len(live),
                         "prompts": prompts})
     replay, _, end = run(comfy_host, prompt_for(comfy_host, len(live), seed, editor_state=state, text="a blue square"))
     try:

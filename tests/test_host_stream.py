@@ -153,8 +153,12 @@ def test_steering_changes_the_output_only_of_its_run_and_replays(comfy_host):
         assert a.wait_prompt_end(pa)["type"] == "execution_success"
         done_a = a.wait_event("motionstream.done")
         assert done_a["reason"] == "stopped"
-        recorded = done_a["recorded"]
+        recorded = json.loads(done_a["recorded"])  # our tracks JSON, as text
         assert recorded["format"] == "motionstream-tracks" and len(recorded["tracks"]) == 1
+        saved = done_a["tracks_file"]  # the same record, kept next to the video
+        assert saved["filename"] == done_a["video"]["filename"].replace(".mp4", ".tracks.json")
+        on_disk = comfy_host.base_dir / "output" / saved["subfolder"] / saved["filename"]
+        assert on_disk.read_text(encoding="utf-8") == done_a["recorded"]
         assert recorded["tracks"][0]["kind"] == "live"
         while a.ws.connected and b.events("motionstream.session") == []:  # keep steering A's (ended) session
             assert steer(comfy_host, sa, [{"id": "live:1", "x": 10.0, "y": 10.0, "active": True}])[0] == 404

@@ -32,6 +32,8 @@ def test_every_frame_goes_to_the_file_and_the_newest_stay_in_memory(tmp_path):
     assert np.abs(decoded.astype(np.float32) / 255 - allf.numpy()).mean() < 0.03
     img = out.image()
     assert img.shape == (30, 32, 48, 3) and img.dtype == torch.float32
-    # the newest 30 frames, to uint8 precision
-    assert torch.allclose(img, allf[-30:], atol=0.5 / 255 + 1e-6)
+    assert torch.equal(img, allf[-30:]), "the newest 30 frames, as made"
+    assert img.data_ptr() == out.ring._buf.ctypes.data, "the ring itself, not a copy"
+    assert out.tracks_path() == tmp_path / "run.tracks.json"
+    assert out.file_info(out.tracks_path())["filename"] == "run.tracks.json"
     assert out.file_info() == {"filename": "run.mp4", "subfolder": "", "type": "output"}

@@ -80,7 +80,9 @@ def test_recorded_live_run_replays_with_connected_tracks_and_takeover():
             live.steer({"points": [{"id": "live:1", "x": 30.0, "y": 8.0, "active": True}]})
     video = torch.cat(frames)
     assert video.shape[0] == 40
-    recorded = run._recorded_for_editor()
+    sent, saved = run._save_record()  # what "motionstream.done" carries (no video here, so no file)
+    assert isinstance(sent, str) and saved is None
+    recorded = json.loads(sent)
     assert recorded["num_frames"] == 45, "the whole last chunk (9 + 3 x 12 frames), not only the 40 kept"
     assert [t["kind"] for t in recorded["tracks"]] == ["live", "live"], "drawn track 0 taken over + one new point"
     # the widget stores it; queueing again: [connected | editor tracks], same seed, no steering

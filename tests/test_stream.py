@@ -148,3 +148,27 @@ def test_record_of_a_trimmed_last_chunk_still_replays_exactly(stream, inputs):
     assert full.num_frames == 45, "the record covers every frame the model saw, also the cut ones"
     replay = list(stream.session(image, text, full, num_frames=40, seed=5))
     assert all(torch.equal(a.frames, b.frames) for a, b in zip(live, replay))
+
+
+def test_a_record_grown_past_its_initial_capacity_replays_the_frames_exactly(stream, inputs, monkeypatch):
+    """The record grows (rows double, a late live point widens it) without losing a frame: replaying it
+    with the same seed gives the same frames, bit for bit."""
+    from motionstream_core.steering import TrackRecord
+
+    monkeypatch.setattr(TrackRecord, "INITIAL_ROWS", 8)
+    image, text, tracks = inputs
+    steering = Steering()
+    session = stream.session(image, text, tracks, steering=steering, num_frames=70, seed=7)
+    live = []
+    for chunk in session:
+        live.append(chunk)
+        points = [LivePoint("track:1", 60.0 - 8 * chunk.index, 12.0 + 6 * chunk.index)]
+        if chunk.index >= 3:
+            points.append(LivePoint("late", 20.0 + chunk.index, 44.0, active=chunk.index < 5))
+        steering.update_points(points)
+    record = session.plan.record
+    assert len(record) == 81 and record.slots == 3 and record.nbytes == 128 * 3 * 9
+    full = session.recorded_tracks()
+    replay = _collect(stream.session(image, text, full, num_frames=70, seed=7))
+    assert len(replay) == len(live) == 7
+    assert all(torch.equal(a.frames, b.frames) for a, b in zip(live, replay)), "the grown record must replay exactly"

@@ -70,6 +70,33 @@ def test_json_round_trip_is_exact():
     assert t0["points"][3] == [float(str(tr.path[3, 0, 0])), float(str(tr.path[3, 0, 1]))]
 
 
+def _json_as_one_document(tr: Tracks) -> str:
+    """Reference: the whole document built as Python objects and dumped in one go (shortest float32
+    decimals), as the writer did before it wrote block by block."""
+    fps = int(tr.fps) if float(tr.fps).is_integer() else tr.fps
+    tracks = []
+    for i in range(tr.num_tracks):
+        entry = {"points": [[float(str(x)), float(str(y))] for x, y in tr.path[:, i]]}
+        if not tr.visible[:, i].all():
+            entry["visible"] = tr.visible[:, i].astype(int).tolist()
+        entry["kind"] = tr.kinds[i]
+        tracks.append(entry)
+    return json.dumps({"format": "motionstream-tracks", "version": 1, "width": tr.width, "height": tr.height,
+                       "fps": fps, "num_frames": tr.num_frames, "tracks": tracks}, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("t, n, fps, hidden", [(9, 4, 12.5, True), (9000, 3, 16.0, True), (5000, 1, 16.0, False),
+                                               (4096, 2, 24.0, True), (1, 1, 16.0, False)])
+def test_json_written_block_by_block_is_the_same_document(tmp_path, t, n, fps, hidden):
+    tr = random_tracks(t=t, n=n, fps=fps, seed=t, hidden=hidden, kinds=("drag", "live", "static", "camera")[:n])
+    text = tf.to_json(tr)
+    assert text == _json_as_one_document(tr)
+    tf.save(tr, tmp_path / "r.json")
+    assert (tmp_path / "r.json").read_text(encoding="utf-8") == text and tf.from_json(text) == tr
+    empty = Tracks.empty(t, fps, W, H)
+    assert tf.to_json(empty) == _json_as_one_document(empty)
+
+
 def test_json_optional_fields_and_widget_style():
     all_vis = random_tracks(hidden=False)
     doc = json.loads(tf.to_json(all_vis))

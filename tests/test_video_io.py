@@ -7,7 +7,7 @@ import pytest
 
 av = pytest.importorskip("av", reason="PyAV is not installed")
 
-from motionstream_core.video_io import RecentFrames, VideoWriter, write_video  # noqa: E402
+from motionstream_core.video_io import FrameRing, VideoWriter, write_video  # noqa: E402
 
 
 def _frames(t: int, h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -60,15 +60,24 @@ def test_writer_errors_and_no_file_without_frames(tmp_path):
         VideoWriter(tmp_path / "y.mp4", 16).write(np.zeros((4, 4, 3), np.uint8))
 
 
-def test_recent_frames_keeps_the_newest_only():
-    frames = _frames(30, 8, 8)
-    r = RecentFrames(keep=12)
-    assert len(r) == 0 and r.as_array().shape == (0, 0, 0, 3)
-    for a in range(0, 30, 7):
-        r.add(frames[a:a + 7])
-    assert r.seen == 30 and len(r) == 12 and r.first_kept == 18
-    np.testing.assert_array_equal(r.as_array(), frames[18:])
-    r.add(frames[:20])  # a chunk longer than the buffer
-    np.testing.assert_array_equal(r.as_array(), frames[8:20])
+@pytest.mark.parametrize("keep, step", [(12, 7), (12, 5), (12, 12), (12, 1), (10, 4), (7, 3)])
+def test_frame_ring_keeps_the_newest_in_order_in_one_buffer(keep, step):
+    frames = (_frames(30, 8, 8).astype(np.float32) / 255.0) * 1.2 - 0.1  # also outside [0, 1]: clamped
+    r = FrameRing(keep=keep)
+    assert len(r) == 0 and r.take().shape == (0, 0, 0, 3)
+    r.add(frames[:3])
+    np.testing.assert_array_equal(r.take(), np.clip(frames[:3], 0, 1))  # fewer than keep: no rotation
+    for a in range(3, 30, step):
+        r.add(frames[a:a + step])
+    assert r.seen == 30 and len(r) == keep and r.first_kept == 30 - keep
+    buf = r._buf
+    out = r.take()
+    assert out.dtype == np.float32 and out.base is None and out is buf, "in order, in the ring's own buffer"
+    np.testing.assert_array_equal(out, np.clip(frames[30 - keep:], 0, 1))
+    r.add(frames[:20])  # a chunk longer than the buffer, after a take
+    np.testing.assert_array_equal(r.take(), np.clip(frames[20 - keep:20], 0, 1))
+    assert r._buf is buf, "never reallocated"
+    with pytest.raises(ValueError, match="frames of 4x8 in a ring of 8x8 frames"):
+        r.add(frames[:2, :, :4])
     with pytest.raises(ValueError, match="keep must be >= 1"):
-        RecentFrames(0)
+        FrameRing(0)
