@@ -25,8 +25,10 @@ from ..model import MotionStreamModel
 from .common import build_model
 
 
-def initial_model(cfg: ModelConfig, source: str, seed: int = 0, text_encoder: bool = True) -> MotionStreamModel:
-    model = build_model(cfg, seed, text_encoder)
+def initial_model(cfg: ModelConfig, source: str, seed: int = 0, text_encoder: bool = True,
+                  track_head_init: str = "torch") -> MotionStreamModel:
+    """``track_head_init``: how a track head that no source provides starts (``common.TRACK_HEAD_INITS``)."""
+    model = build_model(cfg, seed, text_encoder, track_head_init=track_head_init)
     if not source:
         return model
     path = Path(source)

@@ -53,6 +53,9 @@ class TeacherOptions(ModelStageOptions):
     weight_decay: float = 0.0
     ema: float = 0.995  # the product is the EMA
     init: str = ""  # start from public weights (see train/init.py); "" = from scratch
+    # "unit": the track head's output at the scale of the latents it is concatenated with (the overfit probe
+    # learned to read tracks sooner with it, docs/DEMO_MODEL.md); "torch": PyTorch's default init (std ~0.04)
+    track_head_init: str = "unit"
     frames: int = 33  # synthetic data: pixel frames per clip (9 latent frames = 3 student chunks)
     cache_clips: int = 1000  # rendered data: clips in the latent cache
     tracks_per_clip: int = 64  # rendered data: tracks rendered per clip
@@ -101,7 +104,8 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
     run.env.barrier()
     data = stage_data(out, opts.data)
     check_data(data, cfg)
-    model = run.prepare(initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data))
+    model = run.prepare(initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data,
+                                      track_head_init=opts.track_head_init))
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
     run.keep_model("model", model)
     run.keep_optimizer("opt", opt, model)
