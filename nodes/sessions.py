@@ -13,6 +13,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from motionstream_core.steering import LivePoint, Steering, takeover_id, takeover_slot
@@ -36,10 +37,17 @@ class SteerError(Exception):
         self.message = message
 
 
-class RateLimiter:
-    """Token bucket: ``rate`` posts per second sustained, ``burst`` at once. Thread-safe."""
+# The clock (seconds) a rate limit reads when it is given none: replaceable, so that a test host controls
+# time (tests/host_scripts/rate_clock_node.py) and a burst is "faster than the limit" on any machine.
+CLOCK: Callable[[], float] = time.monotonic
 
-    def __init__(self, rate: float = MAX_RATE_HZ, burst: int = BURST, clock=time.monotonic):
+
+class RateLimiter:
+    """Token bucket: ``rate`` posts per second sustained, ``burst`` at once. Thread-safe. ``clock``:
+    seconds, monotonic (default: the module's ``CLOCK`` as it is when the limiter is made)."""
+
+    def __init__(self, rate: float = MAX_RATE_HZ, burst: int = BURST, clock: Callable[[], float] | None = None):
+        clock = clock if clock is not None else CLOCK
         self.rate, self.burst, self.clock = float(rate), float(burst), clock
         self._tokens = float(burst)
         self._last = clock()

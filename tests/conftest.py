@@ -17,7 +17,9 @@ base URL (a ``str``; it also carries ``.base_dir``, ``.log_path``, ``.pid`` and 
   (``wrong-decoder``), and tiny causal Wan students in their real file layouts
   (``diffusion_models/self_forcing_tiny.pt``, LongLive's base + ``loras/longlive_lora_tiny.pt``);
 * ``custom_nodes/`` also holds a test-only node, ``TestRandomConditioning`` (random CONDITIONING
-  of any width), so the tiny causal models stream without the multi-GB Wan text encoder;
+  of any width), so the tiny causal models stream without the multi-GB Wan text encoder, and a
+  test-only route, ``POST /motionstream-test/clock`` (freeze / advance / release the clock the
+  steering rate limit reads), so rate-limit tests do not depend on the machine's speed;
 * ``input/motionstream-test.png`` is a 64x64 textured test image (``.image``), and ``.missing`` lists the
   packages of the pack's requirements.txt the host's Python lacks (``host_requires`` skips on them);
 * the fixture waits until the server answers, and stops it (and removes the folder) at the end.
@@ -195,6 +197,8 @@ def comfy_host(tmp_path_factory):
     # test-only: random CONDITIONING for the tiny models (no multi-GB text encoder in tests)
     shutil.copy(REPO / "tests" / "host_scripts" / "random_conditioning_node.py",
                 base / "custom_nodes" / "random_conditioning_node.py")
+    # test-only: a route that controls the clock of the steering rate limit (machine-speed-free tests)
+    shutil.copy(REPO / "tests" / "host_scripts" / "rate_clock_node.py", base / "custom_nodes" / "rate_clock_node.py")
     models = make_test_models(base / "models")
     _write_test_image(base / "input" / TEST_IMAGE)
     missing = _missing_modules()

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-
 from host_scripts.host_client import WSClient, http, queue_prompt
+
+from nodes.sessions import BURST, MAX_RATE_HZ
 
 pytestmark = pytest.mark.host
 
@@ -77,6 +78,12 @@ def steer(host, session: str, points: list, t: float | None = None, client: str 
 
 def control(host, session: str, action: str, client: str | None = None):
     return http(host, "POST", "/motionstream/control", {"session": session, "action": action, "client_id": client})
+
+
+def rate_clock(host, action: str, seconds: float = 0.0) -> None:
+    """Freeze, advance or release the clock the steering rate limit reads (tests/host_scripts/rate_clock_node.py)."""
+    status, reply = http(host, "POST", "/motionstream-test/clock", {"action": action, "seconds": seconds})
+    assert status == 200, reply
 
 
 def rss_mb(pid: int) -> tuple[float, int]:
@@ -193,6 +200,7 @@ def test_steering_changes_the_output_only_of_its_run_and_replays(comfy_host):
 
 def test_steering_posts_are_validated_and_rate_limited(comfy_host):
     ws = WSClient(comfy_host)
+    rate_clock(comfy_host, "freeze")  # the limit's time stands still: a burst is faster than 120 Hz on any machine
     try:
         st, body = queue_prompt(comfy_host, prompt_for(comfy_host, 0, seed=4), ws.client_id)
         assert st == 200, body
@@ -214,11 +222,19 @@ def test_steering_posts_are_validated_and_rate_limited(comfy_host):
         status, reply = http(comfy_host, "POST", "/motionstream/control", {"session": sess, "action": "jump",
                                                                          "client_id": ws.client_id})
         assert status == 400 and "action" in reply["error"]
-        with ThreadPoolExecutor(16) as pool:  # a burst, whatever one request's latency on a loaded machine
+        rate_clock(comfy_host, "advance", 1.0)  # a full bucket again (the bad posts counted too)
+        with ThreadPoolExecutor(16) as pool:  # 300 posts at one instant of the limit's clock
             codes = list(pool.map(lambda _: steer(comfy_host, sess, [ok], client=ws.client_id)[0], range(300)))
-        assert 429 in codes and codes[0] == 200, "posting faster than 120 Hz is refused"
-        time.sleep(0.5)
-        assert steer(comfy_host, sess, [ok], client=ws.client_id)[0] == 200, "and allowed again at a normal rate"
+        assert codes.count(200) == BURST and codes.count(429) == 300 - BURST, (
+            f"a burst passes {BURST} posts, then posting faster than {MAX_RATE_HZ:g} Hz is refused: "
+            f"{codes.count(200)} passed, {codes.count(429)} refused")
+        status, reply = steer(comfy_host, sess, [ok], client=ws.client_id)
+        assert (status, reply) == (429, {"error": f"too many steering posts for session '{sess}': at most "
+                                                  f"{MAX_RATE_HZ:g} per second"})
+        rate_clock(comfy_host, "advance", 1.5 / MAX_RATE_HZ)  # one and a half posts' worth of time
+        assert steer(comfy_host, sess, [ok], client=ws.client_id)[0] == 200, "allowed again at the limit's rate"
+        assert steer(comfy_host, sess, [ok], client=ws.client_id)[0] == 429, "and no faster"
+        rate_clock(comfy_host, "release")
         ws.wait_event("motionstream.frames")  # a chunk's latency is known before pausing
         assert control(comfy_host, sess, "pause", ws.client_id)[0] == 200
         settle = max(1.0, 3 * max(e["latency_ms"] for e in ws.events("motionstream.frames")) / 1000)
@@ -231,6 +247,7 @@ def test_steering_posts_are_validated_and_rate_limited(comfy_host):
         assert control(comfy_host, sess, "stop", ws.client_id)[0] == 200
         assert ws.wait_event("motionstream.done")["reason"] == "stopped"
     finally:
+        rate_clock(comfy_host, "release")
         ws.close()
     for route, body in (("/motionstream/steer", {"session": "0" * 32, "points": []}),
                         ("/motionstream/control", {"session": "0" * 32, "action": "stop"})):

@@ -143,6 +143,22 @@ def test_rate_limit_is_per_session_and_recovers():
     assert 120 <= ok <= 120 + 24 + 1
 
 
+def test_a_limiter_without_a_clock_reads_the_module_clock_of_its_making(monkeypatch):
+    """What lets a test host control time (tests/host_scripts/rate_clock_node.py): the limiter takes
+    ``sessions.CLOCK`` as it is when the limiter is made."""
+    from nodes import sessions
+
+    now = [100.0]
+    monkeypatch.setattr(sessions, "CLOCK", lambda: now[0])
+    limiter = RateLimiter(rate=120, burst=2)
+    assert [limiter.allow() for _ in range(3)] == [True, True, False], "time stands still: the burst only"
+    now[0] += 1.5 / 120
+    assert [limiter.allow(), limiter.allow()] == [True, False]
+    monkeypatch.setattr(sessions, "CLOCK", lambda: 0.0)  # replaced later: a limiter keeps its own
+    now[0] += 1.0
+    assert limiter.allow()
+
+
 def test_control_actions():
     reg = SessionRegistry()
     s = reg.add(session())
