@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from .attention import BACKENDS
-from .causal_checkpoints import StreamOverrides, causal_variant, get_preset, load_causal_model
+from .causal_checkpoints import PRESETS, StreamOverrides, causal_variant, get_preset, load_causal_model
 from .checkpoints import CONFIG_KEY, FORMAT, FORMAT_KEY, CheckpointError
 from .checkpoints import load_model as load_checkpoint
 from .config import NAMED_CONFIGS, OWN, WAN21, CodecConfig, ConfigError, ModelConfig, TinyVAEConfig, get_config
@@ -42,19 +42,25 @@ from .decoders import (LATENT_SPACE_STATS, TAEW2_1_CONFIG, FullVAECodec, LatentC
 from .demo import load_demo
 from .model import MotionStreamModel
 from .steering import Steering
-from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition
+from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition, frames_to_chunks
 from .tracks import TrackError, Tracks, combine_tracks, fit_tracks
 
 log = logging.getLogger("motionstream")
 
-__all__ = ["ATTENTION", "DTYPES", "MODEL_CONFIGS", "Decoder", "DecoderSource", "DemoUnavailable", "LoadedModel",
-           "ModelSource", "Pipeline", "PromptSwitch", "Runtime", "StreamInputs", "TextCondition", "codec_for",
+__all__ = ["ATTENTION", "CAUSAL_PRESETS", "DTYPES", "MODEL_CONFIGS", "CausalSource", "CheckpointError", "ConfigError",
+           "Decoder", "DecoderSource", "DemoUnavailable", "FullVAECodec", "LoadedModel", "ModelSource", "Pipeline", "PromptSwitch",
+           "Runtime", "StreamInputs", "StreamOverrides", "TextCondition", "codec_for", "frames_to_chunks",
            "is_motionstream_checkpoint", "load_decoder", "load_model", "random_model", "refuse_dit_only",
            "resolve_device", "resolve_dtype", "tiny_decoder_layouts"]
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 ATTENTION = BACKENDS  # the attention choices of a Runtime
 MODEL_CONFIGS = tuple(NAMED_CONFIGS)  # config names for checkpoints saved without their config
+CAUSAL_PRESETS = tuple(PRESETS)  # the causal Wan students' preset names (CausalSource.preset)
+# Also handed on from below, so that callers (nodes, CLI) reach the core through this module only: the
+# errors a load raises (CheckpointError, ConfigError: both ValueErrors), StreamOverrides (a CausalSource's
+# stream settings), FullVAECodec (a host's own VAE as a codec) and frames_to_chunks (how many chunks a
+# video of N frames takes).
 
 
 # -- runtime: device, dtype, attention ------------------------------------------------------------

@@ -14,11 +14,8 @@ from comfy_api.latest import io
 
 import folder_paths
 
-from motionstream_core.attention import BACKENDS
-from motionstream_core.causal_checkpoints import PRESETS, StreamOverrides
-from motionstream_core.checkpoints import CheckpointError
-from motionstream_core.config import ConfigError
-from motionstream_core.pipeline import CausalSource, Runtime, load_model
+from motionstream_core.pipeline import (ATTENTION, CAUSAL_PRESETS, CausalSource, CheckpointError, ConfigError, Runtime,
+                                        StreamOverrides, load_model)
 
 from .sockets import text_condition
 from .loaders import FOLDER, comfy_device
@@ -74,7 +71,7 @@ class MotionStreamCausalModelLoader(io.ComfyNode):
             inputs=[
                 io.Combo.Input("checkpoint", options=list_checkpoints(),
                                tooltip="The student file (.pt or .safetensors) in models/diffusion_models."),
-                io.Combo.Input("preset", options=[AUTO_PRESET] + list(PRESETS), default=AUTO_PRESET,
+                io.Combo.Input("preset", options=[AUTO_PRESET] + list(CAUSAL_PRESETS), default=AUTO_PRESET,
                                tooltip="The family's sampling settings (chunk, timesteps, shift, sink, window). "
                                        "auto: a hint in the file name, else Self-Forcing."),
                 io.Combo.Input("lora", options=[NO_LORA] + folder_paths.get_filename_list("loras"), default=NO_LORA,
@@ -86,7 +83,7 @@ class MotionStreamCausalModelLoader(io.ComfyNode):
                 io.Combo.Input("dtype", options=["auto", "fp32", "bf16", "fp16"], default="auto",
                                tooltip="auto: fp32 on CPU, bf16 (or fp16) on CUDA."),
                 io.Combo.Input("device", options=devices, default="auto", tooltip="auto: ComfyUI's main device."),
-                io.Combo.Input("attention", options=list(BACKENDS), default="auto",
+                io.Combo.Input("attention", options=list(ATTENTION), default="auto",
                                tooltip="auto: flash-attn on CUDA when installed, else PyTorch SDPA."),
                 io.Int.Input("chunk_frames", default=0, min=0, max=21, optional=True,
                              tooltip="Latent frames per chunk; 0: the preset's."),

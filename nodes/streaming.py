@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from motionstream_core import track_formats
-from motionstream_core.stream import frames_to_chunks
+from motionstream_core.pipeline import frames_to_chunks
 from motionstream_core.tracks import Tracks
 
 from .frames import jpeg_data_url, to_uint8

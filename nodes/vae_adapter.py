@@ -31,7 +31,7 @@ import logging
 
 import torch
 
-from motionstream_core.decoders import FullVAECodec
+from motionstream_core.pipeline import FullVAECodec
 
 log = logging.getLogger("motionstream")
 DEFAULT_CONTEXT = 2

@@ -121,6 +121,23 @@ def test_core_never_imports_the_host_or_the_nodes():
     assert not bad, "; ".join(bad)
 
 
+# What the node layer may import from the core: the pipeline (the one way into the runtime), and the
+# data and file modules its sockets and routes speak (tracks and their formats, live points, video files,
+# the example clips), and the package itself (its version).
+NODE_REACH = {"motionstream_core", "motionstream_core.pipeline", "motionstream_core.tracks",
+              "motionstream_core.track_formats", "motionstream_core.steering", "motionstream_core.video_io",
+              "motionstream_core.synthetic"}
+
+
+def test_the_nodes_reach_the_runtime_through_the_pipeline_only():
+    graph, files = import_graph()
+    bad = [f"{files[m].relative_to(ROOT)}:{line} imports {target}"
+           for m, targets in graph.items() if m == "nodes" or m.startswith("nodes.")
+           for target, line in targets.items()
+           if target.startswith("motionstream_core") and target not in NODE_REACH]
+    assert not bad, "the node layer must reach the core through motionstream_core.pipeline: " + "; ".join(bad)
+
+
 def test_the_walk_finds_circles_and_train_imports(tmp_path):
     """The checks above can fail: a toy package with a circle (one arrow inside a function, one a
     relative ``from . import``) and a runtime module that imports train by name."""
