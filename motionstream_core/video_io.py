@@ -128,8 +128,9 @@ class FrameRing:
         self._next = 0  # where the next frame goes
 
     def add(self, frames) -> None:
-        """[T, H, W, 3] float in [0, 1] (tensor or array; clamped to [0, 1] as it is copied in)."""
-        arr = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
+        """[T, H, W, 3] float in [0, 1] (tensor of any float dtype, or array; clamped to [0, 1] as it is
+        copied in)."""
+        arr = frames.detach().float().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
         if arr.ndim != 4 or arr.shape[-1] != 3:
             raise ValueError(f"FrameRing needs frames [T, H, W, 3], got {arr.shape}")
         if self._buf is None:

@@ -42,6 +42,15 @@ def _collect(session):
     return [c for c in session]
 
 
+def _run_steered(session, steering, steer) -> list:
+    """Every chunk of ``session``, calling ``steer(steering, chunk)`` after each one (a user between chunks)."""
+    chunks = []
+    for chunk in session:
+        chunks.append(chunk)
+        steer(steering, chunk)
+    return chunks
+
+
 def test_frame_counts_and_timing(stream, inputs):
     image, text, tracks = inputs
     chunks = _collect(stream.session(image, text, tracks, num_frames=40, seed=0))
@@ -157,15 +166,16 @@ def test_a_record_grown_past_its_initial_capacity_replays_the_frames_exactly(str
 
     monkeypatch.setattr(TrackRecord, "INITIAL_ROWS", 8)
     image, text, tracks = inputs
-    steering = Steering()
-    session = stream.session(image, text, tracks, steering=steering, num_frames=70, seed=7)
-    live = []
-    for chunk in session:
-        live.append(chunk)
+
+    def steer(steering, chunk):
         points = [LivePoint("track:1", 60.0 - 8 * chunk.index, 12.0 + 6 * chunk.index)]
         if chunk.index >= 3:
             points.append(LivePoint("late", 20.0 + chunk.index, 44.0, active=chunk.index < 5))
         steering.update_points(points)
+
+    steering = Steering()
+    session = stream.session(image, text, tracks, steering=steering, num_frames=70, seed=7)
+    live = _run_steered(session, steering, steer)
     record = session.plan.record
     assert len(record) == 81 and record.slots == 3 and record.nbytes == 128 * 3 * 9
     full = session.recorded_tracks()
