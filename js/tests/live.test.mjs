@@ -88,11 +88,14 @@ test("the end of a run keeps the node's frame count, states the run's speed and 
   assert.equal(live.scene().connected.length, 2);
   const recorded = { format: "motionstream-tracks", version: 1, width: 128, height: 128, fps: 16, num_frames: 57,
     tracks: [{ points: Array.from({ length: 57 }, () => [9, 9]), kind: "live" }] };
-  live.onDone({ session: "s3", reason: "finished", recorded, gen_fps: 24.6, video: { filename: "a.mp4", subfolder: "motionstream", type: "output" } });
+  // the backend sends the record as our tracks JSON text, and names the file it saved it to
+  live.onDone({ session: "s3", reason: "finished", recorded: JSON.stringify(recorded), gen_fps: 24.6,
+    video: { filename: "a.mp4", subfolder: "motionstream", type: "output" },
+    tracks_file: { filename: "a.tracks.json", subfolder: "motionstream", type: "output" } });
   assert.deepEqual(ed.calls.find((c) => c[0] === "commit"), ["commit", 49, 57, 1], "duration stays 49; the timeline holds the 57 frames used");
   assert.deepEqual(ed.calls.find((c) => c[0] === "finish"), ["finish", 24.6]);
   const status = ed.calls.filter((c) => c[0] === "status").at(-1)[1];
-  assert.equal(status, "Run finished · kept 1 track as run (Ctrl+Z restores the drawn ones) · 2 connected tracks from the graph (shown dashed, read-only) · saved to output/motionstream/a.mp4");
+  assert.equal(status, "Run finished · kept 1 track as run (Ctrl+Z restores the drawn ones) · 2 connected tracks from the graph (shown dashed, read-only) · saved to output/motionstream/a.mp4 (its tracks: a.tracks.json)");
   assert.ok(!live.running);
 });
 

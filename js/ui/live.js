@@ -286,6 +286,7 @@ export class LiveRun {
     if (d.recorded) msg += this.keepRecorded(d.recorded);
     if (this.connected) msg += ` · ${plural(this.connected.tracks.length, "connected track")} from the graph (shown dashed, read-only)`;
     if (d.video?.filename) msg += ` · saved to output/${d.video.subfolder ? `${d.video.subfolder}/` : ""}${d.video.filename}`;
+    if (d.tracks_file?.filename) msg += ` (its tracks: ${d.tracks_file.filename})`;
     this.points = new Map();
     if (wasLive || d.reason) ed.status(msg, reason === "error" ? "error" : "info");
     ed.syncUI();
