@@ -191,3 +191,15 @@ def test_widened_decoder_computes_the_same_frames():
     with pytest.raises(ValueError, match=r"init=widen needs decoder channels at least the trained 16,12,8,8 "
                                          r"\(got 16,8,8,8\); use init=scratch for narrower ones"):
         widen_decoder(old, narrow)
+
+
+def test_eval_scores_the_teacher_alone_before_distillation(pipeline):
+    """`motionstream eval --student none`: the run's teacher and the baselines, no student. (The real-photo
+    mode takes the same models from ``eval_models``; the tiny config is too small for its 24 px drag.)"""
+    from motionstream_core.train.evaluate import EvalOptions, run_eval
+
+    opts = EvalOptions(clips=1, frames=9, tracks=4, teacher_steps=2, student="none")
+    r = run_eval(pipeline["out"], opts, say=lambda _: None)
+    assert r["student"] == "none" and "student" not in r["epe"] and "student_fps_stream" not in r
+    assert set(r["epe"]) == {"teacher", "no_motion", "ground_truth", "autoencoder"}
+    assert r["teacher_over_no_motion"] == round(r["epe"]["teacher"] / r["epe"]["no_motion"], 3)

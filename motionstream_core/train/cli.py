@@ -145,7 +145,8 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                                            "on held-out synthetic clips, and the student's frames/s")
     p.add_argument("--out", default=None, help="run directory with the teacher (default runs/demo)")
     p.add_argument("--student", default=None,
-                   help="student checkpoint (default: the shipped demo model; 'ode' or 'dmd' for the run's stages)")
+                   help="student checkpoint (default: the shipped demo model; 'ode' or 'dmd' for the run's stages; "
+                        "'none': the run's teacher alone)")
     p.add_argument("--clips", type=int, default=16)
     p.add_argument("--frames", type=int, default=33)
     p.add_argument("--tracks", type=int, default=16, help="requested tracks per clip")

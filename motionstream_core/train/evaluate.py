@@ -45,7 +45,8 @@ class EvalOptions:
     teacher_steps: int = 24
     seed: int = 0
     device: str = "cpu"
-    student: str | None = None  # None: the shipped demo model; "ode"/"dmd": the run's; or a checkpoint path
+    student: str | None = None  # None: the shipped demo model; "ode"/"dmd": the run's; a checkpoint path; "none": no
+    # student (the run's teacher alone, e.g. before distillation)
     teacher: bool = True
     stream_chunks: int = 12
 
@@ -98,6 +99,8 @@ def load_student(out: str, which: str | None, device):
 
     if which is None:
         return load_demo(device=device), "shipped demo model"
+    if which == "none":
+        return (None, load_codec(run_codec_path(out), device=device)), "none"
     path = Path(out) / which / "student.safetensors" if which in ("ode", "dmd") else Path(which)
     return (load_model(path, device=device), load_codec(run_codec_path(out), device=device)), str(path)
 
@@ -133,7 +136,7 @@ def autoencoder_video(codec, frames: np.ndarray) -> torch.Tensor:
 
 
 def eval_models(out: str, opts: EvalOptions, say=print):
-    """(the student's stream, its codec, the run's teacher or None, the student's name) for an eval."""
+    """(the student's stream or None, its codec, the run's teacher or None, the student's name) for an eval."""
     from .teacher_train import load_teacher
 
     device = torch.device(opts.device)
@@ -144,12 +147,14 @@ def eval_models(out: str, opts: EvalOptions, say=print):
             teacher = load_teacher(out, device)
         except FileNotFoundError as e:
             say(f"eval: no teacher ({e}); reporting the student and the baselines only")
-    return MotionStream(student, codec), codec, teacher, student_name
+    if student is None and teacher is None:
+        raise ValueError(f"eval --student none scores the run's teacher, and {out} has none")
+    return (MotionStream(student, codec) if student is not None else None), codec, teacher, student_name
 
 
 def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=print) -> dict:
     stream, codec, teacher, student_name = eval_models(out, opts, say)
-    cfg = stream.config
+    cfg = (stream or teacher).config
     clip_cfg = SyntheticClipConfig.for_model(cfg, num_frames=opts.frames)
     clips = heldout_clips(opts.clips, clip_cfg)
     sums = {k: Retracked() for k in ("student", "teacher", "no_motion", "ground_truth", "autoencoder")}
@@ -159,13 +164,15 @@ def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=prin
         tracks = requested_tracks(clip, opts.tracks)
         image = clip.frames[0]
         seed = opts.seed + i
-        t0 = time.perf_counter()
-        video = torch.cat([c.frames for c in stream.session(image, clip.caption, tracks, num_frames=clip.frames.shape[0],
-                                                            seed=seed)])
-        stream_time += time.perf_counter() - t0
-        stream_frames += video.shape[0]
-        videos = {"student": to_uint8(video), "no_motion": np.repeat(image[None], clip.frames.shape[0], 0),
+        videos = {"no_motion": np.repeat(image[None], clip.frames.shape[0], 0),
                   "ground_truth": clip.frames, "autoencoder": to_uint8(autoencoder_video(codec, clip.frames))}
+        if stream is not None:
+            t0 = time.perf_counter()
+            video = torch.cat([c.frames for c in stream.session(image, clip.caption, tracks,
+                                                                num_frames=clip.frames.shape[0], seed=seed)])
+            stream_time += time.perf_counter() - t0
+            stream_frames += video.shape[0]
+            videos["student"] = to_uint8(video)
         if teacher is not None:
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, clip.caption, tracks, seed,
                                                        opts.teacher_steps))
@@ -178,12 +185,14 @@ def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=prin
         say("eval clip {:2d}: ".format(i) + " ".join(f"{k} {v}" for k, v in row.items() if k not in ("clip", "caption")))
     epe = {k: round(r.epe, 3) for k, r in sums.items() if r.count}
     held = {k: round(r.held_fraction, 3) for k, r in sums.items() if r.count}
-    fps_eval = stream_frames / stream_time
-    fps_stream = streaming_fps(stream, clips[0], opts.stream_chunks)
     result = {"student": student_name, "epe": epe, "held": held, "clips": opts.clips, "frames": opts.frames,
-              "tracks_per_clip": opts.tracks, "student_fps_eval": round(fps_eval, 2),
-              "student_fps_stream": round(fps_stream, 2), "threads": torch.get_num_threads(),
-              "options": asdict(opts), "per_clip": per_clip}
+              "tracks_per_clip": opts.tracks, "threads": torch.get_num_threads(), "options": asdict(opts),
+              "per_clip": per_clip}
+    if stream is not None:
+        result["student_fps_eval"] = round(stream_frames / stream_time, 2)
+        result["student_fps_stream"] = round(streaming_fps(stream, clips[0], opts.stream_chunks), 2)
+    if "teacher" in epe and "no_motion" in epe:
+        result["teacher_over_no_motion"] = round(epe["teacher"] / epe["no_motion"], 3)
     if "student" in epe and "no_motion" in epe:
         result["student_over_no_motion"] = round(epe["student"] / epe["no_motion"], 3)
     if "student" in epe and "teacher" in epe:
@@ -221,6 +230,9 @@ def summary(r: dict) -> str:
         lines.append(f"  student / no-motion = {r['student_over_no_motion']:.3f}  (target <= 0.5)")
     if "student_over_teacher" in r:
         lines.append(f"  student / teacher   = {r['student_over_teacher']:.3f}  (target <= 1.5)")
-    lines.append(f"student frames/s: {r['student_fps_stream']:.1f} streaming ({r['threads']} threads), "
-                 f"{r['student_fps_eval']:.1f} over the eval clips (target >= 16)")
+    if "teacher_over_no_motion" in r:
+        lines.append(f"  teacher / no-motion = {r['teacher_over_no_motion']:.3f}")
+    if "student_fps_stream" in r:
+        lines.append(f"student frames/s: {r['student_fps_stream']:.1f} streaming ({r['threads']} threads), "
+                     f"{r['student_fps_eval']:.1f} over the eval clips (target >= 16)")
     return "\n".join(lines)

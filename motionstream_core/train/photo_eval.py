@@ -167,7 +167,7 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
     from .photo_clips import eval_photos
 
     stream, codec, teacher, student_name = eval_models(out, opts, say)
-    cfg = stream.config
+    cfg = (stream or teacher).config
     images = {k: v for k, (v, _) in eval_photos().items()} if photos == "builtin" else load_photo_folder(photos)
     rows, sums = [], {}
     for i, (name, photo) in enumerate(images.items()):
@@ -175,9 +175,10 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
         req = drag_request(image, opts.frames, cfg.stream.fps, seed=opts.seed + i)
         tracks = req.combined()
         seed = opts.seed + i
-        videos = {"student": to_uint8(torch.cat([c.frames for c in stream.session(
-                      image, "", tracks, num_frames=opts.frames, seed=seed)])),
-                  "still": np.repeat(image[None], opts.frames, 0), "cut_and_paste": cut_and_paste(image, req)}
+        videos = {"still": np.repeat(image[None], opts.frames, 0), "cut_and_paste": cut_and_paste(image, req)}
+        if stream is not None:
+            videos["student"] = to_uint8(torch.cat([c.frames for c in stream.session(
+                image, "", tracks, num_frames=opts.frames, seed=seed)]))
         if teacher is not None:
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, "", tracks, seed, opts.teacher_steps))
         row = {"photo": name}
