@@ -203,3 +203,15 @@ def test_eval_scores_the_teacher_alone_before_distillation(pipeline):
     assert r["student"] == "none" and "student" not in r["epe"] and "student_fps_stream" not in r
     assert set(r["epe"]) == {"teacher", "no_motion", "ground_truth", "autoencoder"}
     assert r["teacher_over_no_motion"] == round(r["epe"]["teacher"] / r["epe"]["no_motion"], 3)
+
+
+def test_held_out_gain_reads_the_teacher_with_and_without_tracks(pipeline):
+    """`python -m motionstream_core.train.gain`: own/none errors of the run's teacher on held-out clips of its
+    cache's source, and gain = 1 - own / none."""
+    from motionstream_core.train.gain import held_out_gain
+
+    r = held_out_gain(pipeline["out"], clips=2, frames=9, sigmas=(0.9, 0.5))
+    assert r["source"] == "synthetic" and set(r["gain"]) == {"0.9", "0.5"}
+    for s in ("0.9", "0.5"):
+        assert r["own"][s] > 0 and r["none"][s] > 0
+        assert abs(r["gain"][s] - (1 - r["own"][s] / r["none"][s])) < 2e-3  # the parts are rounded to 4 places
