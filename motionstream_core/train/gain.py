@@ -34,7 +34,8 @@ def held_out_gain(out: str, clips: int = 8, frames: int = 17, source: str | None
 
     if source is None:
         shard = Path(out) / CACHE / "shard_0000.pt"
-        source = torch.load(shard, weights_only=False)["meta"].get("source", "synthetic") if shard.is_file() else "photo"
+        meta = torch.load(shard, weights_only=False)["meta"] if shard.is_file() else {}
+        source = meta.get("source", "synthetic")
     model = load_teacher(out)
     vae, stats = load_stage_codec_parts(out)
     render = clip_renderer(source, model.config, frames, 64)
