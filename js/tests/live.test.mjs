@@ -99,6 +99,26 @@ test("the end of a run keeps the node's frame count, states the run's speed and 
   assert.ok(!live.running);
 });
 
+test("a steer post in flight or pending when the run ends does not overwrite how it ended", async () => {
+  const gone = { status: 404, body: { error: "no running MotionStream session 's5'" } };
+  const ed = fakeEditor({ replies: [{ status: 200, body: { ok: true, chunk: 0 } }, gone, gone] });
+  const live = new LiveRun(ed);
+  live.onSession({ session: "s5", width: 128, height: 128, fps: 16 });
+  live.press("live:1", 10, 20); // posted at once
+  live.move("live:1", 30, 40); // pending in the throttle
+  await flush();
+  const inFlight = live.sendSteer(); // its reply comes after the done event
+  live.move("live:1", 50, 60); // pending again
+  live.onDone({ session: "s5", reason: "stopped", recorded: null, video: null });
+  await inFlight;
+  await new Promise((r) => setTimeout(r, 100)); // past the throttle's interval
+  const posts = ed.calls.filter((c) => c[0] === "fetch" && c[1] === "/motionstream/steer");
+  assert.equal(posts.length, 2, "the pending post is dropped at the end, not sent to a finished session");
+  const statuses = ed.calls.filter((c) => c[0] === "status");
+  assert.equal(statuses.at(-1)[1], "Run stopped", "the late 404 leaves the run's own ending in the status");
+  assert.ok(!live.running);
+});
+
 test("connected tracks are shown in the editor's pixel space", () => {
   const ed = fakeEditor();
   const live = new LiveRun(ed);

@@ -138,6 +138,7 @@ export class LiveRun {
       this.ed.status(`MotionStream backend not loaded: ${route} is missing`, "error");
       return;
     }
+    if (!this.running) return; // a post in flight when the run ended: its done event already said how
     this.ed.status(msg, "error");
     if (/no running MotionStream session/i.test(msg)) this.end({ reason: "finished", message: "" });
   }
@@ -278,7 +279,7 @@ export class LiveRun {
   end(d = {}) {
     const ed = this.ed;
     const wasLive = this.running;
-    this.throttle.flush();
+    this.throttle.cancel(); // the session is over: a pending post would only be refused (404)
     if (this.session) this.session.running = false;
     ed.stream.finish(d.gen_fps);
     const reason = d.reason || "finished";
