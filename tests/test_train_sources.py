@@ -79,6 +79,12 @@ def test_linear_codec_stage_fits_on_photo_clips_and_the_decoder_stage_refuses_it
     assert res["heldout_psnr"] > 25, res["heldout_psnr"]
     codec = load_codec(res["path"])
     assert isinstance(codec, PatchCodec) and codec.spatial_stride == 4
+    # one scale for all channels (latent MSE = pixel MSE); whiten=True gives one std per channel, falling
+    std = codec.stats.std
+    assert torch.all(std == std[0])
+    whitened = autoencoder.train_autoencoder(str(tmp_path / "white"), dataclasses.replace(opts, whiten=True), "demo-pca")
+    wstd = load_codec(whitened["path"]).stats.std
+    assert wstd[0] > 4 * wstd[-1] and abs(float(std[0]) - float(wstd.square().mean().sqrt())) < 1e-6
     z = codec.encode_image(torch.rand(1, 3, 128, 128))
     assert z.shape == (1, 16, 1, 32, 32)
     with pytest.raises(ValueError, match=r"the decoder stage widens a tiny VAE's decoder; .* linear PatchPCA"):

@@ -52,6 +52,7 @@ class AEOptions(StageOptions):
     noise_max: float = 0.2
     stats_clips: int = 32
     fit_clips: int = 96  # a linear (PatchPCA) codec: clips of 33 frames its components are fitted on
+    whiten: bool = False  # a linear codec: one std per channel (True) or one scale for all channels (False)
     clip_source: str = "synthetic"  # the clips it learns from: "synthetic" shapes or "photo" (data.CLIP_SOURCES)
 
 
@@ -146,10 +147,15 @@ def fit_patch_codec(run: StageRun, opts: AEOptions) -> dict:
     clips = frames_to_tensor(torch.from_numpy(np.stack([render(10_000_019 + i).frames for i in range(opts.fit_clips)])))
     codec = PatchPCA.fit(cfg.vae, clips, seed=opts.seed).eval()
     mean, std = latent_stats(codec, cfg, opts)
+    if not opts.whiten:
+        # One scale for every channel: the basis is orthonormal, so the latent MSE the teacher minimises is then
+        # the pixel MSE, as in pixel-space diffusion, and noise buries fine detail before layout. Whitening
+        # would give the 16th component (~38x smaller in std on photo clips) the weight of the first.
+        std = [float(np.sqrt(np.mean(np.square(std))))] * len(std)
     held = frames_to_tensor(torch.from_numpy(np.stack([render(88_000_007 + i).frames for i in range(8)])))
     psnr = float(-10 * torch.log10(F.mse_loss(codec.decode_video(codec.encode_video(held)), held)))
     save_autoencoder(codec, run.stage.dir / PRODUCT, mean, std, {"fit_clips": str(opts.fit_clips), "source": opts.clip_source,
-                                                                 "heldout_psnr": f"{psnr:.2f}"})
+                                                                 "heldout_psnr": f"{psnr:.2f}", "whiten": str(opts.whiten)})
     run.stage.say(f"fitted the linear {cfg.vae.stride}x{cfg.vae.stride}x{cfg.vae.pack} -> {cfg.vae.latent_channels} "
                   f"codec on {opts.fit_clips} {opts.clip_source} clips: {psnr:.2f} dB on 8 other clips; saved "
                   f"{run.stage.dir / PRODUCT}")
