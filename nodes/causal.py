@@ -18,6 +18,7 @@ from motionstream_core.pipeline import (ATTENTION, CAUSAL_PRESETS, CausalSource,
                                         StreamOverrides, load_model)
 
 from .sockets import text_condition
+from .choices import check_choices
 from .loaders import FOLDER, comfy_device
 from .types import CATEGORY, ModelType
 
@@ -108,6 +109,7 @@ class MotionStreamCausalModelLoader(io.ComfyNode):
     def execute(cls, checkpoint, preset=AUTO_PRESET, lora=NO_LORA, width=832, height=480, chunk_frames=0,
                 sink_chunks=0, window_chunks=-1, dtype="auto", device="auto", attention="auto",
                 clip=None) -> io.NodeOutput:
+        check_choices(cls, preset=preset, lora=lora, dtype=dtype, device=device, attention=attention)
         runtime = Runtime.resolve(comfy_device(device), dtype, attention)
         overrides = StreamOverrides(chunk_frames=chunk_frames or None, sink_chunks=sink_chunks or None,
                                     window_chunks=None if window_chunks < 0 else window_chunks)

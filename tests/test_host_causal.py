@@ -158,3 +158,17 @@ def test_prompt_posts_are_validated(comfy_host):
         assert ws.wait_prompt_end(body["prompt_id"])["type"] == "execution_success"
     finally:
         ws.close()
+
+
+def test_bad_combo_values_are_refused_with_the_choices(comfy_host):
+    """The host does not check V3 combo values: the causal loader names the input and its options itself."""
+    info = http(comfy_host, "GET", "/object_info/MotionStreamCausalModelLoader")[1]["MotionStreamCausalModelLoader"]
+    for field, bad in (("dtype", "fp8"), ("attention", "bogus"), ("preset", "bogus")):
+        p = causal_prompt(comfy_host, 9)
+        p["1"]["inputs"][field] = bad
+        ws, _, end = run(comfy_host, p)
+        ws.close()
+        assert end["type"] == "execution_error", end
+        options = info["input"]["required"][field][1]["options"] if info["input"]["required"][field][0] == "COMBO" \
+            else info["input"]["required"][field][0]
+        assert end["data"]["exception_message"].strip() == f"{field}: {bad!r} is not one of {', '.join(options)}"
