@@ -89,3 +89,20 @@ def test_linear_codec_stage_fits_on_photo_clips_and_the_decoder_stage_refuses_it
     assert z.shape == (1, 16, 1, 32, 32)
     with pytest.raises(ValueError, match=r"the decoder stage widens a tiny VAE's decoder; .* linear PatchPCA"):
         decoder.train_decoder(out, dataclasses.replace(decoder.PRESETS["tiny"], quiet=True))
+
+
+def test_several_motions_of_one_scene_share_the_first_frame_only(tmp_path):
+    torch.manual_seed(0)
+    vae = autoencoder.init_weights(TinyVAE(CFG.vae)).eval()
+    stats = LatentStats(CFG.vae.latent_channels)
+    build_latent_cache(tmp_path / "m2", vae, stats, CFG, 9, 6, count=4, seed=2, source="photo", motions_per_scene=2,
+                       say=lambda m: None)
+    build_latent_cache(tmp_path / "m1", vae, stats, CFG, 9, 6, count=1, seed=2, source="photo", say=lambda m: None)
+    pairs, single = load_latent_cache(tmp_path / "m2"), load_latent_cache(tmp_path / "m1")
+    assert torch.equal(pairs.image[0], pairs.image[1]) and not torch.equal(pairs.image[1], pairs.image[2])
+    assert not torch.equal(pairs.path[0], pairs.path[1])  # the same start points, other motions
+    assert torch.equal(pairs.path[0, 0], pairs.path[1, 0])
+    assert torch.equal(pairs.z[0], single.z[0])  # the first motion of a scene is the clip one motion per scene gives
+    with pytest.raises(ValueError, match=r"^synthetic clips have no separate motion seed: use clip_source=photo"):
+        build_latent_cache(tmp_path / "s", vae, stats, CFG, 9, 6, count=2, seed=2, motions_per_scene=2,
+                           say=lambda m: None)

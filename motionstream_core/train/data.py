@@ -39,19 +39,35 @@ def clip_config(cfg: ModelConfig, num_frames: int, num_points: int = 64) -> Synt
 CLIP_SOURCES = ("synthetic", "photo")
 
 
-def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: int = 64) -> Callable[[int], object]:
-    """``seed -> clip`` at the model's size: ``"synthetic"`` (``synthetic.make_clip``: textured shapes) or
-    ``"photo"`` (``photo_clips.make_photo_clip``: layers cut from real photos over a photo background; needs
-    the ``[train]`` extra). Both clips carry frames uint8 [T, H, W, 3], path float32 [T, N, 2] px, visible
-    bool [T, N] and a caption; both are pure functions of the seed."""
+def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: int = 64) -> Callable[..., object]:
+    """``(seed, motion_seed=None) -> clip`` at the model's size: ``"synthetic"`` (``synthetic.make_clip``: textured
+    shapes) or ``"photo"`` (``photo_clips.make_photo_clip``: layers cut from real photos over a photo background;
+    needs the ``[train]`` extra; ``motion_seed`` gives the same scene -- the same first frame -- another motion).
+    Both clips carry frames uint8 [T, H, W, 3], path float32 [T, N, 2] px, visible bool [T, N] and a caption;
+    both are pure functions of the seeds."""
     if source == "synthetic":
         ccfg = clip_config(cfg, num_frames, num_points)
-        return lambda seed: make_clip(seed, ccfg)
+
+        def synthetic(seed: int, motion_seed: int | None = None):
+            if motion_seed not in (None, seed):
+                raise ValueError("synthetic clips have no separate motion seed: use clip_source=photo for several "
+                                 "motions of one scene")
+            return make_clip(seed, ccfg)
+        return synthetic
     if source == "photo":
         from .photo_clips import PhotoClipConfig, make_photo_clip
         pcfg = PhotoClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points)
-        return lambda seed: make_photo_clip(seed, pcfg)
+        return lambda seed, motion_seed=None: make_photo_clip(seed, pcfg, motion_seed=motion_seed)
     raise ValueError(f"unknown clip source {source!r}: choose one of {', '.join(CLIP_SOURCES)}")
+
+
+def cache_seeds(i: int, seed: int, motions_per_scene: int = 1) -> tuple[int, int]:
+    """(scene seed, motion seed) of cache clip ``i``: ``motions_per_scene`` consecutive clips share a scene (the
+    same first frame) and differ in motion, so only their tracks tell them apart (the overfit probe's design;
+    1: every clip its own scene, motion seed = scene seed)."""
+    scene = seed * 1_000_003 + i // motions_per_scene
+    k = i % motions_per_scene
+    return scene, scene if k == 0 else scene + 7_919 * k
 
 
 def frames_to_tensor(frames: np.ndarray | Tensor) -> Tensor:
@@ -76,20 +92,24 @@ def encode_clips(vae: TinyVAE, stats: LatentStats, frames: Tensor) -> tuple[Tens
 # -- the latent cache ---------------------------------------------------------------------------------
 
 def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg: ModelConfig, num_frames: int,
-                       num_points: int, count: int, seed: int = 0, source: str = "synthetic", shard_size: int = 64,
-                       batch: int = 8, say: Callable[[str], None] = print) -> Path:
-    """Encode ``count`` training clips of ``source`` (``clip_renderer``; seeds ``seed * 1_000_003 + i``) into
+                       num_points: int, count: int, seed: int = 0, source: str = "synthetic", motions_per_scene: int = 1,
+                       shard_size: int = 64, batch: int = 8, say: Callable[[str], None] = print) -> Path:
+    """Encode ``count`` training clips of ``source`` (``clip_renderer``; seeds ``cache_seeds``) into
     ``folder/shard_XXXX.pt``; existing shards are kept (resume) when they were made the same way."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if motions_per_scene < 1:
+        raise ValueError(f"motions_per_scene must be >= 1, got {motions_per_scene}")
     meta = {"count": count, "seed": seed, "num_frames": num_frames, "height": cfg.height,
-            "width": cfg.width, "num_points": num_points, "source": source}
+            "width": cfg.width, "num_points": num_points, "source": source, "motions_per_scene": motions_per_scene}
     render = clip_renderer(source, cfg, num_frames, num_points)
     first = folder / "shard_0000.pt"
     if first.is_file():
         made = torch.load(first, weights_only=False)["meta"]
         made.setdefault("source", "synthetic")  # caches from before sources existed
-        differ = [k for k in ("seed", "num_frames", "height", "width", "num_points", "source") if made.get(k) != meta[k]]
+        made.setdefault("motions_per_scene", 1)
+        differ = [k for k in ("seed", "num_frames", "height", "width", "num_points", "source", "motions_per_scene")
+                  if made.get(k) != meta[k]]
         if differ:
             raise ValueError(f"{folder} holds a latent cache made with other settings ("
                              + ", ".join(f"{k} {made.get(k)!r} != {meta[k]!r}" for k in differ)
@@ -100,7 +120,7 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg
         if path.is_file():
             continue
         ids = range(s * shard_size, min(count, (s + 1) * shard_size))
-        clips = [render(seed * 1_000_003 + i) for i in ids]
+        clips = [render(*cache_seeds(i, seed, motions_per_scene)) for i in ids]
         zs, imgs = [], []
         for b in range(0, len(clips), batch):
             frames = torch.from_numpy(np.stack([c.frames for c in clips[b:b + batch]]))

@@ -48,6 +48,24 @@ def held_out_gain(out: str, clips: int = 8, frames: int = 17, source: str | None
             "frames": frames}
 
 
+def cache_gain(out: str, clips: int = 16, sigmas=(0.95, 0.8, 0.6, 0.4)) -> dict:
+    """The same read-out on the first ``clips`` clips of the run's own latent cache (what it trains on), with the
+    swap errors of ``probe.latent_errors`` when the cache holds several motions per scene (``swap``: the next
+    motion's tracks; ``swap_to_other``: how close that prediction comes to the other motion's clip)."""
+    from pathlib import Path
+
+    from .data import load_latent_cache
+
+    cache = load_latent_cache(Path(out) / CACHE)
+    motions = int(cache.meta.get("motions_per_scene", 1))
+    n = min(clips - clips % motions, len(cache)) if motions > 1 else min(clips, len(cache))
+    part = cache.take(list(range(n)))
+    part = Clips(z=part.z.float(), image=part.image.float(), path=part.path, visible=part.visible,
+                 caption=part.caption)
+    latent, gain = latent_errors(load_teacher(out), part, motions=motions, sigmas=sigmas)
+    return {"gain": gain, **latent, "clips": n, "motions_per_scene": motions}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m motionstream_core.train.gain", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,9 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=17)
     p.add_argument("--source", default=None, help="synthetic or photo (default: the run's latent cache's)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--on-cache", action="store_true", help="measure on the run's own cache clips instead (with swaps)")
     args = p.parse_args(argv)
     set_threads(args.threads)
-    print(json.dumps(held_out_gain(args.out, args.clips, args.frames, args.source)))
+    print(json.dumps(cache_gain(args.out, args.clips) if args.on_cache
+                     else held_out_gain(args.out, args.clips, args.frames, args.source)))
     return 0
 
 

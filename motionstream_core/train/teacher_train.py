@@ -60,6 +60,7 @@ class TeacherOptions(ModelStageOptions):
     cache_clips: int = 1000  # rendered data: clips in the latent cache
     tracks_per_clip: int = 64  # rendered data: tracks rendered per clip
     clip_source: str = "synthetic"  # rendered data: "synthetic" shapes or "photo" layers cut from photos (data.CLIP_SOURCES)
+    motions_per_scene: int = 1  # rendered photo data: clips sharing a first frame, told apart only by their tracks
 
 
 PRESETS = {"demo": TeacherOptions(),
@@ -79,7 +80,8 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     vae, stats = load_stage_codec_parts(out, device=device)
     folder = Path(out) / CACHE
     build_latent_cache(folder, vae, stats, cfg, opts.frames, opts.tracks_per_clip, opts.cache_clips,
-                       seed=opts.seed, source=opts.clip_source, say=say)
+                       seed=opts.seed, source=opts.clip_source,
+                       motions_per_scene=opts.motions_per_scene, say=say)
     return load_latent_cache(folder)
 
 
