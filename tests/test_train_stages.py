@@ -215,3 +215,8 @@ def test_held_out_gain_reads_the_teacher_with_and_without_tracks(pipeline):
     for s in ("0.9", "0.5"):
         assert r["own"][s] > 0 and r["none"][s] > 0
         assert abs(r["gain"][s] - (1 - r["own"][s] / r["none"][s])) < 2e-3  # the parts are rounded to 4 places
+    from motionstream_core.train.gain import cache_gain
+
+    c = cache_gain(pipeline["out"], clips=2, sigmas=(0.9,))
+    assert c["clips"] == 2 and c["motions_per_scene"] == 1
+    assert c["swap"] == c["own"]  # one motion per scene: the "other" motion is the clip's own
