@@ -82,7 +82,13 @@ def test_run_photo_eval_on_a_folder_with_the_shipped_model(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(_photo(3, 160), cv2.COLOR_RGB2BGR))
     out = tmp_path / "eval.json"
     r = run_photo_eval(str(tmp_path), EvalOptions(frames=9, teacher=False), str(tmp_path), json_path=str(out),
-                       say=lambda _: None)
+                       say=lambda _: None, sheets=str(tmp_path / "sheets"))
     assert r["photos"] == ["a"] and set(r["mean"]) == {"student", "still", "cut_and_paste"}
     assert r["mean"]["cut_and_paste"]["drag_epe"] < 1.0 < r["mean"]["still"]["drag_epe"]
     assert out.is_file() and "student_drag_over_still" in r
+    sheet = cv2.cvtColor(cv2.imread(str(tmp_path / "sheets" / "a.png")), cv2.COLOR_BGR2RGB)
+    from motionstream_core.demo import load_demo
+
+    size = load_demo()[0].config.height
+    assert sheet.shape == (3 * 2 * size, 3 * 2 * size, 3)  # student, still, cut_and_paste x frames 0, 4, 8; 2x
+    assert ((sheet == (255, 0, 0)).all(-1)).any() and ((sheet == (0, 255, 0)).all(-1)).any()

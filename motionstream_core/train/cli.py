@@ -97,7 +97,7 @@ def _run_eval(args) -> int:
     if args.photos:
         from .photo_eval import run_photo_eval
 
-        run_photo_eval(args.out or DEFAULT_OUT, opts, args.photos, json_path=args.json)
+        run_photo_eval(args.out or DEFAULT_OUT, opts, args.photos, json_path=args.json, sheets=args.sheets)
     else:
         run_eval(args.out or DEFAULT_OUT, opts, json_path=args.json)
     return 0
@@ -159,6 +159,9 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                    help="real-photo mode: drag requests on held-out photos ('builtin': photos from sources the "
                         "training never reads; or a folder of images): drag EPE vs a still video, pin drift, identity")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    p.add_argument("--sheets", default=None, metavar="FOLDER",
+                   help="real-photo mode: also write one PNG per photo (a row per video, every 4th frame, the "
+                        "request drawn: drags red, pins green) to look at")
     p.set_defaults(func=_run_eval)
     return p
 

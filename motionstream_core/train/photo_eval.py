@@ -161,7 +161,7 @@ def load_photo_folder(folder: str | Path) -> dict[str, np.ndarray]:
 
 
 def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_path: str | None = None,
-                   say=print) -> dict:
+                   say=print, sheets: str | None = None) -> dict:
     """Score student, teacher, still video and cut-and-paste on held-out photos (``photos``: "builtin"
     for ``photo_clips.eval_photos()``, else a folder)."""
     from .photo_clips import eval_photos
@@ -187,6 +187,9 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
             for m, x in row[k].items():
                 sums.setdefault(k, {}).setdefault(m, []).append(x)
         rows.append(row)
+        if sheets:
+            Path(sheets).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(Path(sheets) / f"{name}.png"), cv2.cvtColor(contact_sheet(videos, req), cv2.COLOR_RGB2BGR))
         say(f"photo {name}: " + "; ".join(f"{k} " + " ".join(f"{m} {x}" for m, x in row[k].items())
                                           for k in videos))
     mean = {k: {m: round(float(np.mean(x)), 3) for m, x in d.items()} for k, d in sums.items()}
@@ -199,6 +202,22 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=1))
     return result
+
+
+def contact_sheet(videos: dict[str, np.ndarray], request: DragRequest, every: int = 4, scale: int = 2) -> np.ndarray:
+    """uint8 [rows * H * scale, cols * W * scale, 3]: a row per video (in ``videos`` order), every ``every``-th
+    frame, each point of the request drawn where it is asked to be (drag points red, pins green)."""
+    rows = []
+    for video in videos.values():
+        tiles = []
+        for f in range(0, len(video), every):
+            tile = cv2.resize(video[f], None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+            for tracks, colour in ((request.drag, (255, 0, 0)), (request.pins, (0, 255, 0))):
+                for x, y in tracks.path[f] * scale:
+                    cv2.circle(tile, (int(x), int(y)), 2 * scale, colour, 1)
+            tiles.append(tile)
+        rows.append(np.concatenate(tiles, axis=1))
+    return np.concatenate(rows, axis=0)
 
 
 def photo_summary(r: dict) -> str:
