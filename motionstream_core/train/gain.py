@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .autoencoder import load_stage_codec_parts
 from .common import set_threads
-from .data import CACHE, Clips, clip_renderer, encode_clips
+from .data import CACHE, Clips, clip_renderer, encode_clips, load_latent_cache
 from .probe import latent_errors
 from .teacher_train import load_teacher
 
@@ -30,8 +31,6 @@ def held_out_gain(out: str, clips: int = 8, frames: int = 17, source: str | None
                   sigmas=(0.95, 0.8, 0.6, 0.4)) -> dict:
     """{"gain": {sigma: 1 - own/none}, "own": {sigma: mse}, "none": {sigma: mse}, "source": ...} of the run's teacher
     (EMA weights) on ``clips`` held-out clips of ``source`` (default: the source of the run's latent cache)."""
-    from pathlib import Path
-
     if source is None:
         shard = Path(out) / CACHE / "shard_0000.pt"
         meta = torch.load(shard, weights_only=False)["meta"] if shard.is_file() else {}
@@ -52,17 +51,10 @@ def cache_gain(out: str, clips: int = 16, sigmas=(0.95, 0.8, 0.6, 0.4)) -> dict:
     """The same read-out on the first ``clips`` clips of the run's own latent cache (what it trains on), with the
     swap errors of ``probe.latent_errors`` when the cache holds several motions per scene (``swap``: the next
     motion's tracks; ``swap_to_other``: how close that prediction comes to the other motion's clip)."""
-    from pathlib import Path
-
-    from .data import load_latent_cache
-
     cache = load_latent_cache(Path(out) / CACHE)
     motions = int(cache.meta.get("motions_per_scene", 1))
-    n = min(clips - clips % motions, len(cache)) if motions > 1 else min(clips, len(cache))
-    part = cache.take(list(range(n)))
-    part = Clips(z=part.z.float(), image=part.image.float(), path=part.path, visible=part.visible,
-                 caption=part.caption)
-    latent, gain = latent_errors(load_teacher(out), part, motions=motions, sigmas=sigmas)
+    n = min(clips - clips % motions, len(cache))  # whole scenes, so every clip's other motion is there
+    latent, gain = latent_errors(load_teacher(out), cache.take(list(range(n))), motions=motions, sigmas=sigmas)
     return {"gain": gain, **latent, "clips": n, "motions_per_scene": motions}
 
 
