@@ -87,7 +87,11 @@ class TrackHeadConfig:
     Each track gets an ``id_dim``-dimensional sinusoidal embedding of a random ID, written into cell
     (y // stride, x // stride) of every pixel frame where it is visible. ``temporal_pack`` pixel
     frames are packed into channels (first frame repeated, Wan I2V style), then two 1x1x1
-    convolutions map ``id_dim * temporal_pack`` -> ``hidden`` -> ``out_channels``.
+    convolutions map ``(id_dim + appearance_channels) * temporal_pack`` -> ``hidden`` -> ``out_channels``.
+
+    ``appearance_channels`` (0 in the paper): > 0 appends to each track's ID the start image's latent
+    at the track's first visible position, so a track also says *what* it carries (our demo model's
+    choice, decided by measurement in docs/DEMO_MODEL.md; it must equal the latent channels).
     """
 
     id_dim: int = 64
@@ -97,9 +101,12 @@ class TrackHeadConfig:
     out_channels: int = 16
     max_id: int = 4096  # IDs are drawn without replacement from [0, max_id)
     max_tracks: int = 1024
+    appearance_channels: int = 0
 
     def validate(self) -> None:
         _positive(self, "id_dim", "stride", "temporal_pack", "hidden", "out_channels", "max_id", "max_tracks")
+        if self.appearance_channels < 0:
+            raise ConfigError(f"TrackHeadConfig.appearance_channels must be >= 0, got {self.appearance_channels}")
         if self.id_dim % 2:
             raise ConfigError(f"TrackHeadConfig.id_dim ({self.id_dim}) must be even (sin/cos halves)")
         if self.max_tracks > self.max_id:
@@ -285,6 +292,9 @@ class ModelConfig:
         elif self.track_head.out_channels != self.latent_channels:
             raise ConfigError(f"ModelConfig {self.name!r}: track_head.out_channels must equal the latent channels "
                               f"({self.latent_channels})")
+        elif self.track_head.appearance_channels not in (0, self.latent_channels):
+            raise ConfigError(f"ModelConfig {self.name!r}: track_head.appearance_channels must be 0 or the latent "
+                              f"channels ({self.latent_channels}): a track carries the start image's latent")
         if self.vae.latent_channels != self.latent_channels:
             raise ConfigError(f"ModelConfig {self.name!r}: vae.latent_channels must equal {self.latent_channels}")
         if self.track_head is not None and (self.track_head.stride, self.track_head.temporal_pack) != (

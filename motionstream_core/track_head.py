@@ -9,6 +9,10 @@ a tiny 1x1x1-convolution head.
 * Pixel frames are packed 4:1 into channels like Wan's VAE packs time: latent frame 0 <- pixel
   frame 0 repeated 4x; latent frame j >= 1 <- pixel frames 4j-3 .. 4j. Channel = slot * id_dim + c.
 * Conv3d 1x1x1 -> SiLU -> Conv3d 1x1x1 -> 16 channels.
+* Optional (``TrackHeadConfig.appearance_channels``, not in the paper): each track's embedding also
+  carries the start image's latent sampled at the track's first visible position (``track_appearance``).
+  With IDs alone the DiT must learn to find a track's ID in frame 0 and copy what is there (a non-local
+  recall a small model learns slowly); the appearance tells each cell directly what belongs there.
 
 Because every operation is per-frame or 1x1x1, encoding chunk by chunk equals encoding the whole
 video; ``pixel_range`` says which pixel frames a run of latent frames needs.
@@ -17,6 +21,7 @@ video; ``pixel_range`` says which pixel frames a run of latent frames needs.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import TrackHeadConfig
@@ -50,6 +55,50 @@ def track_id_embedding(ids: Tensor, dim: int) -> Tensor:
     freqs = torch.pow(10000.0, -torch.arange(half, dtype=torch.float32, device=ids.device) / half)
     angles = ids.float()[:, None] * freqs
     return torch.cat([angles.cos(), angles.sin()], dim=1)
+
+
+def first_visible(path: Tensor, visible: Tensor) -> tuple[Tensor, Tensor]:
+    """path [T, N, 2], visible [T, N] -> (xy [N, 2] at each track's first visible frame, seen [N] bool)."""
+    T, N = visible.shape
+    first = visible.to(torch.uint8).argmax(0)  # index of the first True; 0 where a track is never visible
+    return path[first, torch.arange(N, device=path.device)], visible.any(0)
+
+
+def track_appearance(image_latent: Tensor, xy: Tensor, seen: Tensor, height: int, width: int) -> Tensor:
+    """The start image's latent at each track's point: image_latent [C, h, w] (covering height x width px),
+    xy [N, 2] (x, y) px, seen [N] bool -> [N, C] float32, bilinear, zero where a track is not ``seen``."""
+    C, h, w = image_latent.shape
+    N = xy.shape[0]
+    if N == 0:
+        return image_latent.new_zeros(0, C, dtype=torch.float32)
+    xy = xy.to(image_latent.device, torch.float32)
+    grid = torch.stack([2 * xy[:, 0] / width - 1, 2 * xy[:, 1] / height - 1], dim=-1).view(1, 1, N, 2)
+    out = F.grid_sample(image_latent[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out[0, :, 0].T * seen.to(out.device, torch.float32)[:, None]
+
+
+class AppearanceMemory:
+    """A stream's per-slot track appearance: fixed the first time a slot is visible, so encoding chunk by chunk
+    gives what ``TrackHead.appearance_of`` gives for the whole video. image_latent [C, h, w]; ``slots`` at most."""
+
+    def __init__(self, image_latent: Tensor, slots: int, height: int, width: int):
+        self.image = image_latent.float()
+        self.height, self.width = height, width
+        self.values = torch.zeros(slots, image_latent.shape[0], device=image_latent.device)
+        self.seen = torch.zeros(slots, dtype=torch.bool, device=image_latent.device)
+
+    def update(self, path: Tensor, visible: Tensor) -> Tensor:
+        """The next pixel frames' tracks, path [T, N, 2] px, visible [T, N] -> appearance [N, C] of slots 0..N-1."""
+        N = path.shape[1]
+        visible = visible.to(self.seen.device)
+        new = ~self.seen[:N] & visible.any(0)
+        if bool(new.any()):
+            xy, _ = first_visible(path.to(self.seen.device, torch.float32)[:, new], visible[:, new])
+            idx = new.nonzero().flatten()
+            self.values[idx] = track_appearance(self.image, xy, torch.ones(len(idx), dtype=torch.bool),
+                                                self.height, self.width)
+            self.seen[idx] = True
+        return self.values[:N]
 
 
 def rasterize_tracks(path: Tensor, visible: Tensor, embeddings: Tensor, height: int, width: int,
@@ -94,27 +143,48 @@ def pack_time(grid: Tensor, starts_video: bool, pack: int = 4) -> Tensor:
 
 
 class TrackHead(nn.Module):
-    """Packed track grid [B, id_dim * pack, T, h, w] -> track latent [B, out_channels, T, h, w]."""
+    """Packed track grid [B, (id_dim + appearance_channels) * pack, T, h, w] -> track latent [B, out_channels, T, h, w]."""
 
     def __init__(self, cfg: TrackHeadConfig):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.proj_in = nn.Conv3d(cfg.id_dim * cfg.temporal_pack, cfg.hidden, kernel_size=1)
+        self.proj_in = nn.Conv3d((cfg.id_dim + cfg.appearance_channels) * cfg.temporal_pack, cfg.hidden, kernel_size=1)
         self.act = nn.SiLU()
         self.proj_out = nn.Conv3d(cfg.hidden, cfg.out_channels, kernel_size=1)
 
     def forward(self, packed: Tensor) -> Tensor:
         return self.proj_out(self.act(self.proj_in(packed.to(self.proj_in.weight.dtype))))
 
-    def embed_ids(self, ids: Tensor) -> Tensor:
-        return track_id_embedding(ids.to(self.proj_in.weight.device), self.cfg.id_dim)
+    def embed(self, ids: Tensor, appearance: Tensor | None = None) -> Tensor:
+        """ids [N] (+ appearance [N, appearance_channels] when the config has them) -> [N, id_dim (+ C)]."""
+        emb = track_id_embedding(ids.to(self.proj_in.weight.device), self.cfg.id_dim)
+        A = self.cfg.appearance_channels
+        if not A:
+            assert appearance is None, "this track head takes IDs alone (appearance_channels = 0)"
+            return emb
+        assert appearance is not None, "this track head carries appearance: pass the start image's latent per track"
+        assert appearance.shape == (len(ids), A), f"appearance {tuple(appearance.shape)} for {len(ids)} tracks of {A} channels"
+        return torch.cat([emb, appearance.to(emb)], dim=1)
 
-    def encode(self, path: Tensor, visible: Tensor, ids: Tensor, height: int, width: int, starts_video: bool) -> Tensor:
+    def appearance_of(self, image_latent: Tensor | None, path: Tensor, visible: Tensor, height: int,
+                      width: int) -> Tensor | None:
+        """Each track's appearance over a whole video from frame 0 (None for a head of IDs alone):
+        image_latent [C, 1, h, w] or [C, h, w], path [T, N, 2] px, visible [T, N] -> [N, C]."""
+        if not self.cfg.appearance_channels:
+            return None
+        assert image_latent is not None, "this track head carries appearance: it needs the start image's latent"
+        lat = image_latent.reshape(image_latent.shape[0], *image_latent.shape[-2:])
+        xy, seen = first_visible(path.to(lat.device, torch.float32), visible.to(lat.device))
+        return track_appearance(lat, xy, seen, height, width)
+
+    def encode(self, path: Tensor, visible: Tensor, ids: Tensor, height: int, width: int, starts_video: bool,
+               appearance: Tensor | None = None) -> Tensor:
         """Tracks over a run of pixel frames -> [1, out_channels, T_latent, height/stride, width/stride].
 
         path [T, N, 2] px and visible [T, N] cover exactly the pixel frames of the latent frames
-        wanted (see ``pixel_range``); ``starts_video`` when they begin at pixel frame 0.
+        wanted (see ``pixel_range``); ``starts_video`` when they begin at pixel frame 0; ``appearance``
+        [N, C] (``track_appearance``) when the config has ``appearance_channels``.
         """
-        grid = rasterize_tracks(path, visible, self.embed_ids(ids), height, width, self.cfg.stride)
+        grid = rasterize_tracks(path, visible, self.embed(ids, appearance), height, width, self.cfg.stride)
         return self(pack_time(grid, starts_video, self.cfg.temporal_pack)[None])

@@ -71,8 +71,17 @@ def _demo_pca() -> ModelConfig:
         vae=PatchCodecConfig(latent_channels=base.latent_channels, stride=4, pack=4))
 
 
+def _demo_photo() -> ModelConfig:
+    """``demo-pca`` whose tracks also carry their appearance (``TrackHeadConfig.appearance_channels``): each track
+    brings the start image's latent at its first point, so following a drag is a local copy, not a recall of the
+    track's ID in frame 0 (docs/DEMO_MODEL.md: the ablation that decided it)."""
+    base = _demo_pca()
+    return dataclasses.replace(base, name="demo-photo", track_head=dataclasses.replace(
+        base.track_head, appearance_channels=base.latent_channels))
+
+
 TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4),
-                 "demo-pca": _demo_pca}
+                 "demo-pca": _demo_pca, "demo-photo": _demo_photo}
 
 
 def model_config(name: str) -> ModelConfig:

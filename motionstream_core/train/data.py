@@ -274,13 +274,18 @@ def sample_track_batch(paths: Tensor, visibles: Tensor, s: TrackSampling, gens: 
     return tuple(torch.stack(x) for x in zip(*parts))  # type: ignore[return-value]
 
 
-def encode_tracks(model: MotionStreamModel, path: Tensor, visible: Tensor, ids: Tensor) -> Tensor:
-    """Batch [B, T, M, 2] / [B, T, M] / [B, M] -> track latents [B, 16, F, h, w] (whole clips, from frame 0)."""
+def encode_tracks(model: MotionStreamModel, path: Tensor, visible: Tensor, ids: Tensor,
+                  image: Tensor | None = None) -> Tensor:
+    """Batch [B, T, M, 2] / [B, T, M] / [B, M] -> track latents [B, 16, F, h, w] (whole clips, from frame 0).
+
+    ``image`` [B, C, 1, h, w]: the start-image latents, which a head with ``appearance_channels`` samples."""
     cfg = model.config
     head = model.track_head
     grids = []
-    for p, v, i in zip(path, visible, ids):
-        grid = rasterize_tracks(p, v, head.embed_ids(i), cfg.height, cfg.width, cfg.track_head.stride)
+    images = [None] * len(path) if image is None else image
+    for p, v, i, img in zip(path, visible, ids, images):
+        app = head.appearance_of(img, p, v, cfg.height, cfg.width)
+        grid = rasterize_tracks(p, v, head.embed(i, app), cfg.height, cfg.width, cfg.track_head.stride)
         grids.append(pack_time(grid, True, cfg.track_head.temporal_pack))
     return head(torch.stack(grids).to(model.device)).to(model.dtype)
 

@@ -120,7 +120,7 @@ class DMDTrainer:
         with torch.set_grad_enabled(grad):
             with torch.no_grad():
                 text = self.context(g, cond)
-            tracks = encode_tracks(g, cond.path, cond.visible, cond.ids)
+            tracks = encode_tracks(g, cond.path, cond.visible, cond.ids, cond.image)
             ctx = g.dit.context_kv(text)
             return rollout(g, tracks, cond.image, ctx, self.frames, cond.gens, [exit_k] * chunks, grad=grad)
 
@@ -132,7 +132,7 @@ class DMDTrainer:
         return flow.add_noise(x0, noise, sigma), sigma, noise
 
     def _score_inputs(self, model, cond: Conditioning, x0: torch.Tensor):
-        tracks = encode_tracks(model, cond.path, cond.visible, cond.ids)
+        tracks = encode_tracks(model, cond.path, cond.visible, cond.ids, cond.image)
         slot = model.image_slot(cond.image, x0.shape[2], 0)
         return tracks, slot
 

@@ -93,7 +93,7 @@ def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, ran
         image = clips.image.float().to(teacher.device)
         z = clips.z
         with torch.no_grad():
-            tracks = encode_tracks(teacher, p, v, ids)
+            tracks = encode_tracks(teacher, p, v, ids, image)
             null = null_batch(teacher, data, len(index))
             text = torch.where(keep.view(-1, 1, 1).to(null.device), text_batch(teacher, clips.caption, clips.text),
                                null)
@@ -179,7 +179,8 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
             text = run.call(student, trajectory_text, student, data, traj, index)
         warmup_lr(opt, opts.lr, i, opts.warmup)
         def losses():
-            tracks = encode_tracks(student, traj["path"][index], traj["visible"][index], traj["ids"][index])
+            tracks = encode_tracks(student, traj["path"][index], traj["visible"][index], traj["ids"][index],
+                                   traj["image"][index].float().to(device))
             ctx = student.dit.context_kv(text)
             return teacher_forced_losses(student, states, tracks, traj["image"][index].float().to(device), ctx,
                                          sigmas, [x.gen for x in samples])

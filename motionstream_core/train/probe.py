@@ -219,7 +219,7 @@ def latent_errors(model, cache: Clips, motions: int, sigmas=(0.95, 0.8, 0.6, 0.4
     for k in range(len(cache)):
         o = _other(k, motions)
         ids = _ids(cache.path.shape[2], k, cfg.track_head.max_id)[None]
-        tl = {name: encode_tracks(model, cache.path[[j]], vis[None], ids)
+        tl = {name: encode_tracks(model, cache.path[[j]], vis[None], ids, cache.image[[k]].float())
               for name, j, vis in (("own", k, cache.visible[k]), ("none", k, none_vis),
                                    ("swap", o, cache.visible[o]))}
         z, zo = cache.z[[k]].float(), cache.z[[o]].float()
@@ -255,8 +255,9 @@ def measure(model, codec: LinearCodec, clips, cache: Clips, opts: ProbeOptions) 
         for which, j in (("sample", k), ("swap_sample", o)):
             req = requested_tracks(clip if j == k else _with_start(clips[j], clip), opts.tracks)
             ids = _ids(req.num_tracks, k, cfg.track_head.max_id)
-            tl = model.track_head.encode(torch.from_numpy(req.path), torch.from_numpy(req.visible), ids,
-                                         cfg.height, cfg.width, starts_video=True)
+            path, vis = torch.from_numpy(req.path), torch.from_numpy(req.visible)
+            app = model.track_head.appearance_of(cache.image[k].float(), path, vis, cfg.height, cfg.width)
+            tl = model.track_head.encode(path, vis, ids, cfg.height, cfg.width, starts_video=True, appearance=app)
             noise = torch.randn(cache.z[[k]].shape, generator=torch.Generator().manual_seed(100 + k))
             x0 = teacher_sample(model, noise, tl, model.image_slot(cache.image[[k]], noise.shape[2], 0), ctx, ctx,
                                 opts.sample_steps, cfg.teacher.shift, guidance)

@@ -92,7 +92,7 @@ def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | 
     sigma = (sample_sigma(batch.slots, shift, batch.gens) if sigma is None else sigma).to(z.device)
     noise = randn(tuple(z.shape), batch.gens).to(z.device, z.dtype)
     x_t = flow.add_noise(z, noise, sigma)
-    tracks = encode_tracks(model, batch.path, batch.visible, batch.ids)
+    tracks = encode_tracks(model, batch.path, batch.visible, batch.ids, batch.image)
     image_slot = model.image_slot(batch.image, z.shape[2], 0)
     v = model.velocity(x_t, flow.to_timestep(sigma), tracks, image_slot, batch.context(model))
     return F.mse_loss(v.float(), (noise - z).float())
