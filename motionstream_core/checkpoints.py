@@ -29,7 +29,8 @@ CONFIG_KEY = "motionstream_config"
 FORMAT_KEY = "format"
 FORMAT = "motionstream"
 PREFIXES = ("model.diffusion_model.", "diffusion_model.", "model.")
-OWN_PREFIXES = ("track_head.", "text_encoder.")
+LATENT_STD = "latent_std"  # the preconditioned models' channel std (ModelConfig.precondition)
+OWN_PREFIXES = ("track_head.", "text_encoder.", LATENT_STD)
 
 
 class CheckpointError(ValueError):
@@ -124,6 +125,8 @@ def model_state_dict(model: MotionStreamModel) -> dict[str, Tensor]:
         sd.update({f"track_head.{k}": v for k, v in model.track_head.state_dict().items()})
     if model.text_encoder is not None:
         sd.update({f"text_encoder.{k}": v for k, v in model.text_encoder.state_dict().items()})
+    if model.config.precondition:
+        sd[LATENT_STD] = model.latent_std
     return sd
 
 
@@ -200,3 +203,8 @@ class _OwnLayout(nn.Module):
         if m.text_encoder is not None:
             m.text_encoder.load_state_dict({k[13:]: v for k, v in sd.items() if k.startswith("text_encoder.")},
                                            assign=assign)
+        if m.config.precondition:
+            if assign:
+                m.latent_std = sd[LATENT_STD]
+            else:
+                m.latent_std.copy_(sd[LATENT_STD])

@@ -260,6 +260,9 @@ class ModelConfig:
     width: int = 832
     text_len: int = 512
     latent_space: str = WAN21  # one of LATENT_SPACES: which decoders read this model's latents
+    # True: the velocity is preconditioned per latent channel (EDM-style, ``MotionStreamModel.velocity``) with the
+    # channels' data std, a buffer the teacher stage sets from its clips; False (Wan, the paper): the raw DiT output.
+    precondition: bool = False
 
     @property
     def latent_channels(self) -> int:
@@ -331,7 +334,7 @@ class ModelConfig:
                 teacher=_build(TeacherConfig, data.get("teacher", {})),
                 vae=codec_config_from_dict(data.get("vae", {})),
                 latent_space=data.get("latent_space") or _legacy_latent_space(data.get("vae", {})),
-                **{k: data[k] for k in ("height", "width", "text_len") if k in data},
+                **{k: data[k] for k in ("height", "width", "text_len", "precondition") if k in data},
             ).validate()
         except KeyError as e:
             raise ConfigError(f"model config is missing the field {e.args[0]!r}") from None

@@ -4,6 +4,13 @@ Input assembly (paper Fig. 2; the Wan2.1-Fun-Control channel layout): the DiT se
 latent frame = [noisy latent 16 | track latent 16 | start-image latent 16], where the start-image
 slot holds the encoded first frame in latent frame 0 and zeros in every later frame.
 
+With ``config.precondition`` the DiT predicts a per-channel normalised residual and the velocity is
+``c_skip x + c_out F(c_in x, ...)`` (EDM's preconditioning for rectified flow, ``preconditioning``): the
+best linear guess of the velocity from x comes for free and the network only adds what the data's channel
+std ``latent_std`` leaves to learn. Without it, a DiT whose token is narrower than the latent values it
+outputs (the demo's 1x4x4 patch of 16 channels: 256 values, 192 dims) cannot pass the noise of its
+low-variance channels through, and its samples keep that noise (docs/DEMO_MODEL.md).
+
 A config without track head (``config.track_head is None``) is a text-to-video causal student of the
 Self-Forcing family: the DiT sees the noisy latent alone (16 channels) and takes no tracks.
 """
@@ -18,6 +25,22 @@ from .dit import ContextKV, WanDiT
 from .track_head import TrackHead
 
 
+def preconditioning(t: Tensor, std: Tensor, num_train_timesteps: int, ndim: int = 5) -> tuple[Tensor, Tensor, Tensor]:
+    """(c_in, c_skip, c_out), each [B, C, F or 1, 1, 1] float32, for timesteps t [B] or [B, F] and channel std [C].
+
+    For x = (1 - sigma) z + sigma n with Var z = s^2 per channel: c_in = 1 / sqrt(Var x) (unit-variance input),
+    c_skip x = the least-squares velocity from x alone (c_skip = Cov(v, x) / Var x), and c_out = the std of what is
+    left, s / sqrt(Var x), so the network's target has unit variance at every sigma and channel.
+    """
+    sigma = t.float() / num_train_timesteps
+    sigma = sigma.view(sigma.shape[0], 1, 1, *([1] * (ndim - 3))) if sigma.ndim == 1 else \
+        sigma.view(sigma.shape[0], 1, sigma.shape[1], *([1] * (ndim - 3)))
+    s2 = std.float().clamp(min=1e-3).pow(2).view(1, -1, *([1] * (ndim - 2)))
+    var = (1 - sigma) ** 2 * s2 + sigma ** 2
+    c_in = var.rsqrt()
+    return c_in, (sigma - (1 - sigma) * s2) / var, s2.sqrt() * c_in
+
+
 class MotionStreamModel(nn.Module):
     def __init__(self, config: ModelConfig, text_encoder: nn.Module | None = None):
         super().__init__()
@@ -26,6 +49,8 @@ class MotionStreamModel(nn.Module):
         self.dit = WanDiT(config.dit)
         self.track_head = TrackHead(config.track_head) if config.track_head is not None else None
         self.text_encoder = text_encoder
+        if config.precondition:  # [C] model-space std of each latent channel (set from the training clips)
+            self.register_buffer("latent_std", torch.ones(config.latent_channels))
 
     @property
     def device(self) -> torch.device:
@@ -50,12 +75,18 @@ class MotionStreamModel(nn.Module):
 
         A model without track head takes ``track_latent = image_slot = None``.
         """
+        c_in = c_skip = c_out = None
+        if self.config.precondition:
+            c_in, c_skip, c_out = preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps, noisy.ndim)
+        x = noisy if c_in is None else noisy * c_in.to(noisy.dtype)
         if self.track_head is None:
             assert track_latent is None and image_slot is None, "this model has no track / image slots"
-            x = noisy
         else:
-            x = torch.cat([noisy, track_latent.to(noisy.dtype), image_slot.to(noisy.dtype)], dim=1)
-        return self.dit(x, t, context, clip_fea, **dit_kwargs)
+            x = torch.cat([x, track_latent.to(noisy.dtype), image_slot.to(noisy.dtype)], dim=1)
+        out = self.dit(x, t, context, clip_fea, **dit_kwargs)
+        if c_in is None:
+            return out
+        return (c_skip * noisy.float() + c_out * out.float()).to(out.dtype)
 
     def encode_text(self, prompts: list[str]) -> Tensor:
         """The demo model's own text conditioning; Wan models take umT5 embeddings instead."""

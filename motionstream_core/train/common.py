@@ -74,14 +74,28 @@ def _demo_pca() -> ModelConfig:
 def _demo_photo() -> ModelConfig:
     """``demo-pca`` whose tracks also carry their appearance (``TrackHeadConfig.appearance_channels``): each track
     brings the start image's latent at its first point, so following a drag is a local copy, not a recall of the
-    track's ID in frame 0 (docs/DEMO_MODEL.md: the ablation that decided it)."""
+    track's ID in frame 0; and whose velocity is preconditioned per channel (``ModelConfig.precondition``): its
+    tokens (256 latent values in 192 dims) cannot carry the noise of the low-variance channels through
+    (docs/DEMO_MODEL.md: the measurements that decided both)."""
     base = _demo_pca()
-    return dataclasses.replace(base, name="demo-photo", track_head=dataclasses.replace(
+    return dataclasses.replace(base, name="demo-photo", precondition=True, track_head=dataclasses.replace(
         base.track_head, appearance_channels=base.latent_channels))
 
 
+def _demo_photo_channels(channels: int) -> ModelConfig:
+    """``demo-photo`` on a ``channels``-component codec: a token of 1 x 4 x 4 latent cells carries 16 x channels
+    values (16 channels: 256, more than the DiT's 192 dims; 8: 128)."""
+    base = _demo_photo()
+    return dataclasses.replace(
+        base, name=f"demo-photo{channels}",
+        dit=dataclasses.replace(base.dit, in_dim=3 * channels, out_dim=channels),
+        track_head=dataclasses.replace(base.track_head, out_channels=channels, appearance_channels=channels),
+        vae=dataclasses.replace(base.vae, latent_channels=channels))
+
+
 TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4),
-                 "demo-pca": _demo_pca, "demo-photo": _demo_photo}
+                 "demo-pca": _demo_pca, "demo-photo": _demo_photo,
+                 "demo-photo8": lambda: _demo_photo_channels(8)}
 
 
 def model_config(name: str) -> ModelConfig:

@@ -42,6 +42,11 @@ def initial_model(cfg: ModelConfig, source: str, seed: int = 0, text_encoder: bo
         model.track_head.load_state_dict(own.track_head.state_dict())
         if own.text_encoder is not None and model.text_encoder is not None:
             model.text_encoder.load_state_dict(own.text_encoder.state_dict())
+        if cfg.precondition:
+            if not own.config.precondition:
+                raise CheckpointError(f"{path.name} was trained without preconditioning; model config {cfg.name!r} "
+                                      "preconditions its velocity: start it from scratch or from a preconditioned model")
+            model.latent_std.copy_(own.latent_std)
         return model
     if "patch_embedding.weight" not in sd:
         raise CheckpointError(f"{path.name}: no Wan DiT weights (no patch_embedding.weight)")

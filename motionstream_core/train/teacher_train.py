@@ -98,6 +98,19 @@ def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | 
     return F.mse_loss(v.float(), (noise - z).float())
 
 
+def channel_std(z: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """Per-channel std [C] of latents [N, C, F, h, w] (fp16 on disk), accumulated in float64 chunk by chunk."""
+    C = z.shape[1]
+    total, sq, n = torch.zeros(C, dtype=torch.float64), torch.zeros(C, dtype=torch.float64), 0
+    for i in range(0, len(z), chunk):
+        x = z[i:i + chunk].double().transpose(0, 1).reshape(C, -1)
+        total += x.sum(1)
+        sq += x.pow(2).sum(1)
+        n += x.shape[1]
+    mean = total / n
+    return (sq / n - mean ** 2).clamp(min=0).sqrt().float()
+
+
 def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None) -> dict:
     run = StageRun(out, NAME, opts, config_name)
     cfg, device = run.cfg, run.device
@@ -106,8 +119,11 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
     run.env.barrier()
     data = stage_data(out, opts.data)
     check_data(data, cfg)
-    model = run.prepare(initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data,
-                                      track_head_init=opts.track_head_init))
+    model = initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data, track_head_init=opts.track_head_init)
+    if cfg.precondition and not opts.init:  # a fresh model learns relative to its data's channel std
+        model.latent_std.copy_(channel_std(data.z))
+        run.stage.say("latent channel std: " + " ".join(f"{v:.3f}" for v in model.latent_std.tolist()))
+    model = run.prepare(model)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
     run.keep_model("model", model)
     run.keep_optimizer("opt", opt, model)
