@@ -220,3 +220,30 @@ def test_held_out_gain_reads_the_teacher_with_and_without_tracks(pipeline):
     c = cache_gain(pipeline["out"], clips=2, sigmas=(0.9,))
     assert c["clips"] == 2 and c["motions_per_scene"] == 1
     assert c["swap"] == c["own"]  # one motion per scene: the "other" motion is the clip's own
+
+
+def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_every_stage(tmp_path):
+    """``demo-photo``'s features (``tiny-photo``): the teacher learns, sets the channel std from its clips, and
+    the ODE and DMD students inherit that std and read appearance-carrying tracks."""
+    out = str(tmp_path / "run")
+    cfg = run_config(out, "tiny-photo")
+    assert cfg.precondition and cfg.track_head.appearance_channels == cfg.latent_channels
+    autoencoder.train_autoencoder(out, quiet(autoencoder.PRESETS["tiny"]))
+    t_opts = quiet(teacher_train.PRESETS["tiny"])
+    teacher_train.ensure_latent_cache(out, cfg, t_opts, torch.device("cpu"), lambda m: None)
+    cache = load_latent_cache(Path(out) / teacher_train.CACHE)
+    fresh = build_model(cfg, t_opts.seed)
+    fresh.latent_std.copy_(teacher_train.channel_std(cache.z))
+    before = _teacher_fixed_loss(fresh, cache)
+    teacher_train.train_teacher(out, t_opts)
+    trained = build_model(cfg)
+    trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=False)["model"])
+    assert _teacher_fixed_loss(trained, cache) < 0.9 * before
+    teacher = teacher_train.load_teacher(out)  # the product (EMA weights) carries the std too
+    torch.testing.assert_close(teacher.latent_std, teacher_train.channel_std(cache.z))
+    ode_init.train_ode(out, quiet(ode_init.PRESETS["tiny"]))
+    dmd.train_dmd(out, quiet(dmd.PRESETS["tiny"]))
+    for stage in ("ode", "dmd"):
+        student = load_model(Path(out) / stage / "student.safetensors")
+        assert torch.equal(student.latent_std, teacher.latent_std), stage
+        assert student.config.track_head.appearance_channels == cfg.latent_channels

@@ -93,9 +93,17 @@ def _demo_photo_channels(channels: int) -> ModelConfig:
         vae=dataclasses.replace(base.vae, latent_channels=channels))
 
 
+def _tiny_photo() -> ModelConfig:
+    """The ``tiny`` test config with ``demo-photo``'s two model features (track appearance, preconditioning):
+    what the tests run every stage on."""
+    base = get_config("tiny")
+    return dataclasses.replace(base, name="tiny-photo", precondition=True, track_head=dataclasses.replace(
+        base.track_head, appearance_channels=base.latent_channels))
+
+
 TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4),
                  "demo-pca": _demo_pca, "demo-photo": _demo_photo,
-                 "demo-photo8": lambda: _demo_photo_channels(8)}
+                 "demo-photo8": lambda: _demo_photo_channels(8), "tiny-photo": _tiny_photo}
 
 
 def model_config(name: str) -> ModelConfig:
