@@ -1,5 +1,7 @@
 """Shared pytest fixtures.
 
+``stream_inputs`` (module-scoped): the inputs of the tiny-model stream tests.
+
 ``comfy_host`` (session-scoped) runs the real ComfyUI host with this pack installed and yields its
 base URL (a ``str``; it also carries ``.base_dir``, ``.log_path``, ``.pid`` and ``.models``):
 
@@ -243,3 +245,22 @@ def comfy_host(tmp_path_factory):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stream_inputs():
+    """(image float [64, 64, 3], TextCondition, Tracks): a random start image and text for the ``tiny`` config and
+    two 45-frame tracks at 16 fps, one dragged along a line, one pinned."""
+    import numpy as np
+    import torch
+
+    from motionstream_core.stream import TextCondition
+    from motionstream_core.tracks import Tracks
+
+    g = torch.Generator().manual_seed(1)
+    image = torch.rand(64, 64, 3, generator=g)
+    text = TextCondition(torch.randn(1, 8, 32, generator=g), torch.randn(1, 4, 24, generator=g))
+    T = 45
+    path = np.stack([np.linspace([10, 10], [50, 40], T), np.full((T, 2), 30.0)], axis=1).astype(np.float32)
+    tracks = Tracks(path=path, visible=np.ones((T, 2), bool), fps=16, width=64, height=64)
+    return image, text, tracks

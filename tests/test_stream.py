@@ -12,7 +12,7 @@ from motionstream_core.config import get_config
 from motionstream_core.decoders import TinyVAE, TinyVAECodec
 from motionstream_core.model import MotionStreamModel
 from motionstream_core.steering import LivePoint, Steering
-from motionstream_core.stream import MotionStream, TextCondition, frames_to_chunks
+from motionstream_core.stream import MotionStream, frames_to_chunks
 from motionstream_core.tracks import Tracks
 
 
@@ -28,14 +28,8 @@ def stream():
 
 
 @pytest.fixture(scope="module")
-def inputs():
-    g = torch.Generator().manual_seed(1)
-    image = torch.rand(64, 64, 3, generator=g)
-    text = TextCondition(torch.randn(1, 8, 32, generator=g), torch.randn(1, 4, 24, generator=g))
-    T = 45
-    path = np.stack([np.linspace([10, 10], [50, 40], T), np.full((T, 2), 30.0)], axis=1).astype(np.float32)
-    tracks = Tracks(path=path, visible=np.ones((T, 2), bool), fps=16, width=64, height=64)
-    return image, text, tracks
+def inputs(stream_inputs):
+    return stream_inputs
 
 
 def _collect(session):

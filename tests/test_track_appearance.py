@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-import numpy as np
 import pytest
 import torch
 
@@ -15,10 +14,9 @@ from motionstream_core.config import ConfigError, TrackHeadConfig, get_config
 from motionstream_core.decoders import TinyVAE, TinyVAECodec
 from motionstream_core.model import MotionStreamModel
 from motionstream_core.steering import LivePoint, Steering
-from motionstream_core.stream import MotionStream, TextCondition
+from motionstream_core.stream import MotionStream
 from motionstream_core.track_head import (AppearanceMemory, TrackHead, assign_track_ids, first_visible, pixel_range,
                                           track_appearance)
-from motionstream_core.tracks import Tracks
 
 
 def test_appearance_at_a_cell_centre_is_that_cells_latent_and_bilinear_between():
@@ -119,13 +117,9 @@ def stream():
     return MotionStream(model, TinyVAECodec(TinyVAE(cfg.vae).eval()))
 
 
-def test_stream_live_drags_replay_exactly_and_the_image_reaches_the_tracks(stream):
-    g = torch.Generator().manual_seed(1)
-    image = torch.rand(64, 64, 3, generator=g)
-    text = TextCondition(torch.randn(1, 8, 32, generator=g), torch.randn(1, 4, 24, generator=g))
-    T = 45
-    path = np.stack([np.linspace([10, 10], [50, 40], T), np.full((T, 2), 30.0)], axis=1).astype(np.float32)
-    tracks = Tracks(path=path, visible=np.ones((T, 2), bool), fps=16, width=64, height=64)
+def test_stream_live_drags_replay_exactly_and_the_image_reaches_the_tracks(stream, stream_inputs):
+    image, text, tracks = stream_inputs
+    T = tracks.num_frames
     steering = Steering()
     session = stream.session(image, text, tracks, steering=steering, num_frames=T, seed=3)
     live = []
