@@ -32,7 +32,7 @@ from .tiny_vae import (TAEW2_1_CONFIG, TinyVAE, TinyVAELoadError, TinyVAEStreamD
                        read_weights)
 from .wan_vae import DiffusersWanBackend, StreamingVAEBackend, load_wan_vae, require_diffusers
 
-__all__ = ["LatentCodec", "LatentStats", "TinyVAECodec", "FullVAECodec", "WanVAECodec", "StreamingVAEBackend",
+__all__ = ["LatentCodec", "LatentStats", "OwnCodec", "TinyVAECodec", "FullVAECodec", "WanVAECodec", "StreamingVAEBackend",
            "DiffusersWanBackend", "TinyVAE", "TinyVAEStreamDecoder", "TinyVAELoadError", "TAEW2_1_CONFIG",
            "load_tiny_vae", "load_wan_vae", "check_state_dict", "require_diffusers",
            "WAN21_LATENT_MEAN", "WAN21_LATENT_STD", "LATENT_SPACE_STATS", "TinyDecoder", "load_tiny_decoder",
@@ -140,15 +140,15 @@ class _StreamingCodec:
         return frames.permute(0, 2, 3, 4, 1).contiguous()
 
 
-class TinyVAECodec(_StreamingCodec):
-    """``LatentCodec`` over a ``TinyVAE``, decoding chunk by chunk with carried per-block state.
+class OwnCodec(_StreamingCodec):
+    """``LatentCodec`` over one of this package's autoencoder modules (a ``TinyVAE`` or a ``PatchPCA``): the
+    module's encoder, the latent statistics and the checks; a subclass names its streaming decoder.
 
     ``latent_mean``/``latent_std``: the statistics that map raw latents to model space (Wan 2.1:
     ``WAN21_LATENT_MEAN``/``WAN21_LATENT_STD``; ``None``: identity, as for the demo VAE).
-    Each chunk goes through every layer as one batch (no per-frame loop through the network).
     """
 
-    def __init__(self, vae: TinyVAE, latent_mean=None, latent_std=None):
+    def __init__(self, vae: TinyVAE | PatchPCA, latent_mean=None, latent_std=None):
         self.vae = vae
         self.latent_channels = vae.latent_channels
         self.spatial_stride = vae.spatial_stride
@@ -159,7 +159,7 @@ class TinyVAECodec(_StreamingCodec):
 
     @staticmethod
     def _stream_decoder(vae):
-        return TinyVAEStreamDecoder(vae)
+        raise NotImplementedError
 
     def _param(self) -> torch.Tensor:
         return next(self.vae.parameters())
@@ -183,15 +183,24 @@ class TinyVAECodec(_StreamingCodec):
         return self._finish(self._stream.decode(raw), latents.shape[2])
 
 
-class PatchCodec(TinyVAECodec):
-    """``LatentCodec`` over the linear ``PatchPCA`` codec: the same statistics and checks, a stateless decoder."""
+class TinyVAECodec(OwnCodec):
+    """``LatentCodec`` over a ``TinyVAE``, decoding chunk by chunk with carried per-block state.
+    Each chunk goes through every layer as one batch (no per-frame loop through the network)."""
+
+    @staticmethod
+    def _stream_decoder(vae):
+        return TinyVAEStreamDecoder(vae)
+
+
+class PatchCodec(OwnCodec):
+    """``LatentCodec`` over the linear ``PatchPCA`` codec: a stateless decoder, one matrix product a latent frame."""
 
     @staticmethod
     def _stream_decoder(vae):
         return PatchStreamDecoder(vae)
 
 
-def codec_over(module: TinyVAE | PatchPCA, latent_mean=None, latent_std=None) -> TinyVAECodec:
+def codec_over(module: TinyVAE | PatchPCA, latent_mean=None, latent_std=None) -> OwnCodec:
     """The ``LatentCodec`` of an autoencoder module: ``PatchCodec`` for a ``PatchPCA``, else ``TinyVAECodec``."""
     return (PatchCodec if isinstance(module, PatchPCA) else TinyVAECodec)(module, latent_mean, latent_std)
 
@@ -315,7 +324,7 @@ def load_autoencoder(path: str | os.PathLike, device="cpu", dtype=torch.float32
     return vae.to(device=device, dtype=dtype).eval(), mean, std
 
 
-def load_codec(path: str | os.PathLike, device="cpu", dtype=torch.float32) -> TinyVAECodec:
+def load_codec(path: str | os.PathLike, device="cpu", dtype=torch.float32) -> OwnCodec:
     """The codec of ``save_autoencoder``'s file (``TinyVAECodec`` or ``PatchCodec``), with its statistics."""
     vae, mean, std = load_autoencoder(path, device, dtype)
     return codec_over(vae, mean, std)

@@ -32,7 +32,7 @@ class DemoModelMissing(FileNotFoundError):
 
 
 def load_demo(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
-    """(MotionStreamModel, TinyVAECodec) of the embedded demo model, ready for ``MotionStream``."""
+    """(MotionStreamModel, OwnCodec: a TinyVAECodec or a PatchCodec) of the embedded demo model, ready for ``MotionStream``."""
     missing = [str(p) for p in DEMO_WEIGHTS.values() if not p.is_file()]
     if missing:
         raise DemoModelMissing(f"the embedded demo model is missing ({', '.join(missing)}); rebuild it with the "
