@@ -327,13 +327,15 @@ class StreamSession:
         return StreamChunk(index, p0, frames, x0, ChunkTiming(t1 - t0, t2 - t1))
 
     @torch.no_grad()
-    def _write_cache(self, inputs: _CleanPass, ctx: ContextKV, cache: RollingKVCache, window: deque | None) -> None:
-        """One clean pass (t = 0) that writes ``inputs.latents`` into the cache as the next chunk."""
+    def _write_cache(self, inputs: _CleanPass, state: _RunState, remember: bool) -> None:
+        """One clean pass (t = 0) that writes ``inputs.latents`` into the cache as the next chunk; ``remember``:
+        keep the inputs while the chunk is in the rolling window, for a re-cache (which itself does not)."""
+        cache = state.cache
         cache.begin_chunk(inputs.latents.shape[2])
         self.model.velocity(inputs.latents, torch.zeros(1, device=self.model.device), inputs.track_latent,
-                            inputs.image_slot, ctx, cache=cache, write_cache=True)
-        if cache.commit() == "window" and window is not None:
-            window.append(inputs)
+                            inputs.image_slot, state.ctx, cache=cache, write_cache=True)
+        if cache.commit() == "window" and remember:
+            state.window.append(inputs)
 
     def _recache(self, state: _RunState) -> None:
         """Re-encode the rolling window's chunks under a new prompt, oldest first (the sink is kept)."""
@@ -341,7 +343,7 @@ class StreamSession:
             return
         state.cache.restart_window()
         for inputs in list(state.window):
-            self._write_cache(inputs, state.ctx, state.cache, None)
+            self._write_cache(inputs, state, remember=False)
 
     @torch.no_grad()
     def _prefix_chunk(self, state: _RunState) -> StreamChunk:
@@ -349,7 +351,7 @@ class StreamSession:
         into the cache (Self-Forcing's ``initial_latent`` prefill) and decoded as the video's first chunk."""
         t0 = time.perf_counter()
         latents = state.image_latent.expand(-1, -1, self.cfg.stream.chunk_frames, -1, -1).contiguous()
-        self._write_cache(_CleanPass(latents, None, None), state.ctx, state.cache, state.window)
+        self._write_cache(_CleanPass(latents, None, None), state, remember=True)
         t1 = time.perf_counter()
         frames = self.codec.decode_chunk(latents)[0].float().cpu()
         t2 = time.perf_counter()
