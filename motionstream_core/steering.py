@@ -189,6 +189,9 @@ class ControlPlan:
         self.width, self.height, self.fps = width, height, fps
         self._planned = planned
         self._kinds: list[str] = list(planned.kinds) if planned is not None else []
+        # planned track j -> its slot: j for the first plan; a replacement plan's new tracks take fresh slots
+        # after those live points already hold, so no planned track is ever hidden behind a live one
+        self._planned_slots: list[int] = list(range(planned.num_tracks)) if planned is not None else []
         self._live_slot: dict[str, int] = {}  # live id -> slot
         self._live_target: dict[int, tuple[float, float]] = {}
         self.record = TrackRecord()  # every frame handed out, for recorded()
@@ -198,25 +201,20 @@ class ControlPlan:
         return len(self._kinds)
 
     def replace_plan(self, planned: Tracks) -> None:
-        if planned.num_tracks < len(self._planned_kinds()):
-            raise ValueError(f"a replacement plan must keep the {len(self._planned_kinds())} existing tracks")
+        if planned.num_tracks < len(self._planned_slots):
+            raise ValueError(f"a replacement plan must keep the {len(self._planned_slots)} existing tracks")
         self._planned = planned
-        for i, kind in enumerate(planned.kinds):
-            if i < len(self._kinds):
-                continue
+        for kind in planned.kinds[len(self._planned_slots):]:
+            self._planned_slots.append(len(self._kinds))
             self._kinds.append(kind)
-
-    def _planned_kinds(self) -> list[str]:
-        return list(self._planned.kinds) if self._planned is not None else []
 
     def apply_live(self, points: dict[str, LivePoint]) -> None:
         for pid, p in points.items():
             slot = self._live_slot.get(pid)
             if slot is None:
-                taken = takeover_slot(pid)
-                n_planned = self._planned.num_tracks if self._planned is not None else 0
-                if taken is not None and taken < n_planned:
-                    slot = taken
+                taken = takeover_slot(pid)  # a planned track's index
+                if taken is not None and taken < len(self._planned_slots):
+                    slot = self._planned_slots[taken]
                 else:
                     slot = len(self._kinds)
                     self._kinds.append("live")
@@ -234,8 +232,9 @@ class ControlPlan:
         planned = self._planned
         if planned is not None and planned.num_tracks:
             idx = np.minimum(np.arange(start, stop), planned.num_frames - 1)
-            path[:, :planned.num_tracks] = planned.path[idx]
-            vis[:, :planned.num_tracks] = planned.visible[idx]
+            slots = np.asarray(self._planned_slots)
+            path[:, slots] = planned.path[idx]
+            vis[:, slots] = planned.visible[idx]
         prev_path, prev_vis = self.record.last()
         frac = (np.arange(1, T + 1, dtype=np.float32) / T)[:, None]
         for slot in set(self._live_slot.values()):

@@ -96,3 +96,26 @@ def test_a_record_refuses_fewer_slots_than_it_has():
     rec.append(np.zeros((2, 3, 2), np.float32), np.ones((2, 3), bool))
     with pytest.raises(ValueError, match="a record of 3 slots cannot take frames of 2 slots"):
         rec.append(np.zeros((2, 2, 2), np.float32), np.ones((2, 2), bool))
+
+
+def test_a_growing_plan_takes_fresh_slots_and_hides_no_live_point():
+    """A live point holds slot 2; a replacement plan with a third track gives that track slot 3: both are
+    handed out, and a takeover of planned track 2 moves slot 3, not the live point."""
+    first = _plan_tracks(48, 2, 0)
+    plan = ControlPlan(first, W, H, FPS)
+    plan.apply_live({"live:a": LivePoint("live:a", 10.0, 20.0)})
+    plan.frames(0, 12)
+    grown = _plan_tracks(48, 3, 1)
+    plan.replace_plan(grown)
+    path, vis = plan.frames(12, 24)
+    assert plan.num_slots == 4
+    np.testing.assert_array_equal(path[:, 2], np.tile([10.0, 20.0], (12, 1)))  # the live point, held
+    np.testing.assert_array_equal(path[:, [0, 1, 3]], grown.path[12:24])  # every planned track, slot 3 the new one
+    np.testing.assert_array_equal(vis[:, [0, 1, 3]], grown.visible[12:24])
+    plan.apply_live({"track:2": LivePoint("track:2", 50.0, 40.0)})
+    path, _ = plan.frames(24, 36)
+    np.testing.assert_array_equal(path[-1, 3], [50.0, 40.0])  # planned track 2 taken over in its slot
+    np.testing.assert_array_equal(path[:, 2], np.tile([10.0, 20.0], (12, 1)))
+    assert plan.recorded().kinds == ("drag", "drag", "live", "live")
+    with pytest.raises(ValueError, match="a replacement plan must keep the 3 existing tracks"):
+        plan.replace_plan(first)
