@@ -52,6 +52,7 @@ class ProbeOptions:
     patch: int = 2  # DiT patch (tokens are stride * patch px)
     base_config: str = "demo-small"
     track_head_init: str = "torch"  # common.TRACK_HEAD_INITS
+    appearance: bool = False  # tracks also carry the start image's latent (TrackHeadConfig.appearance_channels)
     steps: int = 100_000
     minutes: float | None = None
     batch: int = 4
@@ -117,7 +118,8 @@ def probe_config(opts: ProbeOptions) -> ModelConfig:
     return dataclasses.replace(
         base, name=f"probe-s{opts.stride}p{opts.patch}", height=opts.size, width=opts.size,
         dit=dataclasses.replace(base.dit, patch_size=(1, opts.patch, opts.patch)),
-        track_head=dataclasses.replace(base.track_head, stride=opts.stride),
+        track_head=dataclasses.replace(base.track_head, stride=opts.stride,
+                                       appearance_channels=base.latent_channels if opts.appearance else 0),
         vae=dataclasses.replace(base.vae, space_upscale=space)).validate()
 
 
@@ -297,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=None)
     for f in dataclasses.fields(ProbeOptions):
+        if str(f.type) == "bool":
+            p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=f.default)
+            continue
         kind = {"float | None": float, "int": int, "float": float, "str": str}.get(str(f.type), str)
         p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=f.default)
     args = vars(p.parse_args(argv))
