@@ -165,6 +165,7 @@ def test_training_batches_encode_like_the_stream(stream):
         for b in range(B):
             app = model.track_head.appearance_of(image[b], path[b], vis[b], cfg.height, cfg.width)
             one = model.track_head.encode(path[b], vis[b], ids[b], cfg.height, cfg.width, True, appearance=app)
-            torch.testing.assert_close(batch[b:b + 1], one, rtol=0, atol=0)
+            # a batch of 2 through the 1x1x1 head may round differently from one clip (thread blocking)
+            torch.testing.assert_close(batch[b:b + 1], one, rtol=1e-5, atol=1e-5)
         with pytest.raises(AssertionError, match="it needs the start image's latent"):
             encode_tracks(model, path, vis, ids)
