@@ -59,9 +59,8 @@ def track_id_embedding(ids: Tensor, dim: int) -> Tensor:
 
 def first_visible(path: Tensor, visible: Tensor) -> tuple[Tensor, Tensor]:
     """path [T, N, 2], visible [T, N] -> (xy [N, 2] at each track's first visible frame, seen [N] bool)."""
-    T, N = visible.shape
     first = visible.to(torch.uint8).argmax(0)  # index of the first True; 0 where a track is never visible
-    return path[first, torch.arange(N, device=path.device)], visible.any(0)
+    return path[first, torch.arange(visible.shape[1], device=path.device)], visible.any(0)
 
 
 def track_appearance(image_latent: Tensor, xy: Tensor, seen: Tensor, height: int, width: int) -> Tensor:

@@ -77,8 +77,12 @@ def _demo_photo() -> ModelConfig:
     track's ID in frame 0; and whose velocity is preconditioned per channel (``ModelConfig.precondition``): its
     tokens (256 latent values in 192 dims) cannot carry the noise of the low-variance channels through
     (docs/DEMO_MODEL.md: the measurements that decided both)."""
-    base = _demo_pca()
-    return dataclasses.replace(base, name="demo-photo", precondition=True, track_head=dataclasses.replace(
+    return _with_photo_features(_demo_pca(), "demo-photo")
+
+
+def _with_photo_features(base: ModelConfig, name: str) -> ModelConfig:
+    """``base`` with tracks that carry the start image's latent and a per-channel preconditioned velocity."""
+    return dataclasses.replace(base, name=name, precondition=True, track_head=dataclasses.replace(
         base.track_head, appearance_channels=base.latent_channels))
 
 
@@ -96,9 +100,7 @@ def _demo_photo_channels(channels: int) -> ModelConfig:
 def _tiny_photo() -> ModelConfig:
     """The ``tiny`` test config with ``demo-photo``'s two model features (track appearance, preconditioning):
     what the tests run every stage on."""
-    base = get_config("tiny")
-    return dataclasses.replace(base, name="tiny-photo", precondition=True, track_head=dataclasses.replace(
-        base.track_head, appearance_channels=base.latent_channels))
+    return _with_photo_features(get_config("tiny"), "tiny-photo")
 
 
 TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4),
