@@ -263,6 +263,11 @@ class ModelConfig:
     # True: the velocity is preconditioned per latent channel (EDM-style, ``MotionStreamModel.velocity``) with the
     # channels' data std, a buffer the teacher stage sets from its clips; False (Wan, the paper): the raw DiT output.
     precondition: bool = False
+    # True: the DiT learns the video's change from the start image (the demo, ours, not the paper's): the start
+    # image's latent fills the image slot of every latent frame and the flow runs on latent - start image, so an
+    # untrained or unsure model returns the still video and static content needs no copy through the tokens.
+    # False (Wan, the paper): the image in latent frame 0 only, the flow on the latent itself.
+    change_from_start: bool = False
 
     @property
     def latent_channels(self) -> int:
@@ -298,6 +303,9 @@ class ModelConfig:
         elif self.track_head.appearance_channels not in (0, self.latent_channels):
             raise ConfigError(f"ModelConfig {self.name!r}: track_head.appearance_channels must be 0 or the latent "
                               f"channels ({self.latent_channels}): a track carries the start image's latent")
+        if self.change_from_start and self.track_head is None:
+            raise ConfigError(f"ModelConfig {self.name!r}: change_from_start needs the start-image slot of a model "
+                              "with track head")
         if self.vae.latent_channels != self.latent_channels:
             raise ConfigError(f"ModelConfig {self.name!r}: vae.latent_channels must equal {self.latent_channels}")
         if self.track_head is not None and (self.track_head.stride, self.track_head.temporal_pack) != (
@@ -334,7 +342,7 @@ class ModelConfig:
                 teacher=_build(TeacherConfig, data.get("teacher", {})),
                 vae=codec_config_from_dict(data.get("vae", {})),
                 latent_space=data.get("latent_space") or _legacy_latent_space(data.get("vae", {})),
-                **{k: data[k] for k in ("height", "width", "text_len", "precondition") if k in data},
+                **{k: data[k] for k in ("height", "width", "text_len", "precondition", "change_from_start") if k in data},
             ).validate()
         except KeyError as e:
             raise ConfigError(f"model config is missing the field {e.args[0]!r}") from None

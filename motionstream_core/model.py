@@ -11,6 +11,13 @@ std ``latent_std`` leaves to learn. Without it, a DiT whose token is narrower th
 outputs (the demo's 1x4x4 patch of 16 channels: 256 values, 192 dims) cannot pass the noise of its
 low-variance channels through, and its samples keep that noise (docs/DEMO_MODEL.md).
 
+With ``config.change_from_start`` (the demo) the start image fills the image slot of every latent frame and
+the flow runs on the change ``latent - start image``: the DiT sees ``x - (1 - sigma) image`` (the noisy change)
+and the velocity of the latent is the change's velocity minus the image. Everything outside ``velocity``
+(samplers, caches, the training losses) stays in latent space. Why: a 1x4x4 token of 16 channels carries more
+values than the DiT's width, so a model that must pass the start image through its tokens returns it as 16 px
+blocks; learning the change, an untrained model returns the still video and the static background is exact.
+
 A config without track head (``config.track_head is None``) is a text-to-video causal student of the
 Self-Forcing family: the DiT sees the noisy latent alone (16 channels) and takes no tracks.
 """
@@ -25,6 +32,13 @@ from .dit import ContextKV, WanDiT
 from .track_head import TrackHead
 
 
+def sigma_of(t: Tensor, num_train_timesteps: int, ndim: int = 5) -> Tensor:
+    """Timesteps t [B] or [B, F] -> sigma [B, 1, 1 or F, 1, 1] float32, broadcastable over latents of ``ndim``."""
+    sigma = t.float() / num_train_timesteps
+    return sigma.view(sigma.shape[0], 1, 1, *([1] * (ndim - 3))) if sigma.ndim == 1 else \
+        sigma.view(sigma.shape[0], 1, sigma.shape[1], *([1] * (ndim - 3)))
+
+
 def preconditioning(t: Tensor, std: Tensor, num_train_timesteps: int, ndim: int = 5) -> tuple[Tensor, Tensor, Tensor]:
     """(c_in, c_skip, c_out), each [B, C, F or 1, 1, 1] float32, for timesteps t [B] or [B, F] and channel std [C].
 
@@ -32,9 +46,7 @@ def preconditioning(t: Tensor, std: Tensor, num_train_timesteps: int, ndim: int 
     c_skip x = the least-squares velocity from x alone (c_skip = Cov(v, x) / Var x), and c_out = the std of what is
     left, s / sqrt(Var x), so the network's target has unit variance at every sigma and channel.
     """
-    sigma = t.float() / num_train_timesteps
-    sigma = sigma.view(sigma.shape[0], 1, 1, *([1] * (ndim - 3))) if sigma.ndim == 1 else \
-        sigma.view(sigma.shape[0], 1, sigma.shape[1], *([1] * (ndim - 3)))
+    sigma = sigma_of(t, num_train_timesteps, ndim)
     s2 = std.float().clamp(min=1e-3).pow(2).view(1, -1, *([1] * (ndim - 2)))
     var = (1 - sigma) ** 2 * s2 + sigma ** 2
     c_in = var.rsqrt()
@@ -60,9 +72,11 @@ class MotionStreamModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.dit.patch_embedding.weight.dtype
 
-    @staticmethod
-    def image_slot(image_latent: Tensor, frames: int, first_frame: int) -> Tensor:
-        """Start-image latent [B, C, 1, h, w] -> its slot for latent frames [first, first + frames)."""
+    def image_slot(self, image_latent: Tensor, frames: int, first_frame: int) -> Tensor:
+        """Start-image latent [B, C, 1, h, w] -> its slot for latent frames [first, first + frames): the image in
+        latent frame 0 and zeros after it, or (``change_from_start``) the image in every frame."""
+        if self.config.change_from_start:
+            return image_latent.expand(-1, -1, frames, -1, -1).contiguous()
         b, c, _, h, w = image_latent.shape
         slot = image_latent.new_zeros(b, c, frames, h, w)
         if first_frame == 0:
@@ -75,6 +89,15 @@ class MotionStreamModel(nn.Module):
 
         A model without track head takes ``track_latent = image_slot = None``.
         """
+        if self.config.change_from_start:  # the flow of the change from the start image (module docstring)
+            start = image_slot.float()
+            v = self._velocity(noisy - ((1 - sigma_of(t, self.config.stream.num_train_timesteps, noisy.ndim)) * start
+                                        ).to(noisy.dtype), t, track_latent, image_slot, context, clip_fea, **dit_kwargs)
+            return (v.float() - start).to(v.dtype)
+        return self._velocity(noisy, t, track_latent, image_slot, context, clip_fea, **dit_kwargs)
+
+    def _velocity(self, noisy: Tensor, t: Tensor, track_latent: Tensor | None, image_slot: Tensor | None,
+                  context: Tensor | ContextKV, clip_fea: Tensor | None = None, **dit_kwargs) -> Tensor:
         c_in = c_skip = c_out = None
         if self.config.precondition:
             c_in, c_skip, c_out = preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps, noisy.ndim)

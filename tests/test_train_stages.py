@@ -222,28 +222,32 @@ def test_held_out_gain_reads_the_teacher_with_and_without_tracks(pipeline):
     assert c["swap"] == c["own"]  # one motion per scene: the "other" motion is the clip's own
 
 
-def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_every_stage(tmp_path):
-    """``demo-photo``'s features (``tiny-photo``): the teacher learns, sets the channel std from its clips, and
-    the ODE and DMD students inherit that std and read appearance-carrying tracks."""
+@pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change"])
+def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_every_stage(tmp_path, config_name):
+    """``demo-photo``'s features (``tiny-photo``), and with them the change from the start image
+    (``tiny-change``): the teacher learns, sets the channel std from its clips (of the change, for a change
+    model), and the ODE and DMD students inherit that std, the flag, and read appearance-carrying tracks."""
     out = str(tmp_path / "run")
-    cfg = run_config(out, "tiny-photo")
+    cfg = run_config(out, config_name)
     assert cfg.precondition and cfg.track_head.appearance_channels == cfg.latent_channels
     autoencoder.train_autoencoder(out, quiet(autoencoder.PRESETS["tiny"]))
     t_opts = quiet(teacher_train.PRESETS["tiny"])
     teacher_train.ensure_latent_cache(out, cfg, t_opts, torch.device("cpu"), lambda m: None)
     cache = load_latent_cache(Path(out) / teacher_train.CACHE)
     fresh = build_model(cfg, t_opts.seed)
-    fresh.latent_std.copy_(teacher_train.channel_std(cache.z))
+    std = teacher_train.channel_std(cache.z, cache.image if cfg.change_from_start else None)
+    fresh.latent_std.copy_(std)
     before = _teacher_fixed_loss(fresh, cache)
     teacher_train.train_teacher(out, t_opts)
     trained = build_model(cfg)
     trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=False)["model"])
     assert _teacher_fixed_loss(trained, cache) < 0.9 * before
     teacher = teacher_train.load_teacher(out)  # the product (EMA weights) carries the std too
-    torch.testing.assert_close(teacher.latent_std, teacher_train.channel_std(cache.z))
+    torch.testing.assert_close(teacher.latent_std, std)
     ode_init.train_ode(out, quiet(ode_init.PRESETS["tiny"]))
     dmd.train_dmd(out, quiet(dmd.PRESETS["tiny"]))
     for stage in ("ode", "dmd"):
         student = load_model(Path(out) / stage / "student.safetensors")
         assert torch.equal(student.latent_std, teacher.latent_std), stage
         assert student.config.track_head.appearance_channels == cfg.latent_channels
+        assert student.config.change_from_start == cfg.change_from_start

@@ -86,6 +86,11 @@ def _with_photo_features(base: ModelConfig, name: str) -> ModelConfig:
         base.track_head, appearance_channels=base.latent_channels))
 
 
+def _with_change(base: ModelConfig, name: str) -> ModelConfig:
+    """``base`` learning the change from the start image (``ModelConfig.change_from_start``)."""
+    return dataclasses.replace(base, name=name, change_from_start=True)
+
+
 def _demo_photo_channels(channels: int) -> ModelConfig:
     """``demo-photo`` on a ``channels``-component codec: a token of 1 x 4 x 4 latent cells carries 16 x channels
     values (16 channels: 256, more than the DiT's 192 dims; 8: 128)."""
@@ -105,7 +110,10 @@ def _tiny_photo() -> ModelConfig:
 
 TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4),
                  "demo-pca": _demo_pca, "demo-photo": _demo_photo,
-                 "demo-photo8": lambda: _demo_photo_channels(8), "tiny-photo": _tiny_photo}
+                 "demo-photo8": lambda: _demo_photo_channels(8), "tiny-photo": _tiny_photo,
+                 # demo-photo learning the change from the start image: its 16 px tokens need not carry the image
+                 "demo-change": lambda: _with_change(_demo_photo(), "demo-change"),
+                 "tiny-change": lambda: _with_change(_tiny_photo(), "tiny-change")}
 
 
 def model_config(name: str) -> ModelConfig:

@@ -42,6 +42,11 @@ def initial_model(cfg: ModelConfig, source: str, seed: int = 0, text_encoder: bo
         model.track_head.load_state_dict(own.track_head.state_dict())
         if own.text_encoder is not None and model.text_encoder is not None:
             model.text_encoder.load_state_dict(own.text_encoder.state_dict())
+        if cfg.change_from_start != own.config.change_from_start:
+            learns = {True: "the change from the start image", False: "the latent itself"}
+            raise CheckpointError(f"{path.name} learned {learns[own.config.change_from_start]} and model config "
+                                  f"{cfg.name!r} learns {learns[cfg.change_from_start]} (change_from_start): start it "
+                                  "from scratch or from a model of the same kind")
         if cfg.precondition:
             if not own.config.precondition:
                 raise CheckpointError(f"{path.name} was trained without preconditioning; model config {cfg.name!r} "

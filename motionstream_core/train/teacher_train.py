@@ -98,12 +98,14 @@ def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | 
     return F.mse_loss(v.float(), (noise - z).float())
 
 
-def channel_std(z: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """Per-channel std [C] of latents [N, C, F, h, w] (fp16 on disk), accumulated in float64 chunk by chunk."""
+def channel_std(z: torch.Tensor, start: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+    """Per-channel std [C] of latents [N, C, F, h, w] (fp16 on disk), or of their change from the start-image
+    latents ``start`` [N, C, 1, h, w], accumulated in float64 chunk by chunk."""
     C = z.shape[1]
     total, sq, n = torch.zeros(C, dtype=torch.float64), torch.zeros(C, dtype=torch.float64), 0
     for i in range(0, len(z), chunk):
-        x = z[i:i + chunk].double().transpose(0, 1).reshape(C, -1)
+        x = z[i:i + chunk].double() - (0 if start is None else start[i:i + chunk].double())
+        x = x.transpose(0, 1).reshape(C, -1)
         total += x.sum(1)
         sq += x.pow(2).sum(1)
         n += x.shape[1]
@@ -121,7 +123,7 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
     check_data(data, cfg)
     model = initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data, track_head_init=opts.track_head_init)
     if cfg.precondition and not opts.init:  # a fresh model learns relative to its data's channel std
-        model.latent_std.copy_(channel_std(data.z))
+        model.latent_std.copy_(channel_std(data.z, data.image if cfg.change_from_start else None))
         run.stage.say("latent channel std: " + " ".join(f"{v:.3f}" for v in model.latent_std.tolist()))
     model = run.prepare(model)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
