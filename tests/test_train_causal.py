@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from motionstream_core import flow
@@ -103,6 +104,20 @@ def test_sample_tracks_subsets_masking_and_dropout():
     masked = [sample_tracks(path, vis, TrackSampling(max_tracks=32, drop_prob=0, mask_prob=1.0), g, count=20)[1]
               for _ in range(10)]
     assert any((~m[:, :20]).any() and m[0, :20].all() for m in masked)  # hidden mid-clip, visible at the start
+
+
+def test_min_tracks_bounds_every_conditioned_sample():
+    T, P = 21, 30
+    path, vis = torch.rand(T, P, 2) * 60, torch.ones(T, P, dtype=torch.bool)
+    s = TrackSampling(max_tracks=32, min_tracks=16, drop_prob=0.0, mask_prob=0.0)
+    g = torch.Generator().manual_seed(0)
+    counts = [int(sample_tracks(path, vis, s, g)[1].any(0).sum()) for _ in range(60)]
+    assert min(counts) == 16 and max(counts) >= 28  # the draw spans [16, 30 available]
+    few = torch.zeros(T, P, dtype=torch.bool)
+    few[:, :5] = True  # fewer visible tracks than min_tracks: all of them
+    assert int(sample_tracks(path, few, s, g)[1].any(0).sum()) == 5
+    with pytest.raises(ValueError, match=r"min_tracks must be between 1 and max_tracks \(8\), got 9"):
+        TrackSampling(max_tracks=8, min_tracks=9)
 
 
 def test_encode_tracks_matches_the_stream_encoding():

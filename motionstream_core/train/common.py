@@ -150,6 +150,9 @@ class ModelStageOptions(StageOptions):
     """The teacher, ODE and DMD stages: where their clips come from and how tracks and text are dropped."""
     data: str = ""  # a prepared folder (`motionstream train prepare`); "" = the run's synthetic latent cache
     max_tracks: int = 64  # tracks per sample (padded)
+    # fewest tracks a conditioned sample gets (the count is drawn between this and max_tracks): with few, a moving
+    # layer often has none, and the model learns that untracked content may move on its own
+    min_tracks: int = 1
     track_drop: float = 0.1  # no tracks at all: the motion-unconditional branch
     text_drop: float = 0.1  # the empty prompt: the text-unconditional branch
     mask_prob: float = 0.5  # hide some tracks over a mid-clip interval

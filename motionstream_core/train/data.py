@@ -222,11 +222,15 @@ class TrackSampling:
     mask_prob: float = 0.5  # hide a random part of the tracks over a random mid-clip interval
     ids_max: int = 1024  # track IDs are a random prefix of a permutation of [0, ids_max)
 
+    def __post_init__(self):
+        if not 1 <= self.min_tracks <= self.max_tracks:
+            raise ValueError(f"min_tracks must be between 1 and max_tracks ({self.max_tracks}), got {self.min_tracks}")
+
 
 def track_sampling(opts, cfg: ModelConfig) -> TrackSampling:
     """A stage's track conditioning (``common.ModelStageOptions``) for model config ``cfg``."""
-    return TrackSampling(max_tracks=opts.max_tracks, drop_prob=opts.track_drop, mask_prob=opts.mask_prob,
-                         ids_max=cfg.track_head.max_id)
+    return TrackSampling(max_tracks=opts.max_tracks, min_tracks=opts.min_tracks, drop_prob=opts.track_drop,
+                         mask_prob=opts.mask_prob, ids_max=cfg.track_head.max_id)
 
 
 def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Generator,
