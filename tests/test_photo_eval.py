@@ -4,8 +4,8 @@ whose answer is known (the cut-and-paste edit follows the request exactly; a sti
 import numpy as np
 import pytest
 
-from motionstream_core.train.photo_eval import (cut_and_paste, drag_request, fit_photo, identity_score,
-                                                load_photo_folder, score_video)
+from motionstream_core.train.photo_eval import (REST_CLEARANCE, cut_and_paste, drag_request, fit_photo,
+                                                identity_score, load_photo_folder, rest_change, score_video)
 
 FRAMES = 17
 
@@ -48,6 +48,27 @@ def test_measures_on_cut_and_paste_against_a_still_video():
     expected = 24.0 * np.mean(np.linspace(0, 1, FRAMES)[1:])
     assert abs(still["drag_epe"] - expected) < 1.0 and still["pin_drift"] == 0.0, still
     assert still["identity"] < 0.9
+
+
+def test_rest_change_reads_only_the_pixels_away_from_the_drag():
+    img = _photo(1)
+    req = drag_request(img, FRAMES, 16, seed=0)
+    still = np.repeat(img[None], FRAMES, 0)
+    assert score_video(still, req, img)["rest_change"] == 0.0
+    assert rest_change(cut_and_paste(img, req), img, req) == 0.0  # the pasted disc (r 14 px) lies inside the clearance
+    # the same +10 levels near the drag and away from it: only the pixels away from it count
+    yy, xx = np.mgrid[0:128, 0:128] + 0.5
+    near = np.zeros((128, 128), bool)
+    for x, y in req.drag.path.reshape(-1, 2):
+        near |= np.hypot(xx - x, yy - y) <= REST_CLEARANCE
+    base = np.clip(img.astype(np.int16), 0, 245).astype(np.uint8)  # room for +10 without clipping
+    brighter = np.repeat((base.astype(np.int16) + 10).astype(np.uint8)[None], FRAMES, 0)
+    assert rest_change(brighter, base, req) == pytest.approx(10.0)
+    inside_only = np.repeat(base[None], FRAMES, 0)
+    inside_only[:, near] = brighter[:, near]
+    assert rest_change(inside_only, base, req) == 0.0
+    with pytest.raises(ValueError, match="the drag covers the whole frame"):
+        rest_change(still, img, req, clearance=400.0)
 
 
 def test_identity_of_a_scrambled_destination_is_low():

@@ -10,7 +10,10 @@ the drag. Every video is re-tracked with the eval tracker (``evaluate.retracked`
 * ``pin_drift`` -- the pins' mean distance from where they were asked to stay (px);
 * ``identity`` -- normalized cross-correlation of the grey source patch (around the drag points'
   centroid in frame 0) with the patch around the requested end centroid in the last frame: 1 when
-  the dragged content arrives intact, ~0 when something else is there.
+  the dragged content arrives intact, ~0 when something else is there;
+* ``rest_change`` -- the RMS change (0-255 levels) of the pixels away from the drag (farther than
+  ``REST_CLEARANCE`` px from every drag point in every frame) from the start image: 0 when the rest of
+  the photo stays as it was, as the pins ask (the tracker can hold a pin in a frame that changed).
 
 Videos: the student (the streaming path), the teacher (guided, whole clip), the still video (the
 start image repeated) and a cut-and-paste reference (the source disc pasted along the drag over the
@@ -139,10 +142,32 @@ def identity_score(video: np.ndarray, request: DragRequest, half: int = 8) -> fl
     return float((a @ b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-6))
 
 
-def score_video(video: np.ndarray, request: DragRequest) -> dict:
+REST_CLEARANCE = 20.0  # px: what counts as "away from the drag" for ``rest_change``
+
+
+def rest_change(video: np.ndarray, image: np.ndarray, request: DragRequest,
+                clearance: float = REST_CLEARANCE) -> float:
+    """RMS difference (0-255) between ``video`` [T, H, W, 3] and ``image`` [H, W, 3] over the pixels farther
+    than ``clearance`` px from every drag point of every frame (the same pixels in every frame)."""
+    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]] + 0.5
+    pts = request.drag.path.reshape(-1, 2)
+    near = np.zeros(image.shape[:2], bool)
+    for x, y in pts:
+        near |= np.hypot(xx - x, yy - y) <= clearance
+    if near.all():
+        raise ValueError("the drag covers the whole frame: no pixel is away from it")
+    diff = video.astype(np.float32) - image[None].astype(np.float32)
+    return float(np.sqrt(np.mean(diff[:, ~near] ** 2)))
+
+
+def score_video(video: np.ndarray, request: DragRequest, image: np.ndarray | None = None) -> dict:
+    """The scores of the module docstring; ``rest_change`` only with the start ``image``."""
     d = retracked(video, request.drag.path, request.drag.visible)
     p = retracked(video, request.pins.path, request.pins.visible)
-    return {"drag_epe": d.epe, "pin_drift": p.epe, "identity": identity_score(video, request)}
+    scores = {"drag_epe": d.epe, "pin_drift": p.epe, "identity": identity_score(video, request)}
+    if image is not None:
+        scores["rest_change"] = rest_change(video, image, request)
+    return scores
 
 
 def load_photo_folder(folder: str | Path) -> dict[str, np.ndarray]:
@@ -183,7 +208,7 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, "", tracks, seed, opts.teacher_steps))
         row = {"photo": name}
         for k, v in videos.items():
-            row[k] = {m: round(x, 3) for m, x in score_video(v, req).items()}
+            row[k] = {m: round(x, 3) for m, x in score_video(v, req, image).items()}
             for m, x in row[k].items():
                 sums.setdefault(k, {}).setdefault(m, []).append(x)
         rows.append(row)
@@ -223,11 +248,12 @@ def contact_sheet(videos: dict[str, np.ndarray], request: DragRequest, every: in
 def photo_summary(r: dict) -> str:
     lines = [f"real photos ({len(r['photos'])}: {', '.join(r['photos'])}; {r['frames']} frames; "
              f"student = {r['student']}):", f"  {'video':14s} {'drag EPE':>9s} {'/ still':>8s} {'pin drift':>10s} "
-             f"{'identity':>9s}"]
+             f"{'identity':>9s} {'rest change':>12s}"]
     for k in ("student", "teacher", "still", "cut_and_paste"):
         if k in r["mean"]:
             m = r["mean"][k]
             ratio = m["drag_epe"] / max(r["mean"]["still"]["drag_epe"], 1e-6)
-            lines.append(f"  {k:14s} {m['drag_epe']:9.2f} {ratio:8.2f} {m['pin_drift']:10.2f} {m['identity']:9.2f}")
+            lines.append(f"  {k:14s} {m['drag_epe']:9.2f} {ratio:8.2f} {m['pin_drift']:10.2f} {m['identity']:9.2f}"
+                         f" {m.get('rest_change', float('nan')):12.2f}")
     lines.append("  bars (student): drag EPE <= 0.5x still, pin drift <= 3 px, identity >= 0.5")
     return "\n".join(lines)
