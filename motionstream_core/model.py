@@ -91,8 +91,9 @@ class MotionStreamModel(nn.Module):
         """
         if self.config.change_from_start:  # the flow of the change from the start image (module docstring)
             start = image_slot.float()
-            v = self._velocity(noisy - ((1 - sigma_of(t, self.config.stream.num_train_timesteps, noisy.ndim)) * start
-                                        ).to(noisy.dtype), t, track_latent, image_slot, context, clip_fea, **dit_kwargs)
+            sigma = sigma_of(t, self.config.stream.num_train_timesteps, noisy.ndim)
+            change = (noisy.float() - (1 - sigma) * start).to(noisy.dtype)
+            v = self._velocity(change, t, track_latent, image_slot, context, clip_fea, **dit_kwargs)
             return (v.float() - start).to(v.dtype)
         return self._velocity(noisy, t, track_latent, image_slot, context, clip_fea, **dit_kwargs)
 
