@@ -54,6 +54,7 @@ class AEOptions(StageOptions):
     fit_clips: int = 96  # a linear (PatchPCA) codec: clips of 33 frames its components are fitted on
     whiten: bool = False  # a linear codec: one std per channel (True) or one scale for all channels (False)
     clip_source: str = "synthetic"  # the clips it learns from: "synthetic" shapes or "photo" (data.CLIP_SOURCES)
+    photo_dir: str = ""  # photo clips: a photo_folder whose photos and cut-outs join the bundled ones
 
 
 PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4,
@@ -62,7 +63,7 @@ PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, c
 
 def _clips(cfg, opts: AEOptions, step: int, rng: np.random.Generator) -> torch.Tensor:
     """uint8 clips of ``opts.clip_source`` rendered at the model's size -> [batch, 3, T, crop, crop] float in [0, 1]."""
-    render = clip_renderer(opts.clip_source, cfg, opts.frames, num_points=8)
+    render = clip_renderer(opts.clip_source, cfg, opts.frames, num_points=8, photo_dir=opts.photo_dir)
     cropping = bool(opts.crop) and opts.crop < min(cfg.height, cfg.width)
     per = max(1, opts.crops_per_clip) if cropping else 1
     n = -(-opts.batch // per)
@@ -109,7 +110,7 @@ def ae_losses(vae: TinyVAE, x: torch.Tensor, opts: AEOptions, gen: torch.Generat
 @torch.no_grad()
 def latent_stats(vae: TinyVAE, cfg, opts: AEOptions) -> tuple[list[float], list[float]]:
     """Per-channel mean/std of the latents of full-size held-out-style clips (seeds apart from training)."""
-    render = clip_renderer(opts.clip_source, cfg, 33, num_points=8)
+    render = clip_renderer(opts.clip_source, cfg, 33, num_points=8, photo_dir=opts.photo_dir)
     p = next(vae.parameters())
     zs = []
     for i in range(opts.stats_clips):
@@ -143,7 +144,7 @@ def fit_patch_codec(run: StageRun, opts: AEOptions) -> dict:
     """A linear codec's "training": principal components of ``opts.fit_clips`` rendered clips (one pass, no
     optimiser), then its latent statistics and its round-trip PSNR on clips it was not fitted on."""
     cfg = run.cfg
-    render = clip_renderer(opts.clip_source, cfg, 33, num_points=8)
+    render = clip_renderer(opts.clip_source, cfg, 33, num_points=8, photo_dir=opts.photo_dir)
     clips = frames_to_tensor(torch.from_numpy(np.stack([render(10_000_019 + i).frames for i in range(opts.fit_clips)])))
     codec = PatchPCA.fit(cfg.vae, clips, seed=opts.seed).eval()
     mean, std = latent_stats(codec, cfg, opts)

@@ -39,13 +39,17 @@ def clip_config(cfg: ModelConfig, num_frames: int, num_points: int = 64) -> Synt
 CLIP_SOURCES = ("synthetic", "photo")
 
 
-def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: int = 64) -> Callable[..., object]:
+def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: int = 64,
+                  photo_dir: str = "") -> Callable[..., object]:
     """``(seed, motion_seed=None) -> clip`` at the model's size: ``"synthetic"`` (``synthetic.make_clip``: textured
     shapes) or ``"photo"`` (``photo_clips.make_photo_clip``: layers cut from real photos over a photo background;
-    needs the ``[train]`` extra; ``motion_seed`` gives the same scene -- the same first frame -- another motion).
+    needs the ``[train]`` extra; ``motion_seed`` gives the same scene -- the same first frame -- another motion;
+    ``photo_dir``: a ``photo_folder`` whose photos and cut-outs join the bundled photos).
     Both clips carry frames uint8 [T, H, W, 3], path float32 [T, N, 2] px, visible bool [T, N] and a caption;
     both are pure functions of the seeds."""
     if source == "synthetic":
+        if photo_dir:
+            raise ValueError(f"photo_dir={photo_dir!r} is for clip_source=photo; synthetic clips read no photos")
         ccfg = clip_config(cfg, num_frames, num_points)
 
         def synthetic(seed: int, motion_seed: int | None = None):
@@ -56,9 +60,17 @@ def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: in
         return synthetic
     if source == "photo":
         from .photo_clips import PhotoClipConfig, make_photo_clip
-        pcfg = PhotoClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points)
+        pcfg = PhotoClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points, photo_dir=photo_dir)
         return lambda seed, motion_seed=None: make_photo_clip(seed, pcfg, motion_seed=motion_seed)
     raise ValueError(f"unknown clip source {source!r}: choose one of {', '.join(CLIP_SOURCES)}")
+
+
+def photo_folder_fingerprint(photo_dir: str) -> str:
+    """"" without a photo folder, else its ``PhotoFolder.fingerprint`` (file names and sizes)."""
+    if not photo_dir:
+        return ""
+    from .photo_folder import open_photo_folder
+    return open_photo_folder(photo_dir).fingerprint
 
 
 def cache_seeds(i: int, seed: int, motions_per_scene: int = 1) -> tuple[int, int]:
@@ -93,22 +105,27 @@ def encode_clips(vae: TinyVAE, stats: LatentStats, frames: Tensor) -> tuple[Tens
 
 def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg: ModelConfig, num_frames: int,
                        num_points: int, count: int, seed: int = 0, source: str = "synthetic", motions_per_scene: int = 1,
-                       shard_size: int = 64, batch: int = 8, say: Callable[[str], None] = print) -> Path:
+                       shard_size: int = 64, batch: int = 8, say: Callable[[str], None] = print,
+                       photo_dir: str = "") -> Path:
     """Encode ``count`` training clips of ``source`` (``clip_renderer``; seeds ``cache_seeds``) into
-    ``folder/shard_XXXX.pt``; existing shards are kept (resume) when they were made the same way."""
+    ``folder/shard_XXXX.pt``; existing shards are kept (resume) when they were made the same way (the photo
+    folder's fingerprint included: another folder's clips are never mixed in)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if motions_per_scene < 1:
         raise ValueError(f"motions_per_scene must be >= 1, got {motions_per_scene}")
+    render = clip_renderer(source, cfg, num_frames, num_points, photo_dir=photo_dir)
     meta = {"count": count, "seed": seed, "num_frames": num_frames, "height": cfg.height,
-            "width": cfg.width, "num_points": num_points, "source": source, "motions_per_scene": motions_per_scene}
-    render = clip_renderer(source, cfg, num_frames, num_points)
+            "width": cfg.width, "num_points": num_points, "source": source, "motions_per_scene": motions_per_scene,
+            "photo_folder": photo_folder_fingerprint(photo_dir)}
     first = folder / "shard_0000.pt"
     if first.is_file():
         made = torch.load(first, weights_only=False)["meta"]
         made.setdefault("source", "synthetic")  # caches from before sources existed
         made.setdefault("motions_per_scene", 1)
-        differ = [k for k in ("seed", "num_frames", "height", "width", "num_points", "source", "motions_per_scene")
+        made.setdefault("photo_folder", "")  # caches from before photo folders
+        differ = [k for k in ("seed", "num_frames", "height", "width", "num_points", "source", "motions_per_scene",
+                              "photo_folder")
                   if made.get(k) != meta[k]]
         if differ:
             raise ValueError(f"{folder} holds a latent cache made with other settings ("

@@ -18,7 +18,9 @@ through the same map.
 
 Conventions are those of ``Tracks``: pixel (row i, column j) covers [j, j+1) x [i, i+1).
 Photos: the bundled images of scikit-image (``TRAIN_PHOTOS``, all CC0 or public domain; ``chelsea``
-is left out: it is the shipped demo photo). Evaluation photos come from other packages (``eval_photos``).
+is left out: it is the shipped demo photo), plus those of a photo folder when ``photo_dir`` names one
+(``photo_folder``: more photos, and RGBA cut-outs that become layers with real outlines). Evaluation
+photos come from other packages (``eval_photos``).
 Layout of the product: frames uint8 [T, H, W, 3], path float32 [T, N, 2] px, visible bool [T, N].
 """
 
@@ -30,6 +32,8 @@ from typing import Optional
 
 import cv2
 import numpy as np
+
+from .photo_folder import PhotoFolder, open_photo_folder
 
 # scikit-image's bundled photos used for training, with their licences (skimage.data docstrings).
 TRAIN_PHOTOS: dict[str, str] = {
@@ -61,6 +65,10 @@ class PhotoClipConfig:
     max_travel: float = 48.0  # a layer's end-to-end displacement over the clip, px at 128
     max_pan: float = 1.0  # camera pan speed, px a frame at 128
     photos: tuple[str, ...] = tuple(TRAIN_PHOTOS)
+    # a folder of more photos and RGBA cut-outs (``photo_folder``): its photos join ``photos`` (backgrounds and
+    # crops); a layer is one of its cut-outs (a real object's outline) with ``cutout_layer_prob``
+    photo_dir: str = ""
+    cutout_layer_prob: float = 0.4
 
     def __post_init__(self) -> None:
         if self.height < 16 or self.width < 16:
@@ -72,6 +80,8 @@ class PhotoClipConfig:
                              f"{self.max_layers}")
         if not self.photos:
             raise ValueError("PhotoClipConfig.photos is empty")
+        if self.photo_dir:
+            open_photo_folder(self.photo_dir)  # fails here, naming the folder, rather than mid-render
 
     @property
     def unit(self) -> float:
@@ -128,6 +138,19 @@ def eval_photos() -> dict[str, tuple[np.ndarray, str]]:
     return {"china": (load_sample_image("china.jpg"), "CC-BY 2.0, danielbuechele (scikit-learn sample)"),
             "flower": (load_sample_image("flower.jpg"), "CC-BY 2.0, vultilion (scikit-learn sample)"),
             "grace_hopper": (hopper, "public domain, US Navy (matplotlib sample)")}
+
+
+def _folder(cfg: PhotoClipConfig) -> Optional[PhotoFolder]:
+    return open_photo_folder(cfg.photo_dir) if cfg.photo_dir else None
+
+
+def _pick_photo(srng: np.random.Generator, cfg: PhotoClipConfig) -> np.ndarray:
+    """A photo drawn uniformly from the bundled ``cfg.photos`` and the photo folder's photos."""
+    folder = _folder(cfg)
+    if folder is None:
+        return train_photo(str(srng.choice(cfg.photos)))
+    k = int(srng.integers(len(cfg.photos) + len(folder.photos)))
+    return train_photo(cfg.photos[k]) if k < len(cfg.photos) else folder.photo(k - len(cfg.photos))
 
 
 # -- layers ---------------------------------------------------------------------------------------
@@ -210,6 +233,24 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
     return cv2.resize(field, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 255)
 
 
+def _cutout(rng: np.random.Generator, folder: PhotoFolder, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A random cut-out of ``folder`` (flipped half the time), its long side scaled to ``size`` and centred in a
+    ``size`` x ``size`` sprite: (float RGB [size, size, 3] 0..255 colour-jittered, float alpha [size, size])."""
+    rgb, alpha = folder.cutout(int(rng.integers(len(folder.cutouts))))
+    if rng.random() < 0.5:
+        rgb, alpha = rgb[:, ::-1], alpha[:, ::-1]
+    h, w = alpha.shape
+    s = size / max(h, w)
+    nw, nh = max(1, min(size, round(w * s))), max(1, min(size, round(h * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    x0, y0 = (size - nw) // 2, (size - nh) // 2
+    out_rgb = np.zeros((size, size, 3), np.float32)
+    out_alpha = np.zeros((size, size), np.float32)
+    out_rgb[y0:y0 + nh, x0:x0 + nw] = cv2.resize(np.ascontiguousarray(rgb), (nw, nh), interpolation=interp)
+    out_alpha[y0:y0 + nh, x0:x0 + nw] = cv2.resize(np.ascontiguousarray(alpha), (nw, nh), interpolation=interp)
+    return _jitter(rng, out_rgb), out_alpha.clip(0, 1)
+
+
 def _jitter(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
     """Per-channel gain and a brightness offset, so a photo's colours vary from clip to clip."""
     return np.clip(rgb * rng.uniform(0.85, 1.15, 3) + rng.uniform(-20, 20), 0, 255).astype(np.float32)
@@ -220,7 +261,7 @@ _ZOOM = 0.006  # the camera's largest zoom rate (log scale a frame)
 
 def _background(srng, mrng, cfg: PhotoClipConfig, T: int) -> _Layer:
     H, W, u = cfg.height, cfg.width, cfg.unit
-    photo = train_photo(str(srng.choice(cfg.photos)))
+    photo = _pick_photo(srng, cfg)
     if srng.random() < 0.5:
         photo = photo[:, ::-1]
     ph, pw = photo.shape[:2]
@@ -251,11 +292,17 @@ def _background(srng, mrng, cfg: PhotoClipConfig, T: int) -> _Layer:
 def _object(srng, mrng, cfg: PhotoClipConfig, T: int) -> _Layer:
     H, W, u = cfg.height, cfg.width, cfg.unit
     size = int(round(srng.uniform(cfg.min_size, cfg.max_size) * u))
-    if srng.random() < cfg.texture_layer_prob:
-        rgb = _texture(srng, size)
+    folder = _folder(cfg)
+    if folder is not None and folder.cutouts and srng.random() < cfg.cutout_layer_prob:
+        rgb, alpha = _cutout(srng, folder, size)
+        if not (alpha > 0.5).any():  # a thin object shrunk to nothing: a blob of it instead
+            alpha = _mask(srng, size)
     else:
-        rgb = _jitter(srng, _crop(srng, train_photo(str(srng.choice(cfg.photos))), (0.15, 0.6), size))
-    alpha = _mask(srng, size)
+        if srng.random() < cfg.texture_layer_prob:
+            rgb = _texture(srng, size)
+        else:
+            rgb = _jitter(srng, _crop(srng, _pick_photo(srng, cfg), (0.15, 0.6), size))
+        alpha = _mask(srng, size)
     p0 = np.array([srng.uniform(0.15, 0.85) * W, srng.uniform(0.15, 0.85) * H])
     angle0, scale0 = srng.uniform(-0.3, 0.3), 1.0
     s = np.linspace(0.0, 1.0, T) ** mrng.uniform(0.7, 1.4)  # progress along the path (eases in or out)

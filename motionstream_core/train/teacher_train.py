@@ -61,6 +61,7 @@ class TeacherOptions(ModelStageOptions):
     tracks_per_clip: int = 64  # rendered data: tracks rendered per clip
     clip_source: str = "synthetic"  # rendered data: "synthetic" shapes or "photo" layers cut from photos (data.CLIP_SOURCES)
     motions_per_scene: int = 1  # rendered photo data: clips sharing a first frame, told apart only by their tracks
+    photo_dir: str = ""  # rendered photo data: a photo_folder whose photos and cut-outs join the bundled ones
 
 
 PRESETS = {"demo": TeacherOptions(),
@@ -81,7 +82,7 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     folder = Path(out) / CACHE
     build_latent_cache(folder, vae, stats, cfg, opts.frames, opts.tracks_per_clip, opts.cache_clips,
                        seed=opts.seed, source=opts.clip_source,
-                       motions_per_scene=opts.motions_per_scene, say=say)
+                       motions_per_scene=opts.motions_per_scene, say=say, photo_dir=opts.photo_dir)
     return load_latent_cache(folder)
 
 
