@@ -102,9 +102,11 @@ def test_run_photo_eval_on_a_folder_with_the_shipped_model(tmp_path):
         pytest.skip(f"demo weights not shipped in this checkout ({', '.join(missing)})")
     cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(_photo(3, 160), cv2.COLOR_RGB2BGR))
     out = tmp_path / "eval.json"
-    r = run_photo_eval(str(tmp_path), EvalOptions(frames=9, teacher=False), str(tmp_path), json_path=str(out),
-                       say=lambda _: None, sheets=str(tmp_path / "sheets"))
+    said = []
+    r = run_photo_eval(str(tmp_path), EvalOptions(frames=9, teacher=False, drag_points=4, pins=4), str(tmp_path),
+                       json_path=str(out), say=said.append, sheets=str(tmp_path / "sheets"))
     assert r["photos"] == ["a"] and set(r["mean"]) == {"student", "still", "cut_and_paste"}
+    assert (r["drag_points"], r["pins"]) == (4, 4) and "; 4 drag points, 4 pins;" in said[-1]
     assert r["mean"]["cut_and_paste"]["drag_epe"] < 1.0 < r["mean"]["still"]["drag_epe"]
     assert out.is_file() and "student_drag_over_still" in r
     sheet = cv2.cvtColor(cv2.imread(str(tmp_path / "sheets" / "a.png")), cv2.COLOR_BGR2RGB)

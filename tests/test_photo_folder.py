@@ -170,3 +170,11 @@ def test_latent_cache_refuses_clips_of_another_photo_folder(tmp_path):
                            say=lambda m: None)
     with pytest.raises(ValueError, match=rf"made with other settings \(photo_folder '{made}' != ''\): delete it"):
         build_latent_cache(cache, vae, stats, cfg, 9, 6, count=2, seed=2, source="photo", say=lambda m: None)
+
+
+def test_the_evaluation_package_is_never_a_training_source():
+    from motionstream_core.train.photo_folder import DEBIAN_EVAL_IMAGES, DEBIAN_IMAGES
+    train = {s.package for s in DEBIAN_IMAGES}
+    held_out = {s.package for s in DEBIAN_EVAL_IMAGES}
+    assert held_out and not train & held_out
+    assert all(s.kind == "photos" for s in DEBIAN_EVAL_IMAGES)

@@ -49,6 +49,8 @@ class EvalOptions:
     # student (the run's teacher alone, e.g. before distillation)
     teacher: bool = True
     stream_chunks: int = 12
+    drag_points: int = 5  # real-photo mode: points of the dragged object (photo_eval.drag_request)
+    pins: int = 6  # real-photo mode: static pins on the background
 
 
 @dataclass

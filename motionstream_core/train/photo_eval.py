@@ -195,7 +195,8 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
     rows, sums = [], {}
     for i, (name, photo) in enumerate(images.items()):
         image = fit_photo(photo, cfg.height, cfg.width)
-        req = drag_request(image, opts.frames, cfg.stream.fps, seed=opts.seed + i)
+        req = drag_request(image, opts.frames, cfg.stream.fps, seed=opts.seed + i, points=opts.drag_points,
+                           pins=opts.pins)
         tracks = req.combined()
         seed = opts.seed + i
         videos = {"still": np.repeat(image[None], opts.frames, 0), "cut_and_paste": cut_and_paste(image, req)}
@@ -216,8 +217,8 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
         say(f"photo {name}: " + "; ".join(f"{k} " + " ".join(f"{m} {x}" for m, x in row[k].items())
                                           for k in videos))
     mean = {k: {m: round(float(np.mean(x)), 3) for m, x in d.items()} for k, d in sums.items()}
-    result = {"student": student_name, "photos": list(images), "frames": opts.frames, "mean": mean,
-              "per_photo": rows}
+    result = {"student": student_name, "photos": list(images), "frames": opts.frames, "drag_points": opts.drag_points,
+              "pins": opts.pins, "mean": mean, "per_photo": rows}
     for k in ("student", "teacher", "cut_and_paste"):
         if k in mean:
             result[f"{k}_drag_over_still"] = round(mean[k]["drag_epe"] / max(mean["still"]["drag_epe"], 1e-6), 3)
@@ -245,7 +246,7 @@ def contact_sheet(videos: dict[str, np.ndarray], request: DragRequest, every: in
 
 def photo_summary(r: dict) -> str:
     lines = [f"real photos ({len(r['photos'])}: {', '.join(r['photos'])}; {r['frames']} frames; "
-             f"student = {r['student']}):", f"  {'video':14s} {'drag EPE':>9s} {'/ still':>8s} {'pin drift':>10s} "
+             f"{r.get('drag_points', 5)} drag points, {r.get('pins', 6)} pins; student = {r['student']}):", f"  {'video':14s} {'drag EPE':>9s} {'/ still':>8s} {'pin drift':>10s} "
              f"{'identity':>9s} {'rest change':>12s}"]
     for k in ("student", "teacher", "still", "cut_and_paste"):
         if k in r["mean"]:

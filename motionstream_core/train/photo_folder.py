@@ -12,13 +12,16 @@ Photos are read as uint8 RGB [H, W, 3] with their short side brought down to at 
 [h, w] in [0, 1]) cropped to their alpha's bounding box. Both are cached per process (bounded).
 
 ``make_debian_photo_folder`` builds such a folder from Debian's archive (the package registries are
-the only network these machines reach): photographs from four wallpaper packages, chosen by eye from
+the only network these machines reach): photographs from three wallpaper packages, chosen by eye from
 their contact sheets, and the photographic stamps of ``tuxpaint-stamps-default`` (the stamps' line art,
 letters and flat cartoons are left out by ``is_photographic``). Every file's licence is free (CC0,
-CC-BY, CC-BY-SA, GPL, LGPL; per file in SOURCES.tsv). None of them is an evaluation photo
-(``photo_clips.eval_photos`` reads scikit-learn's and matplotlib's samples).
+CC-BY, CC-BY-SA, GPL, LGPL; per file in SOURCES.tsv). A fourth package, ``mate-backgrounds`` (12 nature
+photographs), is held out of training: ``--held-out`` writes it as an evaluation folder for
+``motionstream eval --photos <folder>/photos`` (``photo_clips.eval_photos``, the built-in evaluation
+photos, come from scikit-learn's and matplotlib's samples, also never read in training).
 
     python -m motionstream_core.train.photo_folder --out runs/photos
+    python -m motionstream_core.train.photo_folder --out runs/eval_photos --held-out
 """
 
 from __future__ import annotations
@@ -152,11 +155,14 @@ DEBIAN_IMAGES: tuple[DebianImages, ...] = (
     DebianImages("lomiri-wallpapers-16.04", ("usr/share/backgrounds/*.jpg",),
                  "CC-BY-4.0, CC-BY-SA-4.0 or CC0-1.0 (per file: the package's copyright file)"),
     DebianImages("lomiri-wallpapers-20.04", ("usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg",), "CC-BY-SA-3.0"),
-    DebianImages("mate-backgrounds", ("usr/share/backgrounds/mate/nature/*.jpg",), "GPL-2+"),
     DebianImages("plasma-workspace-wallpapers",
                  tuple(f"usr/share/wallpapers/{n}/contents/images/*" for n in _PLASMA_PHOTOS),
                  "LGPL-3 (Volna: CC-BY-SA-4.0; the wallpaper's metadata.json)", largest_per_folder=True),
     DebianImages("tuxpaint-stamps-default", ("usr/share/tuxpaint/stamps/**/*.png",), "GPL-2", kind="cutouts"),
+)
+# held out of training: photographs of another package, for evaluation only
+DEBIAN_EVAL_IMAGES: tuple[DebianImages, ...] = (
+    DebianImages("mate-backgrounds", ("usr/share/backgrounds/mate/nature/*.jpg",), "GPL-2+"),
 )
 
 
@@ -189,8 +195,8 @@ def _select(unpacked: Path, spec: DebianImages) -> list[Path]:
 
 def make_debian_photo_folder(out: str | Path, work: str | Path | None = None,
                              sources: tuple[DebianImages, ...] = DEBIAN_IMAGES, say=print) -> PhotoFolder:
-    """Write ``out/photos``, ``out/cutouts`` and ``out/SOURCES.tsv`` from ``sources`` (downloads ~270 MB of
-    packages into ``work``, a temporary folder by default). Photos are written with their short side at
+    """Write ``out/photos``, ``out/cutouts`` and ``out/SOURCES.tsv`` from ``sources`` (the training set downloads
+    ~240 MB of packages into ``work``, a temporary folder by default). Photos are written with their short side at
     most ``PHOTO_SIDE``, cut-outs with their long side at most ``CUTOUT_SIDE``; existing files are kept."""
     out = Path(out)
     rows = ["file\tpackage\tsource path\tlicence"]
@@ -234,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Make a folder of training photos and cut-outs from Debian's archive.")
     p.add_argument("--out", required=True, help="the folder to write (photos/, cutouts/, SOURCES.tsv)")
     p.add_argument("--work", default=None, help="where to download and unpack the packages (default: a temp folder)")
+    p.add_argument("--held-out", dest="held_out", action="store_true",
+                   help="write the evaluation photos (a package training never reads) instead of the training set")
     args = p.parse_args(argv)
-    make_debian_photo_folder(args.out, args.work)
+    make_debian_photo_folder(args.out, args.work, DEBIAN_EVAL_IMAGES if args.held_out else DEBIAN_IMAGES)
     return 0
 
 
