@@ -120,6 +120,43 @@ def test_min_tracks_bounds_every_conditioned_sample():
         TrackSampling(max_tracks=8, min_tracks=9)
 
 
+def test_covering_tracks_put_one_on_every_motion_first():
+    from motionstream_core.train.data import covering_order
+
+    T = 21
+    t = torch.arange(T, dtype=torch.float32)[:, None, None]
+    start = torch.rand(60, 2) * 100
+    motion = torch.zeros(T, 60, 2)
+    motion[:, 20:40] = t * torch.tensor([1.0, 0.0])  # layer A moves right 1 px a frame
+    motion[:, 40:] = t * torch.tensor([0.0, -0.5])  # layer B moves up
+    motion[:, 40:] += 0.05 * torch.randn(T, 20, 2)  # (a little jitter within a motion: under cover_px)
+    path, vis = start[None] + motion, torch.ones(T, 60, dtype=torch.bool)
+    group = lambda j: int(j) // 20  # noqa: E731
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        cand = torch.randperm(60, generator=g)
+        order, k = covering_order(path, cand, cover_px=2.0)
+        assert k == 3 and {group(j) for j in order[:3]} == {0, 1, 2}
+        assert sorted(order.tolist()) == list(range(60))  # a reordering, nothing lost
+    s = TrackSampling(max_tracks=32, drop_prob=0.0, mask_prob=0.0, cover_px=2.0)
+    counts = []
+    for _ in range(40):
+        p, v, _ = sample_tracks(path, vis, s, g)
+        n = int(v.any(0).sum())
+        counts.append(n)
+        picked = [int(torch.nonzero((path[0] == p[0, j]).all(1))[0]) for j in range(n)]
+        assert {group(j) for j in picked} == {0, 1, 2}, "a mover without a track"
+    assert min(counts) == 3 and max(counts) > 20
+    # a spinning layer is several motions: it gets more than one track
+    ang = 0.6 * torch.linspace(0, 1, T)[:, None]
+    r, a0 = torch.rand(20) * 20 + 5, torch.rand(20) * 6.28
+    spin = torch.stack([r * torch.cos(a0 + ang), r * torch.sin(a0 + ang)], -1) + 50
+    _, k = covering_order(torch.cat([path[:, :20], spin], 1), torch.arange(40), cover_px=2.0)
+    assert k > 2
+    with pytest.raises(ValueError, match=r"^cover_px must be >= 0, got -1.0$"):
+        TrackSampling(cover_px=-1.0)
+
+
 def test_encode_tracks_matches_the_stream_encoding():
     model, cfg = _model(3)
     T, N = 21, 4

@@ -153,6 +153,9 @@ class ModelStageOptions(StageOptions):
     # fewest tracks a conditioned sample gets (the count is drawn between this and max_tracks): with few, a moving
     # layer often has none, and the model learns that untracked content may move on its own
     min_tracks: int = 1
+    # > 0: the tracks first cover every motion of the clip, within this many px RMS (data.covering_order): few
+    # tracks, as a user gives, without leaving a mover untracked
+    cover_px: float = 0.0
     track_drop: float = 0.1  # no tracks at all: the motion-unconditional branch
     text_drop: float = 0.1  # the empty prompt: the text-unconditional branch
     mask_prob: float = 0.5  # hide some tracks over a mid-clip interval

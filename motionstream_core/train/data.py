@@ -238,16 +238,42 @@ class TrackSampling:
     drop_prob: float = 0.1  # no tracks at all (motion-unconditional branch of the guidance)
     mask_prob: float = 0.5  # hide a random part of the tracks over a random mid-clip interval
     ids_max: int = 1024  # track IDs are a random prefix of a permutation of [0, ids_max)
+    # > 0: the chosen tracks first cover every motion of the clip (``covering_order``: no two motions closer than
+    # this many px RMS left without a track), so few tracks never leave a mover untracked; 0: a random subset
+    cover_px: float = 0.0
 
     def __post_init__(self):
         if not 1 <= self.min_tracks <= self.max_tracks:
             raise ValueError(f"min_tracks must be between 1 and max_tracks ({self.max_tracks}), got {self.min_tracks}")
+        if self.cover_px < 0:
+            raise ValueError(f"cover_px must be >= 0, got {self.cover_px}")
+
+
+def covering_order(path: Tensor, cand: Tensor, cover_px: float) -> tuple[Tensor, int]:
+    """(``cand`` reordered, k): ``cand`` (track indices into ``path`` [T, P, 2]) with its first k tracks covering
+    every motion: farthest-point order over the tracks' displacements from frame 0 (RMS px over frames), stopping
+    once every candidate's motion lies within ``cover_px`` of a chosen one; the rest keep their order. A clip whose
+    layers move differently gets a track on each (a rotating or scaling layer: several) before any second one."""
+    if len(cand) < 2:
+        return cand, len(cand)
+    disp = (path[:, cand] - path[:1, cand]).float()  # [T, n, 2]
+    chosen = [0]
+    dist = (disp - disp[:, :1]).square().sum(-1).mean(0).sqrt()  # [n]: RMS distance to the chosen set
+    while len(chosen) < len(cand):
+        far = int(torch.argmax(dist))
+        if dist[far] <= cover_px:
+            break
+        chosen.append(far)
+        dist = torch.minimum(dist, (disp - disp[:, far:far + 1]).square().sum(-1).mean(0).sqrt())
+    picked = torch.zeros(len(cand), dtype=torch.bool)
+    picked[chosen] = True
+    return torch.cat([cand[chosen], cand[~picked]]), len(chosen)
 
 
 def track_sampling(opts, cfg: ModelConfig) -> TrackSampling:
     """A stage's track conditioning (``common.ModelStageOptions``) for model config ``cfg``."""
     return TrackSampling(max_tracks=opts.max_tracks, min_tracks=opts.min_tracks, drop_prob=opts.track_drop,
-                         mask_prob=opts.mask_prob, ids_max=cfg.track_head.max_id)
+                         mask_prob=opts.mask_prob, ids_max=cfg.track_head.max_id, cover_px=opts.cover_px)
 
 
 def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Generator,
@@ -255,15 +281,18 @@ def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Ge
     """One clip's conditioning: path [T, P, 2], visible [T, P] -> (path [T, M, 2], visible [T, M], ids [M]).
 
     ``count`` fixes the number of tracks (else, with equal odds, uniform or log-uniform in
-    [min_tracks, available]).
+    [min_tracks, available]); with ``cover_px`` the count is at least the tracks that cover every motion.
     """
     T, P = visible.shape
     M = s.max_tracks
     cand = torch.nonzero(visible.any(0)).flatten()
     cand = cand[torch.randperm(len(cand), generator=gen)]
+    covering = 0
+    if s.cover_px > 0:
+        cand, covering = covering_order(path, cand, s.cover_px)
     if count is None:
         hi = min(len(cand), M)
-        lo = min(s.min_tracks, hi)
+        lo = min(max(s.min_tracks, covering), hi)
         u = torch.rand((), generator=gen).item()
         if torch.rand((), generator=gen).item() < 0.5:  # half uniform (dense), half log-uniform (few drags)
             count = int(round(lo + u * (hi - lo)))
