@@ -16,8 +16,10 @@ the drag. Every video is re-tracked with the eval tracker (``evaluate.retracked`
   the photo stays as it was, as the pins ask (the tracker can hold a pin in a frame that changed).
 
 Videos: the student (the streaming path), the teacher (guided, whole clip), the still video (the
-start image repeated) and a cut-and-paste reference (the source disc pasted along the drag over the
-still image: what the simplest edit scores, to read the others by).
+start image repeated), a cut-and-paste reference (the source disc pasted along the drag over the
+still image: what the simplest edit scores, to read the others by) and ``autoencoder``: the
+cut-and-paste video through the run's codec (encode + decode), the best a generator that makes its
+video through that codec can score -- the codec's share of every measure, ``rest_change`` above all.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 import torch
 
 from ..tracks import Tracks
-from .evaluate import EvalOptions, eval_models, retracked, teacher_video, to_uint8
+from .evaluate import EvalOptions, autoencoder_video, eval_models, retracked, teacher_video, to_uint8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -199,7 +201,9 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
                            pins=opts.pins)
         tracks = req.combined()
         seed = opts.seed + i
-        videos = {"still": np.repeat(image[None], opts.frames, 0), "cut_and_paste": cut_and_paste(image, req)}
+        pasted = cut_and_paste(image, req)
+        videos = {"still": np.repeat(image[None], opts.frames, 0), "cut_and_paste": pasted,
+                  "autoencoder": to_uint8(autoencoder_video(codec, pasted))}
         if stream is not None:
             videos["student"] = to_uint8(torch.cat([c.frames for c in stream.session(
                 image, "", tracks, num_frames=opts.frames, seed=seed)]))
@@ -248,7 +252,7 @@ def photo_summary(r: dict) -> str:
     lines = [f"real photos ({len(r['photos'])}: {', '.join(r['photos'])}; {r['frames']} frames; "
              f"{r.get('drag_points', 5)} drag points, {r.get('pins', 6)} pins; student = {r['student']}):", f"  {'video':14s} {'drag EPE':>9s} {'/ still':>8s} {'pin drift':>10s} "
              f"{'identity':>9s} {'rest change':>12s}"]
-    for k in ("student", "teacher", "still", "cut_and_paste"):
+    for k in ("student", "teacher", "still", "cut_and_paste", "autoencoder"):
         if k in r["mean"]:
             m = r["mean"][k]
             ratio = m["drag_epe"] / max(r["mean"]["still"]["drag_epe"], 1e-6)
