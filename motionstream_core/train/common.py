@@ -91,6 +91,14 @@ def _with_change(base: ModelConfig, name: str) -> ModelConfig:
     return dataclasses.replace(base, name=name, change_from_start=True)
 
 
+def _demo_change_p2() -> ModelConfig:
+    """``demo-change`` with DiT patch 1 x 2 x 2: 8 px tokens, 256 a latent frame at 128 x 128 (issue 13's token
+    lever; its 16 px tokens came out as blocks of foreign content even on training-style clips), each carrying
+    4 x 16 latent values in 192 dims; about 3.6x the compute of a training step at 9 latent frames."""
+    base = _with_change(_demo_photo(), "demo-change-p2")
+    return dataclasses.replace(base, dit=dataclasses.replace(base.dit, patch_size=(1, 2, 2)))
+
+
 def _demo_photo_channels(channels: int) -> ModelConfig:
     """``demo-photo`` on a ``channels``-component codec: a token of 1 x 4 x 4 latent cells carries 16 x channels
     values (16 channels: 256, more than the DiT's 192 dims; 8: 128)."""
@@ -113,6 +121,7 @@ TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "d
                  "demo-photo8": lambda: _demo_photo_channels(8), "tiny-photo": _tiny_photo,
                  # demo-photo learning the change from the start image: its 16 px tokens need not carry the image
                  "demo-change": lambda: _with_change(_demo_photo(), "demo-change"),
+                 "demo-change-p2": _demo_change_p2,
                  "tiny-change": lambda: _with_change(_tiny_photo(), "tiny-change")}
 
 
