@@ -108,3 +108,19 @@ def test_a_warm_start_across_the_flag_is_refused(tmp_path, source_change):
     same = initial_model(model_config("tiny-change" if source_change else "tiny-photo"), str(tmp_path / "m.safetensors"),
                          text_encoder=False)
     assert same.config.change_from_start == source_change
+
+
+def test_every_training_config_builds_and_demo_change_p2_has_8px_tokens():
+    from motionstream_core.train.common import TRAIN_CONFIGS
+
+    for name in TRAIN_CONFIGS:
+        model_config(name)  # validates
+    cfg = model_config("demo-change-p2")
+    with torch.device("meta"):
+        model = MotionStreamModel(cfg)
+    h = cfg.height // cfg.spatial_stride // cfg.dit.patch_size[1]
+    w = cfg.width // cfg.spatial_stride // cfg.dit.patch_size[2]
+    assert (h * w, cfg.height // h) == (256, 8)  # 256 tokens a latent frame, each 8 px
+    assert tuple(model.dit.patch_embedding.weight.shape) == (cfg.dit.dim, 48, 1, 2, 2)
+    base = model_config("demo-change")
+    assert dataclasses.replace(cfg, name=base.name, dit=base.dit) == base  # only the patch differs
