@@ -250,8 +250,8 @@ def contact_sheet(videos: dict[str, np.ndarray], request: DragRequest, every: in
 
 def photo_summary(r: dict) -> str:
     lines = [f"real photos ({len(r['photos'])}: {', '.join(r['photos'])}; {r['frames']} frames; "
-             f"{r.get('drag_points', 5)} drag points, {r.get('pins', 6)} pins; student = {r['student']}):", f"  {'video':14s} {'drag EPE':>9s} {'/ still':>8s} {'pin drift':>10s} "
-             f"{'identity':>9s} {'rest change':>12s}"]
+             f"{r['drag_points']} drag points, {r['pins']} pins; student = {r['student']}):",
+             f"  {'video':14s} {'drag EPE':>9s} {'/ still':>8s} {'pin drift':>10s} {'identity':>9s} {'rest change':>12s}"]
     for k in ("student", "teacher", "still", "cut_and_paste", "autoencoder"):
         if k in r["mean"]:
             m = r["mean"][k]
