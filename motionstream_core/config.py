@@ -268,6 +268,10 @@ class ModelConfig:
     # untrained or unsure model returns the still video and static content needs no copy through the tokens.
     # False (Wan, the paper): the image in latent frame 0 only, the flow on the latent itself.
     change_from_start: bool = False
+    # True (needs ``precondition``): the DiT predicts the clean latent (or change) per channel std and the velocity
+    # is (x - x0) / sigma, so content the data holds at zero is a zero output at every noise level (ours, for the
+    # demo); False: the DiT predicts the velocity. ``MotionStreamModel.velocity`` / ``model.preconditioning``.
+    predict_clean: bool = False
 
     @property
     def latent_channels(self) -> int:
@@ -306,6 +310,9 @@ class ModelConfig:
         if self.change_from_start and self.track_head is None:
             raise ConfigError(f"ModelConfig {self.name!r}: change_from_start needs the start-image slot of a model "
                               "with track head")
+        if self.predict_clean and not self.precondition:
+            raise ConfigError(f"ModelConfig {self.name!r}: predict_clean needs precondition (the clean latent is "
+                              "predicted per channel std)")
         if self.vae.latent_channels != self.latent_channels:
             raise ConfigError(f"ModelConfig {self.name!r}: vae.latent_channels must equal {self.latent_channels}")
         if self.track_head is not None and (self.track_head.stride, self.track_head.temporal_pack) != (
@@ -342,7 +349,8 @@ class ModelConfig:
                 teacher=_build(TeacherConfig, data.get("teacher", {})),
                 vae=codec_config_from_dict(data.get("vae", {})),
                 latent_space=data.get("latent_space") or _legacy_latent_space(data.get("vae", {})),
-                **{k: data[k] for k in ("height", "width", "text_len", "precondition", "change_from_start") if k in data},
+                **{k: data[k] for k in ("height", "width", "text_len", "precondition", "change_from_start",
+                                                "predict_clean") if k in data},
             ).validate()
         except KeyError as e:
             raise ConfigError(f"model config is missing the field {e.args[0]!r}") from None

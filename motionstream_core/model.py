@@ -11,6 +11,13 @@ std ``latent_std`` leaves to learn. Without it, a DiT whose token is narrower th
 outputs (the demo's 1x4x4 patch of 16 channels: 256 values, 192 dims) cannot pass the noise of its
 low-variance channels through, and its samples keep that noise (docs/DEMO_MODEL.md).
 
+With ``config.predict_clean`` as well, the DiT predicts the clean latent instead, ``x0 = std * F``, and the
+velocity follows as ``(x - x0) / sigma`` (``c_skip = 1 / sigma``, ``c_out = -std / sigma``): content the data
+holds at zero (with ``change_from_start``: frame 0 and the static background) is ``F = 0`` at every noise level,
+while a velocity model must return a scaled copy of the input noise there -- values its tokens cannot carry at
+low noise, which came out as blocks (docs/DEMO_MODEL.md, "What the blocks are"). Its velocity error grows as
+1 / sigma, so it trains on the DiT's output scale (``output_scale``; ``teacher_train.velocity_loss``).
+
 With ``config.change_from_start`` (the demo) the start image fills the image slot of every latent frame and
 the flow runs on the change ``latent - start image``: the DiT sees ``x - (1 - sigma) image`` (the noisy change)
 and the velocity of the latent is the change's velocity minus the image. Everything outside ``velocity``
@@ -39,17 +46,28 @@ def sigma_of(t: Tensor, num_train_timesteps: int, ndim: int = 5) -> Tensor:
         sigma.view(sigma.shape[0], 1, sigma.shape[1], *([1] * (ndim - 3)))
 
 
-def preconditioning(t: Tensor, std: Tensor, num_train_timesteps: int, ndim: int = 5) -> tuple[Tensor, Tensor, Tensor]:
-    """(c_in, c_skip, c_out), each [B, C, F or 1, 1, 1] float32, for timesteps t [B] or [B, F] and channel std [C].
+# the noise level below which a clean-predicting model's velocity (x - x0) / sigma is taken at this sigma: the
+# cache-writing pass runs at t = 0 and discards the velocity; training samples sigma >= 1e-3
+MIN_CLEAN_SIGMA = 1e-3
 
-    For x = (1 - sigma) z + sigma n with Var z = s^2 per channel: c_in = 1 / sqrt(Var x) (unit-variance input),
-    c_skip x = the least-squares velocity from x alone (c_skip = Cov(v, x) / Var x), and c_out = the std of what is
-    left, s / sqrt(Var x), so the network's target has unit variance at every sigma and channel.
+
+def preconditioning(t: Tensor, std: Tensor, num_train_timesteps: int, ndim: int = 5,
+                    clean: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """(c_in, c_skip, c_out), each [B, C, F or 1, 1, 1] float32, for timesteps t [B] or [B, F] and channel std [C]:
+    the velocity is ``c_skip x + c_out F(c_in x)``.
+
+    For x = (1 - sigma) z + sigma n with Var z = s^2 per channel: c_in = 1 / sqrt(Var x) (unit-variance input).
+    Velocity prediction: c_skip x = the least-squares velocity from x alone (c_skip = Cov(v, x) / Var x), and
+    c_out = the std of what is left, s / sqrt(Var x), so the network's target has unit variance at every sigma and
+    channel. ``clean``: F = z / s, so v = (x - s F) / sigma: c_skip = 1 / sigma, c_out = -s / sigma.
     """
     sigma = sigma_of(t, num_train_timesteps, ndim)
     s2 = std.float().clamp(min=1e-3).pow(2).view(1, -1, *([1] * (ndim - 2)))
     var = (1 - sigma) ** 2 * s2 + sigma ** 2
     c_in = var.rsqrt()
+    if clean:
+        inv = 1 / sigma.clamp(min=MIN_CLEAN_SIGMA)
+        return c_in, inv.expand_as(c_in), -s2.sqrt() * inv
     return c_in, (sigma - (1 - sigma) * s2) / var, s2.sqrt() * c_in
 
 
@@ -71,6 +89,14 @@ class MotionStreamModel(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return self.dit.patch_embedding.weight.dtype
+
+    def output_scale(self, t: Tensor, ndim: int = 5) -> Tensor:
+        """How far the velocity moves per unit of the DiT's output, [B, C, F or 1, 1, 1] float32 for timesteps t [B]
+        or [B, F]: |c_out| of ``preconditioning``, 1 for a model without it (its DiT outputs the velocity)."""
+        if not self.config.precondition:
+            return torch.ones(1, *([1] * (ndim - 1)), device=t.device)
+        return preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps, ndim,
+                               self.config.predict_clean)[2].abs()
 
     def image_slot(self, image_latent: Tensor, frames: int, first_frame: int) -> Tensor:
         """Start-image latent [B, C, 1, h, w] -> its slot for latent frames [first, first + frames): the image in
@@ -101,7 +127,8 @@ class MotionStreamModel(nn.Module):
                   context: Tensor | ContextKV, clip_fea: Tensor | None = None, **dit_kwargs) -> Tensor:
         c_in = c_skip = c_out = None
         if self.config.precondition:
-            c_in, c_skip, c_out = preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps, noisy.ndim)
+            c_in, c_skip, c_out = preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps,
+                                                  noisy.ndim, self.config.predict_clean)
         x = noisy if c_in is None else noisy * c_in.to(noisy.dtype)
         if self.track_head is None:
             assert track_latent is None and image_slot is None, "this model has no track / image slots"

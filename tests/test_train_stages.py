@@ -222,7 +222,7 @@ def test_held_out_gain_reads_the_teacher_with_and_without_tracks(pipeline):
     assert c["swap"] == c["own"]  # one motion per scene: the "other" motion is the clip's own
 
 
-@pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change"])
+@pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change", "tiny-clean"])
 def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_every_stage(tmp_path, config_name):
     """``demo-photo``'s features (``tiny-photo``), and with them the change from the start image
     (``tiny-change``): the teacher learns, sets the channel std from its clips (of the change, for a change
@@ -251,3 +251,4 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
         assert torch.equal(student.latent_std, teacher.latent_std), stage
         assert student.config.track_head.appearance_channels == cfg.latent_channels
         assert student.config.change_from_start == cfg.change_from_start
+        assert student.config.predict_clean == cfg.predict_clean

@@ -99,6 +99,12 @@ def _demo_change_p2() -> ModelConfig:
     return dataclasses.replace(base, dit=dataclasses.replace(base.dit, patch_size=(1, 2, 2)))
 
 
+def _with_clean(base: ModelConfig, name: str) -> ModelConfig:
+    """``base`` predicting the clean change (``ModelConfig.predict_clean``): frame 0 and the static background are a
+    zero output at every noise level instead of a copy of the input noise (docs/DEMO_MODEL.md, session 9)."""
+    return dataclasses.replace(base, name=name, predict_clean=True)
+
+
 def _demo_photo_channels(channels: int) -> ModelConfig:
     """``demo-photo`` on a ``channels``-component codec: a token of 1 x 4 x 4 latent cells carries 16 x channels
     values (16 channels: 256, more than the DiT's 192 dims; 8: 128)."""
@@ -122,7 +128,11 @@ TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "d
                  # demo-photo learning the change from the start image: its 16 px tokens need not carry the image
                  "demo-change": lambda: _with_change(_demo_photo(), "demo-change"),
                  "demo-change-p2": _demo_change_p2,
-                 "tiny-change": lambda: _with_change(_tiny_photo(), "tiny-change")}
+                 "tiny-change": lambda: _with_change(_tiny_photo(), "tiny-change"),
+                 # the same, predicting the clean change instead of its velocity
+                 "demo-clean": lambda: _with_clean(TRAIN_CONFIGS["demo-change"](), "demo-clean"),
+                 "demo-clean-p2": lambda: _with_clean(_demo_change_p2(), "demo-clean-p2"),
+                 "tiny-clean": lambda: _with_clean(TRAIN_CONFIGS["tiny-change"](), "tiny-clean")}
 
 
 def model_config(name: str) -> ModelConfig:

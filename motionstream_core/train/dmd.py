@@ -43,7 +43,7 @@ from .data import (
 from .loop import Sample, StageRun, tokens_per_clip
 from .ode_init import init_student
 from .prepare import check_data, stage_data
-from .teacher_train import load_teacher
+from .teacher_train import load_teacher, velocity_loss
 
 NAME = "dmd"
 PRODUCT = "student.safetensors"
@@ -180,7 +180,7 @@ class DMDTrainer:
                 x0 = self.generate(cond, self.exit_step(k + 1), grad=False)
             x_t, sigma, noise = self._noisy(x0, cond.gens)
             v = self.critic_velocity(x_t, flow.to_timestep(sigma), cond)
-            loss = F.mse_loss(v.float(), (noise - x0).float())
+            loss = velocity_loss(self.critic, v, noise - x0, flow.to_timestep(sigma))
         self.run.optimize(loss, self.c_opt, self.critic, 1.0, tag=f"critic{k}")
         return loss.item()
 

@@ -47,6 +47,11 @@ def initial_model(cfg: ModelConfig, source: str, seed: int = 0, text_encoder: bo
             raise CheckpointError(f"{path.name} learned {learns[own.config.change_from_start]} and model config "
                                   f"{cfg.name!r} learns {learns[cfg.change_from_start]} (change_from_start): start it "
                                   "from scratch or from a model of the same kind")
+        if cfg.predict_clean != own.config.predict_clean:
+            predicts = {True: "the clean latent", False: "the velocity"}
+            raise CheckpointError(f"{path.name} predicts {predicts[own.config.predict_clean]} and model config "
+                                  f"{cfg.name!r} predicts {predicts[cfg.predict_clean]} (predict_clean): start it "
+                                  "from scratch or from a model of the same kind")
         if cfg.precondition:
             if not own.config.precondition:
                 raise CheckpointError(f"{path.name} was trained without preconditioning; model config {cfg.name!r} "

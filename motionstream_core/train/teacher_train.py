@@ -7,7 +7,9 @@ Per step, for a batch of cached clips (``data.build_latent_cache``; built here o
 * text: the caption, or the empty prompt with ``text_drop`` -- the text-unconditional branch;
 * sigma: half the batch uniform, half warped by the sampling shift (the teacher samples at shift 6,
   the student at 5: most of their steps are at high noise);
-* loss: MSE between the predicted velocity and ``noise - x0`` over every latent frame.
+* loss: MSE between the predicted velocity and ``noise - x0`` over every latent frame (``loss_weight``
+  "velocity"), or that error per unit of the DiT's output (``loss_weight`` "output": the MSE of the normalised
+  target, equal weight at every noise level; what a model that predicts the clean latent trains on).
 
 The DiT, the track head and the text encoder train jointly. The product ``teacher/teacher.safetensors``
 holds the EMA weights in the MotionStream checkpoint format.
@@ -19,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .. import flow
 from ..checkpoints import load_model
@@ -62,11 +63,28 @@ class TeacherOptions(ModelStageOptions):
     clip_source: str = "synthetic"  # rendered data: "synthetic" shapes or "photo" layers cut from photos (data.CLIP_SOURCES)
     motions_per_scene: int = 1  # rendered photo data: clips sharing a first frame, told apart only by their tracks
     photo_dir: str = ""  # rendered photo data: a photo_folder whose photos and cut-outs join the bundled ones
+    loss_weight: str = "auto"  # LOSS_WEIGHTS: "velocity", "output", or "auto" (output iff the model predicts clean)
 
 
 PRESETS = {"demo": TeacherOptions(),
            "tiny": TeacherOptions(steps=40, batch=2, lr=2e-3, warmup=1, frames=21, cache_clips=4,
                                   tracks_per_clip=8, max_tracks=8, log_every=5)}
+
+
+LOSS_WEIGHTS = ("auto", "velocity", "output")
+
+
+def velocity_loss(model, v: torch.Tensor, target: torch.Tensor, t: torch.Tensor, weight: str = "auto") -> torch.Tensor:
+    """MSE of velocities v and target [B, C, F, h, w] at timesteps t [B] or [B, F], weighted per ``weight``:
+    "velocity" -- plain (the paper's); "output" -- divided by the model's ``output_scale`` squared, i.e. the MSE of
+    what the DiT outputs, the same weight at every noise level and channel; "auto" -- "output" for a model that
+    predicts the clean latent (whose velocity error grows as 1 / sigma), else "velocity"."""
+    if weight not in LOSS_WEIGHTS:
+        raise ValueError(f"unknown loss_weight {weight!r} (known: {', '.join(LOSS_WEIGHTS)})")
+    err = (v.float() - target.float()) ** 2
+    if weight == "output" or (weight == "auto" and model.config.predict_clean):
+        err = err / model.output_scale(t, v.ndim).pow(2)
+    return err.mean()
 
 
 def sample_sigma(slots: list[int], shift: float, gens: list[torch.Generator]) -> torch.Tensor:
@@ -86,17 +104,19 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     return load_latent_cache(folder)
 
 
-def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | None = None) -> torch.Tensor:
+def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | None = None,
+                       weight: str = "auto") -> torch.Tensor:
     """Rectified-flow loss of ``model`` (bidirectional) on one ``data.Batch`` (mean over its samples);
-    ``sigma`` [B] replaces the recipe's noise levels (``sample_sigma``)."""
+    ``sigma`` [B] replaces the recipe's noise levels (``sample_sigma``); ``weight``: ``velocity_loss``'s."""
     z = batch.z
     sigma = (sample_sigma(batch.slots, shift, batch.gens) if sigma is None else sigma).to(z.device)
     noise = randn(tuple(z.shape), batch.gens).to(z.device, z.dtype)
     x_t = flow.add_noise(z, noise, sigma)
     tracks = encode_tracks(model, batch.path, batch.visible, batch.ids, batch.image)
     image_slot = model.image_slot(batch.image, z.shape[2], 0)
-    v = model.velocity(x_t, flow.to_timestep(sigma), tracks, image_slot, batch.context(model))
-    return F.mse_loss(v.float(), (noise - z).float())
+    t = flow.to_timestep(sigma)
+    v = model.velocity(x_t, t, tracks, image_slot, batch.context(model))
+    return velocity_loss(model, v, noise - z, t, weight)
 
 
 def channel_std(z: torch.Tensor, start: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
@@ -115,6 +135,8 @@ def channel_std(z: torch.Tensor, start: torch.Tensor | None = None, chunk: int =
 
 
 def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None) -> dict:
+    if opts.loss_weight not in LOSS_WEIGHTS:
+        raise ValueError(f"unknown loss_weight {opts.loss_weight!r} (known: {', '.join(LOSS_WEIGHTS)})")
     run = StageRun(out, NAME, opts, config_name)
     cfg, device = run.cfg, run.device
     if run.env.main and not opts.data:
@@ -146,7 +168,7 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
         batch = make_batch(data, run.batch(len(data)), sampling, device, opts.text_drop)
         warmup_lr(opt, opts.lr, i, opts.warmup)
         with run.autocast():
-            loss = run.call(model, flow_matching_loss, model, batch, cfg.teacher.shift)
+            loss = run.call(model, flow_matching_loss, model, batch, cfg.teacher.shift, None, opts.loss_weight)
         grad = run.optimize(loss, opt, model, 1.0)
         if ema is not None:
             ema.update(model, i + 1)
