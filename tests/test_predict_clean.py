@@ -151,3 +151,21 @@ def test_a_warm_start_across_the_flag_is_refused(tmp_path, source_clean):
         initial_model(model_config(target), str(tmp_path / "m.safetensors"), text_encoder=False)
     same = initial_model(model_config(source), str(tmp_path / "m.safetensors"), text_encoder=False)
     assert same.config.predict_clean == source_clean
+
+
+def test_the_still_video_read_out_is_zero_for_a_silent_clean_model_and_not_for_a_velocity_model():
+    """``selfcheck.still_errors``: one-step x0 error of a photo's still video (change 0 everywhere) -- exactly 0 for
+    a clean-change model that outputs nothing, the copied noise's share for a velocity model that outputs nothing."""
+    from motionstream_core.train.selfcheck import still_errors
+
+    image = (torch.rand(64, 64, 3, generator=torch.Generator().manual_seed(3)) * 255).to(torch.uint8).numpy()
+    for name, zero in (("tiny-clean", True), ("tiny-change", False)):
+        model = _silent(_model(name))
+        codec = TinyVAECodec(TinyVAE(model.config.vae).eval())
+        errors = still_errors(model, codec, image, frames=21, sigmas=(0.9, 0.1))
+        assert set(errors) == {0.9, 0.1}
+        for sigma, (frame0, every) in errors.items():
+            if zero:
+                assert frame0 < 1e-5 and every < 1e-5, (name, sigma, frame0, every)
+            else:  # x - sigma v - z with v the linear guess c_skip x: not 0 at any sigma
+                assert frame0 > 1e-3 and every > 1e-3, (name, sigma, frame0, every)

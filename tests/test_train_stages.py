@@ -10,6 +10,7 @@ and is not monotone); the generator must change and stay finite.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,29 @@ def test_held_out_gain_reads_the_teacher_with_and_without_tracks(pipeline):
     c = cache_gain(pipeline["out"], clips=2, sigmas=(0.9,))
     assert c["clips"] == 2 and c["motions_per_scene"] == 1
     assert c["swap"] == c["own"]  # one motion per scene: the "other" motion is the clip's own
+
+
+def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_video(pipeline, tmp_path, capsys):
+    """`python -m motionstream_core.train.selfcheck`: per held-out clip, the teacher's, the still video's and the
+    clip's own re-tracked EPE (the clip follows its own tracks better than the still video), their ratio, the
+    contact sheet (clip row over teacher row), and the still video's x0 errors per sigma."""
+    import cv2
+
+    from motionstream_core.train import selfcheck
+
+    sheet = tmp_path / "s.png"
+    assert selfcheck.main(["--out", pipeline["out"], "--clips", "2", "--tracks", "4", "--steps", "2", "--frames", "9",
+                           "--sheet", str(sheet)]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    s = r["samples"]
+    assert r["source"] == "synthetic" and len(s["teacher"]) == len(s["still"]) == len(s["clip"]) == 2
+    assert sum(s["clip"]) < sum(s["still"])
+    assert s["ratio"] == pytest.approx(sum(s["teacher"]) / sum(s["still"]), abs=2e-3)
+    cfg = run_config(pipeline["out"], None)
+    img = cv2.imread(str(sheet))
+    assert img.shape == (2 * 2 * cfg.height, 3 * cfg.width, 3)  # 2 clips x (clip, teacher); frames 0, 4, 8
+    assert set(r["still_errors"]) == {str(s) for s in selfcheck.STILL_SIGMAS}
+    assert all(0 < a and 0 < b for a, b in r["still_errors"].values())
 
 
 @pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change", "tiny-clean"])

@@ -152,6 +152,12 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg
     return folder
 
 
+def latent_cache_meta(out: str | Path) -> dict:
+    """The meta of run ``out``'s latent cache (its first shard's: source, count, photo folder, ...); {} if none."""
+    shard = Path(out) / CACHE / "shard_0000.pt"
+    return torch.load(shard, weights_only=False)["meta"] if shard.is_file() else {}
+
+
 def load_latent_cache(folder: str | Path) -> "Clips":
     """All shards of a synthetic latent cache, in memory."""
     files = sorted(Path(folder).glob("shard_*.pt"))

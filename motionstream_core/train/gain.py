@@ -20,7 +20,7 @@ import torch
 
 from .autoencoder import load_stage_codec_parts
 from .common import set_threads
-from .data import CACHE, Clips, clip_renderer, encode_clips, load_latent_cache
+from .data import CACHE, Clips, clip_renderer, encode_clips, latent_cache_meta, load_latent_cache
 from .probe import latent_errors
 from .teacher_train import load_teacher
 
@@ -32,9 +32,7 @@ def held_out_gain(out: str, clips: int = 8, frames: int = 17, source: str | None
     """{"gain": {sigma: 1 - own/none}, "own": {sigma: mse}, "none": {sigma: mse}, "source": ...} of the run's teacher
     (EMA weights) on ``clips`` held-out clips of ``source`` (default: the source of the run's latent cache)."""
     if source is None:
-        shard = Path(out) / CACHE / "shard_0000.pt"
-        meta = torch.load(shard, weights_only=False)["meta"] if shard.is_file() else {}
-        source = meta.get("source", "synthetic")
+        source = latent_cache_meta(out).get("source", "synthetic")
     model = load_teacher(out)
     vae, stats = load_stage_codec_parts(out)
     render = clip_renderer(source, model.config, frames, 64)

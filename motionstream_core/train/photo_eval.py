@@ -185,15 +185,22 @@ def load_photo_folder(folder: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
+def eval_images(photos: str = "builtin") -> dict[str, np.ndarray]:
+    """{name: uint8 [H, W, 3]}: ``photo_clips.eval_photos()`` for "builtin", else ``load_photo_folder(photos)``."""
+    if photos == "builtin":
+        from .photo_clips import eval_photos
+
+        return {k: v for k, (v, _) in eval_photos().items()}
+    return load_photo_folder(photos)
+
+
 def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_path: str | None = None,
                    say=print, sheets: str | None = None) -> dict:
     """Score student, teacher, still video and cut-and-paste on held-out photos (``photos``: "builtin"
     for ``photo_clips.eval_photos()``, else a folder)."""
-    from .photo_clips import eval_photos
-
     stream, codec, teacher, student_name = eval_models(out, opts, say)
     cfg = (stream or teacher).config
-    images = {k: v for k, (v, _) in eval_photos().items()} if photos == "builtin" else load_photo_folder(photos)
+    images = eval_images(photos)
     rows, sums = [], {}
     for i, (name, photo) in enumerate(images.items()):
         image = fit_photo(photo, cfg.height, cfg.width)

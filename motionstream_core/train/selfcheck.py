@@ -1,0 +1,127 @@
+"""Can a run's teacher make the kind of clip it trains on? Two read-outs on inputs it never trained on.
+
+* ``own_kind_samples``: held-out clips of the run's clip source (``gain.HELD_OUT_SEED`` onwards, seeds the latent
+  cache never uses), each sampled by the teacher from the clip's first frame and ``tracks`` of its own
+  ground-truth tracks, re-tracked (``evaluate.retracked``): teacher EPE against the still video's and the clip's
+  own. A teacher that cannot make these cannot follow a drag on a user's photo either (docs/DEMO_MODEL.md,
+  session 8). ``sheet``: the clip's row over the teacher's, every 4th frame, per clip.
+* ``still_errors``: one-step clean-latent error ``x - sigma v - z`` of the still video of a photo (its change is 0
+  everywhere) with the pins of a user-style request, per sigma: RMS over latent frame 0 and over all frames. A
+  velocity model must pass a copy of the input noise through its tokens there; a clean-predicting model
+  (``ModelConfig.predict_clean``) outputs 0.
+
+    python -m motionstream_core.train.selfcheck --out runs/clean_a --sheet out/clean_a.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+from ..decoders import load_codec
+from ..track_head import assign_track_ids
+from .autoencoder import run_codec_path
+from .common import set_threads
+from .data import clip_renderer, latent_cache_meta
+from .evaluate import requested_tracks, retracked, teacher_video, to_uint8
+from .gain import HELD_OUT_SEED
+from .photo_eval import drag_request, eval_images, fit_photo
+from .teacher_train import load_teacher
+
+STILL_SIGMAS = (0.95, 0.5, 0.15, 0.05, 0.02)
+
+
+def own_kind_samples(teacher, codec, render, clips: int = 4, tracks: int = 24, steps: int = 24) -> dict:
+    """{"teacher": [EPE per clip], "still": [...], "clip": [...], "ratio": mean teacher / mean still, "frames":
+    [(clip uint8 [T, H, W, 3], teacher uint8 [T, H, W, 3]) per clip]} for clips ``render(HELD_OUT_SEED + k)``."""
+    res = {"teacher": [], "still": [], "clip": [], "frames": []}
+    for k in range(clips):
+        clip = render(HELD_OUT_SEED + k)
+        request = requested_tracks(clip, tracks)
+        video = to_uint8(teacher_video(teacher, codec, clip.frames[0], "", request, k, steps))
+        still = np.repeat(clip.frames[:1], len(clip.frames), axis=0)
+        for name, frames in (("teacher", video), ("still", still), ("clip", clip.frames)):
+            res[name].append(round(retracked(frames, request.path, request.visible).epe, 3))
+        res["frames"].append((clip.frames, video))
+    res["ratio"] = round(float(np.mean(res["teacher"]) / max(np.mean(res["still"]), 1e-6)), 3)
+    return res
+
+
+def sheet(pairs: list[tuple[np.ndarray, np.ndarray]], every: int = 4) -> np.ndarray:
+    """uint8 [2 x clips x H, ceil(T / every) x W, 3]: per clip, its row of frames 0, every, ... over the teacher's."""
+    return np.concatenate([np.concatenate(list(v[::every]), axis=1) for pair in pairs for v in pair], axis=0)
+
+
+@torch.no_grad()
+def still_errors(teacher, codec, image: np.ndarray, frames: int, sigmas=STILL_SIGMAS, seed: int = 0) -> dict:
+    """{sigma: (RMS x0 error of latent frame 0, of all latent frames)} for the still video of ``image`` (uint8
+    [H, W, 3] at the model's size), conditioned on the pins of ``photo_eval.drag_request`` and the empty prompt."""
+    cfg = teacher.config
+    img = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255)
+    start = codec.encode_image(img).to(teacher.device)
+    latents = 1 + (frames - 1) // cfg.temporal_stride
+    scale = min(1.0, min(image.shape[:2]) / 128)  # the eval's request at 128 px, shrunk on small test models
+    pins = drag_request(image, frames, cfg.stream.fps, seed=seed, length=24 * scale, pin_clearance=32 * scale).pins
+    path, vis = torch.from_numpy(pins.path.copy()), torch.from_numpy(pins.visible.copy())
+    ids = assign_track_ids(cfg.track_head.max_tracks, seed, cfg.track_head.max_id)[:pins.num_tracks]
+    appearance = teacher.track_head.appearance_of(start[0], path, vis, cfg.height, cfg.width)
+    track_latent = teacher.track_head.encode(path, vis, ids, cfg.height, cfg.width, starts_video=True,
+                                             appearance=appearance)
+    z = start.expand(-1, -1, latents, -1, -1)
+    slot, text = teacher.image_slot(start, latents, 0), teacher.encode_text([""])
+    out = {}
+    for sigma in sigmas:
+        noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed + 1)).to(z)
+        x = (1 - sigma) * z + sigma * noise
+        v = teacher.velocity(x, torch.full((1,), sigma * cfg.stream.num_train_timesteps), track_latent, slot, text)
+        err = (x - sigma * v - z).float()
+        out[sigma] = (round(err[:, :, 0].pow(2).mean().sqrt().item(), 4), round(err.pow(2).mean().sqrt().item(), 4))
+    return out
+
+
+def selfcheck(out: str, clips: int = 4, tracks: int = 24, steps: int = 24, photo_dir: str = "",
+              photos: str = "builtin", frames: int = 33) -> dict:
+    """Both read-outs for the run ``out`` (its teacher's EMA weights and codec); still errors averaged over the
+    photos of ``photos`` ("builtin" or a folder, as ``motionstream eval --photos``). The sample frames are under
+    "frames" (drop them before printing)."""
+    teacher, codec = load_teacher(out), load_codec(run_codec_path(out))
+    cfg = teacher.config
+    source = latent_cache_meta(out).get("source", "synthetic")
+    render = clip_renderer(source, cfg, frames, 64, photo_dir=photo_dir if source == "photo" else "")
+    res = {"run": out, "source": source, "samples": own_kind_samples(teacher, codec, render, clips, tracks, steps)}
+    per_photo = [still_errors(teacher, codec, fit_photo(image, cfg.height, cfg.width), frames)
+                 for image in eval_images(photos).values()]
+    res["still_errors"] = {s: tuple(round(float(np.mean([p[s][i] for p in per_photo])), 4) for i in (0, 1))
+                           for s in per_photo[0]}
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m motionstream_core.train.selfcheck", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="run directory with a teacher")
+    p.add_argument("--clips", type=int, default=4)
+    p.add_argument("--tracks", type=int, default=24, help="ground-truth tracks asked for per clip")
+    p.add_argument("--steps", type=int, default=24, help="teacher sampling steps")
+    p.add_argument("--frames", type=int, default=33)
+    p.add_argument("--photo-dir", default="", help="the photo_folder the run trained on (photo runs)")
+    p.add_argument("--photos", default="builtin", help="photos for the still errors: builtin or a folder")
+    p.add_argument("--sheet", default=None, help="write the samples' contact sheet (PNG) here")
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    set_threads(args.threads)
+    res = selfcheck(args.out, args.clips, args.tracks, args.steps, args.photo_dir, args.photos, args.frames)
+    pairs = res["samples"].pop("frames")
+    if args.sheet:
+        import cv2
+
+        cv2.imwrite(args.sheet, cv2.cvtColor(sheet(pairs), cv2.COLOR_RGB2BGR))
+    print(json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
