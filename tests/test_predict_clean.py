@@ -15,14 +15,13 @@ from motionstream_core.config import ConfigError, ModelConfig
 from motionstream_core.decoders import TinyVAE, TinyVAECodec
 from motionstream_core.model import MotionStreamModel
 from motionstream_core.stream import MotionStream
-from motionstream_core.train.common import model_config
+from motionstream_core.train.common import build_model, model_config
 from motionstream_core.train.init import initial_model
 from motionstream_core.train.teacher_train import LOSS_WEIGHTS, velocity_loss
 
 
 def _model(name: str, seed: int = 0) -> MotionStreamModel:
-    torch.manual_seed(seed)
-    model = MotionStreamModel(model_config(name)).eval()
+    model = build_model(model_config(name), seed).eval()  # with the demo's text encoder
     with torch.no_grad():  # large random weights so that every input visibly matters
         for p in model.parameters():
             p.copy_(torch.randn_like(p) * 0.2)
