@@ -244,6 +244,12 @@ def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_v
     assert img.shape == (2 * 2 * cfg.height, 3 * cfg.width, 3)  # 2 clips x (clip, teacher); frames 0, 4, 8
     assert set(r["still_errors"]) == {str(s) for s in selfcheck.STILL_SIGMAS}
     assert all(0 < a and 0 < b for a, b in r["still_errors"].values())
+    folder = tmp_path / "photos"
+    (folder / "photos").mkdir(parents=True)
+    cv2.imwrite(str(folder / "photos" / "a.png"), img[:64, :64])
+    with pytest.raises(ValueError, match="did not train on the photo folder .*photos \\(its cache's folder "
+                                         "fingerprint is none: bundled photos only\\)"):
+        selfcheck.selfcheck(pipeline["out"], clips=1, photo_dir=str(folder))
 
 
 @pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change", "tiny-clean"])

@@ -25,7 +25,7 @@ from ..decoders import load_codec
 from ..track_head import assign_track_ids
 from .autoencoder import run_codec_path
 from .common import set_threads
-from .data import clip_renderer, latent_cache_meta
+from .data import clip_renderer, latent_cache_meta, photo_folder_fingerprint
 from .evaluate import requested_tracks, retracked, teacher_video, to_uint8
 from .gain import HELD_OUT_SEED
 from .photo_eval import drag_request, eval_images, fit_photo
@@ -87,11 +87,16 @@ def selfcheck(out: str, clips: int = 4, tracks: int = 24, steps: int = 24, photo
     """Both read-outs for the run ``out`` (its teacher's EMA weights and codec); still errors averaged over the
     photos of ``photos`` ("builtin" or a folder, as ``motionstream eval --photos``). The sample frames are under
     "frames" (drop them before printing)."""
+    meta = latent_cache_meta(out)
+    source, trained_on = meta.get("source", "synthetic"), meta.get("photo_folder", "")
+    if photo_dir and photo_folder_fingerprint(photo_dir) != trained_on:
+        raise ValueError(f"{out} did not train on the photo folder {photo_dir} (its cache's folder fingerprint is "
+                         f"{trained_on or 'none: bundled photos only'}): give the folder it trained on, or none")
     teacher, codec = load_teacher(out), load_codec(run_codec_path(out))
     cfg = teacher.config
-    source = latent_cache_meta(out).get("source", "synthetic")
-    render = clip_renderer(source, cfg, frames, 64, photo_dir=photo_dir if source == "photo" else "")
-    res = {"run": out, "source": source, "samples": own_kind_samples(teacher, codec, render, clips, tracks, steps)}
+    render = clip_renderer(source, cfg, frames, 64, photo_dir=photo_dir)
+    res = {"run": out, "source": source, "photo_dir": photo_dir,
+           "samples": own_kind_samples(teacher, codec, render, clips, tracks, steps)}
     per_photo = [still_errors(teacher, codec, fit_photo(image, cfg.height, cfg.width), frames)
                  for image in eval_images(photos).values()]
     res["still_errors"] = {s: tuple(round(float(np.mean([p[s][i] for p in per_photo])), 4) for i in (0, 1))
@@ -107,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tracks", type=int, default=24, help="ground-truth tracks asked for per clip")
     p.add_argument("--steps", type=int, default=24, help="teacher sampling steps")
     p.add_argument("--frames", type=int, default=33)
-    p.add_argument("--photo-dir", default="", help="the photo_folder the run trained on (photo runs)")
+    p.add_argument("--photo-dir", default="", help="the photo_folder the run trained on (photo runs; default: its "
+                                                   "clips of the bundled photos)")
     p.add_argument("--photos", default="builtin", help="photos for the still errors: builtin or a folder")
     p.add_argument("--sheet", default=None, help="write the samples' contact sheet (PNG) here")
     p.add_argument("--threads", type=int, default=None)
