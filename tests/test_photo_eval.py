@@ -105,15 +105,16 @@ def test_run_photo_eval_on_a_folder_with_the_shipped_model(tmp_path):
     said = []
     r = run_photo_eval(str(tmp_path), EvalOptions(frames=9, teacher=False, drag_points=4, pins=4), str(tmp_path),
                        json_path=str(out), say=said.append, sheets=str(tmp_path / "sheets"))
-    assert r["photos"] == ["a"] and set(r["mean"]) == {"student", "still", "cut_and_paste", "autoencoder"}
+    assert r["photos"] == ["a"] and set(r["mean"]) == {"student", "still", "cut_and_paste", "warp", "autoencoder"}
     assert (r["drag_points"], r["pins"]) == (4, 4) and "; 4 drag points, 4 pins;" in said[-1]
     assert r["mean"]["cut_and_paste"]["drag_epe"] < 1.0 < r["mean"]["still"]["drag_epe"]
+    assert r["mean"]["warp"]["drag_epe"] < 0.5 * r["mean"]["still"]["drag_epe"] and "warp_drag_over_still" in r
     assert out.is_file() and "student_drag_over_still" in r
     sheet = cv2.cvtColor(cv2.imread(str(tmp_path / "sheets" / "a.png")), cv2.COLOR_BGR2RGB)
     from motionstream_core.demo import load_demo
 
     size = load_demo()[0].config.height
-    assert sheet.shape == (4 * 2 * size, 3 * 2 * size, 3)  # still, cut_and_paste, autoencoder, student x frames 0, 4, 8
+    assert sheet.shape == (5 * 2 * size, 3 * 2 * size, 3)  # still, paste, warp, autoencoder, student x frames 0, 4, 8
     # the codec's share: the pasted video through the codec changes the rest of the photo a little, the paste not at all
     assert r["mean"]["cut_and_paste"]["rest_change"] == 0 < r["mean"]["autoencoder"]["rest_change"]
     assert ((sheet == (255, 0, 0)).all(-1)).any() and ((sheet == (0, 255, 0)).all(-1)).any()
