@@ -272,6 +272,11 @@ class ModelConfig:
     # is (x - x0) / sigma, so content the data holds at zero is a zero output at every noise level (ours, for the
     # demo); False: the DiT predicts the velocity. ``MotionStreamModel.velocity`` / ``model.preconditioning``.
     predict_clean: bool = False
+    # > 0 (needs ``change_from_start``): the image slot of each latent frame is the start image's latent warped
+    # along the tracks to that frame (``track_warp.warp_latent``, a Gaussian kernel of this radius in px at the
+    # native size), so the change the DiT learns is zero wherever the drag is a rubber-sheet move (ours, for the
+    # demo); 0: the start image itself in every frame.
+    slot_warp: float = 0.0
 
     @property
     def latent_channels(self) -> int:
@@ -310,6 +315,9 @@ class ModelConfig:
         if self.change_from_start and self.track_head is None:
             raise ConfigError(f"ModelConfig {self.name!r}: change_from_start needs the start-image slot of a model "
                               "with track head")
+        if self.slot_warp < 0 or (self.slot_warp > 0 and not self.change_from_start):
+            raise ConfigError(f"ModelConfig {self.name!r}: slot_warp ({self.slot_warp}) must be 0, or positive with "
+                              "change_from_start (the warped start image is what the change is from)")
         if self.predict_clean and not self.precondition:
             raise ConfigError(f"ModelConfig {self.name!r}: predict_clean needs precondition (the clean latent is "
                               "predicted per channel std)")
@@ -350,7 +358,7 @@ class ModelConfig:
                 vae=codec_config_from_dict(data.get("vae", {})),
                 latent_space=data.get("latent_space") or _legacy_latent_space(data.get("vae", {})),
                 **{k: data[k] for k in ("height", "width", "text_len", "precondition", "change_from_start",
-                                                "predict_clean") if k in data},
+                                                "predict_clean", "slot_warp") if k in data},
             ).validate()
         except KeyError as e:
             raise ConfigError(f"model config is missing the field {e.args[0]!r}") from None

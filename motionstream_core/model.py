@@ -25,6 +25,11 @@ and the velocity of the latent is the change's velocity minus the image. Everyth
 values than the DiT's width, so a model that must pass the start image through its tokens returns it as 16 px
 blocks; learning the change, an untrained model returns the still video and the static background is exact.
 
+With ``config.slot_warp`` as well, the image slot of each latent frame is the start image's latent warped along
+the tracks to that frame (``track_warp.warp_latent``): the change is then from the rubber-sheet drag, which on
+held-out photos alone follows a drag to 0.09x a still video's error (docs/DEMO_MODEL.md, session 9), and an
+untrained clean-change model returns that warp.
+
 A config without track head (``config.track_head is None``) is a text-to-video causal student of the
 Self-Forcing family: the DiT sees the noisy latent alone (16 channels) and takes no tracks.
 """
@@ -36,7 +41,8 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .dit import ContextKV, WanDiT
-from .track_head import TrackHead
+from .track_head import TrackHead, first_visible
+from .track_warp import warp_latent
 
 
 def sigma_of(t: Tensor, num_train_timesteps: int, ndim: int = 5) -> Tensor:
@@ -98,9 +104,19 @@ class MotionStreamModel(nn.Module):
         return preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps, ndim,
                                self.config.predict_clean)[2].abs()
 
-    def image_slot(self, image_latent: Tensor, frames: int, first_frame: int) -> Tensor:
+    def image_slot(self, image_latent: Tensor, frames: int, first_frame: int, path: Tensor | None = None,
+                   visible: Tensor | None = None, anchors: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """Start-image latent [B, C, 1, h, w] -> its slot for latent frames [first, first + frames): the image in
-        latent frame 0 and zeros after it, or (``change_from_start``) the image in every frame."""
+        latent frame 0 and zeros after it, or (``change_from_start``) the image in every frame, or (``slot_warp``)
+        the image warped along the tracks to every frame.
+
+        The tracks (read by ``slot_warp`` models only): path [B, T, N, 2] px and visible [B, T, N] over exactly the
+        pixel frames of these latent frames (``track_head.pixel_range``), as the track head takes them; ``anchors``
+        (xy [B, N, 2], seen [B, N]): where each track started (``track_warp.TrackAnchors``), by default its first
+        visible point in ``path`` (which must then start at frame 0).
+        """
+        if self.config.slot_warp > 0:
+            return self._warped_slot(image_latent, frames, first_frame, path, visible, anchors)
         if self.config.change_from_start:
             return image_latent.expand(-1, -1, frames, -1, -1).contiguous()
         b, c, _, h, w = image_latent.shape
@@ -108,6 +124,23 @@ class MotionStreamModel(nn.Module):
         if first_frame == 0:
             slot[:, :, :1] = image_latent
         return slot
+
+    def _warped_slot(self, image_latent, frames, first_frame, path, visible, anchors) -> Tensor:
+        cfg = self.config
+        if path is None or visible is None:
+            raise ValueError(f"model {cfg.name!r} warps its image slot along the tracks (slot_warp): give image_slot "
+                             "the tracks' path and visible")
+        if anchors is None:
+            assert first_frame == 0, "without anchors the tracks must start at frame 0 (their first points anchor them)"
+            anchors = tuple(torch.stack(a) for a in zip(*(first_visible(p, v) for p, v in zip(path, visible))))
+        b, _, _, h, w = image_latent.shape
+        s = cfg.spatial_stride
+        radius = cfg.slot_warp * min(h, w) * s / min(cfg.height, cfg.width)  # scaled with the size, as the tracks
+        slot = torch.stack([warp_latent(image_latent[i, :, 0], path[i], visible[i], anchors[0][i], anchors[1][i],
+                                        h * s, w * s, radius, first_frame == 0, cfg.temporal_stride)
+                            for i in range(b)])
+        assert slot.shape[2] == frames, f"the tracks cover {slot.shape[2]} latent frames, {frames} wanted"
+        return slot.to(image_latent.dtype)
 
     def velocity(self, noisy: Tensor, t: Tensor, track_latent: Tensor | None, image_slot: Tensor | None,
                  context: Tensor | ContextKV, clip_fea: Tensor | None = None, **dit_kwargs) -> Tensor:

@@ -49,6 +49,7 @@ from .config import StreamConfig
 from .model import MotionStreamModel
 from .steering import ControlPlan, Steering
 from .track_head import AppearanceMemory, assign_track_ids, pixel_range
+from .track_warp import TrackAnchors
 from .tracks import Tracks
 
 
@@ -133,6 +134,7 @@ class _RunState:
     latent_hw: tuple[int, int]
     window: deque  # the clean-pass inputs of the chunks now in the rolling window, for a re-cache
     appearance: AppearanceMemory | None = None  # per-slot track appearance (heads with appearance_channels)
+    anchors: TrackAnchors | None = None  # per-slot track starts (models whose image slot is warped: slot_warp)
 
 
 def denoising_sigmas(cfg: StreamConfig, steps: int | None = None) -> list[float]:
@@ -223,8 +225,9 @@ class StreamSession:
         appearance = None
         if self.takes_tracks and cfg.track_head.appearance_channels:
             appearance = AppearanceMemory(image_latent[0, :, 0], len(ids), self.height, self.width)
+        anchors = TrackAnchors(len(ids), dev) if self.takes_tracks and cfg.slot_warp > 0 else None
         return _RunState(ctx, image_latent, cache, gen, ids, (h, w), deque(maxlen=cfg.stream.window_chunks),
-                         appearance)
+                         appearance, anchors)
 
     def _context(self, text: TextCondition | str) -> ContextKV:
         model = self.model
@@ -301,7 +304,8 @@ class StreamSession:
             app = None if state.appearance is None else state.appearance.update(path, vis)
             track_latent = model.track_head.encode(path, vis, ids[:path.shape[1]], self.height, self.width,
                                                    starts_video=index == 0, appearance=app).to(dtype)
-            image_slot = model.image_slot(state.image_latent, C, first_latent)
+            anchors = None if state.anchors is None else tuple(a[None] for a in state.anchors.update(path, vis))
+            image_slot = model.image_slot(state.image_latent, C, first_latent, path[None], vis[None], anchors)
         # 2. denoising steps
         cache.begin_chunk(C)
         shape = (1, cfg.latent_channels, C, *state.latent_hw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from motionstream_core.track_warp import STILL_WEIGHT, track_displacement, warp_image
 
@@ -45,13 +46,13 @@ def test_pins_and_hidden_tracks_leave_the_image_as_it_is():
 
 
 def test_one_tracks_pull_is_its_motion_shrunk_by_the_still_anchor_and_fades_with_distance():
-    start, now = np.array([[20.0, 20.0]]), np.array([[26.0, 18.0]])
-    d = track_displacement(np.array([[26.0, 18.0], [26.0 + 30, 18.0]]), now, start, radius=5.0)
+    start, now = torch.tensor([[20.0, 20.0]]), torch.tensor([[26.0, 18.0]])
+    d = track_displacement(torch.tensor([[26.0, 18.0], [26.0 + 30, 18.0]]), now, start, radius=5.0).numpy()
     np.testing.assert_allclose(d[0], np.array([6.0, -2.0]) / (1 + STILL_WEIGHT), rtol=1e-6)
     w = np.exp(-30.0 ** 2 / (2 * 5.0 ** 2))
     np.testing.assert_allclose(d[1], np.array([6.0, -2.0]) * w / (w + STILL_WEIGHT), rtol=1e-5)
     assert np.abs(d[1]).max() < 1e-6  # six radii away: it stays
-    np.testing.assert_array_equal(track_displacement(np.zeros((4, 2)), np.zeros((0, 2)), np.zeros((0, 2)), 5.0), 0)
+    assert track_displacement(torch.zeros(4, 2), torch.zeros(0, 2), torch.zeros(0, 2), 5.0).abs().sum() == 0
 
 
 def test_bad_shapes_are_named():
@@ -61,4 +62,4 @@ def test_bad_shapes_are_named():
     with pytest.raises(AssertionError, match=r"visible \(3, 5\) must be path's \[T, N\] \(3, 4\)"):
         warp_image(img, np.zeros((3, 4, 2)), np.ones((3, 5), bool), 5.0)
     with pytest.raises(AssertionError, match="radius must be positive, got 0"):
-        track_displacement(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 2)), 0)
+        track_displacement(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1, 2), 0)

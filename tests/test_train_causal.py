@@ -50,7 +50,7 @@ def test_rollout_equals_the_stream():
                                                starts_video=True)
         image_latent = codec.encode_image(image.permute(2, 0, 1)[None])
         gen = torch.Generator().manual_seed(seed)
-        ours = rollout(model, track_latent, image_latent, model.dit.context_kv(context), 9, gen)
+        ours = rollout(model, track_latent, model.image_slot(image_latent, 9, 0), model.dit.context_kv(context), 9, gen)
     assert ours.shape == streamed.shape == (1, 16, 9, H // 8, W // 8)
     torch.testing.assert_close(ours, streamed, atol=1e-5, rtol=1e-4)
 
@@ -62,7 +62,8 @@ def test_rollout_gradient_reaches_only_the_exit_step():
     tracks = torch.zeros(2, 16, 6, h, w)
     image = torch.randn(2, 16, 1, h, w)
     ctx = model.dit.context_kv(torch.randn(2, cfg.text_len, cfg.dit.text_dim))
-    x0 = rollout(model, tracks, image, ctx, 6, torch.Generator().manual_seed(0), exit_steps=[1, 1], grad=True)
+    x0 = rollout(model, tracks, model.image_slot(image, 6, 0), ctx, 6, torch.Generator().manual_seed(0),
+                 exit_steps=[1, 1], grad=True)
     assert x0.requires_grad and x0.shape == (2, 16, 6, h, w)
     x0.square().mean().backward()
     assert model.dit.head.head.weight.grad is not None and torch.isfinite(model.dit.head.head.weight.grad).all()
@@ -75,7 +76,8 @@ def test_teacher_forced_losses_per_chunk():
     assert len(sig) == cfg.stream.steps and sig[0] == 1.0
     states = torch.randn(2, len(sig) + 1, 16, 9, h, w)
     ctx = model.dit.context_kv(torch.randn(2, cfg.text_len, cfg.dit.text_dim))
-    losses = teacher_forced_losses(model, states, torch.zeros(2, 16, 9, h, w), torch.randn(2, 16, 1, h, w), ctx, sig,
+    slot = model.image_slot(torch.randn(2, 16, 1, h, w), 9, 0)
+    losses = teacher_forced_losses(model, states, torch.zeros(2, 16, 9, h, w), slot, ctx, sig,
                                    torch.Generator().manual_seed(0))
     assert losses.shape == (3,) and losses.requires_grad
     assert chunks(9, 3) == [(0, 3), (3, 3), (6, 3)] and chunks(7, 3) == [(0, 3), (3, 3), (6, 1)]

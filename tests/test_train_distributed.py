@@ -178,7 +178,8 @@ def test_losses_go_down(prepared, trained):
         with torch.no_grad():
             text = ode_init.trajectory_text(model, data, traj, idx)
             tracks = encode_tracks(model, traj["path"][idx], traj["visible"][idx], traj["ids"][idx])
-            return float(teacher_forced_losses(model, traj["states"][idx].float(), tracks, traj["image"][idx].float(),
+            slot = model.image_slot(traj["image"][idx].float(), traj["states"].shape[3], 0)
+            return float(teacher_forced_losses(model, traj["states"][idx].float(), tracks, slot,
                                                model.dit.context_kv(text), student_sigmas(model),
                                                [seeded(5, i) for i in idx]).mean())
 

@@ -77,7 +77,8 @@ def test_checkpointing_keeps_the_cached_student_gradients():
     def loss(m):
         tracks = encode_tracks(m, data.path[:, :, :8], data.visible[:, :, :8], ids)
         ctx = m.dit.context_kv(m.text_encoder.encode(data.caption))
-        return teacher_forced_losses(m, states, tracks, data.image, ctx, student_sigmas(m),
+        slot = m.image_slot(data.image, states.shape[3], 0)
+        return teacher_forced_losses(m, states, tracks, slot, ctx, student_sigmas(m),
                                      [seeded(9, i) for i in range(2)]).mean()
 
     plain, ckpt = _models(cfg)

@@ -45,7 +45,8 @@ def _ode_fixed_loss(model, data):
     with torch.no_grad():
         text = text_context(model, [data["caption"][0], data["caption"][1]])
         tracks = encode_tracks(model, data["path"][idx], data["visible"][idx], data["ids"][idx])
-        return float(teacher_forced_losses(model, data["states"][idx].float(), tracks, data["image"][idx].float(),
+        slot = model.image_slot(data["image"][idx].float(), data["states"].shape[3], 0)
+        return float(teacher_forced_losses(model, data["states"][idx].float(), tracks, slot,
                                            model.dit.context_kv(text), student_sigmas(model), gen).mean())
 
 
@@ -252,7 +253,7 @@ def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_v
         selfcheck.selfcheck(pipeline["out"], clips=1, photo_dir=str(folder))
 
 
-@pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change", "tiny-clean"])
+@pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change", "tiny-clean", "tiny-warp"])
 def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_every_stage(tmp_path, config_name):
     """``demo-photo``'s features (``tiny-photo``), and with them the change from the start image
     (``tiny-change``): the teacher learns, sets the channel std from its clips (of the change, for a change
@@ -281,4 +282,4 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
         assert torch.equal(student.latent_std, teacher.latent_std), stage
         assert student.config.track_head.appearance_channels == cfg.latent_channels
         assert student.config.change_from_start == cfg.change_from_start
-        assert student.config.predict_clean == cfg.predict_clean
+        assert student.config.predict_clean == cfg.predict_clean and student.config.slot_warp == cfg.slot_warp

@@ -57,18 +57,18 @@ def clean_pass(model: MotionStreamModel, x0: Tensor, tracks: Tensor, image_slot:
     cache.commit()
 
 
-def rollout(model: MotionStreamModel, tracks: Tensor, image_latent: Tensor, ctx: ContextKV, frames: int,
+def rollout(model: MotionStreamModel, tracks: Tensor, image_slot: Tensor, ctx: ContextKV, frames: int,
             gen: Gens, exit_steps: list[int] | None = None, grad: bool = False,
             sigmas: list[float] | None = None) -> Tensor:
     """Generate ``frames`` latent frames chunk by chunk -> x0 [B, C, frames, h, w].
 
-    tracks [B, C, frames, h, w] (the track head's output for the whole clip); image_latent
-    [B, C, 1, h, w]; ``exit_steps[i]``: the denoising step whose prediction chunk i keeps (default:
+    tracks and image_slot [B, C, frames, h, w] (the track head's output and ``model.image_slot`` for the whole
+    clip, ``data.encode_conditioning``); ``exit_steps[i]``: the denoising step whose prediction chunk i keeps (default:
     the last). With ``grad`` only that step's pass is differentiated. ``gen``: one generator, or one
     per sample.
     """
     cfg = model.config
-    b, c, _, h, w = image_latent.shape
+    b, c, _, h, w = image_slot.shape
     sigmas = sigmas or student_sigmas(model)
     cache = new_cache(model, b, h, w)
     outs = []
@@ -76,7 +76,7 @@ def rollout(model: MotionStreamModel, tracks: Tensor, image_latent: Tensor, ctx:
         for i, (first, count) in enumerate(chunks(frames, cfg.stream.chunk_frames)):
             exit_k = len(sigmas) - 1 if exit_steps is None else exit_steps[i]
             track_i = tracks[:, :, first:first + count]
-            slot = model.image_slot(image_latent, count, first)
+            slot = image_slot[:, :, first:first + count]
             cache.begin_chunk(count)
             shape = (b, c, count, h, w)
             x = randn(shape, gen).to(model.device, model.dtype)
@@ -96,11 +96,12 @@ def rollout(model: MotionStreamModel, tracks: Tensor, image_latent: Tensor, ctx:
     return torch.cat(outs, dim=2)
 
 
-def teacher_forced_losses(model: MotionStreamModel, states: Tensor, tracks: Tensor, image_latent: Tensor,
+def teacher_forced_losses(model: MotionStreamModel, states: Tensor, tracks: Tensor, image_slot: Tensor,
                           ctx: ContextKV, sigmas: list[float], gen: Gens) -> Tensor:
     """ODE regression loss, chunk by chunk through the cache.
 
-    states [B, S + 1, C, F, h, w]: the teacher trajectory at the student's S sigmas, then its x0.
+    states [B, S + 1, C, F, h, w]: the teacher trajectory at the student's S sigmas, then its x0; tracks and
+    image_slot [B, C, F, h, w] for the whole clip (``data.encode_conditioning``).
     Each chunk of each sample gets a random step k; the student predicts x0 from ``states[:, k]``.
     Returns the per-chunk mean-squared x0 errors, [num_chunks].
     """
@@ -116,7 +117,7 @@ def teacher_forced_losses(model: MotionStreamModel, states: Tensor, tracks: Tens
             x = states[torch.arange(b), k][:, :, first:first + count].to(model.device, model.dtype)
             target = states[:, -1, :, first:first + count].to(model.device, model.dtype)
             track_i = tracks[:, :, first:first + count]
-            slot = model.image_slot(image_latent, count, first)
+            slot = image_slot[:, :, first:first + count]
             cache.begin_chunk(count)
             s = sig[k].to(model.device)
             v = model.velocity(x, flow.to_timestep(s), track_i, slot, ctx, cache=cache)

@@ -346,6 +346,14 @@ def encode_tracks(model: MotionStreamModel, path: Tensor, visible: Tensor, ids: 
     return head(torch.stack(grids).to(model.device)).to(model.dtype)
 
 
+def encode_conditioning(model: MotionStreamModel, path: Tensor, visible: Tensor, ids: Tensor,
+                        image: Tensor) -> tuple[Tensor, Tensor]:
+    """Batch [B, T, M, 2] / [B, T, M] / [B, M] and start-image latents [B, C, 1, h, w] -> (track latents, image
+    slots), each [B, C, F, h, w] for whole clips from frame 0: what the DiT is conditioned on."""
+    tracks = encode_tracks(model, path, visible, ids, image)
+    return tracks, model.image_slot(image, tracks.shape[2], 0, path, visible).to(tracks.dtype)
+
+
 @dataclass
 class Batch:
     z: Tensor  # [B, C, F, h, w] clean latents

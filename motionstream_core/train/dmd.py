@@ -33,7 +33,7 @@ from .causal import rollout, student_sigmas
 from .common import ModelStageOptions
 from .data import (
     Clips,
-    encode_tracks,
+    encode_conditioning,
     null_batch,
     randn,
     sample_track_batch,
@@ -120,9 +120,9 @@ class DMDTrainer:
         with torch.set_grad_enabled(grad):
             with torch.no_grad():
                 text = self.context(g, cond)
-            tracks = encode_tracks(g, cond.path, cond.visible, cond.ids, cond.image)
+            tracks, slot = encode_conditioning(g, cond.path, cond.visible, cond.ids, cond.image)
             ctx = g.dit.context_kv(text)
-            return rollout(g, tracks, cond.image, ctx, self.frames, cond.gens, [exit_k] * chunks, grad=grad)
+            return rollout(g, tracks, slot, ctx, self.frames, cond.gens, [exit_k] * chunks, grad=grad)
 
     def _noisy(self, x0: torch.Tensor, gens: list[torch.Generator]):
         u = torch.stack([torch.rand((), generator=g) for g in gens])
@@ -132,9 +132,7 @@ class DMDTrainer:
         return flow.add_noise(x0, noise, sigma), sigma, noise
 
     def _score_inputs(self, model, cond: Conditioning, x0: torch.Tensor):
-        tracks = encode_tracks(model, cond.path, cond.visible, cond.ids, cond.image)
-        slot = model.image_slot(cond.image, x0.shape[2], 0)
-        return tracks, slot
+        return encode_conditioning(model, cond.path, cond.visible, cond.ids, cond.image)
 
     def critic_velocity(self, x_t: torch.Tensor, t: torch.Tensor, cond: Conditioning) -> torch.Tensor:
         """The fake score: the critic's velocity (its text context without gradient)."""

@@ -26,7 +26,7 @@ from .causal import student_sigmas, teacher_forced_losses
 from .common import ModelStageOptions, warmup_lr
 from .data import (
     Clips,
-    encode_tracks,
+    encode_conditioning,
     null_batch,
     randn,
     sample_track_batch,
@@ -93,12 +93,12 @@ def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, ran
         image = clips.image.float().to(teacher.device)
         z = clips.z
         with torch.no_grad():
-            tracks = encode_tracks(teacher, p, v, ids, image)
+            tracks, slot = encode_conditioning(teacher, p, v, ids, image)
             null = null_batch(teacher, data, len(index))
             text = torch.where(keep.view(-1, 1, 1).to(null.device), text_batch(teacher, clips.caption, clips.text),
                                null)
             noise = randn(tuple(z.shape), gens).to(teacher.device)
-            _, traj = teacher_sample(teacher, noise, tracks, teacher.image_slot(image, z.shape[2], 0), text, null,
+            _, traj = teacher_sample(teacher, noise, tracks, slot, text, null,
                                      opts.teacher_steps, cfg.stream.shift, guidance, return_trajectory=True)
         states = traj[::every].transpose(0, 1).half().cpu()  # [b, steps + 1, C, F, h, w]
         torch.save({"states": states, "image": image.half().cpu(), "path": p, "visible": v, "ids": ids,
@@ -179,11 +179,10 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
             text = run.call(student, trajectory_text, student, data, traj, index)
         warmup_lr(opt, opts.lr, i, opts.warmup)
         def losses():
-            tracks = encode_tracks(student, traj["path"][index], traj["visible"][index], traj["ids"][index],
-                                   traj["image"][index].float().to(device))
+            tracks, slot = encode_conditioning(student, traj["path"][index], traj["visible"][index],
+                                               traj["ids"][index], traj["image"][index].float().to(device))
             ctx = student.dit.context_kv(text)
-            return teacher_forced_losses(student, states, tracks, traj["image"][index].float().to(device), ctx,
-                                         sigmas, [x.gen for x in samples])
+            return teacher_forced_losses(student, states, tracks, slot, ctx, sigmas, [x.gen for x in samples])
 
         with run.autocast():
             per_chunk = run.call(student, losses)

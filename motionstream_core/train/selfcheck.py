@@ -71,7 +71,7 @@ def still_errors(teacher, codec, image: np.ndarray, frames: int, sigmas=STILL_SI
     track_latent = teacher.track_head.encode(path, vis, ids, cfg.height, cfg.width, starts_video=True,
                                              appearance=appearance)
     z = start.expand(-1, -1, latents, -1, -1)
-    slot, text = teacher.image_slot(start, latents, 0), teacher.encode_text([""])
+    slot, text = teacher.image_slot(start, latents, 0, path[None], vis[None]), teacher.encode_text([""])
     out = {}
     for sigma in sigmas:
         noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed + 1)).to(z)

@@ -31,7 +31,7 @@ from .data import (
     Batch,
     Clips,
     build_latent_cache,
-    encode_tracks,
+    encode_conditioning,
     load_latent_cache,
     make_batch,
     randn,
@@ -112,8 +112,7 @@ def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | 
     sigma = (sample_sigma(batch.slots, shift, batch.gens) if sigma is None else sigma).to(z.device)
     noise = randn(tuple(z.shape), batch.gens).to(z.device, z.dtype)
     x_t = flow.add_noise(z, noise, sigma)
-    tracks = encode_tracks(model, batch.path, batch.visible, batch.ids, batch.image)
-    image_slot = model.image_slot(batch.image, z.shape[2], 0)
+    tracks, image_slot = encode_conditioning(model, batch.path, batch.visible, batch.ids, batch.image)
     t = flow.to_timestep(sigma)
     v = model.velocity(x_t, t, tracks, image_slot, batch.context(model))
     return velocity_loss(model, v, noise - z, t, weight)
