@@ -70,7 +70,8 @@ def warp_latent(image_latent: Tensor, path: Tensor, visible: Tensor, anchor: Ten
     """
     C, h, w = image_latent.shape
     T = path.shape[0]
-    assert visible.shape == path.shape[:2], f"visible {tuple(visible.shape)} must be path's [T, N] {tuple(path.shape[:2])}"
+    assert visible.shape == path.shape[:2], \
+        f"visible {tuple(visible.shape)} must be path's [T, N] {tuple(path.shape[:2])}"
     assert (T - (1 if starts_video else 0)) % pack == 0, f"{T} pixel frames do not pack into latent frames of {pack}"
     dev = image_latent.device
     ys, xs = torch.meshgrid((torch.arange(h, device=dev) + 0.5) * (height / h),

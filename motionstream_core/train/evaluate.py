@@ -124,8 +124,9 @@ def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Track
     gen = torch.Generator().manual_seed(seed)
     s = cfg.spatial_stride
     noise = torch.randn((1, cfg.latent_channels, latents, cfg.height // s, cfg.width // s), generator=gen).to(dev)
-    x0 = teacher_sample(teacher, noise, track_latent, teacher.image_slot(image_latent, latents, 0, path[None], vis[None]), text, null, steps,
-                        cfg.teacher.shift, Guidance.from_config(cfg.teacher))
+    slot = teacher.image_slot(image_latent, latents, 0, path[None], vis[None])
+    x0 = teacher_sample(teacher, noise, track_latent, slot, text, null, steps, cfg.teacher.shift,
+                        Guidance.from_config(cfg.teacher))
     codec.reset()
     return codec.decode_chunk(x0)[0][:frames]
 
