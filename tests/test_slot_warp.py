@@ -94,3 +94,29 @@ def test_the_flag_needs_change_from_start_round_trips_and_needs_tracks():
     with pytest.raises(ValueError, match="model 'tiny-warp' warps its image slot along the tracks \\(slot_warp\\): "
                                          "give image_slot the tracks' path and visible"):
         model.image_slot(torch.zeros(1, 16, 1, 8, 8), 3, 0)
+
+
+def test_eval_motion_guidance_zero_is_the_unguided_sample_for_the_empty_caption():
+    """``motionstream eval --motion-guidance 0`` (``EvalOptions.motion_guidance``): with the demo's empty caption
+    text guidance is a no-op, so the teacher's video is its unguided sample; the config's 1.5 differs."""
+    from motionstream_core.teacher import Guidance
+    from motionstream_core.train.evaluate import EvalOptions, teacher_video
+
+    model = build_model(model_config("tiny-warp"), 1).eval()
+    with torch.no_grad():
+        for p in model.dit.head.parameters():
+            p.copy_(torch.randn_like(p) * 0.1)
+    codec = TinyVAECodec(TinyVAE(model.config.vae).eval())
+    image = (torch.rand(64, 64, 3, generator=torch.Generator().manual_seed(2)) * 255).to(torch.uint8).numpy()
+    T = 9
+    path = np.stack([np.linspace([20, 20], [30, 26], T), np.full((T, 2), 48.0)], 1).astype(np.float32)
+    tracks = Tracks(path=path, visible=np.ones((T, 2), bool), fps=16, width=64, height=64)
+    zero = EvalOptions(motion_guidance=0.0).guidance(model)
+    assert zero == Guidance(model.config.teacher.text_guidance, 0.0)
+    assert EvalOptions().guidance(model) == Guidance.from_config(model.config.teacher)
+    with torch.no_grad():
+        guided0 = teacher_video(model, codec, image, "", tracks, 0, 3, zero)
+        plain = teacher_video(model, codec, image, "", tracks, 0, 3, Guidance(0.0, 0.0))  # v = v(no text)
+        default = teacher_video(model, codec, image, "", tracks, 0, 3)
+    same, differs = (guided0 - plain).abs().max().item(), (default - plain).abs().max().item()
+    assert differs > 1e-4 and same < 1e-3 * differs, (same, differs)  # (a random decoder: faint frames)

@@ -51,6 +51,12 @@ class EvalOptions:
     stream_chunks: int = 12
     drag_points: int = 5  # real-photo mode: points of the dragged object (photo_eval.drag_request)
     pins: int = 6  # real-photo mode: static pins on the background
+    motion_guidance: float | None = None  # the teacher's motion guidance; None: its config's (``TeacherConfig``)
+
+    def guidance(self, teacher) -> Guidance:
+        """The teacher's guidance for these options: its config's, with ``motion_guidance`` when set."""
+        g = Guidance.from_config(teacher.config.teacher)
+        return g if self.motion_guidance is None else Guidance(g.text, self.motion_guidance)
 
 
 @dataclass
@@ -108,7 +114,10 @@ def load_student(out: str, which: str | None, device):
 
 
 @torch.no_grad()
-def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Tracks, seed: int, steps: int) -> torch.Tensor:
+def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Tracks, seed: int, steps: int,
+                  guidance: Guidance | None = None) -> torch.Tensor:
+    """The teacher's clip from ``image`` and ``tracks``, decoded, float [T, H, W, 3]; ``guidance``: default the
+    teacher config's."""
     cfg = teacher.config
     dev = teacher.device
     img = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(dev)
@@ -126,7 +135,7 @@ def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Track
     noise = torch.randn((1, cfg.latent_channels, latents, cfg.height // s, cfg.width // s), generator=gen).to(dev)
     slot = teacher.image_slot(image_latent, latents, 0, path[None], vis[None])
     x0 = teacher_sample(teacher, noise, track_latent, slot, text, null, steps, cfg.teacher.shift,
-                        Guidance.from_config(cfg.teacher))
+                        guidance or Guidance.from_config(cfg.teacher))
     codec.reset()
     return codec.decode_chunk(x0)[0][:frames]
 
@@ -179,7 +188,7 @@ def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=prin
             videos["student"] = to_uint8(video)
         if teacher is not None:
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, clip.caption, tracks, seed,
-                                                       opts.teacher_steps))
+                                                       opts.teacher_steps, opts.guidance(teacher)))
         row = {"clip": i, "caption": clip.caption}
         for name, v in videos.items():
             r = retracked(v, tracks.path, tracks.visible)
