@@ -131,13 +131,13 @@ class DMDTrainer:
         noise = randn(tuple(x0.shape), gens).to(x0.device, x0.dtype)
         return flow.add_noise(x0, noise, sigma), sigma, noise
 
-    def _score_inputs(self, model, cond: Conditioning, x0: torch.Tensor):
+    def _score_inputs(self, model, cond: Conditioning):
         return encode_conditioning(model, cond.path, cond.visible, cond.ids, cond.image)
 
     def critic_velocity(self, x_t: torch.Tensor, t: torch.Tensor, cond: Conditioning) -> torch.Tensor:
         """The fake score: the critic's velocity (its text context without gradient)."""
         def velocity():
-            tracks, slot = self._score_inputs(self.critic, cond, x_t)
+            tracks, slot = self._score_inputs(self.critic, cond)
             with torch.no_grad():
                 text = self.context(self.critic, cond)
             return self.critic.velocity(x_t, t, tracks, slot, text)
@@ -154,7 +154,7 @@ class DMDTrainer:
             with torch.no_grad():
                 x_t, sigma, _ = self._noisy(x0.detach(), cond.gens)
                 t = flow.to_timestep(sigma)
-                tr, slot = self._score_inputs(self.teacher, cond, x0)
+                tr, slot = self._score_inputs(self.teacher, cond)
                 text = self.context(self.teacher, cond)
                 null = null_batch(self.teacher, self.data, len(cond.gens))
                 v_real = guided_velocity(self.teacher, x_t.to(self.teacher.dtype), t, tr, slot, text, null,
