@@ -30,7 +30,8 @@ FORMAT_KEY = "format"
 FORMAT = "motionstream"
 PREFIXES = ("model.diffusion_model.", "diffusion_model.", "model.")
 LATENT_STD = "latent_std"  # the preconditioned models' channel std (ModelConfig.precondition)
-OWN_PREFIXES = ("track_head.", "text_encoder.", LATENT_STD)
+SLOT_CODEC = "slot_codec."  # the codec copy of models whose image slot is warped in pixels (ModelConfig.slot_warp)
+OWN_PREFIXES = ("track_head.", "text_encoder.", LATENT_STD, SLOT_CODEC)
 
 
 class CheckpointError(ValueError):
@@ -119,7 +120,7 @@ def check_state_dict(module: nn.Module, sd: dict[str, Tensor], what: str = "chec
 
 
 def model_state_dict(model: MotionStreamModel) -> dict[str, Tensor]:
-    """Our checkpoint layout: DiT keys unprefixed, then track_head.* and text_encoder.*."""
+    """Our checkpoint layout: DiT keys unprefixed, then track_head.*, text_encoder.*, latent_std, slot_codec.*."""
     sd = {k: v for k, v in model.dit.state_dict().items()}
     if model.track_head is not None:
         sd.update({f"track_head.{k}": v for k, v in model.track_head.state_dict().items()})
@@ -127,6 +128,8 @@ def model_state_dict(model: MotionStreamModel) -> dict[str, Tensor]:
         sd.update({f"text_encoder.{k}": v for k, v in model.text_encoder.state_dict().items()})
     if model.config.precondition:
         sd[LATENT_STD] = model.latent_std
+    if model.slot_codec is not None:
+        sd.update({SLOT_CODEC + k: v for k, v in model.slot_codec.state_dict().items()})
     return sd
 
 
@@ -208,3 +211,6 @@ class _OwnLayout(nn.Module):
                 m.latent_std = sd[LATENT_STD]
             else:
                 m.latent_std.copy_(sd[LATENT_STD])
+        if m.slot_codec is not None:
+            m.slot_codec.load_state_dict({k[len(SLOT_CODEC):]: v for k, v in sd.items() if k.startswith(SLOT_CODEC)},
+                                         assign=assign)

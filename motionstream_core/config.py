@@ -272,10 +272,11 @@ class ModelConfig:
     # is (x - x0) / sigma, so content the data holds at zero is a zero output at every noise level (ours, for the
     # demo); False: the DiT predicts the velocity. ``MotionStreamModel.velocity`` / ``model.preconditioning``.
     predict_clean: bool = False
-    # > 0 (needs ``change_from_start``): the image slot of each latent frame is the start image's latent warped
-    # along the tracks to that frame (``track_warp.warp_latent``, a Gaussian kernel of this radius in px at the
-    # native size), so the change the DiT learns is zero wherever the drag is a rubber-sheet move (ours, for the
-    # demo); 0: the start image itself in every frame.
+    # > 0 (needs ``change_from_start`` and a linear ``vae``): the image slot of each latent frame is the start
+    # image warped along the tracks to that frame's pixel frames and encoded (decode the start latent, warp the
+    # pixels with ``track_warp.warp_frames``, a Gaussian kernel of this radius in px at the native size, encode with
+    # the model's own copy of its codec), so the change the DiT learns is zero wherever the drag is a rubber-sheet
+    # move (ours, for the demo); 0: the start image itself in every frame.
     slot_warp: float = 0.0
 
     @property
@@ -318,6 +319,9 @@ class ModelConfig:
         if self.slot_warp < 0 or (self.slot_warp > 0 and not self.change_from_start):
             raise ConfigError(f"ModelConfig {self.name!r}: slot_warp ({self.slot_warp}) must be 0, or positive with "
                               "change_from_start (the warped start image is what the change is from)")
+        if self.slot_warp > 0 and not isinstance(self.vae, PatchCodecConfig):
+            raise ConfigError(f"ModelConfig {self.name!r}: slot_warp encodes the warped start image chunk by chunk, "
+                              "which needs a codec whose latent frames encode on their own (vae: a patch_pca codec)")
         if self.predict_clean and not self.precondition:
             raise ConfigError(f"ModelConfig {self.name!r}: predict_clean needs precondition (the clean latent is "
                               "predicted per channel std)")

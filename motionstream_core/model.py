@@ -25,10 +25,12 @@ and the velocity of the latent is the change's velocity minus the image. Everyth
 values than the DiT's width, so a model that must pass the start image through its tokens returns it as 16 px
 blocks; learning the change, an untrained model returns the still video and the static background is exact.
 
-With ``config.slot_warp`` as well, the image slot of each latent frame is the start image's latent warped along
-the tracks to that frame (``track_warp.warp_latent``): the change is then from the rubber-sheet drag, which on
-held-out photos alone follows a drag to 0.09x a still video's error (docs/DEMO_MODEL.md, session 9), and an
-untrained clean-change model returns that warp.
+With ``config.slot_warp`` as well, the image slot of each latent frame is the start image warped along the tracks
+to that frame's pixel frames (``track_warp.warp_frames``), in pixels: the start latent decoded, warped and encoded
+again by the model's own copy of its linear codec (``slot_codec``, a ``patch_codec.SlotCodec``: warping the latents
+themselves left checker artifacts, docs/DEMO_MODEL.md session 9). The change is then from the rubber-sheet drag,
+which on held-out photos alone follows a drag to 0.09x a still video's error, and an untrained clean-change model
+returns that warp.
 
 A config without track head (``config.track_head is None``) is a text-to-video causal student of the
 Self-Forcing family: the DiT sees the noisy latent alone (16 channels) and takes no tracks.
@@ -42,7 +44,8 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .dit import ContextKV, WanDiT
 from .track_head import TrackHead, first_visible
-from .track_warp import warp_latent
+from .patch_codec import SlotCodec
+from .track_warp import warp_frames
 
 
 def sigma_of(t: Tensor, num_train_timesteps: int, ndim: int = 5) -> Tensor:
@@ -87,6 +90,8 @@ class MotionStreamModel(nn.Module):
         self.text_encoder = text_encoder
         if config.precondition:  # [C] model-space std of each latent channel (set from the training clips)
             self.register_buffer("latent_std", torch.ones(config.latent_channels))
+        # the codec the warped image slot is encoded with (set from the run's codec: ``SlotCodec.load_codec``)
+        self.slot_codec = SlotCodec(config.vae) if config.slot_warp > 0 else None
 
     @property
     def device(self) -> torch.device:
@@ -125,6 +130,7 @@ class MotionStreamModel(nn.Module):
             slot[:, :, :1] = image_latent
         return slot
 
+    @torch.no_grad()
     def _warped_slot(self, image_latent, frames, first_frame, path, visible, anchors) -> Tensor:
         cfg = self.config
         if path is None or visible is None:
@@ -133,12 +139,14 @@ class MotionStreamModel(nn.Module):
         if anchors is None:
             assert first_frame == 0, "without anchors the tracks must start at frame 0 (their first points anchor them)"
             anchors = tuple(torch.stack(a) for a in zip(*(first_visible(p, v) for p, v in zip(path, visible))))
-        b, _, _, h, w = image_latent.shape
-        s = cfg.spatial_stride
-        radius = cfg.slot_warp * min(h, w) * s / min(cfg.height, cfg.width)  # scaled with the size, as the tracks
-        slot = torch.stack([warp_latent(image_latent[i, :, 0], path[i], visible[i], anchors[0][i], anchors[1][i],
-                                        h * s, w * s, radius, first_frame == 0, cfg.temporal_stride)
-                            for i in range(b)])
+        image = self.slot_codec.decode(image_latent[:, :, :1].float(), starts_video=True)[:, :, 0]  # [B, 3, H, W]
+        radius = cfg.slot_warp * min(image.shape[2:]) / min(cfg.height, cfg.width)  # scaled with the size, as tracks
+        moved = torch.stack([warp_frames(image[i], path[i], visible[i], anchors[0][i], anchors[1][i], radius)
+                             for i in range(len(image))])  # [B, 3, T, H, W]
+        if first_frame == 0:  # latent frame 0 is pixel frame 0, the image itself: its latent as it was encoded
+            slot = torch.cat([image_latent[:, :, :1].float(), self.slot_codec.encode(moved[:, :, 1:], False)], 2)
+        else:
+            slot = self.slot_codec.encode(moved, starts_video=False)
         assert slot.shape[2] == frames, f"the tracks cover {slot.shape[2]} latent frames, {frames} wanted"
         return slot.to(image_latent.dtype)
 

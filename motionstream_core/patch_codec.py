@@ -21,6 +21,44 @@ from torch import Tensor, nn
 from .config import PatchCodecConfig
 
 
+def to_patches(frames: Tensor, stride: int, pack: int, starts_video: bool) -> Tensor:
+    """Frames ``[B, 3, T, H, W]`` -> patch vectors ``[B, F, h, w, D]`` ordered (frame slot, row, column, RGB):
+    ``T = 1 + pack (F - 1)`` with ``starts_video`` (frame 0 repeated to fill latent 0's slots), else ``pack F``."""
+    b, c, t, h, w = frames.shape
+    s, p = stride, pack
+    lead = 1 if starts_video else 0
+    assert c == 3 and (t - lead) % p == 0, \
+        f"frames must be [B, 3, {'1 + ' if starts_video else ''}{p}k, H, W], got {tuple(frames.shape)}"
+    assert h % s == 0 and w % s == 0, f"frame size {w}x{h} is not a multiple of {s}"
+    x = torch.cat([frames[:, :, :1].expand(-1, -1, p - 1, -1, -1), frames], dim=2) if starts_video else frames
+    f = x.shape[2] // p
+    x = x.reshape(b, 3, f, p, h // s, s, w // s, s).permute(0, 2, 4, 6, 3, 5, 7, 1)
+    return x.reshape(b, f, h // s, w // s, -1)
+
+
+def from_patches(v: Tensor, stride: int, pack: int, starts_video: bool) -> Tensor:
+    """Patch vectors ``[B, F, h, w, D]`` -> frames ``[B, 3, T, H, W]`` (``to_patches`` undone; with
+    ``starts_video`` frame 0 is the mean of latent 0's slots)."""
+    b, f, h, w, _ = v.shape
+    s, p = stride, pack
+    x = v.reshape(b, f, h, w, p, s, s, 3).permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(b, 3, f * p, h * s, w * s)
+    if starts_video:
+        x = torch.cat([x[:, :, :p].mean(2, keepdim=True), x[:, :, p:]], dim=2)
+    return x
+
+
+def pca_encode(frames: Tensor, mean: Tensor, basis: Tensor, stride: int, pack: int, starts_video: bool) -> Tensor:
+    """Frames ``[B, 3, T, H, W]`` -> raw latents ``[B, C, F, h, w]``: patches minus ``mean`` [D] on ``basis`` [D, C]."""
+    v = to_patches(frames.to(basis.dtype), stride, pack, starts_video) - mean
+    return (v @ basis).permute(0, 4, 1, 2, 3).contiguous()
+
+
+def pca_decode(latents: Tensor, mean: Tensor, basis: Tensor, stride: int, pack: int, starts_video: bool) -> Tensor:
+    """Raw latents ``[B, C, F, h, w]`` -> frames ``[B, 3, T, H, W]`` (unclamped): ``pca_encode`` undone."""
+    v = latents.to(basis.dtype).permute(0, 2, 3, 4, 1) @ basis.T + mean  # [B, F, h, w, D]
+    return from_patches(v, stride, pack, starts_video)
+
+
 class PatchPCA(nn.Module):
     """The codec's two linear maps: ``mean`` [D] and an orthonormal ``basis`` [D, C], D = pack * stride^2 * 3.
 
@@ -43,30 +81,24 @@ class PatchPCA(nn.Module):
     spatial_stride = property(lambda self: self.config.stride)
     temporal_stride = property(lambda self: self.config.pack)
 
-    def patches(self, frames: Tensor) -> Tensor:
-        """``[B, 3, T, H, W]`` -> patch vectors ``[B, F, h, w, D]`` (frame 0 repeated to fill latent 0)."""
-        b, c, t, h, w = frames.shape
-        s, p = self.config.stride, self.config.pack
-        assert c == 3 and (t - 1) % p == 0, f"frames must be [B, 3, 1 + {p}k, H, W], got {tuple(frames.shape)}"
-        assert h % s == 0 and w % s == 0, f"frame size {w}x{h} is not a multiple of {s}"
-        x = torch.cat([frames[:, :, :1].expand(-1, -1, p - 1, -1, -1), frames], dim=2)
-        x = x.reshape(b, 3, (t + p - 1) // p, p, h // s, s, w // s, s).permute(0, 2, 4, 6, 3, 5, 7, 1)
-        return x.reshape(b, (t + p - 1) // p, h // s, w // s, -1)
+    def patches(self, frames: Tensor, starts_video: bool = True) -> Tensor:
+        """``[B, 3, T, H, W]`` -> patch vectors ``[B, F, h, w, D]`` (``starts_video``: frame 0 repeated to fill
+        latent 0)."""
+        return to_patches(frames, self.config.stride, self.config.pack, starts_video)
 
     def encode_video(self, frames: Tensor) -> Tensor:
         """``[B, 3, T, H, W]`` in [0, 1] -> raw latents ``[B, C, F, h, w]``."""
-        v = self.patches(frames.to(self.basis.dtype)) - self.mean
-        return (v @ self.basis).permute(0, 4, 1, 2, 3).contiguous()
+        return self.encode_latents(frames, starts_video=True)
+
+    def encode_latents(self, frames: Tensor, starts_video: bool) -> Tensor:
+        """Frames ``[B, 3, T, H, W]`` -> raw latents ``[B, C, F, h, w]``: ``T = 1 + pack (F - 1)`` when the run
+        starts the video, else ``pack F`` (a later chunk; each latent frame encodes on its own)."""
+        return pca_encode(frames, self.mean, self.basis, self.config.stride, self.config.pack, starts_video)
 
     def decode_latents(self, latents: Tensor, starts_video: bool, clamp: bool = True) -> Tensor:
         """Raw latents ``[B, C, F, h, w]`` -> frames ``[B, 3, T, H, W]``: ``T = 1 + pack (F - 1)`` when the run
         starts the video (latent 0 gives frame 0: the mean of its slots), else ``pack F``."""
-        b, _, f, h, w = latents.shape
-        s, p = self.config.stride, self.config.pack
-        v = latents.to(self.basis.dtype).permute(0, 2, 3, 4, 1) @ self.basis.T + self.mean  # [B, F, h, w, D]
-        x = v.reshape(b, f, h, w, p, s, s, 3).permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(b, 3, f * p, h * s, w * s)
-        if starts_video:
-            x = torch.cat([x[:, :, :p].mean(2, keepdim=True), x[:, :, p:]], dim=2)
+        x = pca_decode(latents, self.mean, self.basis, self.config.stride, self.config.pack, starts_video)
         return x.clamp(0, 1) if clamp else x
 
     def decode_video(self, latents: Tensor, clamp: bool = True) -> Tensor:
@@ -89,6 +121,46 @@ class PatchPCA(nn.Module):
         codec.mean.copy_(mean.float())
         codec.basis.copy_(vh[:config.latent_channels].T.float())
         return codec
+
+
+class SlotCodec(nn.Module):
+    """A model's own frozen copy of its ``PatchPCA`` codec with the latent statistics, for inputs built in pixel
+    space (``ModelConfig.slot_warp``: the start image decoded, warped along the tracks, encoded again). Buffers, so
+    no optimizer, EMA or ``requires_grad_(True)`` ever moves them; ``load_codec`` copies a fitted codec in.
+
+    Latents are model-space ``[B, C, F, h, w]`` (the codec's ``LatentStats`` applied); frames ``[B, 3, T, H, W]``."""
+
+    def __init__(self, config: PatchCodecConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        d, c = 3 * config.pack * config.stride ** 2, config.latent_channels
+        self.register_buffer("mean", torch.full((d,), 0.5))
+        self.register_buffer("basis", torch.eye(d, c))
+        self.register_buffer("latent_mean", torch.zeros(c))
+        self.register_buffer("latent_std", torch.ones(c))
+
+    @torch.no_grad()
+    def load_codec(self, codec: PatchPCA, latent_mean=None, latent_std=None) -> None:
+        """Copy a fitted codec (and the statistics that whiten its raw latents, [C] sequences; ``None``: identity)
+        in, as ``decoders.load_autoencoder`` returns them."""
+        assert isinstance(codec, PatchPCA), f"the image slot is encoded with a PatchPCA codec, got {type(codec).__name__}"
+        assert codec.basis.shape == self.basis.shape, \
+            f"codec basis {tuple(codec.basis.shape)} does not fit this model's {tuple(self.basis.shape)}"
+        self.mean.copy_(codec.mean)
+        self.basis.copy_(codec.basis)
+        self.latent_mean.copy_(torch.zeros(len(self.latent_mean)) if latent_mean is None else torch.as_tensor(latent_mean))
+        self.latent_std.copy_(torch.ones(len(self.latent_std)) if latent_std is None else torch.as_tensor(latent_std))
+
+    def encode(self, frames: Tensor, starts_video: bool) -> Tensor:
+        """Frames in [0, 1] -> model-space latents (``PatchPCA.encode_latents`` whitened)."""
+        raw = pca_encode(frames, self.mean, self.basis, self.config.stride, self.config.pack, starts_video)
+        return (raw - self.latent_mean.view(1, -1, 1, 1, 1)) / self.latent_std.view(1, -1, 1, 1, 1)
+
+    def decode(self, latents: Tensor, starts_video: bool) -> Tensor:
+        """Model-space latents -> frames in [0, 1] (``PatchPCA.decode_latents``)."""
+        raw = latents.to(self.basis.dtype) * self.latent_std.view(1, -1, 1, 1, 1) + self.latent_mean.view(1, -1, 1, 1, 1)
+        return pca_decode(raw, self.mean, self.basis, self.config.stride, self.config.pack, starts_video).clamp(0, 1)
 
 
 class PatchStreamDecoder:

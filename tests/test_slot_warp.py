@@ -1,7 +1,9 @@
-"""The image slot warped along the tracks (``ModelConfig.slot_warp``, ``track_warp.warp_latent``): a field of tracks
-moving one latent cell translates the slot; a silent clean-change model streams exactly that warp, chunk by chunk
-through the cache (anchors of tracks that start mid-stream included) as the training rollout makes it for the whole
-clip; the flag's validation, round trip and the named error without tracks."""
+"""The image slot warped along the tracks (``ModelConfig.slot_warp``): the start image decoded, warped in pixels
+(``track_warp.warp_frames``) and encoded by the model's own codec copy (``patch_codec.SlotCodec``); a field of
+tracks translates the frames; a silent clean-change model streams exactly that warp, chunk by chunk through the cache
+(anchors of tracks that start mid-stream included) as the training rollout makes it for the whole clip, and that is
+the codec's encoding of the pixel warp; the codec copy is saved with the model and refused when missing; the flag's
+validation, round trip and the named errors."""
 
 from __future__ import annotations
 
@@ -11,44 +13,54 @@ import numpy as np
 import pytest
 import torch
 
-from motionstream_core.config import ConfigError, ModelConfig
-from motionstream_core.decoders import TinyVAE, TinyVAECodec
+from motionstream_core.checkpoints import CheckpointError, load_model, save_model
+from motionstream_core.config import ConfigError, ModelConfig, TinyVAEConfig
+from motionstream_core.decoders import PatchCodec, PatchPCA
 from motionstream_core.stream import MotionStream
 from motionstream_core.track_head import assign_track_ids
-from motionstream_core.track_warp import warp_latent
+from motionstream_core.track_warp import warp_frames, warp_image
 from motionstream_core.tracks import Tracks
 from motionstream_core.train.causal import rollout
 from motionstream_core.train.common import build_model, model_config
 from motionstream_core.train.data import encode_conditioning
+from motionstream_core.train.init import initial_model
 
 
-def test_a_field_of_tracks_moving_one_cell_translates_the_latent():
-    """Tracks every 4 px moving 8 px right over latent frame 1's four pixel frames (2 px a frame: mean 5 px), then
-    staying: latent frame 2 is the image latent one 8 px cell to the right in the interior; frame 0 is the image."""
+def test_a_field_of_tracks_translates_the_frames_and_tracks_not_started_pull_nothing():
+    """Tracks every 4 px moving 2 px right a frame: frame t is the image t x 2 px to the right in the interior (the
+    still anchor pulls the shift to ~0.99 of it); frame 0 is the image; unstarted tracks leave every frame as is."""
     g = torch.Generator().manual_seed(0)
-    latent = torch.randn(3, 8, 8, generator=g)
+    image = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 68, 68, generator=g), 5, 1)[0]  # [3, 64, 64], smooth
     ys, xs = torch.meshgrid(torch.arange(2, 64, 4.0), torch.arange(2, 64, 4.0), indexing="ij")
     start = torch.stack([xs.flatten(), ys.flatten()], 1)
-    steps = torch.tensor([0, 2, 4, 6, 8, 8, 8, 8, 8], dtype=torch.float32)  # x shift per pixel frame
-    path = start[None] + torch.stack([steps, torch.zeros(9)], 1)[:, None]
-    visible = torch.ones(9, len(start), dtype=torch.bool)
-    out = warp_latent(latent, path, visible, start, torch.ones(len(start), dtype=torch.bool), 64, 64, radius=8.0,
-                      starts_video=True, pack=4)
-    assert out.shape == (3, 3, 8, 8)
-    assert torch.equal(out[:, 0], latent)
-    # the still anchor pulls the shift to ~0.99 of 8 px: a ~1% mix with the neighbour cell
-    torch.testing.assert_close(out[:, 2, 1:-1, 2:-1], latent[:, 1:-1, 1:-2], atol=0.06, rtol=0)
-    half = out[:, 1, 1:-1, 2:-1]  # moved by the mean shift, 5 px = 5/8 of a cell: between the two cells
-    want = latent[:, 1:-1, 2:-1] * (3 / 8) + latent[:, 1:-1, 1:-2] * (5 / 8)
-    torch.testing.assert_close(half, want, atol=0.06, rtol=0)
+    path = start[None] + torch.stack([torch.arange(5.0) * 2, torch.zeros(5)], 1)[:, None]  # [5, N, 2]
+    visible = torch.ones(5, len(start), dtype=torch.bool)
+    out = warp_frames(image, path, visible, start, torch.ones(len(start), dtype=torch.bool), radius=8.0)
+    assert out.shape == (3, 5, 64, 64)
+    torch.testing.assert_close(out[:, 0], image, atol=1e-6, rtol=0)
+    torch.testing.assert_close(out[:, 4, 8:-8, 16:-8], image[:, 8:-8, 8:-16], atol=0.02, rtol=0)
+    still = warp_frames(image, path, visible, start, torch.zeros(len(start), dtype=torch.bool), radius=8.0)
+    torch.testing.assert_close(still, image[:, None].expand(-1, 5, -1, -1), atol=1e-6, rtol=0)
 
 
-def _silent_warp_model():
+def _codec(cfg, seed=4):
+    """A PatchPCA of ``cfg.vae`` with a random orthonormal basis and mean (no fitting needed for equivalences)."""
+    pca = PatchPCA(cfg.vae)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        q, _ = torch.linalg.qr(torch.randn(pca.basis.shape[0], pca.basis.shape[0], generator=g))
+        pca.basis.copy_(q[:, :pca.basis.shape[1]])
+        pca.mean.copy_(torch.rand(pca.mean.shape, generator=g) * 0.2 + 0.4)
+    return pca.eval()
+
+
+def _silent_warp_model(pca=None, stats=(None, None)):
     model = build_model(model_config("tiny-warp"), 0).eval()
     with torch.no_grad():
         model.dit.head.head.weight.zero_()
         model.dit.head.head.bias.zero_()
         model.latent_std.copy_(torch.linspace(0.1, 1.5, model.config.latent_channels))
+        model.slot_codec.load_codec(pca if pca is not None else _codec(model.config), *stats)
     return model
 
 
@@ -61,8 +73,10 @@ def test_a_silent_warp_model_streams_the_warp_chunk_by_chunk_as_the_rollout_make
     visible = np.ones((T, 3), bool)
     visible[:14, 2] = False
     tracks = Tracks(path=path, visible=visible, fps=16, width=64, height=64)
-    model = _silent_warp_model()
-    codec = TinyVAECodec(TinyVAE(model.config.vae).eval())
+    pca = _codec(model_config("tiny-warp"))
+    stats = (torch.linspace(-0.2, 0.2, 16), torch.linspace(0.5, 2.0, 16))
+    model = _silent_warp_model(pca, stats)
+    codec = PatchCodec(pca, *stats)
     chunks = list(MotionStream(model, codec).session(image, text, tracks, num_frames=T, seed=3))
     streamed = torch.cat([c.latents for c in chunks], dim=2)
     with torch.no_grad():
@@ -75,21 +89,33 @@ def test_a_silent_warp_model_streams_the_warp_chunk_by_chunk_as_the_rollout_make
     assert streamed.shape == slot.shape == (1, 16, 12, 8, 8)
     torch.testing.assert_close(streamed, slot, atol=1e-5, rtol=0)  # F = 0: the clean change is 0, x0 = the warp
     torch.testing.assert_close(rolled, slot, atol=1e-5, rtol=0)
-    moved = (slot[0, :, 1:] - start[0]).abs().amax(dim=(0, 2, 3))  # per latent frame after 0
-    spread = (start[0, :, 0] - start[0, :, 0].mean(dim=(1, 2), keepdim=True)).abs().amax()  # the image's contrast
-    assert moved[-1] > 0.1 * spread, (moved, spread)  # the warp moves content (random codec: low-contrast latents)
-    assert torch.equal(slot[:, :, 0], start[:, :, 0])  # latent frame 0 is the image itself
+    # the slot is the codec's encoding of the decoded start image warped in pixels (the eval's warp reference; the
+    # late track anchored where it starts, which warp_image's frame-0 anchors cannot say: it is left out there, and
+    # the latent frames before it starts compared)
+    pixels = pca.decode_video(codec.stats.denormalize(start))[0, :, 0].permute(1, 2, 0).numpy()  # [H, W, 3]
+    reference = warp_image(pixels, path[:, :2], visible[:, :2], model.config.slot_warp)  # [T, H, W, 3]
+    want = codec.stats.normalize(pca.encode_video(torch.from_numpy(reference).permute(3, 0, 1, 2)[None]))
+    torch.testing.assert_close(slot[:, :, 1:4], want[:, :, 1:4], atol=1e-4, rtol=0)  # pixel frames 1-12: no late track
+    assert (slot[:, :, 4:] - want[:, :, 4:]).abs().amax() > 1e-2  # later the late track moves its neighbourhood
+    assert (slot[:, :, -1] - start[:, :, 0]).abs().amax() > 0.1  # the warp moves content
+    assert torch.equal(slot[:, :, 0], start[:, :, 0])  # latent frame 0 is the image's latent itself
 
 
 def test_the_flag_needs_change_from_start_round_trips_and_needs_tracks():
     cfg = model_config("tiny-warp")
     assert ModelConfig.from_json(cfg.to_json()).slot_warp == 6.0
     assert ModelConfig.from_json(model_config("tiny-clean").to_json()).slot_warp == 0.0
-    assert dataclasses.replace(model_config("demo-warp"), name="demo-clean", slot_warp=0.0) == model_config("demo-clean")
+    clean = model_config("demo-clean")
+    assert dataclasses.replace(model_config("demo-warp"), name="demo-clean", slot_warp=0.0,
+                               teacher=clean.teacher) == clean
+    assert model_config("demo-warp").teacher.motion_guidance == 0.0 != clean.teacher.motion_guidance
     with pytest.raises(ConfigError, match=r"'tiny-warp': slot_warp \(6.0\) must be 0, or positive with change_from_start"):
         dataclasses.replace(cfg, change_from_start=False).validate()
     with pytest.raises(ConfigError, match=r"slot_warp \(-1.0\) must be 0"):
         dataclasses.replace(cfg, slot_warp=-1.0).validate()
+    with pytest.raises(ConfigError, match=r"'tiny-warp': slot_warp encodes the warped start image chunk by chunk, "
+                                          r"which needs a codec whose latent frames encode on their own"):
+        dataclasses.replace(cfg, vae=TinyVAEConfig()).validate()
     model = _silent_warp_model()
     with pytest.raises(ValueError, match="model 'tiny-warp' warps its image slot along the tracks \\(slot_warp\\): "
                                          "give image_slot the tracks' path and visible"):
@@ -98,7 +124,7 @@ def test_the_flag_needs_change_from_start_round_trips_and_needs_tracks():
 
 def test_eval_motion_guidance_zero_is_the_unguided_sample_for_the_empty_caption():
     """``motionstream eval --motion-guidance 0`` (``EvalOptions.motion_guidance``): with the demo's empty caption
-    text guidance is a no-op, so the teacher's video is its unguided sample; the config's 1.5 differs."""
+    text guidance is a no-op, so the teacher's video is its unguided sample (a warp config's default); 1.5 differs."""
     from motionstream_core.teacher import Guidance
     from motionstream_core.train.evaluate import EvalOptions, teacher_video
 
@@ -106,17 +132,35 @@ def test_eval_motion_guidance_zero_is_the_unguided_sample_for_the_empty_caption(
     with torch.no_grad():
         for p in model.dit.head.parameters():
             p.copy_(torch.randn_like(p) * 0.1)
-    codec = TinyVAECodec(TinyVAE(model.config.vae).eval())
+    model.slot_codec.load_codec(pca := _codec(model.config))
+    codec = PatchCodec(pca)
     image = (torch.rand(64, 64, 3, generator=torch.Generator().manual_seed(2)) * 255).to(torch.uint8).numpy()
     T = 9
     path = np.stack([np.linspace([20, 20], [30, 26], T), np.full((T, 2), 48.0)], 1).astype(np.float32)
     tracks = Tracks(path=path, visible=np.ones((T, 2), bool), fps=16, width=64, height=64)
     zero = EvalOptions(motion_guidance=0.0).guidance(model)
     assert zero == Guidance(model.config.teacher.text_guidance, 0.0)
-    assert EvalOptions().guidance(model) == Guidance.from_config(model.config.teacher)
+    assert EvalOptions().guidance(model) == Guidance.from_config(model.config.teacher) == zero
+    assert EvalOptions(motion_guidance=1.5).guidance(model) == (guided := Guidance(zero.text, 1.5))
     with torch.no_grad():
         guided0 = teacher_video(model, codec, image, "", tracks, 0, 3, zero)
         plain = teacher_video(model, codec, image, "", tracks, 0, 3, Guidance(0.0, 0.0))  # v = v(no text)
-        default = teacher_video(model, codec, image, "", tracks, 0, 3)
+        default = teacher_video(model, codec, image, "", tracks, 0, 3, guided)
     same, differs = (guided0 - plain).abs().max().item(), (default - plain).abs().max().item()
     assert differs > 1e-4 and same < 1e-3 * differs, (same, differs)  # (a random decoder: faint frames)
+
+
+def test_the_slot_codec_is_saved_with_the_model_and_a_start_without_it_is_refused(tmp_path):
+    pca = _codec(model_config("tiny-warp"))
+    model = _silent_warp_model(pca, (torch.full((16,), 0.1), torch.full((16,), 2.0)))
+    save_model(model, tmp_path / "warp.safetensors")
+    loaded = load_model(tmp_path / "warp.safetensors")
+    for k, v in model.slot_codec.state_dict().items():
+        assert torch.equal(loaded.slot_codec.state_dict()[k], v), k
+    assert torch.equal(loaded.slot_codec.basis, pca.basis) and loaded.slot_codec.latent_std[0] == 2.0
+    again = initial_model(model_config("tiny-warp"), str(tmp_path / "warp.safetensors"))
+    assert torch.equal(again.slot_codec.basis, pca.basis)  # a warm start keeps the codec its slot was encoded with
+    save_model(build_model(model_config("tiny-clean"), 0), tmp_path / "clean.safetensors")
+    with pytest.raises(CheckpointError, match="clean.safetensors has no image-slot codec and model config 'tiny-warp' "
+                                              r"warps its image slot \(slot_warp\)"):
+        initial_model(model_config("tiny-warp"), str(tmp_path / "clean.safetensors"))

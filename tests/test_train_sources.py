@@ -66,6 +66,33 @@ def test_photo_latent_cache_holds_the_encoded_photo_clips_and_refuses_mixing(tmp
         build_latent_cache(folder, vae, stats, CFG, 9, 6, count=3, seed=2, source="synthetic", say=lambda m: None)
 
 
+def test_a_still_camera_cache_holds_clips_whose_background_never_moves_and_is_not_mixed(tmp_path):
+    """``camera_motion_prob=0`` (``TeacherOptions.camera_motion_prob``): the background points (which move only with
+    the camera) keep still in every clip; a cache made with another setting (or the default) is refused."""
+    torch.manual_seed(0)
+    vae = autoencoder.init_weights(TinyVAE(CFG.vae)).eval()
+    stats = LatentStats(CFG.vae.latent_channels)
+    folder = tmp_path / "still"
+    build_latent_cache(folder, vae, stats, CFG, 9, 24, count=6, seed=2, source="photo", camera_motion_prob=0.0,
+                       say=lambda m: None)
+    cache = load_latent_cache(folder)
+    assert cache.meta["camera_motion_prob"] == 0.0
+    render = clip_renderer("photo", CFG, 9, 24, camera_motion_prob=0.0)
+    panned = clip_renderer("photo", CFG, 9, 24, camera_motion_prob=1.0)
+    for i in range(6):
+        seed = 2 * 1_000_003 + i
+        clip, moving = render(seed), panned(seed)
+        assert torch.equal(cache.path[i], torch.from_numpy(clip.path))
+        still = np.abs(clip.path - clip.path[:1]).max(axis=(0, 2)) == 0  # points that never move
+        assert still.sum() >= 0.2 * clip.path.shape[1], i  # the background (30% of the points) keeps still
+        assert (np.abs(moving.path - moving.path[:1]).max(axis=(0, 2)) == 0).sum() < still.sum(), i  # the camera
+    with pytest.raises(ValueError, match=r"made with other settings \(camera_motion_prob 0.0 != 0.5\)"):
+        build_latent_cache(folder, vae, stats, CFG, 9, 24, count=6, seed=2, source="photo", camera_motion_prob=0.5,
+                           say=lambda m: None)
+    with pytest.raises(ValueError, match=r"made with other settings \(camera_motion_prob 0.0 != None\)"):
+        build_latent_cache(folder, vae, stats, CFG, 9, 24, count=6, seed=2, source="photo", say=lambda m: None)
+
+
 def test_linear_codec_stage_fits_on_photo_clips_and_the_decoder_stage_refuses_it(tmp_path):
     from motionstream_core.decoders import PatchCodec, load_codec
     from motionstream_core.train import decoder

@@ -18,7 +18,7 @@ import torch
 
 from motionstream_core.checkpoints import load_model
 from motionstream_core.config import TinyVAEConfig
-from motionstream_core.decoders import TinyVAE
+from motionstream_core.decoders import TinyVAE, load_autoencoder
 from motionstream_core.train import autoencoder, dmd, ode_init, teacher_train
 from motionstream_core.train.causal import student_sigmas, teacher_forced_losses
 from motionstream_core.train.common import build_model, read_log, run_config, text_context
@@ -268,10 +268,16 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
     fresh = build_model(cfg, t_opts.seed)
     std = teacher_train.channel_std(cache.z, cache.image if cfg.change_from_start else None)
     fresh.latent_std.copy_(std)
+    codec = None
+    if cfg.slot_warp:  # the warped slot is encoded with the run's codec, copied into the model
+        codec = load_autoencoder(autoencoder.run_codec_path(out))
+        fresh.slot_codec.load_codec(*codec)
     before = _teacher_fixed_loss(fresh, cache)
     teacher_train.train_teacher(out, t_opts)
     trained = build_model(cfg)
     trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=False)["model"])
+    if codec is not None:
+        assert torch.equal(trained.slot_codec.basis, codec[0].basis)  # the teacher set it from the run's codec
     assert _teacher_fixed_loss(trained, cache) < 0.9 * before
     teacher = teacher_train.load_teacher(out)  # the product (EMA weights) carries the std too
     torch.testing.assert_close(teacher.latent_std, std)
@@ -283,3 +289,5 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
         assert student.config.track_head.appearance_channels == cfg.latent_channels
         assert student.config.change_from_start == cfg.change_from_start
         assert student.config.predict_clean == cfg.predict_clean and student.config.slot_warp == cfg.slot_warp
+        if codec is not None:
+            assert torch.equal(student.slot_codec.basis, codec[0].basis), stage

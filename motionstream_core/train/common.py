@@ -107,8 +107,19 @@ def _with_clean(base: ModelConfig, name: str) -> ModelConfig:
 
 def _with_warp(base: ModelConfig, name: str, radius: float) -> ModelConfig:
     """``base`` whose image slot is the start image warped along the tracks (``ModelConfig.slot_warp``, kernel
-    ``radius`` px): the rubber-sheet drag alone scores 0.09x a still video on the held-out photos at 10 px."""
-    return dataclasses.replace(base, name=name, slot_warp=radius)
+    ``radius`` px): the rubber-sheet drag alone scores 0.09x a still video on the held-out photos at 10 px. Its
+    teacher samples without motion guidance: the guidance's motion-free branch would pair the warped slot with no
+    tracks, which training never shows (docs/DEMO_MODEL.md, session 9)."""
+    return dataclasses.replace(base, name=name, slot_warp=radius,
+                               teacher=dataclasses.replace(base.teacher, motion_guidance=0.0))
+
+
+def _tiny_warp() -> ModelConfig:
+    """``tiny-clean`` on a linear codec of its stride (8 x 8 px x 4 frames), the image slot warped (6 px)."""
+    base = TRAIN_CONFIGS["tiny-clean"]()
+    return _with_warp(dataclasses.replace(base, vae=PatchCodecConfig(latent_channels=base.latent_channels,
+                                                                     stride=base.spatial_stride, pack=4)),
+                      "tiny-warp", 6.0)
 
 
 def _demo_photo_channels(channels: int) -> ModelConfig:
@@ -142,7 +153,7 @@ TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "d
                  # the same, the change from the start image warped along the tracks
                  "demo-warp": lambda: _with_warp(TRAIN_CONFIGS["demo-clean"](), "demo-warp", 10.0),
                  "demo-warp-p2": lambda: _with_warp(TRAIN_CONFIGS["demo-clean-p2"](), "demo-warp-p2", 10.0),
-                 "tiny-warp": lambda: _with_warp(TRAIN_CONFIGS["tiny-clean"](), "tiny-warp", 6.0)}
+                 "tiny-warp": _tiny_warp}
 
 
 def model_config(name: str) -> ModelConfig:

@@ -40,11 +40,12 @@ CLIP_SOURCES = ("synthetic", "photo")
 
 
 def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: int = 64,
-                  photo_dir: str = "") -> Callable[..., object]:
+                  photo_dir: str = "", camera_motion_prob: float | None = None) -> Callable[..., object]:
     """``(seed, motion_seed=None) -> clip`` at the model's size: ``"synthetic"`` (``synthetic.make_clip``: textured
     shapes) or ``"photo"`` (``photo_clips.make_photo_clip``: layers cut from real photos over a photo background;
     needs the ``[train]`` extra; ``motion_seed`` gives the same scene -- the same first frame -- another motion;
-    ``photo_dir``: a ``photo_folder`` whose photos and cut-outs join the bundled photos).
+    ``photo_dir``: a ``photo_folder`` whose photos and cut-outs join the bundled photos; ``camera_motion_prob``: the
+    chance a clip's camera pans and zooms, ``None``: ``PhotoClipConfig``'s).
     Both clips carry frames uint8 [T, H, W, 3], path float32 [T, N, 2] px, visible bool [T, N] and a caption;
     both are pure functions of the seeds."""
     if source == "synthetic":
@@ -60,7 +61,9 @@ def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: in
         return synthetic
     if source == "photo":
         from .photo_clips import PhotoClipConfig, make_photo_clip
-        pcfg = PhotoClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points, photo_dir=photo_dir)
+        camera = {} if camera_motion_prob is None else {"camera_motion_prob": camera_motion_prob}
+        pcfg = PhotoClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points, photo_dir=photo_dir,
+                                         **camera)
         return lambda seed, motion_seed=None: make_photo_clip(seed, pcfg, motion_seed=motion_seed)
     raise ValueError(f"unknown clip source {source!r}: choose one of {', '.join(CLIP_SOURCES)}")
 
@@ -106,7 +109,7 @@ def encode_clips(vae: TinyVAE, stats: LatentStats, frames: Tensor) -> tuple[Tens
 def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg: ModelConfig, num_frames: int,
                        num_points: int, count: int, seed: int = 0, source: str = "synthetic", motions_per_scene: int = 1,
                        shard_size: int = 64, batch: int = 8, say: Callable[[str], None] = print,
-                       photo_dir: str = "") -> Path:
+                       photo_dir: str = "", camera_motion_prob: float | None = None) -> Path:
     """Encode ``count`` training clips of ``source`` (``clip_renderer``; seeds ``cache_seeds``) into
     ``folder/shard_XXXX.pt``; existing shards are kept (resume) when they were made the same way (the photo
     folder's fingerprint included: another folder's clips are never mixed in)."""
@@ -114,10 +117,13 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg
     folder.mkdir(parents=True, exist_ok=True)
     if motions_per_scene < 1:
         raise ValueError(f"motions_per_scene must be >= 1, got {motions_per_scene}")
-    render = clip_renderer(source, cfg, num_frames, num_points, photo_dir=photo_dir)
+    render = clip_renderer(source, cfg, num_frames, num_points, photo_dir=photo_dir,
+                           camera_motion_prob=camera_motion_prob)
     meta = {"count": count, "seed": seed, "num_frames": num_frames, "height": cfg.height,
             "width": cfg.width, "num_points": num_points, "source": source, "motions_per_scene": motions_per_scene,
             "photo_folder": photo_folder_fingerprint(photo_dir)}
+    if camera_motion_prob is not None:  # absent: the renderer's default (every cache made before the option)
+        meta["camera_motion_prob"] = camera_motion_prob
     first = folder / "shard_0000.pt"
     if first.is_file():
         made = torch.load(first, weights_only=False)["meta"]
@@ -125,11 +131,11 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg
         made.setdefault("motions_per_scene", 1)
         made.setdefault("photo_folder", "")  # caches from before photo folders
         differ = [k for k in ("seed", "num_frames", "height", "width", "num_points", "source", "motions_per_scene",
-                              "photo_folder")
-                  if made.get(k) != meta[k]]
+                              "photo_folder", "camera_motion_prob")
+                  if made.get(k) != meta.get(k)]
         if differ:
             raise ValueError(f"{folder} holds a latent cache made with other settings ("
-                             + ", ".join(f"{k} {made.get(k)!r} != {meta[k]!r}" for k in differ)
+                             + ", ".join(f"{k} {made.get(k)!r} != {meta.get(k)!r}" for k in differ)
                              + "): delete it or use another --out")
     shards = math.ceil(count / shard_size)
     for s in range(shards):

@@ -125,7 +125,7 @@ def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Track
     frames = tracks.num_frames
     latents = 1 + (frames - 1) // cfg.temporal_stride
     ids = assign_track_ids(cfg.track_head.max_tracks, seed, cfg.track_head.max_id)[:tracks.num_tracks]
-    path, vis = torch.from_numpy(tracks.path), torch.from_numpy(tracks.visible)
+    path, vis = torch.tensor(tracks.path), torch.tensor(tracks.visible)  # copies: read-only arrays
     app = teacher.track_head.appearance_of(image_latent[0], path, vis, cfg.height, cfg.width)
     track_latent = teacher.track_head.encode(path, vis, ids, cfg.height, cfg.width, starts_video=True, appearance=app)
     text = teacher.encode_text([caption])

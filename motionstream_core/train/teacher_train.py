@@ -24,7 +24,8 @@ import torch
 
 from .. import flow
 from ..checkpoints import load_model
-from .autoencoder import load_stage_codec_parts
+from ..decoders import load_autoencoder
+from .autoencoder import load_stage_codec_parts, run_codec_path
 from .common import ModelStageOptions, warmup_lr
 from .data import (
     CACHE,
@@ -63,6 +64,9 @@ class TeacherOptions(ModelStageOptions):
     clip_source: str = "synthetic"  # rendered data: "synthetic" shapes or "photo" layers cut from photos (data.CLIP_SOURCES)
     motions_per_scene: int = 1  # rendered photo data: clips sharing a first frame, told apart only by their tracks
     photo_dir: str = ""  # rendered photo data: a photo_folder whose photos and cut-outs join the bundled ones
+    # rendered photo data: the chance a clip's camera pans and zooms; None: the renderer's default
+    # (``PhotoClipConfig.camera_motion_prob``)
+    camera_motion_prob: float | None = None
     loss_weight: str = "auto"  # LOSS_WEIGHTS: "velocity", "output", or "auto" (output iff the model predicts clean)
 
 
@@ -100,7 +104,8 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     folder = Path(out) / CACHE
     build_latent_cache(folder, vae, stats, cfg, opts.frames, opts.tracks_per_clip, opts.cache_clips,
                        seed=opts.seed, source=opts.clip_source,
-                       motions_per_scene=opts.motions_per_scene, say=say, photo_dir=opts.photo_dir)
+                       motions_per_scene=opts.motions_per_scene, say=say, photo_dir=opts.photo_dir,
+                       camera_motion_prob=opts.camera_motion_prob)
     return load_latent_cache(folder)
 
 
@@ -147,6 +152,8 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
     if cfg.precondition and not opts.init:  # a fresh model learns relative to its data's channel std
         model.latent_std.copy_(channel_std(data.z, data.image if cfg.change_from_start else None))
         run.stage.say("latent channel std: " + " ".join(f"{v:.3f}" for v in model.latent_std.tolist()))
+    if cfg.slot_warp > 0 and not opts.init:  # the warped image slot is encoded with the run's own codec
+        model.slot_codec.load_codec(*load_autoencoder(run_codec_path(out)))
     model = run.prepare(model)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
     run.keep_model("model", model)
