@@ -117,7 +117,7 @@ class MotionStreamModel(nn.Module):
 
         The tracks (read by ``slot_warp`` models only): path [B, T, N, 2] px and visible [B, T, N] over exactly the
         pixel frames of these latent frames (``track_head.pixel_range``), as the track head takes them; ``anchors``
-        (xy [B, N, 2], seen [B, N]): where each track started (``track_warp.TrackAnchors``), by default its first
+        (xy [B, N, 2], seen [B, N]): where each track started (``track_head.TrackAnchors``), by default its first
         visible point in ``path`` (which must then start at frame 0).
         """
         if self.config.slot_warp > 0:

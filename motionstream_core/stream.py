@@ -48,8 +48,7 @@ from .kv_cache import CacheShape, RollingKVCache
 from .config import StreamConfig
 from .model import MotionStreamModel
 from .steering import ControlPlan, Steering
-from .track_head import AppearanceMemory, assign_track_ids, pixel_range
-from .track_warp import TrackAnchors
+from .track_head import AppearanceMemory, TrackAnchors, assign_track_ids, pixel_range
 from .tracks import Tracks
 
 
@@ -133,8 +132,8 @@ class _RunState:
     ids: Tensor | None  # the track IDs of the track slots (None: a model without track head)
     latent_hw: tuple[int, int]
     window: deque  # the clean-pass inputs of the chunks now in the rolling window, for a re-cache
-    appearance: AppearanceMemory | None = None  # per-slot track appearance (heads with appearance_channels)
-    anchors: TrackAnchors | None = None  # per-slot track starts (models whose image slot is warped: slot_warp)
+    anchors: TrackAnchors | None = None  # per-slot track starts (models with a track head)
+    appearance: AppearanceMemory | None = None  # per-slot track appearance at the anchors (appearance_channels)
 
 
 def denoising_sigmas(cfg: StreamConfig, steps: int | None = None) -> list[float]:
@@ -222,12 +221,12 @@ class StreamSession:
         self.cache_nbytes = cache.nbytes()
         gen = torch.Generator(device=dev).manual_seed(self.seed)
         ids = assign_track_ids(cfg.track_head.max_tracks, self.seed, cfg.track_head.max_id) if self.takes_tracks else None
+        anchors = TrackAnchors(len(ids), dev) if self.takes_tracks else None
         appearance = None
         if self.takes_tracks and cfg.track_head.appearance_channels:
-            appearance = AppearanceMemory(image_latent[0, :, 0], len(ids), self.height, self.width)
-        anchors = TrackAnchors(len(ids), dev) if self.takes_tracks and cfg.slot_warp > 0 else None
+            appearance = AppearanceMemory(image_latent[0, :, 0], len(ids), self.height, self.width, anchors)
         return _RunState(ctx, image_latent, cache, gen, ids, (h, w), deque(maxlen=cfg.stream.window_chunks),
-                         appearance, anchors)
+                         anchors, appearance)
 
     def _context(self, text: TextCondition | str) -> ContextKV:
         model = self.model
@@ -301,10 +300,10 @@ class StreamSession:
             if path.shape[1] > len(ids):
                 raise ValueError(f"{path.shape[1]} tracks exceed this model's limit of {len(ids)}")
             path, vis = torch.from_numpy(path), torch.from_numpy(vis)
+            anchors = tuple(a[None] for a in state.anchors.update(path, vis))  # [1, N, 2], [1, N]
             app = None if state.appearance is None else state.appearance.update(path, vis)
             track_latent = model.track_head.encode(path, vis, ids[:path.shape[1]], self.height, self.width,
                                                    starts_video=index == 0, appearance=app).to(dtype)
-            anchors = None if state.anchors is None else tuple(a[None] for a in state.anchors.update(path, vis))
             image_slot = model.image_slot(state.image_latent, C, first_latent, path[None], vis[None], anchors)
         # 2. denoising steps
         cache.begin_chunk(C)

@@ -76,28 +76,50 @@ def track_appearance(image_latent: Tensor, xy: Tensor, seen: Tensor, height: int
     return out[0, :, 0].T * seen.to(out.device, torch.float32)[:, None]
 
 
-class AppearanceMemory:
-    """A stream's per-slot track appearance: fixed the first time a slot is visible, so encoding chunk by chunk
-    gives what ``TrackHead.appearance_of`` gives for the whole video. image_latent [C, h, w]; ``slots`` at most."""
+class TrackAnchors:
+    """A stream's per-slot track anchors: each slot's first visible point, fixed the first time the slot is
+    visible, so that chunk by chunk a stream knows what ``first_visible`` over the whole video gives (where a live
+    drag that starts mid-stream started). Read by the track appearance (``AppearanceMemory``) and the warped image
+    slot (``ModelConfig.slot_warp``); updating twice with the same frames changes nothing. ``slots`` at most."""
 
-    def __init__(self, image_latent: Tensor, slots: int, height: int, width: int):
-        self.image = image_latent.float()
-        self.height, self.width = height, width
-        self.values = torch.zeros(slots, image_latent.shape[0], device=image_latent.device)
-        self.seen = torch.zeros(slots, dtype=torch.bool, device=image_latent.device)
+    def __init__(self, slots: int, device=None):
+        self.xy = torch.zeros(slots, 2, device=device)
+        self.seen = torch.zeros(slots, dtype=torch.bool, device=device)
 
-    def update(self, path: Tensor, visible: Tensor) -> Tensor:
-        """The next pixel frames' tracks, path [T, N, 2] px, visible [T, N] -> appearance [N, C] of slots 0..N-1."""
+    def update(self, path: Tensor, visible: Tensor) -> tuple[Tensor, Tensor]:
+        """The next pixel frames' tracks, path [T, N, 2] px, visible [T, N] -> (anchor [N, 2], seen [N])."""
         N = path.shape[1]
         visible = visible.to(self.seen.device)
         new = ~self.seen[:N] & visible.any(0)
         if bool(new.any()):
             xy, _ = first_visible(path.to(self.seen.device, torch.float32)[:, new], visible[:, new])
+            self.xy[new.nonzero().flatten()] = xy
+            self.seen[:N] |= new
+        return self.xy[:N], self.seen[:N]
+
+
+class AppearanceMemory:
+    """A stream's per-slot track appearance: the start image's latent at each slot's anchor (``TrackAnchors``, by
+    default its own; a stream shares one with its warped slot), so encoding chunk by chunk gives what
+    ``TrackHead.appearance_of`` gives for the whole video. image_latent [C, h, w]; ``slots`` at most."""
+
+    def __init__(self, image_latent: Tensor, slots: int, height: int, width: int, anchors: TrackAnchors | None = None):
+        self.image = image_latent.float()
+        self.height, self.width = height, width
+        self.anchors = TrackAnchors(slots, image_latent.device) if anchors is None else anchors
+        self.values = torch.zeros(slots, image_latent.shape[0], device=image_latent.device)
+        self.filled = torch.zeros(slots, dtype=torch.bool, device=image_latent.device)
+
+    def update(self, path: Tensor, visible: Tensor) -> Tensor:
+        """The next pixel frames' tracks, path [T, N, 2] px, visible [T, N] -> appearance [N, C] of slots 0..N-1."""
+        xy, seen = self.anchors.update(path, visible)
+        new = seen & ~self.filled[:len(seen)]
+        if bool(new.any()):
             idx = new.nonzero().flatten()
-            self.values[idx] = track_appearance(self.image, xy, torch.ones(len(idx), dtype=torch.bool),
+            self.values[idx] = track_appearance(self.image, xy[idx], torch.ones(len(idx), dtype=torch.bool),
                                                 self.height, self.width)
-            self.seen[idx] = True
-        return self.values[:N]
+            self.filled[idx] = True
+        return self.values[:len(seen)]
 
 
 def rasterize_tracks(path: Tensor, visible: Tensor, embeddings: Tensor, height: int, width: int,

@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .track_head import first_visible
 
 # the still anchor's weight: the Gaussian weight of a track two radii away (exp(-2^2 / 2))
 STILL_WEIGHT = float(np.exp(-2.0))
@@ -70,23 +69,3 @@ def warp_image(image: np.ndarray, path: np.ndarray, visible: np.ndarray, radius:
     if np.issubdtype(image.dtype, np.integer):
         out = np.clip(np.rint(out), np.iinfo(image.dtype).min, np.iinfo(image.dtype).max)
     return out.astype(image.dtype)
-
-
-class TrackAnchors:
-    """A stream's per-slot track anchors (first visible point), fixed the first time a slot is visible, so that
-    warping chunk by chunk gives what ``first_visible`` over the whole video gives. ``slots`` at most."""
-
-    def __init__(self, slots: int, device=None):
-        self.xy = torch.zeros(slots, 2, device=device)
-        self.seen = torch.zeros(slots, dtype=torch.bool, device=device)
-
-    def update(self, path: Tensor, visible: Tensor) -> tuple[Tensor, Tensor]:
-        """The next pixel frames' tracks, path [T, N, 2] px, visible [T, N] -> (anchor [N, 2], seen [N])."""
-        N = path.shape[1]
-        visible = visible.to(self.seen.device)
-        new = ~self.seen[:N] & visible.any(0)
-        if bool(new.any()):
-            xy, _ = first_visible(path.to(self.seen.device, torch.float32)[:, new], visible[:, new])
-            self.xy[new.nonzero().flatten()] = xy
-            self.seen[:N] |= new
-        return self.xy[:N], self.seen[:N]

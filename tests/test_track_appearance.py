@@ -15,8 +15,8 @@ from motionstream_core.decoders import TinyVAE, TinyVAECodec
 from motionstream_core.model import MotionStreamModel
 from motionstream_core.steering import LivePoint, Steering
 from motionstream_core.stream import MotionStream
-from motionstream_core.track_head import (AppearanceMemory, TrackHead, assign_track_ids, first_visible, pixel_range,
-                                          track_appearance)
+from motionstream_core.track_head import (AppearanceMemory, TrackAnchors, TrackHead, assign_track_ids, first_visible,
+                                          pixel_range, track_appearance)
 
 
 def test_appearance_at_a_cell_centre_is_that_cells_latent_and_bilinear_between():
@@ -62,14 +62,21 @@ def test_chunkwise_appearance_equals_the_whole_video():
     torch.testing.assert_close(whole_app[2], track_appearance(lat[:, 0], path[12, 2][None], torch.tensor([True]),
                                                               32, 32)[0])
     memory = AppearanceMemory(lat[:, 0], 16, 32, 32)
+    anchors = TrackAnchors(16)  # the stream's: shared with its warped slot, updated before the appearance reads it
+    shared = AppearanceMemory(lat[:, 0], 16, 32, 32, anchors)
     with torch.no_grad():
         whole = head.encode(path, vis, ids, 32, 32, starts_video=True, appearance=whole_app)
         parts = []
         for first in (0, 3, 6):
             a, b = pixel_range(first, 3)
-            app = memory.update(path[a:b], vis[a:b])
+            anchors.update(path[a:b], vis[a:b])
+            torch.testing.assert_close(shared.update(path[a:b], vis[a:b]), memory.update(path[a:b], vis[a:b]),
+                                       rtol=0, atol=0)
+            app = memory.values[:N]
             parts.append(head.encode(path[a:b], vis[a:b], ids, 32, 32, starts_video=first == 0, appearance=app))
     torch.testing.assert_close(memory.values[:N], whole_app, rtol=0, atol=0)
+    torch.testing.assert_close(anchors.xy[:3], first_visible(path, vis)[0][:3], rtol=0, atol=0)  # 3: never seen
+    assert anchors.seen[:N].tolist() == [True, True, True, False]
     torch.testing.assert_close(torch.cat(parts, dim=2), whole, rtol=0, atol=0)
 
 
