@@ -25,7 +25,7 @@ from torch import Tensor
 from ..config import ModelConfig
 from ..decoders import LatentStats, TinyVAE
 from ..model import MotionStreamModel
-from ..track_head import pack_time, rasterize_tracks
+from ..track_head import assign_track_ids, pack_time, rasterize_tracks
 from ..synthetic import SyntheticClipConfig, make_clip
 
 
@@ -358,6 +358,20 @@ def encode_conditioning(model: MotionStreamModel, path: Tensor, visible: Tensor,
     slots), each [B, C, F, h, w] for whole clips from frame 0: what the DiT is conditioned on."""
     tracks = encode_tracks(model, path, visible, ids, image)
     return tracks, model.image_slot(image, tracks.shape[2], 0, path, visible).to(tracks.dtype)
+
+
+@torch.no_grad()
+def request_conditioning(model: MotionStreamModel, codec, image: np.ndarray, path: Tensor, visible: Tensor,
+                         seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """One request on one image, as the evaluations pose it: ``image`` uint8 [H, W, 3] at the model's size, tracks
+    path [T, N, 2] px and visible [T, N] from frame 0, track IDs drawn from ``seed`` as a stream draws them ->
+    (start-image latent [1, C, 1, h, w], track latent and image slot [1, C, F, h, w]) on the model's device."""
+    cfg = model.config
+    img = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255).to(model.device)
+    start = codec.encode_image(img).to(model.device)
+    ids = assign_track_ids(cfg.track_head.max_tracks, seed, cfg.track_head.max_id)[:path.shape[1]]
+    tracks, slot = encode_conditioning(model, path[None], visible[None], ids[None], start)
+    return start, tracks, slot
 
 
 @dataclass

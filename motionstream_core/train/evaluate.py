@@ -32,9 +32,9 @@ import torch
 from ..motion.transfer import track_points
 from ..stream import MotionStream
 from ..teacher import Guidance, teacher_sample
-from ..track_head import assign_track_ids
 from ..tracks import Tracks
 from .autoencoder import run_codec_path
+from .data import request_conditioning
 from ..synthetic import SyntheticClipConfig, heldout_clips
 
 @dataclass
@@ -119,25 +119,15 @@ def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Track
     """The teacher's clip from ``image`` and ``tracks``, decoded, float [T, H, W, 3]; ``guidance``: default the
     teacher config's."""
     cfg = teacher.config
-    dev = teacher.device
-    img = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(dev)
-    image_latent = codec.encode_image(img).to(dev)
-    frames = tracks.num_frames
-    latents = 1 + (frames - 1) // cfg.temporal_stride
-    ids = assign_track_ids(cfg.track_head.max_tracks, seed, cfg.track_head.max_id)[:tracks.num_tracks]
     path, vis = torch.tensor(tracks.path), torch.tensor(tracks.visible)  # copies: read-only arrays
-    app = teacher.track_head.appearance_of(image_latent[0], path, vis, cfg.height, cfg.width)
-    track_latent = teacher.track_head.encode(path, vis, ids, cfg.height, cfg.width, starts_video=True, appearance=app)
-    text = teacher.encode_text([caption])
-    null = teacher.encode_text([""])
+    _, track_latent, slot = request_conditioning(teacher, codec, image, path, vis, seed)
+    text, null = teacher.encode_text([caption]), teacher.encode_text([""])
     gen = torch.Generator().manual_seed(seed)
-    s = cfg.spatial_stride
-    noise = torch.randn((1, cfg.latent_channels, latents, cfg.height // s, cfg.width // s), generator=gen).to(dev)
-    slot = teacher.image_slot(image_latent, latents, 0, path[None], vis[None])
+    noise = torch.randn(tuple(slot.shape), generator=gen).to(teacher.device)
     x0 = teacher_sample(teacher, noise, track_latent, slot, text, null, steps, cfg.teacher.shift,
                         guidance or Guidance.from_config(cfg.teacher))
     codec.reset()
-    return codec.decode_chunk(x0)[0][:frames]
+    return codec.decode_chunk(x0)[0][:tracks.num_frames]
 
 
 @torch.no_grad()

@@ -22,10 +22,9 @@ import numpy as np
 import torch
 
 from ..decoders import load_codec
-from ..track_head import assign_track_ids
 from .autoencoder import run_codec_path
 from .common import set_threads
-from .data import clip_renderer, latent_cache_meta, photo_folder_fingerprint
+from .data import clip_renderer, latent_cache_meta, photo_folder_fingerprint, request_conditioning
 from .evaluate import requested_tracks, retracked, teacher_video, to_uint8
 from .gain import HELD_OUT_SEED
 from .photo_eval import drag_request, eval_images, fit_photo
@@ -60,18 +59,12 @@ def still_errors(teacher, codec, image: np.ndarray, frames: int, sigmas=STILL_SI
     """{sigma: (RMS x0 error of latent frame 0, of all latent frames)} for the still video of ``image`` (uint8
     [H, W, 3] at the model's size), conditioned on the pins of ``photo_eval.drag_request`` and the empty prompt."""
     cfg = teacher.config
-    img = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255)
-    start = codec.encode_image(img).to(teacher.device)
     latents = 1 + (frames - 1) // cfg.temporal_stride
     scale = min(1.0, min(image.shape[:2]) / 128)  # the eval's request at 128 px, shrunk on small test models
     pins = drag_request(image, frames, cfg.stream.fps, seed=seed, length=24 * scale, pin_clearance=32 * scale).pins
     path, vis = torch.from_numpy(pins.path.copy()), torch.from_numpy(pins.visible.copy())
-    ids = assign_track_ids(cfg.track_head.max_tracks, seed, cfg.track_head.max_id)[:pins.num_tracks]
-    appearance = teacher.track_head.appearance_of(start[0], path, vis, cfg.height, cfg.width)
-    track_latent = teacher.track_head.encode(path, vis, ids, cfg.height, cfg.width, starts_video=True,
-                                             appearance=appearance)
-    z = start.expand(-1, -1, latents, -1, -1)
-    slot, text = teacher.image_slot(start, latents, 0, path[None], vis[None]), teacher.encode_text([""])
+    start, track_latent, slot = request_conditioning(teacher, codec, image, path, vis, seed)
+    z, text = start.expand(-1, -1, latents, -1, -1), teacher.encode_text([""])
     out = {}
     for sigma in sigmas:
         noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed + 1)).to(z)
