@@ -226,11 +226,15 @@ def test_held_out_gain_reads_the_teacher_with_and_without_tracks(pipeline):
 
 def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_video(pipeline, tmp_path, capsys):
     """`python -m motionstream_core.train.selfcheck`: per held-out clip, the teacher's, the still video's and the
-    clip's own re-tracked EPE (the clip follows its own tracks better than the still video), their ratio, the
-    contact sheet (clip row over teacher row), and the still video's x0 errors per sigma."""
+    clip's own re-tracked EPE (the clip follows its own tracks better than the still video), their ratio, the PSNR
+    of the teacher's and the still video against the clip, the contact sheet (clip row over teacher row), and the
+    still video's x0 errors per sigma."""
     import cv2
+    import numpy as np
 
     from motionstream_core.train import selfcheck
+    from motionstream_core.train.data import clip_renderer
+    from motionstream_core.train.gain import HELD_OUT_SEED
 
     sheet = tmp_path / "s.png"
     assert selfcheck.main(["--out", pipeline["out"], "--clips", "2", "--tracks", "4", "--steps", "2", "--frames", "9",
@@ -241,6 +245,13 @@ def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_v
     assert sum(s["clip"]) < sum(s["still"])
     assert s["ratio"] == pytest.approx(sum(s["teacher"]) / sum(s["still"]), abs=2e-3)
     cfg = run_config(pipeline["out"], None)
+    assert r["camera_motion_prob"] is None and len(s["psnr"]["teacher"]) == 2
+    for k in range(2):  # the still video's PSNR against the clip, computed here from the rendered clip
+        clip = clip_renderer("synthetic", cfg, 9, 64)(HELD_OUT_SEED + k).frames.astype(np.float64)
+        want = 10 * np.log10(255 ** 2 / np.mean((clip[1:] - clip[:1]) ** 2))
+        assert s["psnr"]["still"][k] == pytest.approx(want, abs=0.006)
+    one_level = np.full((3, 4, 4, 3), 10, np.uint8)
+    assert selfcheck.psnr(one_level + 1, one_level) == pytest.approx(20 * np.log10(255), abs=1e-9)
     img = cv2.imread(str(sheet))
     assert img.shape == (2 * 2 * cfg.height, 3 * cfg.width, 3)  # 2 clips x (clip, teacher); frames 0, 4, 8
     assert set(r["still_errors"]) == {str(s) for s in selfcheck.STILL_SIGMAS}

@@ -34,9 +34,12 @@ STILL_SIGMAS = (0.95, 0.5, 0.15, 0.05, 0.02)
 
 
 def own_kind_samples(teacher, codec, render, clips: int = 4, tracks: int = 24, steps: int = 24) -> dict:
-    """{"teacher": [EPE per clip], "still": [...], "clip": [...], "ratio": mean teacher / mean still, "frames":
-    [(clip uint8 [T, H, W, 3], teacher uint8 [T, H, W, 3]) per clip]} for clips ``render(HELD_OUT_SEED + k)``."""
-    res = {"teacher": [], "still": [], "clip": [], "frames": []}
+    """{"teacher": [EPE per clip], "still": [...], "clip": [...], "ratio": mean teacher / mean still, "psnr":
+    {"teacher": [dB per clip], "still": [...]}, "frames": [(clip uint8 [T, H, W, 3], teacher uint8 [T, H, W, 3]) per
+    clip]} for clips ``render(HELD_OUT_SEED + k)``. The PSNR against the clip itself (frames after 0) says what EPE at
+    the requested points cannot: whether the rest of the motion -- a layer's whole extent, what it uncovers -- is
+    drawn as it happened (a warp along the tracks moves the tracked points exactly and stretches the rest)."""
+    res = {"teacher": [], "still": [], "clip": [], "psnr": {"teacher": [], "still": []}, "frames": []}
     for k in range(clips):
         clip = render(HELD_OUT_SEED + k)
         request = requested_tracks(clip, tracks)
@@ -44,9 +47,17 @@ def own_kind_samples(teacher, codec, render, clips: int = 4, tracks: int = 24, s
         still = np.repeat(clip.frames[:1], len(clip.frames), axis=0)
         for name, frames in (("teacher", video), ("still", still), ("clip", clip.frames)):
             res[name].append(round(retracked(frames, request.path, request.visible).epe, 3))
+        for name, frames in (("teacher", video), ("still", still)):
+            res["psnr"][name].append(round(psnr(frames[1:], clip.frames[1:]), 2))
         res["frames"].append((clip.frames, video))
     res["ratio"] = round(float(np.mean(res["teacher"]) / max(np.mean(res["still"]), 1e-6)), 3)
     return res
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of uint8 videos ``a`` against ``b`` (the same shape)."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
 
 
 def sheet(pairs: list[tuple[np.ndarray, np.ndarray]], every: int = 4) -> np.ndarray:
@@ -87,8 +98,9 @@ def selfcheck(out: str, clips: int = 4, tracks: int = 24, steps: int = 24, photo
                          f"{trained_on or 'none: bundled photos only'}): give the folder it trained on, or none")
     teacher, codec = load_teacher(out), load_codec(run_codec_path(out))
     cfg = teacher.config
-    render = clip_renderer(source, cfg, frames, 64, photo_dir=photo_dir)
-    res = {"run": out, "source": source, "photo_dir": photo_dir,
+    camera = meta.get("camera_motion_prob")  # the cache's camera setting: the held-out clips are of the same kind
+    render = clip_renderer(source, cfg, frames, 64, photo_dir=photo_dir, camera_motion_prob=camera)
+    res = {"run": out, "source": source, "photo_dir": photo_dir, "camera_motion_prob": camera,
            "samples": own_kind_samples(teacher, codec, render, clips, tracks, steps)}
     per_photo = [still_errors(teacher, codec, fit_photo(image, cfg.height, cfg.width), frames)
                  for image in eval_images(photos).values()]
