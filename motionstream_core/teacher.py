@@ -48,16 +48,26 @@ def guided_velocity(model: MotionStreamModel, x: Tensor, t: Tensor, track_latent
 @torch.no_grad()
 def teacher_sample(model: MotionStreamModel, noise: Tensor, track_latent: Tensor, image_slot: Tensor, text: Tensor,
                    null_text: Tensor, steps: int, shift: float, guidance: Guidance | None = None,
-                   clip_fea: Tensor | None = None, return_trajectory: bool = False):
+                   clip_fea: Tensor | None = None, return_trajectory: bool = False, start_sigma: float = 1.0):
     """Euler-sample a whole clip from ``noise`` [B, 16, F, h, w].
 
-    Returns x0, or (x0, trajectory) where trajectory is [steps + 1] latents at ``sampling_sigmas``
+    Returns x0, or (x0, trajectory) where trajectory is the latents at ``sampling_sigmas``
     (the ODE pairs for the student's regression warm start).
+
+    ``start_sigma`` < 1 refines instead (SDEdit): the image slot -- for a ``change_from_start`` model, the video with
+    no change (``slot_warp``: the warp) -- noised to ``start_sigma``, then the sampling sigmas below it.
     """
     sigmas = flow.sampling_sigmas(steps, shift)
     x = noise
+    if start_sigma < 1:
+        if not model.config.change_from_start:
+            raise ValueError(f"start_sigma {start_sigma} refines the image slot, which only a change_from_start "
+                             f"model's slot is (a whole video); model {model.config.name!r} is not one")
+        assert 0 < start_sigma, f"start_sigma must be in (0, 1], got {start_sigma}"
+        sigmas = torch.cat([sigmas.new_tensor([start_sigma]), sigmas[sigmas < start_sigma]])
+        x = flow.add_noise(image_slot.float(), noise.float(), start_sigma).to(noise.dtype)
     trajectory = [x]
-    for k in range(steps):
+    for k in range(len(sigmas) - 1):
         t = flow.to_timestep(sigmas[k]).to(x.device).expand(x.shape[0])
         if guidance is None:
             v = model.velocity(x, t, track_latent, image_slot, text, clip_fea)

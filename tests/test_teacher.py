@@ -47,3 +47,41 @@ def test_teacher_sample_trajectory_is_an_euler_ode():
         v = guided_velocity(model, traj[1], torch.tensor([float(sig[1]) * 1000]), track, image, text, null, Guidance())
     torch.testing.assert_close(traj[2], traj[1] + (float(sig[2]) - float(sig[1])) * v, rtol=1e-5, atol=1e-5)
     assert abs(float(sig[0]) - 1) < 1e-12 and float(sig[-1]) == 0.0
+
+
+def test_refining_starts_from_the_slot_noised_to_start_sigma_and_takes_the_sigmas_below():
+    """``start_sigma`` < 1 (``motionstream eval --start-sigma``): the trajectory starts at (1 - s) slot + s noise and
+    steps through the sampling sigmas below s; a silent change model returns its slot from any start; a model whose
+    slot is not a whole video is refused by name."""
+    import pytest
+
+    from motionstream_core.train.common import build_model, model_config
+
+    model = build_model(model_config("tiny-clean"), 0).eval()
+    with torch.no_grad():
+        for p in model.dit.head.parameters():
+            p.copy_(torch.randn_like(p) * 0.1)
+        model.latent_std.copy_(torch.linspace(0.2, 1.0, 16))
+    g = torch.Generator().manual_seed(3)
+    noise, track, image = (torch.randn(1, 16, 3, 8, 8, generator=g) for _ in range(3))
+    slot = image[:, :, :1].expand(-1, -1, 3, -1, -1).contiguous()
+    text = torch.randn(1, 5, model.config.dit.text_dim, generator=g)
+    sig = flow.sampling_sigmas(8, 6.0)
+    s0 = 0.5
+    below = sig[sig < s0]
+    with torch.no_grad():
+        x0, traj = teacher_sample(model, noise, track, slot, text, text, 8, 6.0, return_trajectory=True, start_sigma=s0)
+        torch.testing.assert_close(traj[0], 0.5 * slot + 0.5 * noise, rtol=0, atol=1e-6)
+        assert traj.shape[0] == len(below) + 1 and torch.equal(traj[-1], x0)
+        v = model.velocity(traj[0], torch.tensor([s0 * 1000]), track, slot, text)
+        torch.testing.assert_close(traj[1], traj[0] + (float(below[0]) - s0) * v, rtol=1e-5, atol=1e-5)
+        assert torch.equal(teacher_sample(model, noise, track, slot, text, text, 8, 6.0, start_sigma=1.0),
+                           teacher_sample(model, noise, track, slot, text, text, 8, 6.0))
+        model.dit.head.head.weight.zero_()  # silent: F = 0, x0 = the slot at every step
+        model.dit.head.head.bias.zero_()
+        torch.testing.assert_close(teacher_sample(model, noise, track, slot, text, text, 8, 6.0, start_sigma=0.3),
+                                   slot, rtol=0, atol=1e-5)
+    plain = build_model(model_config("tiny-photo"), 0).eval()
+    with pytest.raises(ValueError, match="start_sigma 0.5 refines the image slot, which only a change_from_start "
+                                         "model's slot is \\(a whole video\\); model 'tiny-photo' is not one"):
+        teacher_sample(plain, noise, track, slot, text, text, 8, 6.0, start_sigma=0.5)

@@ -94,7 +94,8 @@ def _run_eval(args) -> int:
     set_threads(args.threads)
     opts = EvalOptions(clips=args.clips, frames=args.frames, tracks=args.tracks, teacher_steps=args.teacher_steps,
                        seed=args.seed, device=args.device, student=args.student, teacher=not args.no_teacher,
-                       drag_points=args.drag_points, pins=args.pins, motion_guidance=args.motion_guidance)
+                       drag_points=args.drag_points, pins=args.pins, motion_guidance=args.motion_guidance,
+                       start_sigma=args.start_sigma)
     if args.photos:
         from .photo_eval import run_photo_eval
 
@@ -165,6 +166,9 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--motion-guidance", dest="motion_guidance", type=float, default=None,
                    help="the teacher's motion guidance (default: its config's; 0 for slot_warp models, whose "
                         "motion-free branch keeps the warped image)")
+    p.add_argument("--start-sigma", dest="start_sigma", type=float, default=1.0,
+                   help="< 1: the teacher refines its image slot noised to this sigma instead of sampling from noise "
+                        "(change_from_start models; for slot_warp ones, the warp)")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.add_argument("--sheets", default=None, metavar="FOLDER",
                    help="real-photo mode: also write one PNG per photo (a row per video, every 4th frame, the "

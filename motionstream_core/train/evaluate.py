@@ -52,6 +52,7 @@ class EvalOptions:
     drag_points: int = 5  # real-photo mode: points of the dragged object (photo_eval.drag_request)
     pins: int = 6  # real-photo mode: static pins on the background
     motion_guidance: float | None = None  # the teacher's motion guidance; None: its config's (``TeacherConfig``)
+    start_sigma: float = 1.0  # < 1: the teacher refines its slot noised to this sigma (``teacher_sample``)
 
     def guidance(self, teacher) -> Guidance:
         """The teacher's guidance for these options: its config's, with ``motion_guidance`` when set."""
@@ -115,9 +116,9 @@ def load_student(out: str, which: str | None, device):
 
 @torch.no_grad()
 def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Tracks, seed: int, steps: int,
-                  guidance: Guidance | None = None) -> torch.Tensor:
+                  guidance: Guidance | None = None, start_sigma: float = 1.0) -> torch.Tensor:
     """The teacher's clip from ``image`` and ``tracks``, decoded, float [T, H, W, 3]; ``guidance``: default the
-    teacher config's."""
+    teacher config's; ``start_sigma`` < 1: refined from its image slot (``teacher_sample``)."""
     cfg = teacher.config
     path, vis = torch.tensor(tracks.path), torch.tensor(tracks.visible)  # copies: read-only arrays
     _, track_latent, slot = request_conditioning(teacher, codec, image, path, vis, seed)
@@ -125,7 +126,7 @@ def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Track
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(tuple(slot.shape), generator=gen).to(teacher.device)
     x0 = teacher_sample(teacher, noise, track_latent, slot, text, null, steps, cfg.teacher.shift,
-                        guidance or Guidance.from_config(cfg.teacher))
+                        guidance or Guidance.from_config(cfg.teacher), start_sigma=start_sigma)
     codec.reset()
     return codec.decode_chunk(x0)[0][:tracks.num_frames]
 
@@ -178,7 +179,7 @@ def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=prin
             videos["student"] = to_uint8(video)
         if teacher is not None:
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, clip.caption, tracks, seed,
-                                                       opts.teacher_steps, opts.guidance(teacher)))
+                                                       opts.teacher_steps, opts.guidance(teacher), opts.start_sigma))
         row = {"clip": i, "caption": clip.caption}
         for name, v in videos.items():
             r = retracked(v, tracks.path, tracks.visible)

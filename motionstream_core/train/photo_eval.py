@@ -224,7 +224,7 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
                 image, "", tracks, num_frames=opts.frames, seed=seed)]))
         if teacher is not None:
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, "", tracks, seed, opts.teacher_steps,
-                                                       opts.guidance(teacher)))
+                                                       opts.guidance(teacher), opts.start_sigma))
         row = {"photo": name}
         for k, v in videos.items():
             row[k] = {m: round(x, 3) for m, x in score_video(v, req, image).items()}

@@ -33,7 +33,8 @@ from .teacher_train import load_teacher
 STILL_SIGMAS = (0.95, 0.5, 0.15, 0.05, 0.02)
 
 
-def own_kind_samples(teacher, codec, render, clips: int = 4, tracks: int = 24, steps: int = 24) -> dict:
+def own_kind_samples(teacher, codec, render, clips: int = 4, tracks: int = 24, steps: int = 24,
+                     start_sigma: float = 1.0) -> dict:
     """{"teacher": [EPE per clip], "still": [...], "clip": [...], "ratio": mean teacher / mean still, "psnr":
     {"teacher": [dB per clip], "still": [...]}, "frames": [(clip uint8 [T, H, W, 3], teacher uint8 [T, H, W, 3]) per
     clip]} for clips ``render(HELD_OUT_SEED + k)``. The PSNR against the clip itself (frames after 0) says what EPE at
@@ -43,7 +44,7 @@ def own_kind_samples(teacher, codec, render, clips: int = 4, tracks: int = 24, s
     for k in range(clips):
         clip = render(HELD_OUT_SEED + k)
         request = requested_tracks(clip, tracks)
-        video = to_uint8(teacher_video(teacher, codec, clip.frames[0], "", request, k, steps))
+        video = to_uint8(teacher_video(teacher, codec, clip.frames[0], "", request, k, steps, start_sigma=start_sigma))
         still = np.repeat(clip.frames[:1], len(clip.frames), axis=0)
         for name, frames in (("teacher", video), ("still", still), ("clip", clip.frames)):
             res[name].append(round(retracked(frames, request.path, request.visible).epe, 3))
@@ -87,7 +88,7 @@ def still_errors(teacher, codec, image: np.ndarray, frames: int, sigmas=STILL_SI
 
 
 def selfcheck(out: str, clips: int = 4, tracks: int = 24, steps: int = 24, photo_dir: str = "",
-              photos: str = "builtin", frames: int = 33) -> dict:
+              photos: str = "builtin", frames: int = 33, start_sigma: float = 1.0) -> dict:
     """Both read-outs for the run ``out`` (its teacher's EMA weights and codec); still errors averaged over the
     photos of ``photos`` ("builtin" or a folder, as ``motionstream eval --photos``). The sample frames are under
     "frames" (drop them before printing)."""
@@ -101,7 +102,8 @@ def selfcheck(out: str, clips: int = 4, tracks: int = 24, steps: int = 24, photo
     camera = meta.get("camera_motion_prob")  # the cache's camera setting: the held-out clips are of the same kind
     render = clip_renderer(source, cfg, frames, 64, photo_dir=photo_dir, camera_motion_prob=camera)
     res = {"run": out, "source": source, "photo_dir": photo_dir, "camera_motion_prob": camera,
-           "samples": own_kind_samples(teacher, codec, render, clips, tracks, steps)}
+           "start_sigma": start_sigma, "samples": own_kind_samples(teacher, codec, render, clips, tracks, steps,
+                                                                   start_sigma)}
     per_photo = [still_errors(teacher, codec, fit_photo(image, cfg.height, cfg.width), frames)
                  for image in eval_images(photos).values()]
     res["still_errors"] = {s: tuple(round(float(np.mean([p[s][i] for p in per_photo])), 4) for i in (0, 1))
@@ -121,10 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                                                    "clips of the bundled photos)")
     p.add_argument("--photos", default="builtin", help="photos for the still errors: builtin or a folder")
     p.add_argument("--sheet", default=None, help="write the samples' contact sheet (PNG) here")
+    p.add_argument("--start-sigma", dest="start_sigma", type=float, default=1.0,
+                   help="< 1: the teacher refines its image slot noised to this sigma (teacher_sample)")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     set_threads(args.threads)
-    res = selfcheck(args.out, args.clips, args.tracks, args.steps, args.photo_dir, args.photos, args.frames)
+    res = selfcheck(args.out, args.clips, args.tracks, args.steps, args.photo_dir, args.photos, args.frames,
+                    args.start_sigma)
     pairs = res["samples"].pop("frames")
     if args.sheet:
         import cv2
