@@ -302,3 +302,15 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
         assert student.config.predict_clean == cfg.predict_clean and student.config.slot_warp == cfg.slot_warp
         if codec is not None:
             assert torch.equal(student.slot_codec.basis, codec[0].basis), stage
+
+
+def test_a_refiner_teacher_trains_only_up_to_max_sigma():
+    """``TeacherOptions.max_sigma`` (``--set max_sigma=0.45``): the recipe's sigmas, uniform and shift-warped,
+    scaled down to the refiner's range, from the same generators."""
+    gens = lambda: [seeded(5, i) for i in range(8)]  # noqa: E731
+    full = teacher_train.sample_sigma(list(range(8)), 6.0, gens())
+    low = teacher_train.sample_sigma(list(range(8)), 6.0, gens(), max_sigma=0.45)
+    torch.testing.assert_close(low, (full * 0.45).clamp(min=1e-3), rtol=0, atol=1e-7)
+    assert float(low.max()) <= 0.45 and float(full.max()) > 0.45
+    with pytest.raises(AssertionError, match=r"max_sigma must be in \(0, 1\], got 0"):
+        teacher_train.sample_sigma([0], 6.0, [seeded(1, 0)], max_sigma=0)

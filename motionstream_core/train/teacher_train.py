@@ -68,6 +68,9 @@ class TeacherOptions(ModelStageOptions):
     # (``PhotoClipConfig.camera_motion_prob``)
     camera_motion_prob: float | None = None
     loss_weight: str = "auto"  # LOSS_WEIGHTS: "velocity", "output", or "auto" (output iff the model predicts clean)
+    # < 1: train only at noise levels up to this sigma (the recipe's sigmas scaled down): a refiner, for a teacher that
+    # samples from its slot noised to a start sigma (``teacher_sample(start_sigma)``, ``--start-sigma``)
+    max_sigma: float = 1.0
 
 
 PRESETS = {"demo": TeacherOptions(),
@@ -91,12 +94,14 @@ def velocity_loss(model, v: torch.Tensor, target: torch.Tensor, t: torch.Tensor,
     return err.mean()
 
 
-def sample_sigma(slots: list[int], shift: float, gens: list[torch.Generator]) -> torch.Tensor:
-    """One sigma per sample: uniform at even slots of the global batch, warped by ``shift`` at odd ones."""
+def sample_sigma(slots: list[int], shift: float, gens: list[torch.Generator], max_sigma: float = 1.0) -> torch.Tensor:
+    """One sigma per sample: uniform at even slots of the global batch, warped by ``shift`` at odd ones, scaled by
+    ``max_sigma``."""
+    assert 0 < max_sigma <= 1, f"max_sigma must be in (0, 1], got {max_sigma}"
     u = torch.stack([torch.rand((), generator=g) for g in gens])
     warped = flow.shift_sigma(u, shift).float()
     pick = torch.tensor([s % 2 == 1 for s in slots])
-    return torch.where(pick, warped, u).clamp(1e-3, 1.0)
+    return (torch.where(pick, warped, u) * max_sigma).clamp(1e-3, 1.0)
 
 
 def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
@@ -110,11 +115,12 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
 
 
 def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | None = None,
-                       weight: str = "auto") -> torch.Tensor:
+                       weight: str = "auto", max_sigma: float = 1.0) -> torch.Tensor:
     """Rectified-flow loss of ``model`` (bidirectional) on one ``data.Batch`` (mean over its samples);
-    ``sigma`` [B] replaces the recipe's noise levels (``sample_sigma``); ``weight``: ``velocity_loss``'s."""
+    ``sigma`` [B] replaces the recipe's noise levels (``sample_sigma``, up to ``max_sigma``); ``weight``:
+    ``velocity_loss``'s."""
     z = batch.z
-    sigma = (sample_sigma(batch.slots, shift, batch.gens) if sigma is None else sigma).to(z.device)
+    sigma = (sample_sigma(batch.slots, shift, batch.gens, max_sigma) if sigma is None else sigma).to(z.device)
     noise = randn(tuple(z.shape), batch.gens).to(z.device, z.dtype)
     x_t = flow.add_noise(z, noise, sigma)
     tracks, image_slot = encode_conditioning(model, batch.path, batch.visible, batch.ids, batch.image)
@@ -174,7 +180,8 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
         batch = make_batch(data, run.batch(len(data)), sampling, device, opts.text_drop)
         warmup_lr(opt, opts.lr, i, opts.warmup)
         with run.autocast():
-            loss = run.call(model, flow_matching_loss, model, batch, cfg.teacher.shift, None, opts.loss_weight)
+            loss = run.call(model, flow_matching_loss, model, batch, cfg.teacher.shift, None, opts.loss_weight,
+                            opts.max_sigma)
         grad = run.optimize(loss, opt, model, 1.0)
         if ema is not None:
             ema.update(model, i + 1)
