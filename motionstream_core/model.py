@@ -136,6 +136,9 @@ class MotionStreamModel(nn.Module):
         if path is None or visible is None:
             raise ValueError(f"model {cfg.name!r} warps its image slot along the tracks (slot_warp): give image_slot "
                              "the tracks' path and visible")
+        if not self.slot_codec.fitted:
+            raise ValueError(f"model {cfg.name!r} warps its image slot in pixels but holds no codec to do it with: "
+                             "copy the run's codec in with model.slot_codec.load_codec (the teacher stage does)")
         if anchors is None:
             assert first_frame == 0, "without anchors the tracks must start at frame 0 (their first points anchor them)"
             anchors = tuple(torch.stack(a) for a in zip(*(first_visible(p, v) for p, v in zip(path, visible))))

@@ -136,7 +136,7 @@ class SlotCodec(nn.Module):
         self.config = config
         d, c = 3 * config.pack * config.stride ** 2, config.latent_channels
         self.register_buffer("mean", torch.full((d,), 0.5))
-        self.register_buffer("basis", torch.eye(d, c))
+        self.register_buffer("basis", torch.zeros(d, c))  # zero until a codec is copied in (``fitted``)
         self.register_buffer("latent_mean", torch.zeros(c))
         self.register_buffer("latent_std", torch.ones(c))
 
@@ -151,6 +151,11 @@ class SlotCodec(nn.Module):
         self.basis.copy_(codec.basis)
         self.latent_mean.copy_(torch.zeros(len(self.latent_mean)) if latent_mean is None else torch.as_tensor(latent_mean))
         self.latent_std.copy_(torch.ones(len(self.latent_std)) if latent_std is None else torch.as_tensor(latent_std))
+
+    @property
+    def fitted(self) -> bool:
+        """Whether a codec was copied in (a PCA basis is orthonormal, never zero)."""
+        return bool(self.basis.any())
 
     def encode(self, frames: Tensor, starts_video: bool) -> Tensor:
         """Frames in [0, 1] -> model-space latents (``PatchPCA.encode_latents`` whitened)."""

@@ -120,6 +120,10 @@ def test_the_flag_needs_change_from_start_round_trips_and_needs_tracks():
     with pytest.raises(ValueError, match="model 'tiny-warp' warps its image slot along the tracks \\(slot_warp\\): "
                                          "give image_slot the tracks' path and visible"):
         model.image_slot(torch.zeros(1, 16, 1, 8, 8), 3, 0)
+    fresh = build_model(model_config("tiny-warp"), 0)  # no codec copied in: refused, not an identity-basis slot
+    with pytest.raises(ValueError, match="model 'tiny-warp' warps its image slot in pixels but holds no codec to do it "
+                                         "with: copy the run's codec in with model.slot_codec.load_codec"):
+        fresh.image_slot(torch.zeros(1, 16, 1, 8, 8), 3, 0, torch.zeros(1, 9, 1, 2), torch.ones(1, 9, 1, dtype=torch.bool))
 
 
 def test_eval_motion_guidance_zero_is_the_unguided_sample_for_the_empty_caption():
