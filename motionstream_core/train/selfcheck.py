@@ -1,9 +1,10 @@
 """Can a run's teacher make the kind of clip it trains on? Two read-outs on inputs it never trained on.
 
-* ``own_kind_samples``: held-out clips of the run's clip source (``gain.HELD_OUT_SEED`` onwards, seeds the latent
-  cache never uses), each sampled by the teacher from the clip's first frame and ``tracks`` of its own
-  ground-truth tracks, re-tracked (``evaluate.retracked``): teacher EPE against the still video's and the clip's
-  own. A teacher that cannot make these cannot follow a drag on a user's photo either (docs/DEMO_MODEL.md,
+* ``own_kind_samples``: held-out clips of the run's clip source and camera setting (``gain.HELD_OUT_SEED`` onwards,
+  seeds the latent cache never uses), each sampled by the teacher (``--start-sigma``: refined from its slot) from
+  the clip's first frame and ``tracks`` of its own ground-truth tracks, re-tracked (``evaluate.retracked``): teacher
+  EPE against the still video's and the clip's own; and the PSNR of the teacher's and the still video against the
+  clip. A teacher that cannot make these cannot follow a drag on a user's photo either (docs/DEMO_MODEL.md,
   session 8). ``sheet``: the clip's row over the teacher's, every 4th frame, per clip.
 * ``still_errors``: one-step clean-latent error ``x - sigma v - z`` of the still video of a photo (its change is 0
   everywhere) with the pins of a user-style request, per sigma: RMS over latent frame 0 and over all frames. A
