@@ -24,8 +24,7 @@ import torch
 
 from .. import flow
 from ..checkpoints import load_model
-from ..decoders import load_autoencoder
-from .autoencoder import load_stage_codec_parts, run_codec_path
+from .autoencoder import load_stage_codec_parts
 from .common import ModelStageOptions, warmup_lr
 from .data import (
     CACHE,
@@ -158,8 +157,9 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
     if cfg.precondition and not opts.init:  # a fresh model learns relative to its data's channel std
         model.latent_std.copy_(channel_std(data.z, data.image if cfg.change_from_start else None))
         run.stage.say("latent channel std: " + " ".join(f"{v:.3f}" for v in model.latent_std.tolist()))
-    if cfg.slot_warp > 0 and not opts.init:  # the warped image slot is encoded with the run's own codec
-        model.slot_codec.load_codec(*load_autoencoder(run_codec_path(out)))
+    if cfg.slot_warp > 0 and not opts.init:  # the warped slot is encoded as the cache's latents were
+        vae, stats = load_stage_codec_parts(out)
+        model.slot_codec.load_codec(vae, stats.mean, stats.std)
     model = run.prepare(model)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
     run.keep_model("model", model)
