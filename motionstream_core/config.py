@@ -203,6 +203,10 @@ class StreamConfig:
     fps: int = 16
     step_list: tuple[float, ...] = ()  # explicit timesteps in (0, num_train_timesteps], first = the noisiest
     warp_steps: bool = True
+    # < 1 (refining students: ``ModelConfig.change_from_start``): each chunk starts from its image slot -- the video
+    # with no change, for ``slot_warp`` models the warp -- noised to this sigma instead of from pure noise, and every
+    # denoising sigma is scaled by it (SDEdit; the teacher, ODE and DMD stages distil the same schedule)
+    start_sigma: float = 1.0
 
     @property
     def sink_frames(self) -> int:
@@ -228,6 +232,8 @@ class StreamConfig:
             raise ConfigError(f"StreamConfig.window_chunks must be >= 0, got {self.window_chunks}")
         if self.shift <= 0:
             raise ConfigError(f"StreamConfig.shift must be > 0, got {self.shift}")
+        if not 0 < self.start_sigma <= 1:
+            raise ConfigError(f"StreamConfig.start_sigma must be in (0, 1], got {self.start_sigma}")
         steps = list(self.step_list)
         if any(not 0 < t <= self.num_train_timesteps for t in steps) or steps != sorted(set(steps), reverse=True):
             raise ConfigError(f"StreamConfig.step_list must be strictly decreasing timesteps in "
@@ -316,6 +322,9 @@ class ModelConfig:
         if self.change_from_start and self.track_head is None:
             raise ConfigError(f"ModelConfig {self.name!r}: change_from_start needs the start-image slot of a model "
                               "with track head")
+        if self.stream.start_sigma < 1 and not self.change_from_start:
+            raise ConfigError(f"ModelConfig {self.name!r}: stream.start_sigma ({self.stream.start_sigma}) refines the "
+                              "image slot, which only a change_from_start model's slot is (a whole video)")
         if self.slot_warp < 0 or (self.slot_warp > 0 and not self.change_from_start):
             raise ConfigError(f"ModelConfig {self.name!r}: slot_warp ({self.slot_warp}) must be 0, or positive with "
                               "change_from_start (the warped start image is what the change is from)")

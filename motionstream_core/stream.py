@@ -3,7 +3,8 @@
 Per chunk of ``chunk_frames`` latent frames (12 video frames):
 
 1. tracks for the chunk's pixel frames (planned + live, recorded) -> track latent (track head);
-2. ``steps`` denoising passes at warped sigmas (shift 5): predict x0, re-noise to the next sigma;
+2. ``steps`` denoising passes at warped sigmas (shift 5): predict x0, re-noise to the next sigma (a refining
+   stream, ``StreamConfig.start_sigma`` < 1, starts from its image slot noised to the scaled first sigma);
 3. one clean pass at t = 0 writes the chunk's keys/values into the sink / rolling window;
 4. the codec decodes the chunk's latents (carried decoder state) -> frames, yielded at once.
 
@@ -137,10 +138,21 @@ class _RunState:
 
 
 def denoising_sigmas(cfg: StreamConfig, steps: int | None = None) -> list[float]:
-    """The sigmas of a chunk's denoising passes: the config's step list, or ``steps`` uniform warped ones."""
+    """The sigmas of a chunk's denoising passes: the config's step list, or ``steps`` uniform warped ones; a
+    refining stream's (``cfg.start_sigma`` < 1) scaled by its start sigma."""
     if steps is None and cfg.step_list:
-        return flow.step_list_sigmas(cfg.step_list, cfg.shift, cfg.warp_steps, cfg.num_train_timesteps).tolist()
-    return flow.sampling_sigmas(steps or cfg.steps, cfg.shift)[:-1].tolist()
+        sigmas = flow.step_list_sigmas(cfg.step_list, cfg.shift, cfg.warp_steps, cfg.num_train_timesteps)
+    else:
+        sigmas = flow.sampling_sigmas(steps or cfg.steps, cfg.shift)[:-1]
+    return (sigmas * cfg.start_sigma).tolist() if cfg.start_sigma < 1 else sigmas.tolist()
+
+
+def chunk_start(cfg: StreamConfig, noise: Tensor, image_slot: Tensor | None, sigma: float) -> Tensor:
+    """Where a chunk's denoising starts: ``noise`` [B, C, F, h, w], or for a refining stream (``cfg.start_sigma``
+    < 1) its image slot noised to the first sigma ``sigma``."""
+    if cfg.start_sigma >= 1:
+        return noise
+    return flow.add_noise(image_slot.float(), noise.float(), sigma).to(noise.dtype)
 
 
 def frames_to_chunks(num_frames: int, chunk_latents: int, pack: int = 4) -> int:
@@ -308,8 +320,9 @@ class StreamSession:
         # 2. denoising steps
         cache.begin_chunk(C)
         shape = (1, cfg.latent_channels, C, *state.latent_hw)
-        x = torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype)
         sigmas = self.stream.sigmas
+        x = chunk_start(cfg.stream, torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype),
+                        image_slot, sigmas[0])
         for k, sigma in enumerate(sigmas):
             t = flow.to_timestep(sigma, cfg.stream.num_train_timesteps).to(dev).expand(1)
             v = model.velocity(x, t, track_latent, image_slot, ctx, cache=cache)

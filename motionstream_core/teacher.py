@@ -55,7 +55,8 @@ def teacher_sample(model: MotionStreamModel, noise: Tensor, track_latent: Tensor
     (the ODE pairs for the student's regression warm start).
 
     ``start_sigma`` < 1 refines instead (SDEdit): the image slot -- for a ``change_from_start`` model, the video with
-    no change (``slot_warp``: the warp) -- noised to ``start_sigma``, then the sampling sigmas below it.
+    no change (``slot_warp``: the warp) -- noised to ``start_sigma``, then the sampling sigmas scaled by it (as a
+    refining stream's, ``StreamConfig.start_sigma``: ``steps`` steps whatever the start).
     """
     sigmas = flow.sampling_sigmas(steps, shift)
     x = noise
@@ -64,7 +65,7 @@ def teacher_sample(model: MotionStreamModel, noise: Tensor, track_latent: Tensor
             raise ValueError(f"start_sigma {start_sigma} refines the image slot, which only a change_from_start "
                              f"model's slot is (a whole video); model {model.config.name!r} is not one")
         assert 0 < start_sigma, f"start_sigma must be in (0, 1], got {start_sigma}"
-        sigmas = torch.cat([sigmas.new_tensor([start_sigma]), sigmas[sigmas < start_sigma]])
+        sigmas = sigmas * start_sigma
         x = flow.add_noise(image_slot.float(), noise.float(), start_sigma).to(noise.dtype)
     trajectory = [x]
     for k in range(len(sigmas) - 1):

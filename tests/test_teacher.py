@@ -49,9 +49,9 @@ def test_teacher_sample_trajectory_is_an_euler_ode():
     assert abs(float(sig[0]) - 1) < 1e-12 and float(sig[-1]) == 0.0
 
 
-def test_refining_starts_from_the_slot_noised_to_start_sigma_and_takes_the_sigmas_below():
+def test_refining_starts_from_the_slot_noised_to_start_sigma_and_takes_the_sigmas_scaled():
     """``start_sigma`` < 1 (``motionstream eval --start-sigma``): the trajectory starts at (1 - s) slot + s noise and
-    steps through the sampling sigmas below s; a silent change model returns its slot from any start; a model whose
+    steps through the sampling sigmas scaled by s (as a refining stream); a silent change model returns its slot from any start; a model whose
     slot is not a whole video is refused by name."""
     import pytest
 
@@ -68,13 +68,13 @@ def test_refining_starts_from_the_slot_noised_to_start_sigma_and_takes_the_sigma
     text = torch.randn(1, 5, model.config.dit.text_dim, generator=g)
     sig = flow.sampling_sigmas(8, 6.0)
     s0 = 0.5
-    below = sig[sig < s0]
+    scaled = sig[1:] * s0
     with torch.no_grad():
         x0, traj = teacher_sample(model, noise, track, slot, text, text, 8, 6.0, return_trajectory=True, start_sigma=s0)
         torch.testing.assert_close(traj[0], 0.5 * slot + 0.5 * noise, rtol=0, atol=1e-6)
-        assert traj.shape[0] == len(below) + 1 and torch.equal(traj[-1], x0)
+        assert traj.shape[0] == 8 + 1 and torch.equal(traj[-1], x0)
         v = model.velocity(traj[0], torch.tensor([s0 * 1000]), track, slot, text)
-        torch.testing.assert_close(traj[1], traj[0] + (float(below[0]) - s0) * v, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(traj[1], traj[0] + (float(scaled[0]) - s0) * v, rtol=1e-5, atol=1e-5)
         assert torch.equal(teacher_sample(model, noise, track, slot, text, text, 8, 6.0, start_sigma=1.0),
                            teacher_sample(model, noise, track, slot, text, text, 8, 6.0))
         model.dit.head.head.weight.zero_()  # silent: F = 0, x0 = the slot at every step

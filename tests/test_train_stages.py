@@ -22,7 +22,7 @@ from motionstream_core.decoders import TinyVAE, load_autoencoder
 from motionstream_core.train import autoencoder, dmd, ode_init, teacher_train
 from motionstream_core.train.causal import student_sigmas, teacher_forced_losses
 from motionstream_core.train.common import build_model, read_log, run_config, text_context
-from motionstream_core.train.data import TrackSampling, encode_tracks, load_latent_cache, make_batch
+from motionstream_core.train.data import TrackSampling, encode_conditioning, encode_tracks, load_latent_cache, make_batch
 from motionstream_core.train.loop import Sample, seeded
 
 torch.set_num_threads(2)
@@ -228,7 +228,7 @@ def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_v
     """`python -m motionstream_core.train.selfcheck`: per held-out clip, the teacher's, the still video's and the
     clip's own re-tracked EPE (the clip follows its own tracks better than the still video), their ratio, the PSNR
     of the teacher's and the still video against the clip, the contact sheet (clip row over teacher row), and the
-    still video's x0 errors per sigma."""
+    still video's x0 errors per sigma; ``--student``: the same read-outs of a student, streamed."""
     import cv2
     import numpy as np
 
@@ -241,11 +241,11 @@ def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_v
                            "--sheet", str(sheet)]) == 0
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     s = r["samples"]
-    assert r["source"] == "synthetic" and len(s["teacher"]) == len(s["still"]) == len(s["clip"]) == 2
+    assert r["source"] == "synthetic" and len(s["model"]) == len(s["still"]) == len(s["clip"]) == 2
     assert sum(s["clip"]) < sum(s["still"])
-    assert s["ratio"] == pytest.approx(sum(s["teacher"]) / sum(s["still"]), abs=2e-3)
+    assert s["ratio"] == pytest.approx(sum(s["model"]) / sum(s["still"]), abs=2e-3)
     cfg = run_config(pipeline["out"], None)
-    assert r["camera_motion_prob"] is None and len(s["psnr"]["teacher"]) == 2
+    assert r["model"] == "teacher" and r["camera_motion_prob"] is None and len(s["psnr"]["model"]) == 2
     for k in range(2):  # the still video's PSNR against the clip, computed here from the rendered clip
         clip = clip_renderer("synthetic", cfg, 9, 64)(HELD_OUT_SEED + k).frames.astype(np.float64)
         want = 10 * np.log10(255 ** 2 / np.mean((clip[1:] - clip[:1]) ** 2))
@@ -261,10 +261,17 @@ def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_v
     cv2.imwrite(str(folder / "photos" / "a.png"), img[:64, :64])
     with pytest.raises(ValueError, match="did not train on the photo folder .*photos \\(its cache's folder "
                                          "fingerprint is none: bundled photos only\\)"):
-        selfcheck.selfcheck(pipeline["out"], clips=1, photo_dir=str(folder))
+        selfcheck.selfcheck(pipeline["out"], selfcheck.SelfcheckOptions(clips=1, photo_dir=str(folder)))
+    # --student: the ODE student streamed on the same held-out clips; the still video's figures are the same
+    student = str(Path(pipeline["out"]) / "ode" / "student.safetensors")
+    assert selfcheck.main(["--out", pipeline["out"], "--clips", "2", "--tracks", "4", "--frames", "9",
+                           "--student", student]) == 0
+    st = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert st["model"] == student and st["samples"]["still"] == s["still"] and len(st["samples"]["model"]) == 2
+    assert st["samples"]["psnr"]["still"] == s["psnr"]["still"]
 
 
-@pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change", "tiny-clean", "tiny-warp"])
+@pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change", "tiny-clean", "tiny-warp", "tiny-warp-refine"])
 def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_every_stage(tmp_path, config_name):
     """``demo-photo``'s features (``tiny-photo``), and with them the change from the start image
     (``tiny-change``): the teacher learns, sets the channel std from its clips (of the change, for a change
@@ -293,6 +300,11 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
     teacher = teacher_train.load_teacher(out)  # the product (EMA weights) carries the std too
     torch.testing.assert_close(teacher.latent_std, std)
     ode_init.train_ode(out, quiet(ode_init.PRESETS["tiny"]))
+    if cfg.stream.start_sigma < 1:  # a refiner's trajectories start from its warped slot noised to the start sigma
+        traj = ode_init.load_trajectories(Path(out) / ode_init.NAME / "trajectories")
+        _, slot = encode_conditioning(teacher, traj["path"], traj["visible"], traj["ids"], traj["image"].float())
+        noise = (traj["states"][:, 0].float() - 0.7 * slot) / 0.3
+        assert 0.9 < float(noise.std()) < 1.1 and abs(float(noise.mean())) < 0.1
     dmd.train_dmd(out, quiet(dmd.PRESETS["tiny"]))
     for stage in ("ode", "dmd"):
         student = load_model(Path(out) / stage / "student.safetensors")
@@ -300,6 +312,7 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
         assert student.config.track_head.appearance_channels == cfg.latent_channels
         assert student.config.change_from_start == cfg.change_from_start
         assert student.config.predict_clean == cfg.predict_clean and student.config.slot_warp == cfg.slot_warp
+        assert student.config.stream == cfg.stream
         if codec is not None:
             assert torch.equal(student.slot_codec.basis, codec[0].basis), stage
 

@@ -5,7 +5,7 @@ sink + rolling window: a chunk's denoising passes attend to the cached context, 
 at t = 0 writes the chunk's keys/values and ``commit()`` moves them into the sink or the window.
 
 * ``rollout``: Self-Forcing generation (the generator side of DMD, and plain sampling). Every chunk is
-  denoised from fresh noise over the stream's warped sigmas; at the chunk's exit step the x0 prediction
+  denoised from fresh noise (a refining stream: its image slot noised) over the stream's sigmas; at the chunk's exit step the x0 prediction
   is kept (with gradient when ``grad``; every earlier step runs without gradient, as in Self-Forcing)
   and its clean pass fills the cache. With every exit at the last step and one sample this is the
   stream's own computation, noise draw for noise draw (tests check it).
@@ -22,6 +22,7 @@ from .. import flow
 from ..dit import ContextKV
 from ..kv_cache import CacheShape, RollingKVCache
 from ..model import MotionStreamModel
+from ..stream import chunk_start, denoising_sigmas
 from .data import Gens, randint, randn
 
 
@@ -35,8 +36,8 @@ def new_cache(model: MotionStreamModel, batch: int, h: int, w: int) -> RollingKV
 
 
 def student_sigmas(model: MotionStreamModel, steps: int | None = None) -> list[float]:
-    cfg = model.config.stream
-    return flow.sampling_sigmas(steps or cfg.steps, cfg.shift)[:-1].tolist()
+    """The stream's denoising sigmas (``stream.denoising_sigmas``): what the student is trained at."""
+    return denoising_sigmas(model.config.stream, steps)
 
 
 def chunks(frames: int, chunk: int) -> list[tuple[int, int]]:
@@ -79,7 +80,7 @@ def rollout(model: MotionStreamModel, tracks: Tensor, image_slot: Tensor, ctx: C
             slot = image_slot[:, :, first:first + count]
             cache.begin_chunk(count)
             shape = (b, c, count, h, w)
-            x = randn(shape, gen).to(model.device, model.dtype)
+            x = chunk_start(cfg.stream, randn(shape, gen).to(model.device, model.dtype), slot, sigmas[0])
             for k, sigma in enumerate(sigmas):
                 keep = k == exit_k
                 with torch.set_grad_enabled(grad and keep):

@@ -166,9 +166,10 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--motion-guidance", dest="motion_guidance", type=float, default=None,
                    help="the teacher's motion guidance (default: its config's; 0 for slot_warp models, whose "
                         "motion-free branch keeps the warped image)")
-    p.add_argument("--start-sigma", dest="start_sigma", type=float, default=1.0,
+    p.add_argument("--start-sigma", dest="start_sigma", type=float, default=None,
                    help="< 1: the teacher refines its image slot noised to this sigma instead of sampling from noise "
-                        "(change_from_start models; for slot_warp ones, the warp)")
+                        "(change_from_start models; for slot_warp ones, the warp); default: its stream's start_sigma "
+                        "(1 unless it is a refiner)")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.add_argument("--sheets", default=None, metavar="FOLDER",
                    help="real-photo mode: also write one PNG per photo (a row per video, every 4th frame, the "

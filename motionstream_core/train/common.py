@@ -122,6 +122,14 @@ def _tiny_warp() -> ModelConfig:
                       "tiny-warp", 6.0)
 
 
+def _with_refine(base: ModelConfig, name: str, start_sigma: float) -> ModelConfig:
+    """``base`` (a ``slot_warp`` model) streaming as a refiner: each chunk starts from its warped slot noised to
+    ``start_sigma`` (``StreamConfig.start_sigma``), its 3 sigmas uniform below it (shift 1: 0.3, 0.2, 0.1 at 0.3).
+    The warp alone follows the drag; the refiner adds what it cannot (docs/DEMO_MODEL.md, session 11)."""
+    return dataclasses.replace(base, name=name, stream=dataclasses.replace(base.stream, start_sigma=start_sigma,
+                                                                           shift=1.0))
+
+
 def _demo_photo_channels(channels: int) -> ModelConfig:
     """``demo-photo`` on a ``channels``-component codec: a token of 1 x 4 x 4 latent cells carries 16 x channels
     values (16 channels: 256, more than the DiT's 192 dims; 8: 128)."""
@@ -153,7 +161,10 @@ TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "d
                  # the same, the change from the start image warped along the tracks
                  "demo-warp": lambda: _with_warp(TRAIN_CONFIGS["demo-clean"](), "demo-warp", 10.0),
                  "demo-warp-p2": lambda: _with_warp(TRAIN_CONFIGS["demo-clean-p2"](), "demo-warp-p2", 10.0),
-                 "tiny-warp": _tiny_warp}
+                 "tiny-warp": _tiny_warp,
+                 # the same, streamed as a refiner of its warped slot from sigma 0.3
+                 "demo-warp-refine": lambda: _with_refine(TRAIN_CONFIGS["demo-warp"](), "demo-warp-refine", 0.3),
+                 "tiny-warp-refine": lambda: _with_refine(_tiny_warp(), "tiny-warp-refine", 0.3)}
 
 
 def model_config(name: str) -> ModelConfig:

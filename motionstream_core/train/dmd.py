@@ -7,8 +7,8 @@ rollout) whose x0 prediction keeps its gradient, all earlier steps and the clean
 without gradient (``causal.rollout``). Conditioning (start image, tracks, captions) comes from the
 latent cache; no video is used as a target.
 
-* Generator step: noise the generated clip at a random sigma (uniform, warped by the stream shift,
-  clipped to [0.02, 0.98]); real score = the frozen teacher with joint text/motion guidance
+* Generator step: noise the generated clip at a random sigma (uniform, warped by the stream shift, scaled by a
+  refining stream's ``start_sigma``, clipped to [0.02, 0.98]); real score = the frozen teacher with joint text/motion guidance
   (3 evaluations), fake score = the critic; the DMD gradient ``(x0_fake - x0_real) / mean|x0 - x0_real|``
   is applied through ``0.5 * ||x0 - sg(x0 - grad)||^2``.
 * Critic step: flow-matching loss of the critic (a trainable bidirectional copy of the teacher) on
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .. import flow
 from ..checkpoints import load_model
+from ..config import StreamConfig
 from ..teacher import Guidance, guided_velocity
 from .causal import rollout, student_sigmas
 from .common import ModelStageOptions
@@ -80,6 +81,12 @@ class Conditioning:
     gens: list[torch.Generator]
 
 
+def score_sigma(u: torch.Tensor, stream: StreamConfig, min_sigma: float, max_sigma: float) -> torch.Tensor:
+    """The noise levels [B] where both scores are read, from uniform ``u`` [B]: warped by the stream's shift and
+    scaled by its start sigma (a refining student is matched only below the sigma it starts from), clipped."""
+    return (flow.shift_sigma(u, stream.shift).float() * stream.start_sigma).clamp(min_sigma, max_sigma)
+
+
 class DMDTrainer:
     """Generator, critic and frozen teacher, with the two losses."""
 
@@ -126,8 +133,7 @@ class DMDTrainer:
 
     def _noisy(self, x0: torch.Tensor, gens: list[torch.Generator]):
         u = torch.stack([torch.rand((), generator=g) for g in gens])
-        sigma = flow.shift_sigma(u, self.cfg.stream.shift).float().clamp(self.opts.min_sigma, self.opts.max_sigma)
-        sigma = sigma.to(x0.device)
+        sigma = score_sigma(u, self.cfg.stream, self.opts.min_sigma, self.opts.max_sigma).to(x0.device)
         noise = randn(tuple(x0.shape), gens).to(x0.device, x0.dtype)
         return flow.add_noise(x0, noise, sigma), sigma, noise
 

@@ -52,7 +52,8 @@ class EvalOptions:
     drag_points: int = 5  # real-photo mode: points of the dragged object (photo_eval.drag_request)
     pins: int = 6  # real-photo mode: static pins on the background
     motion_guidance: float | None = None  # the teacher's motion guidance; None: its config's (``TeacherConfig``)
-    start_sigma: float = 1.0  # < 1: the teacher refines its slot noised to this sigma (``teacher_sample``)
+    start_sigma: float | None = None  # < 1: the teacher refines its slot noised to this sigma (``teacher_sample``);
+    # None: its stream's (``StreamConfig.start_sigma``: 1 unless it is a refiner)
 
     def guidance(self, teacher) -> Guidance:
         """The teacher's guidance for these options: its config's, with ``motion_guidance`` when set."""
@@ -114,12 +115,19 @@ def load_student(out: str, which: str | None, device):
     return (load_model(path, device=device), load_codec(run_codec_path(out), device=device)), str(path)
 
 
+def stream_video(stream: MotionStream, image: np.ndarray, caption: str, tracks: Tracks, frames: int,
+                 seed: int) -> torch.Tensor:
+    """The student's stream from ``image`` and ``tracks``, float [frames, H, W, 3]."""
+    return torch.cat([c.frames for c in stream.session(image, caption, tracks, num_frames=frames, seed=seed)])
+
+
 @torch.no_grad()
 def teacher_video(teacher, codec, image: np.ndarray, caption: str, tracks: Tracks, seed: int, steps: int,
-                  guidance: Guidance | None = None, start_sigma: float = 1.0) -> torch.Tensor:
+                  guidance: Guidance | None = None, start_sigma: float | None = None) -> torch.Tensor:
     """The teacher's clip from ``image`` and ``tracks``, decoded, float [T, H, W, 3]; ``guidance``: default the
-    teacher config's; ``start_sigma`` < 1: refined from its image slot (``teacher_sample``)."""
+    teacher config's; ``start_sigma`` < 1: refined from its image slot (``teacher_sample``); None: its stream's."""
     cfg = teacher.config
+    start_sigma = cfg.stream.start_sigma if start_sigma is None else start_sigma
     path, vis = torch.tensor(tracks.path), torch.tensor(tracks.visible)  # copies: read-only arrays
     _, track_latent, slot = request_conditioning(teacher, codec, image, path, vis, seed)
     text, null = teacher.encode_text([caption]), teacher.encode_text([""])
@@ -172,8 +180,7 @@ def run_eval(out: str, opts: EvalOptions, json_path: str | None = None, say=prin
                   "ground_truth": clip.frames, "autoencoder": to_uint8(autoencoder_video(codec, clip.frames))}
         if stream is not None:
             t0 = time.perf_counter()
-            video = torch.cat([c.frames for c in stream.session(image, clip.caption, tracks,
-                                                                num_frames=clip.frames.shape[0], seed=seed)])
+            video = stream_video(stream, image, clip.caption, tracks, clip.frames.shape[0], seed)
             stream_time += time.perf_counter() - t0
             stream_frames += video.shape[0]
             videos["student"] = to_uint8(video)

@@ -4,7 +4,8 @@
    teacher (joint text/motion guidance) integrates the flow ODE from noise with ``teacher_steps``
    Euler steps at the *student's* shift; because ``teacher_steps`` is a multiple of the student's
    steps, every student sigma lies on the teacher's grid, and the states there plus the final x0 are
-   stored: ``[noise, x(s_1), x(s_2), x0]`` for 3 student steps.
+   stored: ``[noise, x(s_1), x(s_2), x0]`` for 3 student steps. A refining student (``StreamConfig.start_sigma``
+   < 1) gets the teacher refining its image slot noised to that sigma, every sigma scaled by it.
 2. Regression: the student (initialised from the teacher's weights, text encoder frozen) runs causally
    chunk by chunk through the stream's sink + rolling-window cache (``causal.teacher_forced_losses``);
    each chunk starts from a random stored state and regresses the teacher's x0; the cache holds the
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .. import flow
 from ..checkpoints import load_model
 from ..teacher import Guidance, teacher_sample
 from .causal import student_sigmas, teacher_forced_losses
@@ -74,6 +76,10 @@ def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, ran
     if opts.teacher_steps % steps:
         raise ValueError(f"teacher_steps ({opts.teacher_steps}) must be a multiple of the student's {steps} steps")
     every = opts.teacher_steps // steps
+    grid = (flow.sampling_sigmas(opts.teacher_steps, cfg.stream.shift)[:-1:every] * cfg.stream.start_sigma).tolist()
+    if not torch.allclose(torch.tensor(grid), torch.tensor(student_sigmas(teacher)), atol=1e-9):
+        raise ValueError(f"the student's sigmas {student_sigmas(teacher)} are not on the teacher's grid {grid}: "
+                         "ODE trajectories are taken at uniform warped steps (no StreamConfig.step_list)")
     guidance = Guidance.from_config(cfg.teacher)
     sampling = track_sampling(opts, cfg)
     shards = math.ceil(opts.traj_clips / opts.traj_batch)
@@ -99,7 +105,8 @@ def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, ran
                                null)
             noise = randn(tuple(z.shape), gens).to(teacher.device)
             _, traj = teacher_sample(teacher, noise, tracks, slot, text, null,
-                                     opts.teacher_steps, cfg.stream.shift, guidance, return_trajectory=True)
+                                     opts.teacher_steps, cfg.stream.shift, guidance, return_trajectory=True,
+                                     start_sigma=cfg.stream.start_sigma)
         states = traj[::every].transpose(0, 1).half().cpu()  # [b, steps + 1, C, F, h, w]
         torch.save({"states": states, "image": image.half().cpu(), "path": p, "visible": v, "ids": ids,
                     "index": torch.tensor(index), "text_kept": keep,

@@ -36,7 +36,7 @@ import torch
 
 from ..track_warp import warp_image
 from ..tracks import Tracks
-from .evaluate import EvalOptions, autoencoder_video, eval_models, retracked, teacher_video, to_uint8
+from .evaluate import EvalOptions, autoencoder_video, eval_models, retracked, stream_video, teacher_video, to_uint8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 # the warp reference's kernel radius at 128 px (scaled with the short side): on the 12 held-out photos radius
@@ -220,8 +220,7 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
                   "warp": warp_image(image, tracks.path, tracks.visible, radius),
                   "autoencoder": to_uint8(autoencoder_video(codec, pasted))}
         if stream is not None:
-            videos["student"] = to_uint8(torch.cat([c.frames for c in stream.session(
-                image, "", tracks, num_frames=opts.frames, seed=seed)]))
+            videos["student"] = to_uint8(stream_video(stream, image, "", tracks, opts.frames, seed))
         if teacher is not None:
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, "", tracks, seed, opts.teacher_steps,
                                                        opts.guidance(teacher), opts.start_sigma))

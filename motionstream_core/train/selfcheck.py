@@ -5,7 +5,7 @@
   the clip's first frame and ``tracks`` of its own ground-truth tracks, re-tracked (``evaluate.retracked``): teacher
   EPE against the still video's and the clip's own; and the PSNR of the teacher's and the still video against the
   clip. A teacher that cannot make these cannot follow a drag on a user's photo either (docs/DEMO_MODEL.md,
-  session 8). ``sheet``: the clip's row over the teacher's, every 4th frame, per clip.
+  session 8). ``--student PATH``: the same for a student, streamed as the stream runs it. ``sheet``: the clip's row over the teacher's, every 4th frame, per clip.
 * ``still_errors``: one-step clean-latent error ``x - sigma v - z`` of the still video of a photo (its change is 0
   everywhere) with the pins of a user-style request, per sigma: RMS over latent frame 0 and over all frames. A
   velocity model must pass a copy of the input noise through its tokens there; a clean-predicting model
@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..checkpoints import load_model
 from ..decoders import load_codec
+from ..stream import MotionStream
 from .autoencoder import run_codec_path
 from .common import set_threads
 from .data import clip_renderer, latent_cache_meta, photo_folder_fingerprint, request_conditioning
-from .evaluate import requested_tracks, retracked, teacher_video, to_uint8
+from .evaluate import requested_tracks, retracked, stream_video, teacher_video, to_uint8
 from .gain import HELD_OUT_SEED
 from .photo_eval import drag_request, eval_images, fit_photo
 from .teacher_train import load_teacher
@@ -34,25 +37,25 @@ from .teacher_train import load_teacher
 STILL_SIGMAS = (0.95, 0.5, 0.15, 0.05, 0.02)
 
 
-def own_kind_samples(teacher, codec, render, clips: int = 4, tracks: int = 24, steps: int = 24,
-                     start_sigma: float = 1.0) -> dict:
-    """{"teacher": [EPE per clip], "still": [...], "clip": [...], "ratio": mean teacher / mean still, "psnr":
-    {"teacher": [dB per clip], "still": [...]}, "frames": [(clip uint8 [T, H, W, 3], teacher uint8 [T, H, W, 3]) per
-    clip]} for clips ``render(HELD_OUT_SEED + k)``. The PSNR against the clip itself (frames after 0) says what EPE at
+def own_kind_samples(make_video, render, clips: int = 4, tracks: int = 24) -> dict:
+    """{"model": [EPE per clip], "still": [...], "clip": [...], "ratio": mean model / mean still, "psnr":
+    {"model": [dB per clip], "still": [...]}, "frames": [(clip uint8 [T, H, W, 3], model uint8 [T, H, W, 3]) per
+    clip]} for clips ``render(HELD_OUT_SEED + k)``; ``make_video(image uint8 [H, W, 3], request Tracks, seed)`` -> float
+    [T, H, W, 3] is the model's (``teacher_video``, or a student's ``stream_video``). The PSNR against the clip itself (frames after 0) says what EPE at
     the requested points cannot: whether the rest of the motion -- a layer's whole extent, what it uncovers -- is
     drawn as it happened (a warp along the tracks moves the tracked points exactly and stretches the rest)."""
-    res = {"teacher": [], "still": [], "clip": [], "psnr": {"teacher": [], "still": []}, "frames": []}
+    res = {"model": [], "still": [], "clip": [], "psnr": {"model": [], "still": []}, "frames": []}
     for k in range(clips):
         clip = render(HELD_OUT_SEED + k)
         request = requested_tracks(clip, tracks)
-        video = to_uint8(teacher_video(teacher, codec, clip.frames[0], "", request, k, steps, start_sigma=start_sigma))
+        video = to_uint8(make_video(clip.frames[0], request, k))
         still = np.repeat(clip.frames[:1], len(clip.frames), axis=0)
-        for name, frames in (("teacher", video), ("still", still), ("clip", clip.frames)):
+        for name, frames in (("model", video), ("still", still), ("clip", clip.frames)):
             res[name].append(round(retracked(frames, request.path, request.visible).epe, 3))
-        for name, frames in (("teacher", video), ("still", still)):
+        for name, frames in (("model", video), ("still", still)):
             res["psnr"][name].append(round(psnr(frames[1:], clip.frames[1:]), 2))
         res["frames"].append((clip.frames, video))
-    res["ratio"] = round(float(np.mean(res["teacher"]) / max(np.mean(res["still"]), 1e-6)), 3)
+    res["ratio"] = round(float(np.mean(res["model"]) / max(np.mean(res["still"]), 1e-6)), 3)
     return res
 
 
@@ -63,7 +66,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def sheet(pairs: list[tuple[np.ndarray, np.ndarray]], every: int = 4) -> np.ndarray:
-    """uint8 [2 x clips x H, ceil(T / every) x W, 3]: per clip, its row of frames 0, every, ... over the teacher's."""
+    """uint8 [2 x clips x H, ceil(T / every) x W, 3]: per clip, its row of frames 0, every, ... over the model's."""
     return np.concatenate([np.concatenate(list(v[::every]), axis=1) for pair in pairs for v in pair], axis=0)
 
 
@@ -88,25 +91,46 @@ def still_errors(teacher, codec, image: np.ndarray, frames: int, sigmas=STILL_SI
     return out
 
 
-def selfcheck(out: str, clips: int = 4, tracks: int = 24, steps: int = 24, photo_dir: str = "",
-              photos: str = "builtin", frames: int = 33, start_sigma: float = 1.0) -> dict:
-    """Both read-outs for the run ``out`` (its teacher's EMA weights and codec); still errors averaged over the
-    photos of ``photos`` ("builtin" or a folder, as ``motionstream eval --photos``). The sample frames are under
-    "frames" (drop them before printing)."""
+@dataclass(frozen=True)
+class SelfcheckOptions:
+    clips: int = 4
+    tracks: int = 24  # ground-truth tracks asked for per clip
+    steps: int = 24  # teacher sampling steps
+    photo_dir: str = ""  # the photo folder the run trained on ("": its clips of the bundled photos)
+    photos: str = "builtin"  # photos for the still errors: "builtin" or a folder
+    frames: int = 33
+    start_sigma: float | None = None  # the teacher refines its slot noised to this sigma; None: its stream's
+    student: str = ""  # a student checkpoint to read instead of the teacher (streamed as the stream runs it)
+
+
+def selfcheck(out: str, opts: SelfcheckOptions = SelfcheckOptions()) -> dict:
+    """Both read-outs for the run ``out``: of its teacher's EMA weights, or of ``opts.student`` streamed; with the
+    run's codec; still errors averaged over the photos of ``opts.photos`` ("builtin" or a folder, as ``motionstream
+    eval --photos``). The sample frames are under "frames" (drop them before printing)."""
     meta = latent_cache_meta(out)
     source, trained_on = meta.get("source", "synthetic"), meta.get("photo_folder", "")
-    if photo_dir and photo_folder_fingerprint(photo_dir) != trained_on:
-        raise ValueError(f"{out} did not train on the photo folder {photo_dir} (its cache's folder fingerprint is "
-                         f"{trained_on or 'none: bundled photos only'}): give the folder it trained on, or none")
-    teacher, codec = load_teacher(out), load_codec(run_codec_path(out))
-    cfg = teacher.config
+    if opts.photo_dir and photo_folder_fingerprint(opts.photo_dir) != trained_on:
+        raise ValueError(f"{out} did not train on the photo folder {opts.photo_dir} (its cache's folder fingerprint "
+                         f"is {trained_on or 'none: bundled photos only'}): give the folder it trained on, or none")
+    codec = load_codec(run_codec_path(out))
+    model = load_model(opts.student) if opts.student else load_teacher(out)
+    start_sigma = opts.start_sigma
+    if opts.student or start_sigma is None:
+        start_sigma = model.config.stream.start_sigma
+    stream = MotionStream(model, codec)
+
+    def make_video(image, request, seed):
+        if opts.student:
+            return stream_video(stream, image, "", request, request.num_frames, seed)
+        return teacher_video(model, codec, image, "", request, seed, opts.steps, start_sigma=start_sigma)
+    cfg = model.config
     camera = meta.get("camera_motion_prob")  # the cache's camera setting: the held-out clips are of the same kind
-    render = clip_renderer(source, cfg, frames, 64, photo_dir=photo_dir, camera_motion_prob=camera)
-    res = {"run": out, "source": source, "photo_dir": photo_dir, "camera_motion_prob": camera,
-           "start_sigma": start_sigma, "samples": own_kind_samples(teacher, codec, render, clips, tracks, steps,
-                                                                   start_sigma)}
-    per_photo = [still_errors(teacher, codec, fit_photo(image, cfg.height, cfg.width), frames)
-                 for image in eval_images(photos).values()]
+    render = clip_renderer(source, cfg, opts.frames, 64, photo_dir=opts.photo_dir, camera_motion_prob=camera)
+    res = {"run": out, "model": opts.student or "teacher", "source": source, "photo_dir": opts.photo_dir,
+           "camera_motion_prob": camera, "start_sigma": start_sigma,
+           "samples": own_kind_samples(make_video, render, opts.clips, opts.tracks)}
+    per_photo = [still_errors(model, codec, fit_photo(image, cfg.height, cfg.width), opts.frames)
+                 for image in eval_images(opts.photos).values()]
     res["still_errors"] = {s: tuple(round(float(np.mean([p[s][i] for p in per_photo])), 4) for i in (0, 1))
                            for s in per_photo[0]}
     return res
@@ -124,13 +148,15 @@ def main(argv: list[str] | None = None) -> int:
                                                    "clips of the bundled photos)")
     p.add_argument("--photos", default="builtin", help="photos for the still errors: builtin or a folder")
     p.add_argument("--sheet", default=None, help="write the samples' contact sheet (PNG) here")
-    p.add_argument("--start-sigma", dest="start_sigma", type=float, default=1.0,
-                   help="< 1: the teacher refines its image slot noised to this sigma (teacher_sample)")
+    p.add_argument("--start-sigma", dest="start_sigma", type=float, default=None,
+                   help="< 1: the teacher refines its image slot noised to this sigma (teacher_sample); default: "
+                        "its stream's start_sigma (1 unless it is a refiner)")
+    p.add_argument("--student", default="", help="read this student checkpoint, streamed, instead of the teacher")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     set_threads(args.threads)
-    res = selfcheck(args.out, args.clips, args.tracks, args.steps, args.photo_dir, args.photos, args.frames,
-                    args.start_sigma)
+    res = selfcheck(args.out, SelfcheckOptions(args.clips, args.tracks, args.steps, args.photo_dir, args.photos,
+                                               args.frames, args.start_sigma, args.student))
     pairs = res["samples"].pop("frames")
     if args.sheet:
         import cv2
