@@ -5,9 +5,9 @@ sink + rolling window: a chunk's denoising passes attend to the cached context, 
 at t = 0 writes the chunk's keys/values and ``commit()`` moves them into the sink or the window.
 
 * ``rollout``: Self-Forcing generation (the generator side of DMD, and plain sampling). Every chunk is
-  denoised from fresh noise (a refining stream: its image slot noised) over the stream's sigmas; at the chunk's exit step the x0 prediction
-  is kept (with gradient when ``grad``; every earlier step runs without gradient, as in Self-Forcing)
-  and its clean pass fills the cache. With every exit at the last step and one sample this is the
+  denoised from fresh noise (a refining stream: its image slot noised) over the stream's sigmas; at the
+  chunk's exit step the x0 prediction is kept (with gradient when ``grad``; every earlier step runs without
+  gradient, as in Self-Forcing) and its clean pass fills the cache. With every exit at the last step and one sample this is the
   stream's own computation, noise draw for noise draw (tests check it).
 * ``teacher_forced_losses``: ODE regression; each chunk's input is a teacher trajectory state at one
   of the student's sigmas and the cache holds the teacher's clean chunks.

@@ -36,7 +36,7 @@ def _run_stage(args) -> int:
     if args.stage == "export":
         from .export import export_demo
 
-        for label, path in export_demo(out, source=args.source, dest=args.dest).items():
+        for label, path in export_demo(out, source=args.source, dest=args.dest, assets=args.assets).items():
             print(f"{label}: {path}")
         return 0
     if args.stage == "prepare":
@@ -140,6 +140,9 @@ def _add_stage_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other stage option (repeatable)")
     p.add_argument("--source", default=None, help="export: the stage whose student to ship (default: dmd, else ode)")
     p.add_argument("--dest", default=None, help="export: folder (default motionstream_core/demo/weights)")
+    p.add_argument("--assets", default="photo", choices=("photo", "synthetic", "none"),
+                   help="export: the sample inputs written to motionstream_core/demo/assets (default: a real photo "
+                        "never trained on, with a drag and pins)")
 
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:

@@ -4,8 +4,11 @@
   (loaders cast to the requested dtype), with the run's provenance in the metadata;
 * ``autoencoder.safetensors``: the run's codec (the ``decoder`` stage's wider decoder when trained) with its
   latent statistics;
-* the sample inputs in ``demo/assets``: the start image, drag tracks and prompt of a held-out
-  synthetic clip (never seen in training), longer than the training clips so the demo streams on.
+* the sample inputs in ``demo/assets``: a real photo no training source holds (``ASSET_PHOTO``, one of
+  ``photo_clips.eval_photos``), fitted to the model's size, with a user-style drag on it and pins on its background
+  (``photo_eval.drag_request``), longer than the training clips so the demo streams on, the empty prompt (photo
+  clips train without captions) and the photo's credit; ``write_synthetic_assets``: the former sample, a held-out
+  synthetic clip's start frame, tracks and caption.
 """
 
 from __future__ import annotations
@@ -27,10 +30,18 @@ from ..synthetic import SyntheticClipConfig
 MAX_BYTES = 25 * 1024 * 1024
 ASSET_FRAMES = 49
 ASSET_TRACKS = 8
+ASSET_PHOTO = "flower"  # CC-BY 2.0 (scikit-learn's sample): shipped with its credit
+ASSET_SEED = 0
+CREDIT = "CREDIT.txt"
 
 
 def export_demo(out: str, source: str | None = None, dest: str | Path | None = None,
-                assets: bool = True) -> dict[str, Path]:
+                assets: str = "photo") -> dict[str, Path]:
+    """``assets``: the sample inputs written with the weights: "photo" (``write_assets``), "synthetic"
+    (``write_synthetic_assets``) or "none"."""
+    writers = {"photo": write_assets, "synthetic": write_synthetic_assets, "none": None}
+    if assets not in writers:
+        raise ValueError(f"assets must be one of {', '.join(writers)}, got {assets!r}")
     out = Path(out)
     dest = Path(dest) if dest else WEIGHTS_DIR
     dest.mkdir(parents=True, exist_ok=True)
@@ -50,8 +61,8 @@ def export_demo(out: str, source: str | None = None, dest: str | Path | None = N
     if total > MAX_BYTES:
         raise RuntimeError(f"the demo weights are {total / 2**20:.1f} MiB, over the 25 MiB budget")
     paths = {"student": student, "autoencoder": ae}
-    if assets:
-        paths.update(write_assets(model.config))
+    if writers[assets] is not None:
+        paths.update(writers[assets](model.config))
     return paths
 
 
@@ -72,11 +83,37 @@ def pick_asset_clip(cfg, candidates: int = 24):
     return best
 
 
-def write_assets(cfg) -> dict[str, Path]:
+def asset_paths(folder: str | Path = ASSETS_DIR) -> dict[str, Path]:
+    """Where the sample inputs go in ``folder``: the files ``DEMO_ASSETS`` names, and the photo's ``CREDIT.txt``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return {**{k: folder / p.name for k, p in DEMO_ASSETS.items()}, "credit": folder / CREDIT}
+
+
+def write_assets(cfg, folder: str | Path = ASSETS_DIR) -> dict[str, Path]:
+    """The real-photo sample: ``ASSET_PHOTO`` at the model's size, a drag on its most textured object and pins."""
+    from .photo_clips import eval_photos
+    from .photo_eval import drag_request, fit_photo
+
+    photo, credit = eval_photos()[ASSET_PHOTO]
+    image = fit_photo(photo, cfg.height, cfg.width)
+    tracks = drag_request(image, ASSET_FRAMES, cfg.stream.fps, seed=ASSET_SEED).combined()
+    paths = asset_paths(folder)
+    cv2.imwrite(str(paths["image"]), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    paths["tracks"].write_text(track_formats.to_json(tracks))
+    paths["prompt"].write_text("\n")
+    paths["credit"].write_text(f"{paths['image'].name}: {ASSET_PHOTO}.jpg, {credit}, resized and cropped to "
+                               f"{cfg.width}x{cfg.height}\n")
+    return paths
+
+
+def write_synthetic_assets(cfg, folder: str | Path = ASSETS_DIR) -> dict[str, Path]:
+    """The synthetic sample: a held-out clip's start frame, drag tracks on its shapes and its caption."""
     from ..tracks import Tracks
 
     clip = pick_asset_clip(cfg)
-    ASSETS_DIR.mkdir(parents=True, exist_ok=True)
+    paths = asset_paths(folder)
+    paths.pop("credit")
     on_shape = np.nonzero((clip.owner >= 0) & clip.visible.all(0))[0]
     by_owner: dict[int, list[int]] = {}
     for n in on_shape:  # spread the drags over the shapes: round-robin over owners
@@ -89,14 +126,15 @@ def write_assets(cfg) -> dict[str, Path]:
     cols = np.array(picked)
     tracks = Tracks(path=clip.path[:, cols], visible=clip.visible[:, cols], fps=clip.fps, width=clip.width,
                     height=clip.height)
-    cv2.imwrite(str(DEMO_ASSETS["image"]), cv2.cvtColor(clip.frames[0], cv2.COLOR_RGB2BGR))
-    DEMO_ASSETS["tracks"].write_text(track_formats.to_json(tracks))
-    DEMO_ASSETS["prompt"].write_text(clip.caption + "\n")
-    return {"image": DEMO_ASSETS["image"], "tracks": DEMO_ASSETS["tracks"], "prompt": DEMO_ASSETS["prompt"]}
+    cv2.imwrite(str(paths["image"]), cv2.cvtColor(clip.frames[0], cv2.COLOR_RGB2BGR))
+    paths["tracks"].write_text(track_formats.to_json(tracks))
+    paths["prompt"].write_text(clip.caption + "\n")
+    return paths
 
 
 def weights_nbytes(folder: Path = WEIGHTS_DIR) -> int:
     return sum(p.stat().st_size for p in Path(folder).glob("*.safetensors"))
 
 
-__all__ = ["export_demo", "write_assets", "pick_asset_clip", "weights_nbytes", "torch"]
+__all__ = ["export_demo", "asset_paths", "write_assets", "write_synthetic_assets", "pick_asset_clip", "weights_nbytes",
+           "torch"]
