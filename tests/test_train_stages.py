@@ -269,6 +269,9 @@ def test_selfcheck_samples_held_out_clips_of_the_runs_kind_and_reads_the_still_v
     st = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert st["model"] == student and st["samples"]["still"] == s["still"] and len(st["samples"]["model"]) == 2
     assert st["samples"]["psnr"]["still"] == s["psnr"]["still"]
+    with pytest.raises(ValueError, match="start_sigma sets how the teacher samples; a student streams from its own "
+                                         "config's stream.start_sigma"):
+        selfcheck.selfcheck(pipeline["out"], selfcheck.SelfcheckOptions(student=student, start_sigma=0.3))
 
 
 @pytest.mark.parametrize("config_name", ["tiny-photo", "tiny-change", "tiny-clean", "tiny-warp", "tiny-warp-refine"])

@@ -8,9 +8,9 @@ without gradient (``causal.rollout``). Conditioning (start image, tracks, captio
 latent cache; no video is used as a target.
 
 * Generator step: noise the generated clip at a random sigma (uniform, warped by the stream shift, scaled by a
-  refining stream's ``start_sigma``, clipped to [0.02, 0.98]); real score = the frozen teacher with joint text/motion guidance
-  (3 evaluations), fake score = the critic; the DMD gradient ``(x0_fake - x0_real) / mean|x0 - x0_real|``
-  is applied through ``0.5 * ||x0 - sg(x0 - grad)||^2``.
+  refining stream's ``start_sigma``, clipped to [0.02, 0.98]); real score = the frozen teacher with joint
+  text/motion guidance (3 evaluations), fake score = the critic; the DMD gradient
+  ``(x0_fake - x0_real) / mean|x0 - x0_real|`` is applied through ``0.5 * ||x0 - sg(x0 - grad)||^2``.
 * Critic step: flow-matching loss of the critic (a trainable bidirectional copy of the teacher) on
   fresh generator rollouts (no gradient into the generator). ``critic_steps`` (5) critic steps per
   generator step.

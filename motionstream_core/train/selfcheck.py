@@ -5,7 +5,8 @@
   the clip's first frame and ``tracks`` of its own ground-truth tracks, re-tracked (``evaluate.retracked``): teacher
   EPE against the still video's and the clip's own; and the PSNR of the teacher's and the still video against the
   clip. A teacher that cannot make these cannot follow a drag on a user's photo either (docs/DEMO_MODEL.md,
-  session 8). ``--student PATH``: the same for a student, streamed as the stream runs it. ``sheet``: the clip's row over the teacher's, every 4th frame, per clip.
+  session 8). ``--student PATH``: the same for a student, streamed as the stream runs it. ``sheet``: the clip's
+  row over the model's, every 4th frame, per clip.
 * ``still_errors``: one-step clean-latent error ``x - sigma v - z`` of the still video of a photo (its change is 0
   everywhere) with the pins of a user-style request, per sigma: RMS over latent frame 0 and over all frames. A
   velocity model must pass a copy of the input noise through its tokens there; a clean-predicting model
@@ -40,10 +41,11 @@ STILL_SIGMAS = (0.95, 0.5, 0.15, 0.05, 0.02)
 def own_kind_samples(make_video, render, clips: int = 4, tracks: int = 24) -> dict:
     """{"model": [EPE per clip], "still": [...], "clip": [...], "ratio": mean model / mean still, "psnr":
     {"model": [dB per clip], "still": [...]}, "frames": [(clip uint8 [T, H, W, 3], model uint8 [T, H, W, 3]) per
-    clip]} for clips ``render(HELD_OUT_SEED + k)``; ``make_video(image uint8 [H, W, 3], request Tracks, seed)`` -> float
-    [T, H, W, 3] is the model's (``teacher_video``, or a student's ``stream_video``). The PSNR against the clip itself (frames after 0) says what EPE at
-    the requested points cannot: whether the rest of the motion -- a layer's whole extent, what it uncovers -- is
-    drawn as it happened (a warp along the tracks moves the tracked points exactly and stretches the rest)."""
+    clip]} for clips ``render(HELD_OUT_SEED + k)``; ``make_video(image uint8 [H, W, 3], request Tracks, seed)`` ->
+    float [T, H, W, 3] is the model's (``teacher_video``, or a student's ``stream_video``). The PSNR against the clip
+    itself (frames after 0) says what EPE at the requested points cannot: whether the rest of the motion -- a layer's
+    whole extent, what it uncovers -- is drawn as it happened (a warp along the tracks moves the tracked points
+    exactly and stretches the rest)."""
     res = {"model": [], "still": [], "clip": [], "psnr": {"model": [], "still": []}, "frames": []}
     for k in range(clips):
         clip = render(HELD_OUT_SEED + k)
@@ -112,17 +114,19 @@ def selfcheck(out: str, opts: SelfcheckOptions = SelfcheckOptions()) -> dict:
     if opts.photo_dir and photo_folder_fingerprint(opts.photo_dir) != trained_on:
         raise ValueError(f"{out} did not train on the photo folder {opts.photo_dir} (its cache's folder fingerprint "
                          f"is {trained_on or 'none: bundled photos only'}): give the folder it trained on, or none")
+    if opts.student and opts.start_sigma is not None:
+        raise ValueError("start_sigma sets how the teacher samples; a student streams from its own config's "
+                         "stream.start_sigma: leave it out with a student")
     codec = load_codec(run_codec_path(out))
     model = load_model(opts.student) if opts.student else load_teacher(out)
-    start_sigma = opts.start_sigma
-    if opts.student or start_sigma is None:
-        start_sigma = model.config.stream.start_sigma
-    stream = MotionStream(model, codec)
+    start_sigma = model.config.stream.start_sigma if opts.start_sigma is None else opts.start_sigma
+    stream = MotionStream(model, codec) if opts.student else None
 
     def make_video(image, request, seed):
-        if opts.student:
+        if stream is not None:
             return stream_video(stream, image, "", request, request.num_frames, seed)
         return teacher_video(model, codec, image, "", request, seed, opts.steps, start_sigma=start_sigma)
+
     cfg = model.config
     camera = meta.get("camera_motion_prob")  # the cache's camera setting: the held-out clips are of the same kind
     render = clip_renderer(source, cfg, opts.frames, 64, photo_dir=opts.photo_dir, camera_motion_prob=camera)
