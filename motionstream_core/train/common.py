@@ -164,7 +164,7 @@ TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "d
                  "demo-warp": lambda: _with_warp(TRAIN_CONFIGS["demo-clean"](), "demo-warp", 10.0),
                  "demo-warp-p2": lambda: _with_warp(TRAIN_CONFIGS["demo-clean-p2"](), "demo-warp-p2", 10.0),
                  "tiny-warp": _tiny_warp,
-                 # the same, streamed as a refiner of its warped slot from sigma 0.3
+                 # the same, streamed as a refiner of its warped slot (demo: from sigma 0.15; tiny: 0.3)
                  "demo-warp-refine": lambda: _with_refine(TRAIN_CONFIGS["demo-warp"](), "demo-warp-refine", 0.15),
                  "tiny-warp-refine": lambda: _with_refine(_tiny_warp(), "tiny-warp-refine", 0.3)}
 

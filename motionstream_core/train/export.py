@@ -84,10 +84,10 @@ def pick_asset_clip(cfg, candidates: int = 24):
 
 
 def asset_paths(folder: str | Path = ASSETS_DIR) -> dict[str, Path]:
-    """Where the sample inputs go in ``folder``: the files ``DEMO_ASSETS`` names, and the photo's ``CREDIT.txt``."""
+    """Where the sample inputs go in ``folder``: the files ``DEMO_ASSETS`` names."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    return {**{k: folder / p.name for k, p in DEMO_ASSETS.items()}, "credit": folder / CREDIT}
+    return {k: folder / p.name for k, p in DEMO_ASSETS.items()}
 
 
 def write_assets(cfg, folder: str | Path = ASSETS_DIR) -> dict[str, Path]:
@@ -98,7 +98,7 @@ def write_assets(cfg, folder: str | Path = ASSETS_DIR) -> dict[str, Path]:
     photo, credit = eval_photos()[ASSET_PHOTO]
     image = fit_photo(photo, cfg.height, cfg.width)
     tracks = drag_request(image, ASSET_FRAMES, cfg.stream.fps, seed=ASSET_SEED).combined()
-    paths = asset_paths(folder)
+    paths = {**asset_paths(folder), "credit": Path(folder) / CREDIT}
     cv2.imwrite(str(paths["image"]), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     paths["tracks"].write_text(track_formats.to_json(tracks))
     paths["prompt"].write_text("\n")
@@ -113,7 +113,6 @@ def write_synthetic_assets(cfg, folder: str | Path = ASSETS_DIR) -> dict[str, Pa
 
     clip = pick_asset_clip(cfg)
     paths = asset_paths(folder)
-    paths.pop("credit")
     on_shape = np.nonzero((clip.owner >= 0) & clip.visible.all(0))[0]
     by_owner: dict[int, list[int]] = {}
     for n in on_shape:  # spread the drags over the shapes: round-robin over owners
