@@ -132,6 +132,34 @@ def test_dmd_critic_loss_goes_down_and_generator_moves(pipeline):
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("text_encoder."))  # frozen
 
 
+def test_dmd_critic_warmup_holds_the_generator_then_releases_it(pipeline, tmp_path):
+    """``critic_warmup``: for its steps only the critic trains (the generator's weights stay bit-identical to the
+    ODE student's, the log has no generator values); the next step, after a resume, moves the generator."""
+    import shutil
+
+    out = tmp_path / "run"
+    out.mkdir()
+    shutil.copy(Path(pipeline["out"]) / "run.json", out / "run.json")
+    for stage in ("teacher", "ode"):
+        (out / stage).mkdir()
+        shutil.copy(Path(pipeline["out"]) / stage / f"{'teacher' if stage == 'teacher' else 'student'}.safetensors",
+                    out / stage)
+    shutil.copytree(Path(pipeline["out"]) / "latents", out / "latents")
+    opts = quiet(dmd.PRESETS["tiny"], steps=2, critic_warmup=2)
+    res = dmd.train_dmd(str(out), opts)
+    ode = load_model(out / "ode" / "student.safetensors").state_dict()
+    held = load_model(out / "dmd" / "student.safetensors").state_dict()
+    assert all(torch.equal(ode[k], held[k]) for k in ode)
+    assert [sorted(row) for row in res["history"]] == [["critic"], ["critic"]]
+    critic = torch.load(out / "dmd" / "ckpt.pt", weights_only=False)["critic"]
+    teacher = load_model(out / "teacher" / "teacher.safetensors").state_dict()
+    assert set(critic) == set(teacher) and any(not torch.equal(critic[k], teacher[k]) for k in teacher)
+    res = dmd.train_dmd(str(out), dataclasses.replace(opts, steps=3))
+    assert len(res["history"]) == 1 and "dmd" in res["history"][0]
+    moved = load_model(out / "dmd" / "student.safetensors").state_dict()
+    assert any(not torch.equal(ode[k], moved[k]) for k in ode if not k.startswith("text_encoder"))
+
+
 @pytest.mark.parametrize("init", ["widen", "scratch"])
 def test_wider_decoder_keeps_the_encoder_and_learns(pipeline, tmp_path, init):
     """The ``decoder`` stage: new widths, the run's encoder and latent statistics bit-identical, its

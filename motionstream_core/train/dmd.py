@@ -13,7 +13,10 @@ latent cache; no video is used as a target.
   ``(x0_fake - x0_real) / mean|x0 - x0_real|`` is applied through ``0.5 * ||x0 - sg(x0 - grad)||^2``.
 * Critic step: flow-matching loss of the critic (a trainable bidirectional copy of the teacher) on
   fresh generator rollouts (no gradient into the generator). ``critic_steps`` (5) critic steps per
-  generator step.
+  generator step. ``critic_warmup`` steps first train the critic alone: the critic starts as the teacher, so
+  until it has fitted the generator's own outputs ``x0_fake - x0_real`` is its training noise, not the gap
+  between the two distributions -- the case of a student already close to its teacher (an ODE-initialised
+  refiner), which that noise alone otherwise walks away from the teacher.
 
 The product is ``dmd/student.safetensors``.
 """
@@ -58,6 +61,7 @@ class DMDOptions(ModelStageOptions):
     lr: float = 1e-5  # generator
     critic_lr: float = 4e-5
     critic_steps: int = 5  # critic updates per generator update (1:5)
+    critic_warmup: int = 0  # steps of critic updates only before the generator first moves
     min_sigma: float = 0.02
     max_sigma: float = 0.98
     track_drop: float = 0.05
@@ -213,12 +217,13 @@ def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dic
     run.resume()
     run.tokens_per_sample = tokens_per_clip(run.cfg, data.latent_shape)
     run.stage.say(f"Self-Forcing DMD: generator lr {opts.lr}, critic lr {opts.critic_lr}, generator:critic "
-                  f"1:{opts.critic_steps}, batch {opts.batch}, {trainer.frames} latent frames per rollout")
+                  f"1:{opts.critic_steps}, batch {opts.batch}, {trainer.frames} latent frames per rollout"
+                  + (f", the critic alone for the first {opts.critic_warmup} steps" if opts.critic_warmup else ""))
     critic_history: list[float] = []
 
     def step(i: int) -> dict:
         critic_losses = [trainer.critic_step(run.batch(len(data), salt=k + 1), k) for k in range(opts.critic_steps)]
-        g = trainer.generator_step(run.batch(len(data)))
+        g = {} if i < opts.critic_warmup else trainer.generator_step(run.batch(len(data)))
         critic_history.extend(critic_losses)
         return {"critic": sum(critic_losses) / len(critic_losses), **g}
 
