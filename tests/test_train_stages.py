@@ -160,6 +160,27 @@ def test_dmd_critic_warmup_holds_the_generator_then_releases_it(pipeline, tmp_pa
     assert any(not torch.equal(ode[k], moved[k]) for k in ode if not k.startswith("text_encoder"))
 
 
+def test_export_elsewhere_writes_the_student_codec_and_sample_there(pipeline, tmp_path):
+    """``export --dest D``: the DMD student in fp16 (its weights the trained ones rounded to fp16), the run's codec
+    byte for byte, the sample in D/assets; the package's own demo files are not touched."""
+    from motionstream_core.demo import DEMO_ASSETS, DEMO_WEIGHTS
+    from motionstream_core.train.autoencoder import run_codec_path
+    from motionstream_core.train.export import export_demo
+
+    shipped = {p: p.read_bytes() for p in [*DEMO_WEIGHTS.values(), *DEMO_ASSETS.values()] if p.is_file()}
+    paths = export_demo(pipeline["out"], dest=tmp_path / "weights", assets="synthetic")
+    assert paths["student"] == tmp_path / "weights" / "student.safetensors"
+    assert {k: p.parent for k, p in paths.items() if k not in ("student", "autoencoder")} == {
+        "image": tmp_path / "weights" / "assets", "tracks": tmp_path / "weights" / "assets",
+        "prompt": tmp_path / "weights" / "assets"}
+    trained = load_model(Path(pipeline["out"]) / "dmd" / "student.safetensors").state_dict()
+    exported = load_model(paths["student"]).state_dict()
+    assert all(torch.equal(exported[k], trained[k].half().float() if trained[k].is_floating_point() else trained[k])
+               for k in trained)
+    assert paths["autoencoder"].read_bytes() == run_codec_path(pipeline["out"]).read_bytes()
+    assert {p: p.read_bytes() for p in shipped} == shipped
+
+
 @pytest.mark.parametrize("init", ["widen", "scratch"])
 def test_wider_decoder_keeps_the_encoder_and_learns(pipeline, tmp_path, init):
     """The ``decoder`` stage: new widths, the run's encoder and latent statistics bit-identical, its

@@ -141,8 +141,8 @@ def _add_stage_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default=None, help="export: the stage whose student to ship (default: dmd, else ode)")
     p.add_argument("--dest", default=None, help="export: folder (default motionstream_core/demo/weights)")
     p.add_argument("--assets", default="photo", choices=("photo", "synthetic", "none"),
-                   help="export: the sample inputs written to motionstream_core/demo/assets (default: a real photo "
-                        "never trained on, with a drag and pins)")
+                   help="export: the sample inputs written to motionstream_core/demo/assets, or DEST/assets with "
+                        "--dest (default: a real photo never trained on, with a drag and pins)")
 
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:

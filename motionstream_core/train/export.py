@@ -37,8 +37,10 @@ CREDIT = "CREDIT.txt"
 
 def export_demo(out: str, source: str | None = None, dest: str | Path | None = None,
                 assets: str = "photo") -> dict[str, Path]:
-    """``assets``: the sample inputs written with the weights: "photo" (``write_assets``), "synthetic"
-    (``write_synthetic_assets``) or "none"."""
+    """The run's student (fp16) and codec into ``dest`` (default: the package's ``demo/weights``), and the sample
+    inputs ``assets`` -- "photo" (``write_assets``), "synthetic" (``write_synthetic_assets``) or "none" -- into the
+    package's ``demo/assets``, or ``dest/assets`` when ``dest`` is given (an export elsewhere leaves the package
+    alone)."""
     writers = {"photo": write_assets, "synthetic": write_synthetic_assets, "none": None}
     if assets not in writers:
         raise ValueError(f"assets must be one of {', '.join(writers)}, got {assets!r}")
@@ -62,7 +64,7 @@ def export_demo(out: str, source: str | None = None, dest: str | Path | None = N
         raise RuntimeError(f"the demo weights are {total / 2**20:.1f} MiB, over the 25 MiB budget")
     paths = {"student": student, "autoencoder": ae}
     if writers[assets] is not None:
-        paths.update(writers[assets](model.config))
+        paths.update(writers[assets](model.config, ASSETS_DIR if dest.resolve() == WEIGHTS_DIR else dest / "assets"))
     return paths
 
 
