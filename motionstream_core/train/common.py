@@ -122,14 +122,14 @@ def _tiny_warp() -> ModelConfig:
                       "tiny-warp", 6.0)
 
 
-def _with_refine(base: ModelConfig, name: str, start_sigma: float) -> ModelConfig:
+def _with_refine(base: ModelConfig, name: str, start_sigma: float, steps: int = 3) -> ModelConfig:
     """``base`` (a ``slot_warp`` model) streaming as a refiner: each chunk starts from its warped slot noised to
-    ``start_sigma`` (``StreamConfig.start_sigma``), its 3 sigmas uniform below it (shift 1: 0.3, 0.2, 0.1 at 0.3).
-    The warp alone follows the drag; the refiner adds what it cannot. The demo's 0.15: from 0.3 the student drew
-    more of its own and followed held-out synthetic drags at 0.52x a still video, from 0.2 / 0.15 at 0.48x / 0.47x
-    (docs/DEMO_MODEL.md, session 11)."""
+    ``start_sigma`` (``StreamConfig.start_sigma``), its ``steps`` sigmas uniform below it (shift 1: 0.3, 0.2, 0.1 at
+    0.3). The warp alone follows the drag; the refiner adds what it cannot. The demo's 0.15 and 2 steps: from its
+    teacher, 3-step students distilled at 0.15 / 0.1 followed held-out synthetic drags at 0.52x / 0.58x a still
+    video, a 2-step one at 0.15 at 0.46x (docs/DEMO_MODEL.md, session 12)."""
     return dataclasses.replace(base, name=name, stream=dataclasses.replace(base.stream, start_sigma=start_sigma,
-                                                                           shift=1.0))
+                                                                           shift=1.0, steps=steps))
 
 
 def _demo_photo_channels(channels: int) -> ModelConfig:
@@ -164,8 +164,8 @@ TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "d
                  "demo-warp": lambda: _with_warp(TRAIN_CONFIGS["demo-clean"](), "demo-warp", 10.0),
                  "demo-warp-p2": lambda: _with_warp(TRAIN_CONFIGS["demo-clean-p2"](), "demo-warp-p2", 10.0),
                  "tiny-warp": _tiny_warp,
-                 # the same, streamed as a refiner of its warped slot (demo: from sigma 0.15; tiny: 0.3)
-                 "demo-warp-refine": lambda: _with_refine(TRAIN_CONFIGS["demo-warp"](), "demo-warp-refine", 0.15),
+                 # the same, streamed as a refiner of its warped slot (demo: from sigma 0.15 in 2 steps; tiny: 0.3, 3)
+                 "demo-warp-refine": lambda: _with_refine(TRAIN_CONFIGS["demo-warp"](), "demo-warp-refine", 0.15, 2),
                  "tiny-warp-refine": lambda: _with_refine(_tiny_warp(), "tiny-warp-refine", 0.3)}
 
 
