@@ -1,8 +1,8 @@
 """Example inputs that need no files: a synthetic clip of textured shapes moving along known tracks.
 
-It is the kind of video the built-in demo model was trained on, so the example workflows run as
-they are: its first frame is a start image, its caption a prompt the demo's text encoder knows,
-its frames a reference video for motion transfer, and its ground-truth tracks a drag to follow.
+They are the held-out kind of clip the built-in demo model is measured on (``motionstream eval``), so the
+example workflows run as they are: its first frame is a start image, its caption a prompt, its frames a
+reference video for motion transfer, and its ground-truth tracks a drag to follow.
 """
 
 from __future__ import annotations
