@@ -1,12 +1,13 @@
-"""The embedded demo model: a small MotionStream student and its autoencoder, trained by this project's
-own recipe (``motionstream train ...``, see docs/DEMO_MODEL.md) on synthetic videos.
+"""The embedded demo model: a small MotionStream student and its codec, trained by this project's own recipe
+(``motionstream train ...``, see docs/DEMO_MODEL.md) on clips rendered from real photos.
 
     model, codec = load_demo()              # fp32 on the CPU; no download
-    MotionStream(model, codec).session(image, "a red circle on a striped blue background", tracks)
+    MotionStream(model, codec).session(image, "", tracks)
 
-Files (``DEMO_WEIGHTS``): ``student.safetensors`` (our checkpoint format: DiT + track head + demo
-text encoder, weights stored in fp16, config in the metadata) and ``autoencoder.safetensors`` (the
-TinyVAE in taehv key layout; its config and per-channel latent statistics in the metadata).
+Files (``DEMO_WEIGHTS``): ``student.safetensors`` (our checkpoint format: DiT + track head + demo text encoder,
+weights stored in fp16, config in the metadata) and ``autoencoder.safetensors`` (the run's codec: its kind, config
+and per-channel latent statistics in the metadata; ``decoders.load_codec`` reads any of them). ``DEMO_ASSETS``: the
+sample a user runs first (``motionstream demo``): a real photo, drag tracks with background pins, a prompt.
 """
 
 from __future__ import annotations
