@@ -16,7 +16,8 @@ latent cache; no video is used as a target.
   generator step. ``critic_warmup`` steps first train the critic alone: the critic starts as the teacher, so
   until it has fitted the generator's own outputs ``x0_fake - x0_real`` is its training noise, not the gap
   between the two distributions -- the case of a student already close to its teacher (an ODE-initialised
-  refiner), which that noise alone otherwise walks away from the teacher.
+  refiner). Such a student also needs rates well below the demo preset's (2e-6 / 1e-5): at 1e-5 / 4e-5 it
+  diverges with or without the warm-up (docs/DEMO_MODEL.md, session 12).
 
 The product is ``dmd/student.safetensors``.
 """
