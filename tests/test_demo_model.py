@@ -10,7 +10,7 @@ from motionstream_core.demo import DEMO_ASSETS, DEMO_WEIGHTS, load_demo
 from motionstream_core.stream import MotionStream
 from motionstream_core import track_formats
 from motionstream_core.tracks import Tracks
-from motionstream_core.train.evaluate import Retracked, requested_tracks, retracked, to_uint8
+from motionstream_core.train.evaluate import Retracked, requested_tracks, retracked, stream_video, to_uint8
 from motionstream_core.synthetic import SyntheticClipConfig, heldout_clips
 
 torch.set_num_threads(2)
@@ -86,8 +86,7 @@ def test_follows_tracks_on_held_out_clips(demo):
     sums = {"student": Retracked(), "still": Retracked()}
     for i, clip in enumerate(heldout_clips(16, SyntheticClipConfig.for_model(model.config, num_frames=33))):
         tracks = requested_tracks(clip, 16)
-        video = torch.cat([c.frames for c in stream.session(clip.frames[0], clip.caption, tracks, num_frames=33,
-                                                            seed=i)])
+        video = stream_video(stream, clip.frames[0], clip.caption, tracks, 33, seed=i)
         for name, frames in (("student", to_uint8(video)), ("still", np.repeat(clip.frames[:1], 33, 0))):
             sums[name] += retracked(frames, tracks.path, tracks.visible)
     student, still = sums["student"].epe, sums["still"].epe
@@ -127,7 +126,7 @@ def test_drags_objects_in_real_photos(demo):
     for i, (photo, _) in enumerate(eval_photos().values()):
         image = fit_photo(photo, cfg.height, cfg.width)
         req = drag_request(image, 33, cfg.stream.fps, seed=i)
-        video = torch.cat([c.frames for c in stream.session(image, "", req.combined(), num_frames=33, seed=i)])
+        video = stream_video(stream, image, "", req.combined(), 33, seed=i)
         scores["student"].append(score_video(to_uint8(video), req))
         scores["still"].append(score_video(np.repeat(image[None], 33, 0), req))
     mean = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in scores.items()}
