@@ -33,8 +33,22 @@ def test_renderer_gives_each_sources_clip():
     assert not np.array_equal(photo.frames, synth.frames)
 
 
+def test_mix_renders_synthetic_clips_at_odd_scene_seeds_and_photo_clips_at_even_ones():
+    """``clip_source=mix``: each clip is exactly the other two sources' clip for its seed (the photo half with the
+    camera setting passed on), so a mixed cache holds half of each, as pure functions of the seeds."""
+    mix = clip_renderer("mix", CFG, 9, num_points=6, camera_motion_prob=0.0)
+    synth = clip_renderer("synthetic", CFG, 9, num_points=6)
+    photo = clip_renderer("photo", CFG, 9, num_points=6, camera_motion_prob=0.0)
+    for seed in (40, 41, 2_000_007):
+        got, want = mix(seed), (synth(seed) if seed % 2 else photo(seed))
+        assert np.array_equal(got.frames, want.frames) and np.array_equal(got.path, want.path), seed
+        assert np.array_equal(got.visible, want.visible) and got.caption == want.caption, seed
+    assert np.array_equal(mix(40, 99).path, photo(40, 99).path)  # a photo scene's other motion
+    assert not np.array_equal(mix(40, 99).path, mix(40).path)
+
+
 def test_unknown_source_is_one_clear_error():
-    with pytest.raises(ValueError, match=r"^unknown clip source 'video': choose one of synthetic, photo$"):
+    with pytest.raises(ValueError, match=r"^unknown clip source 'video': choose one of synthetic, photo, mix$"):
         clip_renderer("video", CFG, 9)
 
 

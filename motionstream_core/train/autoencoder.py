@@ -53,7 +53,7 @@ class AEOptions(StageOptions):
     stats_clips: int = 32
     fit_clips: int = 96  # a linear (PatchPCA) codec: clips of 33 frames its components are fitted on
     whiten: bool = False  # a linear codec: one std per channel (True) or one scale for all channels (False)
-    clip_source: str = "synthetic"  # the clips it learns from: "synthetic" shapes or "photo" (data.CLIP_SOURCES)
+    clip_source: str = "synthetic"  # the clips it learns from: "synthetic" shapes, "photo" or "mix" (data.CLIP_SOURCES)
     photo_dir: str = ""  # photo clips: a photo_folder whose photos and cut-outs join the bundled ones
 
 

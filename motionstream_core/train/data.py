@@ -36,18 +36,24 @@ def clip_config(cfg: ModelConfig, num_frames: int, num_points: int = 64) -> Synt
     return SyntheticClipConfig.for_model(cfg, num_frames=num_frames, num_points=num_points)
 
 
-CLIP_SOURCES = ("synthetic", "photo")
+CLIP_SOURCES = ("synthetic", "photo", "mix")
 
 
 def clip_renderer(source: str, cfg: ModelConfig, num_frames: int, num_points: int = 64,
                   photo_dir: str = "", camera_motion_prob: float | None = None) -> Callable[..., object]:
     """``(seed, motion_seed=None) -> clip`` at the model's size: ``"synthetic"`` (``synthetic.make_clip``: textured
-    shapes) or ``"photo"`` (``photo_clips.make_photo_clip``: layers cut from real photos over a photo background;
+    shapes), ``"photo"`` (``photo_clips.make_photo_clip``: layers cut from real photos over a photo background;
     needs the ``[train]`` extra; ``motion_seed`` gives the same scene -- the same first frame -- another motion;
     ``photo_dir``: a ``photo_folder`` whose photos and cut-outs join the bundled photos; ``camera_motion_prob``: the
-    chance a clip's camera pans and zooms, ``None``: ``PhotoClipConfig``'s).
-    Both clips carry frames uint8 [T, H, W, 3], path float32 [T, N, 2] px, visible bool [T, N] and a caption;
-    both are pure functions of the seeds."""
+    chance a photo clip's camera pans and zooms, ``None``: ``PhotoClipConfig``'s) or ``"mix"`` (half of each, by the
+    scene seed's parity: odd seeds synthetic, even seeds photo; the synthetic half as its renderer makes it).
+    All clips carry frames uint8 [T, H, W, 3], path float32 [T, N, 2] px, visible bool [T, N] and a caption;
+    all are pure functions of the seeds."""
+    if source == "mix":
+        # a synthetic clip has no separate motion seed: its scene seed draws both
+        synthetic = clip_renderer("synthetic", cfg, num_frames, num_points)
+        photo = clip_renderer("photo", cfg, num_frames, num_points, photo_dir, camera_motion_prob)
+        return lambda seed, motion_seed=None: synthetic(seed) if seed % 2 else photo(seed, motion_seed)
     if source == "synthetic":
         if photo_dir:
             raise ValueError(f"photo_dir={photo_dir!r} is for clip_source=photo; synthetic clips read no photos")

@@ -60,7 +60,7 @@ class TeacherOptions(ModelStageOptions):
     frames: int = 33  # synthetic data: pixel frames per clip (9 latent frames = 3 student chunks)
     cache_clips: int = 1000  # rendered data: clips in the latent cache
     tracks_per_clip: int = 64  # rendered data: tracks rendered per clip
-    clip_source: str = "synthetic"  # rendered data: "synthetic" shapes or "photo" layers cut from photos (data.CLIP_SOURCES)
+    clip_source: str = "synthetic"  # rendered data: "synthetic" shapes, "photo" layers cut from photos or "mix" (data.CLIP_SOURCES)
     motions_per_scene: int = 1  # rendered photo data: clips sharing a first frame, told apart only by their tracks
     photo_dir: str = ""  # rendered photo data: a photo_folder whose photos and cut-outs join the bundled ones
     # rendered photo data: the chance a clip's camera pans and zooms; None: the renderer's default
