@@ -1,9 +1,11 @@
 """Refactors keep behaviour: frames from the demo model and the tiny configs, run through the pipeline,
-are bit-identical to stored checksums (tests/data/frame_checksums.json).
+match stored references (tests/data/frame_checksums.json): the mean of every 16 x 16 pixel block of every frame
+and channel, within ``TOLERANCE``.
 
-The stored sums were computed at commit bc8305a, before the pipeline existed, by calling
-``MotionStream(model, codec).session(...)`` directly on the same inputs; the CPU results did not
-depend on the thread count (1 and 2 threads gave the same sums).
+Not a hash of the frames: float results differ between CPU families (other SIMD kernels; the sums of session
+12's Intel machine did not hold on session 13's AMD EPYC, for the same code), by ~1e-6 in a pixel; a changed
+sampler, weights or inputs move block means by far more (a seed more: > ``SENSITIVITY``, checked below). The
+first sums were computed at commit bc8305a, before the pipeline existed; these block means at c9b870e.
 
 Regenerate them ONLY when the generated frames are meant to change (new shipped demo weights in
 ``motionstream_core/demo/weights/``, a deliberate change of the sampler), in the commit that makes
@@ -11,14 +13,12 @@ that change and on a CPU:
 
     PYTHONPATH=$PWD python tests/test_frames_unchanged.py --write
 
-and say so in the commit message. Float results may differ on another CPU family (other SIMD
-kernels); the sums are for the x86-64 CPUs this project is developed and tested on.
+and say so in the commit message.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -45,8 +45,25 @@ SUMS = Path(__file__).parent / "data" / "frame_checksums.json"
 CPU = Runtime.resolve("cpu")
 
 
-def digest(frames: torch.Tensor) -> str:
-    return hashlib.sha256(frames.contiguous().numpy().astype(np.float32).tobytes()).hexdigest()
+BLOCK = 16  # px: every case's frames are a multiple of it
+TOLERANCE = 2e-3  # the largest block-mean difference allowed (frames in [0, 1])
+SENSITIVITY = 2e-2  # one seed more moves some block mean by more than this
+
+
+def block_means(frames: torch.Tensor) -> np.ndarray:
+    """float frames [T, H, W, 3] -> float64 [T, H / BLOCK, W / BLOCK, 3]: the mean of each block."""
+    t, h, w, c = frames.shape
+    assert h % BLOCK == 0 and w % BLOCK == 0, f"frames {h}x{w} are not a multiple of {BLOCK} px"
+    x = frames.double().numpy().reshape(t, h // BLOCK, BLOCK, w // BLOCK, BLOCK, c)
+    return x.mean(axis=(2, 4))
+
+
+def stored_means(entry: dict) -> np.ndarray:
+    return np.asarray(entry["block_means"], dtype=np.float64)
+
+
+def largest_difference(frames: torch.Tensor, entry: dict) -> float:
+    return float(np.abs(block_means(frames) - stored_means(entry)).max())
 
 
 def _randomised(module):
@@ -115,25 +132,27 @@ def stored() -> dict:
 
 
 @pytest.mark.parametrize("case", ["demo", "tiny", "tiny_wan_stats"])
-def test_frames_are_bit_identical_to_the_stored_checksums(case, stored, tmp_path):
+def test_frames_match_the_stored_references(case, stored, tmp_path):
     make = {"demo": demo_frames, "tiny": lambda: tiny_frames(tmp_path), "tiny_wan_stats": tiny_wan_stats_frames}
     frames = make[case]()
     assert list(frames.shape) == stored[case]["shape"]
-    assert digest(frames) == stored[case]["sha256"], (
-        f"{case}: the frames changed. If that is intended (new demo weights, a sampler change), regenerate the "
-        "sums as this module's docstring says; otherwise the change altered behaviour")
+    diff = largest_difference(frames, stored[case])
+    assert diff <= TOLERANCE, (
+        f"{case}: the frames changed (a block mean moved by {diff:.2e} > {TOLERANCE}). If that is intended (new demo "
+        "weights, a sampler change), regenerate the references as this module's docstring says; otherwise the "
+        "change altered behaviour")
 
 
-def test_a_changed_input_changes_the_checksum(stored, tmp_path):
-    """The sums are sensitive: one seed more gives other frames."""
+def test_a_changed_input_changes_the_frames_beyond_the_tolerance(stored, tmp_path):
+    """The references are sensitive: one seed more gives other frames, far outside the tolerance."""
     cfg, model, vae, image = _tiny_parts()
     pipe = Pipeline(LoadedModel(model, "tiny", None), Decoder("tiny", None, tiny=TinyDecoder(vae)))
     path = np.linspace([[10, 12], [40, 50]], [[50, 30], [20, 20]], 30).astype(np.float32)
     tracks = Tracks(path=path, visible=np.ones((30, 2), bool), fps=16, width=64, height=64)
     same = _video(pipe, image, "a red circle", tracks=[tracks], num_frames=30, seed=5)
     other = _video(pipe, image, "a red circle", tracks=[tracks], num_frames=30, seed=6)
-    assert digest(same) == stored["tiny"]["sha256"]
-    assert digest(other) != stored["tiny"]["sha256"]
+    assert largest_difference(same, stored["tiny"]) <= TOLERANCE
+    assert largest_difference(other, stored["tiny"]) > SENSITIVITY
 
 
 if __name__ == "__main__":
@@ -144,8 +163,10 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as d:
         frames = all_frames(Path(d))
     doc = json.loads(SUMS.read_text()) if SUMS.is_file() else {}
-    doc["about"] = ("sha256 of the float32 frames [T, H, W, 3] of tests/test_frames_unchanged.py's cases, written by "
-                    "`python tests/test_frames_unchanged.py --write` (first computed at bc8305a, before the pipeline)")
-    doc["frames"] = {k: {"shape": list(v.shape), "sha256": digest(v)} for k, v in frames.items()}
-    SUMS.write_text(json.dumps(doc, indent=1) + "\n")
-    print(json.dumps(doc["frames"], indent=1))
+    doc["about"] = (f"the mean of every {BLOCK} x {BLOCK} px block of the float frames [T, H, W, 3] of "
+                    "tests/test_frames_unchanged.py's cases, [T, H / 16, W / 16, 3] rounded to 1e-6, written by "
+                    "`python tests/test_frames_unchanged.py --write` (first sums at bc8305a, before the pipeline)")
+    doc["frames"] = {k: {"shape": list(v.shape), "block_means": np.round(block_means(v), 6).tolist()}
+                     for k, v in frames.items()}
+    SUMS.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    print({k: v["shape"] for k, v in doc["frames"].items()})
