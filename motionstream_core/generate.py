@@ -14,7 +14,7 @@ import torch
 
 from . import track_formats
 from .checkpoints import read_checkpoint
-from .demo import DEMO_ASSETS
+from .demo import load_demo_sample
 from .motion.draw import draw_tracks
 from .pipeline import (CausalSource, DecoderSource, ModelSource, Pipeline, Runtime, StreamInputs, load_decoder,
                        load_model)
@@ -94,11 +94,8 @@ def run_generate(opts: GenerateOptions) -> dict[str, Path]:
 def run_demo(opts: DemoOptions) -> dict[str, Path]:
     """The embedded demo model on its bundled start image and drag tracks."""
     pipe = Pipeline(load_model(ModelSource(), opts.runtime), steps=opts.steps)
-    cfg = pipe.config
-    image = read_image(DEMO_ASSETS["image"], cfg.width, cfg.height)
-    tracks = track_formats.load(DEMO_ASSETS["tracks"])
-    prompt = Path(DEMO_ASSETS["prompt"]).read_text().strip() if "prompt" in DEMO_ASSETS else ""
-    run = _with_length(pipe.prepare(image, prompt, None, [tracks], opts.frames, opts.seed))
+    sample = load_demo_sample()  # written at the shipped model's size by ``motionstream train export``
+    run = _with_length(pipe.prepare(sample.image, sample.prompt, None, [sample.tracks], opts.frames, opts.seed))
     return _stream_to_files(pipe, run, opts.out / "video.mp4", opts.out / "tracks_overlay.mp4")
 
 

@@ -39,7 +39,7 @@ from .checkpoints import load_model as load_checkpoint
 from .config import NAMED_CONFIGS, OWN, WAN21, CodecConfig, ConfigError, ModelConfig, TinyVAEConfig, get_config
 from .decoders import (LATENT_SPACE_STATS, TAEW2_1_CONFIG, FullVAECodec, LatentCodec, StreamingVAEBackend, TinyDecoder,
                        TinyVAELoadError, build_autoencoder, codec_over, load_tiny_decoder)
-from .demo import load_demo
+from .demo import DEMO_ASSETS, DemoSample, load_demo, load_demo_sample  # noqa: F401  (the sample: for the nodes)
 from .model import MotionStreamModel
 from .steering import Steering
 from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition, frames_to_chunks

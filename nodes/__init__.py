@@ -3,7 +3,7 @@
     loaders.py      Load MotionStream Model / Load MotionStream Decoder
     track_nodes.py  tracks from coordinates, ComfyUI TRACKS, video, camera; combine; draw
     generate.py     MotionStream Generate (live): the streaming node
-    examples.py     a synthetic example clip (start image, caption, frames, tracks)
+    examples.py     inputs that need no files: a synthetic example clip, the demo's sample photo
     streaming.py    one stream inside a node run: events to the browser, progress, interrupt, record
     sessions.py     live-steering sessions, validation, rate limit (pure Python)
     routes.py       /motionstream/steer, /motionstream/control, /motionstream/health

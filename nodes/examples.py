@@ -1,8 +1,10 @@
-"""Example inputs that need no files: a synthetic clip of textured shapes moving along known tracks.
+"""Example inputs that need no files.
 
-They are the held-out kind of clip the built-in demo model is measured on (``motionstream eval``), so the
-example workflows run as they are: its first frame is a start image, its caption a prompt, its frames a
-reference video for motion transfer, and its ground-truth tracks a drag to follow.
+* Example Clip: a synthetic clip of textured shapes moving along known tracks -- the held-out kind of clip the
+  built-in demo model is measured on (``motionstream eval``): its first frame is a start image, its caption a
+  prompt, its frames a reference video for motion transfer, and its ground-truth tracks a drag to follow.
+* Demo Photo: the demo model's own sample (``motionstream_core.demo``, what ``motionstream demo`` streams): a real
+  photo with a drag on it and background pins, and its prompt.
 """
 
 from __future__ import annotations
@@ -97,4 +99,37 @@ class MotionStreamExampleClip(io.ComfyNode):
         return io.NodeOutput(frames[:1].clone(), frames, clip.caption, pack_tracks(clip.tracks()), float(clip.fps))
 
 
-NODES = [MotionStreamExampleClip]
+def demo_photo_png() -> bytes:
+    """The Demo Photo's picture, the file as shipped (for the editor before the first run)."""
+    from motionstream_core.pipeline import DEMO_ASSETS
+
+    return DEMO_ASSETS["image"].read_bytes()
+
+
+class MotionStreamDemoPhoto(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="MotionStreamDemoPhoto",
+            display_name="MotionStream Demo Photo",
+            category=f"{CATEGORY}/examples",
+            description="The built-in demo model's sample: a real photo (scikit-learn's flower.jpg, CC-BY 2.0, "
+                        "vultilion) at the model's size, a drag on the flower with pins on the background, and its "
+                        "prompt. The same inputs `motionstream demo` streams.",
+            inputs=[],
+            outputs=[
+                io.Image.Output(display_name="start_image"),
+                TracksType.Output(display_name="tracks"),
+                io.String.Output(display_name="prompt"),
+            ],
+        )
+
+    @classmethod
+    def execute(cls) -> io.NodeOutput:
+        from motionstream_core.pipeline import load_demo_sample
+
+        sample = load_demo_sample()
+        return io.NodeOutput(torch.from_numpy(sample.image)[None].clone(), pack_tracks(sample.tracks), sample.prompt)
+
+
+NODES = [MotionStreamExampleClip, MotionStreamDemoPhoto]

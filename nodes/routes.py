@@ -5,6 +5,7 @@
     POST /motionstream/session  {"session", "client_id"} -> the session event's fields (a page joining a run)
     POST /motionstream/prompt   {"session", "client_id", "prompt"} -> {"ok", "chunk"}: a new prompt from the next chunk
     POST /motionstream/example_image  {Example Clip inputs} -> image/png, its start image (before any run)
+    GET  /motionstream/demo_image                   -> image/png, the Demo Photo node's picture (before any run)
     GET  /motionstream/health                                                        -> {"ok", "version"}
 
 Errors: 400 (malformed), 403 (not the client that queued the run), 404 (no such running session),
@@ -74,7 +75,13 @@ def make_handlers(registry: SessionRegistry = REGISTRY, load_error: str | None =
         png = await asyncio.get_running_loop().run_in_executor(None, examples.start_image_png, params)
         return web.Response(body=png, content_type="image/png")
 
-    return steer, control, health, post_handler(handle_session), example_image, post_handler(handle_prompt)
+    async def demo_image(request):
+        from . import examples
+
+        return web.Response(body=examples.demo_photo_png(), content_type="image/png")
+
+    return (steer, control, health, post_handler(handle_session), example_image, post_handler(handle_prompt),
+            demo_image)
 
 
 async def _get_on_post_route(request):
@@ -90,11 +97,12 @@ def register(routes, registry: SessionRegistry = REGISTRY, load_error: str | Non
     A GET on a POST route is answered 405 here: the host's own catch-all would answer a bare 404."""
     if id(routes) in _registered:
         return False
-    steer, control, health, session, example_image, prompt = make_handlers(registry, load_error)
+    steer, control, health, session, example_image, prompt, demo_image = make_handlers(registry, load_error)
     for name, handler in zip(POST_ROUTES, (steer, control, session, example_image, prompt)):
         routes.post(f"/motionstream/{name}")(handler)
         routes.get(f"/motionstream/{name}")(_get_on_post_route)
     routes.get("/motionstream/health")(health)
+    routes.get("/motionstream/demo_image")(demo_image)
     _registered.add(id(routes))
     return True
 

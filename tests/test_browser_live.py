@@ -92,25 +92,36 @@ def test_a_a_new_node_fits_its_toolbar_and_keeps_its_seed(page):
     assert info["control"] == "fixed", "a new node's seed must not randomize: re-queueing replays the live run"
 
 
-def test_b_example_clip_gives_a_picture_before_the_first_run(page, host):
-    wf = json.loads((ROOT / "workflows" / "motionstream_demo_drag.json").read_text())
-    _load(page, wf)
-    page.wait_for_function(f"() => {ED}.startImage && {ED}.startImage.naturalWidth > 0", timeout=30_000)
-    got = page.evaluate(f"() => [{ED}.startImage.naturalWidth, {ED}.startImage.naturalHeight, {ED}.startSource.kind, {ED}.messageScene().message || '']")
-    assert got[:3] == [128, 128, "example"] and not got[3], got
-    # the picture is the clip's first frame, exactly (PNG: lossless)
-    params = _widget_values(page, "MotionStreamExampleClip", ["seed", "width", "height", "num_frames", "num_points"])
-    png = _post(host["url"] + "/motionstream/example_image", params)
+def test_b_demo_photo_and_example_clip_give_a_picture_before_the_first_run(page, host):
     import io
 
     import numpy as np
     from PIL import Image
 
-    try:
-        from motionstream_core.synthetic import SyntheticClipConfig, make_clip
-    except ImportError:  # before the renderer moved out of train/ (issue 14)
-        from motionstream_core.synthetic import SyntheticClipConfig, make_clip
+    from motionstream_core.demo import DEMO_ASSETS
+    from motionstream_core.synthetic import SyntheticClipConfig, make_clip
 
+    def shown():
+        page.wait_for_function(f"() => {ED}.startImage && {ED}.startImage.naturalWidth > 0", timeout=30_000)
+        return page.evaluate(f"() => [{ED}.startImage.naturalWidth, {ED}.startImage.naturalHeight, "
+                             f"{ED}.startSource.kind, {ED}.messageScene().message || '', {ED}.state.tracks.length]")
+
+    # the demo workflow: the shipped photo, with the sample's drag and pins in the editor
+    _load(page, json.loads((ROOT / "workflows" / "motionstream_demo_drag.json").read_text()))
+    got = shown()
+    assert got[:4] == [128, 128, "demo", ""] and got[4] == 11, got
+    pixels = page.evaluate(f"""() => {{ const im = {ED}.startImage; const c = document.createElement('canvas');
+        c.width = im.naturalWidth; c.height = im.naturalHeight; const x = c.getContext('2d'); x.drawImage(im, 0, 0);
+        return Array.from(x.getImageData(0, 0, c.width, c.height).data); }}""")
+    want = np.asarray(Image.open(DEMO_ASSETS["image"]).convert("RGBA"))
+    np.testing.assert_array_equal(np.asarray(pixels, dtype=np.uint8).reshape(want.shape), want)
+    _shot(page, "b_demo_photo_before_run")
+    # the camera workflow: the example clip's first frame, exactly (PNG: lossless)
+    _load(page, json.loads((ROOT / "workflows" / "motionstream_camera_control.json").read_text()))
+    got = shown()
+    assert got[:4] == [128, 128, "example", ""], got
+    params = _widget_values(page, "MotionStreamExampleClip", ["seed", "width", "height", "num_frames", "num_points"])
+    png = _post(host["url"] + "/motionstream/example_image", params)
     clip = make_clip(params["seed"], SyntheticClipConfig(height=params["height"], width=params["width"],
                                                          num_frames=params["num_frames"], fps=16,
                                                          num_points=params["num_points"]))

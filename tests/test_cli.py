@@ -49,6 +49,23 @@ def test_generate_writes_video_and_overlay(files, capsys):
     assert f"video: {out}" in capsys.readouterr().out
 
 
+def test_demo_streams_the_shipped_sample(tmp_path, capsys):
+    """`motionstream demo`: the built-in model on its sample photo; the video starts at the photo (mp4: lossy) and
+    the overlay draws the sample's tracks over the video (its first frame differs from the video's there)."""
+    from motionstream_core.demo import load_demo_sample
+
+    sample = load_demo_sample()
+    assert main(["demo", "--out", str(tmp_path), "--frames", "9"]) == 0
+    video, fps = read_video(tmp_path / "video.mp4")
+    overlay, _ = read_video(tmp_path / "tracks_overlay.mp4")
+    assert video.shape == overlay.shape == (9, *sample.image.shape) and fps == 16
+    assert np.abs(video[0] / 255.0 - sample.image).mean() < 0.03, "the first frame is not the sample's photo"
+    drawn = np.abs(overlay[0].astype(int) - video[0].astype(int)).max(axis=-1) > 60
+    x, y = sample.tracks.path[0, 0]
+    assert drawn[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3].any(), "the first drag point is not drawn"
+    assert f"video: {tmp_path / 'video.mp4'}" in capsys.readouterr().out
+
+
 def test_generate_reports_bad_input_in_one_line(files, capsys):
     rc = main(["generate", "--checkpoint", str(files / "tiny.safetensors"), "--decoder", str(files / "vae.safetensors"),
                "--image", str(files / "missing.png"), "--out", str(files / "x.mp4"), "--device", "cpu"])

@@ -44,6 +44,7 @@ EXPECTED = {
                                ["IMAGE"]),
     "MotionStreamExampleClip": ({"seed": "INT", "width": "INT", "height": "INT", "num_frames": "INT",
                                  "num_points": "INT"}, {}, ["IMAGE", "IMAGE", "STRING", "TRACKS", "FLOAT"]),
+    "MotionStreamDemoPhoto": ({}, {}, ["IMAGE", "TRACKS", "STRING"]),
 }
 
 
@@ -89,6 +90,51 @@ def test_model_and_decoder_lists(object_info, comfy_host):
     decoders = object_info["MotionStreamDecoderLoader"]["input"]["required"]["decoder"][1]["options"]
     assert decoders[0].startswith("built-in") and decoders[-1].startswith("ComfyUI VAE")
     assert comfy_host.models["decoder"] in decoders
+
+
+def test_demo_photo_hands_on_the_shipped_sample(comfy_host):
+    """The Demo Photo node outputs the demo's photo exactly and its drag + pins intact (drawn over the photo in the
+    host, compared with the same drawing of the sample read here), and GET /motionstream/demo_image (the editor's
+    picture before a run) is the shipped file."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from conftest import host_requires
+    from host_scripts.host_client import WSClient, queue_prompt
+
+    from motionstream_core.demo import DEMO_ASSETS, load_demo_sample
+    from motionstream_core.motion.draw import draw_tracks
+
+    host_requires(comfy_host, "cv2")
+    p = {"1": {"class_type": "MotionStreamDemoPhoto", "inputs": {}},
+         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "demo_photo/start"}},
+         "3": {"class_type": "MotionStreamDrawTracks", "inputs": {"images": ["1", 0], "tracks": ["1", 1], "trail": 8,
+                                                                 "radius": 0}},
+         "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "demo_photo/drawn"}}}
+    ws = WSClient(comfy_host)
+    try:
+        status, body = queue_prompt(comfy_host, p, ws.client_id)
+        assert status == 200, body
+        end = ws.wait_prompt_end(body["prompt_id"], timeout=120)
+        assert end["type"] == "execution_success", json.dumps(end)[:2000]
+    finally:
+        ws.close()
+    out = comfy_host.base_dir / "output" / "demo_photo"
+    start = np.asarray(Image.open(sorted(out.glob("start_*.png"))[-1]).convert("RGB"))
+    assert np.array_equal(start, np.asarray(Image.open(DEMO_ASSETS["image"]).convert("RGB")))
+    sample = load_demo_sample()
+    drawn = sorted(out.glob("drawn_*.png"))
+    assert len(drawn) == sample.tracks.num_frames, "one drawn frame per frame of the sample's tracks"
+    want = draw_tracks(sample.image, sample.tracks, trail=8)
+    for i in (0, sample.tracks.num_frames - 1):
+        assert np.array_equal(np.asarray(Image.open(drawn[i]).convert("RGB")), want[i]), f"frame {i}"
+    import urllib.request
+
+    with urllib.request.urlopen(comfy_host + "/motionstream/demo_image", timeout=60) as r:
+        assert (r.status, r.headers["Content-Type"]) == (200, "image/png")
+        assert r.read() == DEMO_ASSETS["image"].read_bytes()
 
 
 def test_health_route(comfy_host):

@@ -45,6 +45,12 @@ export const PASS_THROUGH = new Set(["Reroute", "PrimitiveNode"]);
 /** Node types that render their start image on request (POST /motionstream/example_image). */
 export const EXAMPLE_NODES = new Set(["MotionStreamExampleClip"]);
 
+/** Node types whose start image is the demo's shipped photo (GET /motionstream/demo_image). */
+export const DEMO_NODES = new Set(["MotionStreamDemoPhoto"]);
+
+/** The route of the demo's photo (without the api base). */
+export const DEMO_IMAGE_ROUTE = "/motionstream/demo_image";
+
 const EXAMPLE_PARAMS = ["seed", "width", "height", "num_frames", "num_points"];
 
 const nodeType = (n) => n?.comfyClass || n?.type || "";
@@ -55,6 +61,7 @@ const nodeTitle = (n) => n?.title || nodeType(n) || "?";
  *   {kind: "imgs", src, node, via}       a node with a loaded preview image,
  *   {kind: "file", file, node, via}      a node naming an image file in a widget,
  *   {kind: "example", params, node, via} an example-clip node (its widget values),
+ *   {kind: "demo", node, via}            the demo-photo node (its picture is a file the pack ships),
  * or null when nothing is connected / found within maxDepth hops. `via` lists the titles of the
  * nodes walked through that may change the image (resize, crop...) before it reaches `node`.
  * `getInputNode(node, slot)` defaults to node.getInputNode(slot).
@@ -74,6 +81,7 @@ export function findImageSource(node, { maxDepth = 6, getInputNode = (n, s) => n
       for (const w of up.widgets || []) if (EXAMPLE_PARAMS.includes(w?.name)) params[w.name] = w.value;
       return { kind: "example", params, node: up, via };
     }
+    if (DEMO_NODES.has(nodeType(up))) return { kind: "demo", node: up, via };
     const img = up.imgs?.[0];
     if (img && img.src) return { kind: "imgs", src: img.src, node: up, via };
     const w = (up.widgets || []).find((x) => x && x.name === "image" && typeof x.value === "string" && x.value);
@@ -88,6 +96,7 @@ export function findImageSource(node, { maxDepth = 6, getInputNode = (n, s) => n
 export function sourceKey(src) {
   if (!src) return "";
   if (src.kind === "example") return `example:${JSON.stringify(src.params)}`;
+  if (src.kind === "demo") return "demo";
   return src.kind === "imgs" ? `imgs:${src.src}` : `file:${src.file.type}/${src.file.subfolder}/${src.file.filename}`;
 }
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseAnnotated, viewQuery, imageInputIndex, findImageSource, sourceKey, pathKey } from "../lib/imagesource.js";
+import { DEMO_IMAGE_ROUTE, parseAnnotated, viewQuery, imageInputIndex, findImageSource, sourceKey, pathKey } from "../lib/imagesource.js";
 
 test("annotated file names", () => {
   assert.deepEqual(parseAnnotated("cat.png"), { filename: "cat.png", subfolder: "", type: "input" });
@@ -80,4 +80,19 @@ test("findImageSource names the nodes that may change the image, and finds examp
   assert.equal(ex.kind, "example");
   assert.deepEqual(ex.params, { seed: 7, width: 128, height: 96, num_frames: 49, num_points: 64 });
   assert.equal(sourceKey(ex), 'example:{"seed":7,"width":128,"height":96,"num_frames":49,"num_points":64}');
+});
+
+test("findImageSource finds the demo photo, through a scale node that may change it", () => {
+  const demo = node({ comfyClass: "MotionStreamDemoPhoto" });
+  const scale = node({ type: "ImageScale", title: "Upscale Image", inputs: [{ name: "image", type: "IMAGE" }] });
+  const gen = node({ inputs: [{ name: "image", type: "IMAGE" }] });
+  const links = new Map([[gen, demo]]);
+  const getInputNode = (n) => links.get(n) || null;
+  const src = findImageSource(gen, { getInputNode });
+  assert.equal(src.kind, "demo");
+  assert.equal(src.node, demo);
+  assert.equal(pathKey(src), "demo");
+  links.set(gen, scale).set(scale, demo);
+  assert.equal(pathKey(findImageSource(gen, { getInputNode })), "demo via Upscale Image");
+  assert.equal(DEMO_IMAGE_ROUTE, "/motionstream/demo_image");
 });

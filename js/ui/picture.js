@@ -5,7 +5,7 @@
 // source stays the one that run used. A StartPicture is given its editor
 // explicitly; it tells it when a picture arrives.
 
-import { findImageSource, pathKey, viewQuery } from "../lib/imagesource.js";
+import { DEMO_IMAGE_ROUTE, findImageSource, pathKey, viewQuery } from "../lib/imagesource.js";
 
 export class StartPicture {
   constructor(ed) {
@@ -74,7 +74,8 @@ export class StartPicture {
 
   async load(src, key) {
     const ed = this.ed;
-    const what = src.kind === "file" ? src.file.filename : src.kind === "example" ? "the example clip's first frame" : src.src;
+    const what = src.kind === "file" ? src.file.filename : src.kind === "example" ? "the example clip's first frame"
+      : src.kind === "demo" ? "the demo photo" : src.src;
     let url;
     try {
       url = await this.url(src);
@@ -95,11 +96,12 @@ export class StartPicture {
     img.src = url;
   }
 
-  /** A URL the picture loads from: the node's preview, the /view route, or a rendered example. */
+  /** A URL the picture loads from: the node's preview, the /view route, the demo photo or a rendered example. */
   async url(src) {
     const host = this.ed.host;
     if (src.kind === "imgs") return src.src;
     if (src.kind === "file") return host.apiURL(viewQuery(src.file));
+    if (src.kind === "demo") return host.apiURL(DEMO_IMAGE_ROUTE);
     const res = await host.fetchApi("/motionstream/example_image", {
       method: "POST",
       headers: { "Content-Type": "application/json" },

@@ -6,7 +6,9 @@ from .loader import (
     DEMO_WEIGHTS,
     WEIGHTS_DIR,
     DemoModelMissing,
+    DemoSample,
     load_demo,
+    load_demo_sample,
 )
 
-__all__ = ["ASSETS_DIR", "DEMO_ASSETS", "DEMO_WEIGHTS", "WEIGHTS_DIR", "DemoModelMissing", "load_demo"]
+__all__ = ["ASSETS_DIR", "DEMO_ASSETS", "DEMO_WEIGHTS", "WEIGHTS_DIR", "DemoModelMissing", "DemoSample", "load_demo", "load_demo_sample"]

@@ -12,12 +12,16 @@ sample a user runs first (``motionstream demo``): a real photo, drag tracks with
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from .. import track_formats
 from ..checkpoints import load_model
 from ..decoders import load_codec
+from ..tracks import Tracks
 
 HERE = Path(__file__).resolve().parent
 WEIGHTS_DIR = HERE / "weights"
@@ -26,6 +30,26 @@ DEMO_WEIGHTS = {"student": WEIGHTS_DIR / "student.safetensors",
                 "autoencoder": WEIGHTS_DIR / "autoencoder.safetensors"}
 DEMO_ASSETS = {"image": ASSETS_DIR / "start.png", "tracks": ASSETS_DIR / "tracks.json",
                "prompt": ASSETS_DIR / "prompt.txt"}
+
+
+@dataclass(frozen=True)
+class DemoSample:
+    """The sample a user runs first: ``image`` float32 [H, W, 3] in [0, 1] at the model's size, ``tracks`` (the
+    drag and its background pins, in the image's pixels), ``prompt`` and ``credit`` (the photo's licence line)."""
+    image: np.ndarray
+    tracks: Tracks
+    prompt: str
+    credit: str
+
+
+def load_demo_sample() -> DemoSample:
+    """The files ``DEMO_ASSETS`` names, read."""
+    from ..video_io import read_image  # PyAV and OpenCV load only when the sample is read
+
+    image = read_image(DEMO_ASSETS["image"])
+    credit = DEMO_ASSETS["image"].with_name("CREDIT.txt")
+    return DemoSample(image, track_formats.load(DEMO_ASSETS["tracks"]), DEMO_ASSETS["prompt"].read_text().strip(),
+                      credit.read_text().strip() if credit.is_file() else "")
 
 
 class DemoModelMissing(FileNotFoundError):

@@ -37,6 +37,7 @@ SOCKETS = {
                              [("frames", "IMAGE"), ("tracks", "TRACKS"), ("fps", "FLOAT")]),
     "MotionStreamExampleClip": ([], [("start_image", "IMAGE"), ("frames", "IMAGE"), ("caption", "STRING"),
                                      ("tracks", "TRACKS"), ("fps", "FLOAT")]),
+    "MotionStreamDemoPhoto": ([], [("start_image", "IMAGE"), ("tracks", "TRACKS"), ("prompt", "STRING")]),
     "MotionStreamTracksFromVideo": ([("video", "IMAGE"), ("image", "IMAGE")], [("tracks", "TRACKS")]),
     "MotionStreamCameraTracks": ([("depth", "IMAGE"), ("image", "IMAGE")], [("tracks", "TRACKS")]),
     "MotionStreamDrawTracks": ([("images", "IMAGE"), ("tracks", "TRACKS")], [("images", "IMAGE")]),
@@ -115,20 +116,6 @@ def editor_state(width: int, height: int, tracks: Tracks | None = None, duration
     return json.dumps({"version": 1, "tracks": doc, "grid_spacing": 32, "duration_frames": duration})
 
 
-def demo_drag(seed: int, size: int, frames: int) -> Tracks:
-    """One drag on the first (lowest) shape of the example clip: from its centre, 40% of the frame right."""
-    import numpy as np
-
-    from motionstream_core.motion.drag import drag_track
-    from motionstream_core.synthetic import SyntheticClipConfig, make_clip
-
-    clip = make_clip(seed, SyntheticClipConfig(height=size, width=size, num_frames=frames, fps=16, num_points=256))
-    on_shape = np.flatnonzero((clip.owner == 0) & clip.visible[0])
-    x0, y0 = clip.path[0, on_shape].mean(0) if len(on_shape) else (size / 2, size / 2)
-    x1 = float(np.clip(x0 + 0.4 * size * (1 if x0 < size / 2 else -1), 4, size - 4))
-    return drag_track([(0, float(x0), float(y0)), (frames - 1, x1, float(y0))], frames, width=size, height=size)
-
-
 def save_nodes(g: Graph, frames_src: tuple[int, str], fps_src: tuple[int, str], x: int, y: int,
                prefix: str) -> None:
     video = g.node("CreateVideo", (x, y), [16.0], (260, 80))
@@ -139,23 +126,27 @@ def save_nodes(g: Graph, frames_src: tuple[int, str], fps_src: tuple[int, str], 
 
 
 def demo_workflow() -> None:
+    """The demo model on its own sample (``motionstream demo``'s): the photo, and its drag + pins in the editor."""
+    from motionstream_core.demo import load_demo_sample
+
+    sample = load_demo_sample()
     g = Graph()
-    size, frames, seed = 128, 49, 7
-    g.node("MarkdownNote", (20, -220), ["### MotionStream: drag with the built-in demo model\n\nQueue it: the video "
-           "streams into the Generate node. Drag the points in the node while it runs to steer it; the run is "
-           "recorded into the node, so queueing again with the same seed replays it. Replace **Example Clip** with "
+    size, frames = sample.image.shape[0], sample.tracks.num_frames
+    g.node("MarkdownNote", (20, -220), ["### MotionStream: drag with the built-in demo model\n\nQueue it: the flower "
+           "follows the drag drawn in the Generate node (the other points pin the background) and the video streams "
+           "into the node. Move the points, or drag any spot of the picture while it runs to steer it; the run is "
+           "recorded into the node, so queueing again with the same seed replays it. Replace **Demo Photo** with "
            "**Load Image** (+ ImageScale to 128x128) for your own picture."], (560, 160))
-    clip = g.node("MotionStreamExampleClip", (20, 0), [seed, "fixed", size, size, frames, 64], (300, 240))
+    photo = g.node("MotionStreamDemoPhoto", (20, 0), [], (300, 120))
     model = g.node("MotionStreamModelLoader", (20, 300), ["MotionStream demo (built-in)", "auto", "auto", "auto",
                                                           "auto"], (320, 180))
     dec = g.node("MotionStreamDecoderLoader", (20, 520), ["built-in (the model's own decoder)", "exact"], (320, 100))
     gen = g.node("MotionStreamGenerate", (400, 0),
-                 [frames, 0, "fixed", 0, "", editor_state(size, size, demo_drag(seed, size, frames), frames)],
-                 (520, 640))
+                 [frames, 0, "fixed", 0, sample.prompt, editor_state(size, size, sample.tracks, frames)], (520, 640))
     g.link(model, "model", gen, "model")
-    g.link(clip, "start_image", gen, "image")
+    g.link(photo, "start_image", gen, "image")
     g.link(dec, "decoder", gen, "decoder")
-    g.link(clip, "caption", gen, "prompt", widget=True)
+    g.link(photo, "prompt", gen, "prompt", widget=True)
     save_nodes(g, (gen, "frames"), (gen, "fps"), 980, 0, "MotionStream_demo")
     g.save("motionstream_demo_drag", "Drag with the demo model")
 
