@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from motionstream_core.train import dmd, ode_init, teacher_train
+from motionstream_core.train import distributed, dmd, ode_init, teacher_train
 
 TEACHER_STEPS = 12
 ODE_STEPS = 8
@@ -50,8 +50,7 @@ def main(mode: str, data: str, root: str) -> None:
         ode_init.train_ode(str(out), opts(ode_init, data=data, steps=1, grad_dump=dump))
         shutil.copy(many / "ode" / "student.safetensors", out / "ode" / "student.safetensors")
         dmd.train_dmd(str(out), opts(dmd, data=data, steps=1, grad_dump=dump))
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    distributed.shutdown()
 
 
 if __name__ == "__main__":

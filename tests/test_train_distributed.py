@@ -188,3 +188,20 @@ def test_losses_go_down(prepared, trained):
     assert after < 0.8 * before, (before, after)
     critic = [row["critic"] for row in read_log(trained / "many" / "dmd" / "log.jsonl")]
     assert len(critic) == 3 and critic[-1] < critic[0], critic
+
+
+def test_shutdown_waits_for_every_rank_then_ends_the_group(tmp_path, monkeypatch):
+    """``distributed.shutdown`` (the CLI's last step under torchrun): nothing without a group; with one, a barrier
+    first (no rank tears down while a peer still talks), then the group is gone."""
+    import torch.distributed as dist
+
+    from motionstream_core.train.distributed import shutdown
+
+    shutdown()
+    assert not dist.is_initialized()
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    calls = []
+    barrier = dist.barrier
+    monkeypatch.setattr(dist, "barrier", lambda *a, **k: (calls.append("barrier"), barrier(*a, **k)))
+    shutdown()
+    assert calls == ["barrier"] and not dist.is_initialized()

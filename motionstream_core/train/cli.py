@@ -55,6 +55,9 @@ def _run_stage(args) -> int:
     opts = spec.options(args.preset)
     _apply_options(opts, args)
     spec.function()(out, opts, config_name=args.config)
+    from .distributed import shutdown
+
+    shutdown()  # under torchrun: every rank done before the group goes
     return 0
 
 

@@ -97,6 +97,15 @@ class DistEnv:
         return out
 
 
+def shutdown() -> None:
+    """End torchrun's process group, if one was started. Every rank waits at a barrier first, so that no rank
+    tears down its gloo / NCCL threads while another still talks to it (a process left with the group alive, or
+    destroying it while a peer still sends, can abort at exit: "terminate called without an active exception")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def shard_model(model: nn.Module, env: DistEnv, precision: str) -> nn.Module:
     """FSDP2 over ``env``'s ranks (in place; returns ``model``). One process: unchanged.
 
