@@ -102,7 +102,7 @@ def test_demo_photo_hands_on_the_shipped_sample(comfy_host):
     from PIL import Image
 
     from conftest import host_requires
-    from host_scripts.host_client import WSClient, queue_prompt
+    from test_host_stream import run
 
     from motionstream_core.demo import DEMO_ASSETS, load_demo_sample
     from motionstream_core.motion.draw import draw_tracks
@@ -113,14 +113,8 @@ def test_demo_photo_hands_on_the_shipped_sample(comfy_host):
          "3": {"class_type": "MotionStreamDrawTracks", "inputs": {"images": ["1", 0], "tracks": ["1", 1], "trail": 8,
                                                                  "radius": 0}},
          "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "demo_photo/drawn"}}}
-    ws = WSClient(comfy_host)
-    try:
-        status, body = queue_prompt(comfy_host, p, ws.client_id)
-        assert status == 200, body
-        end = ws.wait_prompt_end(body["prompt_id"], timeout=120)
-        assert end["type"] == "execution_success", json.dumps(end)[:2000]
-    finally:
-        ws.close()
+    _, _, end = run(comfy_host, p)
+    assert end["type"] == "execution_success", json.dumps(end)[:2000]
     out = comfy_host.base_dir / "output" / "demo_photo"
     start = np.asarray(Image.open(sorted(out.glob("start_*.png"))[-1]).convert("RGB"))
     assert np.array_equal(start, np.asarray(Image.open(DEMO_ASSETS["image"]).convert("RGB")))
