@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -92,3 +93,21 @@ def test_train_stage_without_its_input_is_one_line(tmp_path, capsys):
     assert rc == 2
     assert capsys.readouterr().err.strip() == ("motionstream train: error: decoder channels must be 4 positive "
                                                "integers like '64,64,32,32', got '8,8'")
+
+
+def test_train_refine_preset_reaches_each_stage_and_a_stage_without_it_is_one_line(tmp_path, capsys, monkeypatch):
+    """`--preset refine` (the shipped demo model's recipe) hands each stage its refine options, `--set` still on
+    top; the optional decoder stage has no such preset and says so in one line."""
+    from motionstream_core.train import stages
+
+    got = {}
+    for name in ("autoencoder", "teacher", "ode", "dmd"):
+        spec = stages.get_stage(name)
+        monkeypatch.setattr(stages.StageSpec, "function",
+                            lambda self: (lambda out, opts, config_name=None: got.__setitem__(self.name, opts)))
+        assert main(["train", name, "--out", str(tmp_path / "run"), "--preset", "refine", "--set", "seed=3"]) == 0
+        want = dataclasses.replace(spec.presets()["refine"], seed=3)
+        assert got[name] == want and got[name] != dataclasses.replace(spec.presets()["demo"], seed=3), name
+    assert got["teacher"].clip_source == "mix" and got["dmd"].critic_warmup == 20
+    assert main(["train", "decoder", "--out", str(tmp_path / "run"), "--preset", "refine"]) == 2
+    assert capsys.readouterr().err.strip().endswith("stage 'decoder' has no preset 'refine' (known: demo, tiny)")

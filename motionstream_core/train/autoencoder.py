@@ -57,8 +57,11 @@ class AEOptions(StageOptions):
     photo_dir: str = ""  # photo clips: a photo_folder whose photos and cut-outs join the bundled ones
 
 
-PRESETS = {"demo": AEOptions(), "tiny": AEOptions(steps=20, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4,
-                                                    log_every=5, crops_per_clip=1)}
+PRESETS = {"demo": AEOptions(),
+           # the shipped refiner's recipe (docs/DEMO_MODEL.md, session 13): a codec fitted on photo clips
+           "refine": AEOptions(clip_source="photo"),
+           "tiny": AEOptions(steps=20, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4, log_every=5,
+                             crops_per_clip=1)}
 
 
 def _clips(cfg, opts: AEOptions, step: int, rng: np.random.Generator) -> torch.Tensor:

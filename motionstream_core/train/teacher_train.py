@@ -73,6 +73,11 @@ class TeacherOptions(ModelStageOptions):
 
 
 PRESETS = {"demo": TeacherOptions(),
+           # the shipped refiner's recipe (docs/DEMO_MODEL.md, session 13): trained only below sigma 0.3 (it samples
+           # from its warp noised to 0.15), on half synthetic shapes (camera pans included) and half photo clips
+           # (still camera), 32 tracks a sample, none dropped
+           "refine": TeacherOptions(frames=33, cache_clips=1024, clip_source="mix", camera_motion_prob=0.0,
+                                    max_tracks=32, track_drop=0.0, ema=0.99, max_sigma=0.3),
            "tiny": TeacherOptions(steps=40, batch=2, lr=2e-3, warmup=1, frames=21, cache_clips=4,
                                   tracks_per_clip=8, max_tracks=8, log_every=5)}
 
