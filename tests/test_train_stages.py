@@ -132,12 +132,10 @@ def test_dmd_critic_loss_goes_down_and_generator_moves(pipeline):
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("text_encoder."))  # frozen
 
 
-def test_dmd_critic_warmup_holds_the_generator_then_releases_it(pipeline, tmp_path):
-    """``critic_warmup``: for its steps only the critic trains (the generator's weights stay bit-identical to the
-    ODE student's, the log has no generator values); the next step, after a resume, moves the generator."""
+def _dmd_inputs(pipeline, out: Path, trajectories: bool = False) -> Path:
+    """A fresh run directory with what DMD reads from the pipeline's run (the ODE stage's trajectories too)."""
     import shutil
 
-    out = tmp_path / "run"
     out.mkdir()
     shutil.copy(Path(pipeline["out"]) / "run.json", out / "run.json")
     for stage in ("teacher", "ode"):
@@ -145,6 +143,15 @@ def test_dmd_critic_warmup_holds_the_generator_then_releases_it(pipeline, tmp_pa
         shutil.copy(Path(pipeline["out"]) / stage / f"{'teacher' if stage == 'teacher' else 'student'}.safetensors",
                     out / stage)
     shutil.copytree(Path(pipeline["out"]) / "latents", out / "latents")
+    if trajectories:
+        shutil.copytree(Path(pipeline["out"]) / "ode" / "trajectories", out / "ode" / "trajectories")
+    return out
+
+
+def test_dmd_critic_warmup_holds_the_generator_then_releases_it(pipeline, tmp_path):
+    """``critic_warmup``: for its steps only the critic trains (the generator's weights stay bit-identical to the
+    ODE student's, the log has no generator values); the next step, after a resume, moves the generator."""
+    out = _dmd_inputs(pipeline, tmp_path / "run")
     opts = quiet(dmd.PRESETS["tiny"], steps=2, critic_warmup=2)
     res = dmd.train_dmd(str(out), opts)
     ode = load_model(out / "ode" / "student.safetensors").state_dict()
@@ -379,3 +386,25 @@ def test_a_refiner_teacher_trains_only_up_to_max_sigma():
     assert float(low.max()) <= 0.45 and float(full.max()) > 0.45
     with pytest.raises(AssertionError, match=r"max_sigma must be in \(0, 1\], got 0"):
         teacher_train.sample_sigma([0], 6.0, [seeded(1, 0)], max_sigma=0)
+
+
+def test_dmd_regression_anchor_holds_the_generator_to_the_teacher_trajectories(pipeline, tmp_path):
+    """``reg_weight``: the generator step adds the ODE-regression loss on the ODE stage's trajectories (logged as
+    ``reg``); with it dominant, the generator ends closer to the teacher's trajectories (the fixed ODE loss) than
+    the same steps of plain DMD leave it, and below where the ODE stage left it."""
+    opts = quiet(dmd.PRESETS["tiny"], steps=4)
+    plain = _dmd_inputs(pipeline, tmp_path / "plain")
+    dmd.train_dmd(str(plain), opts)
+    anchored = _dmd_inputs(pipeline, tmp_path / "anchored", trajectories=True)
+    res = dmd.train_dmd(str(anchored), dataclasses.replace(opts, reg_weight=1e3))
+    assert all("reg" in row and row["reg"] > 0 for row in res["history"])
+    data = pipeline["trajectories"]
+    loss = {name: _ode_fixed_loss(load_model(Path(d) / "student.safetensors"), data)
+            for name, d in [("ode", plain / "ode"), ("plain", plain / "dmd"), ("anchored", anchored / "dmd")]}
+    assert loss["anchored"] < loss["plain"] and loss["anchored"] < loss["ode"], loss
+
+
+def test_dmd_regression_anchor_needs_the_ode_trajectories(pipeline, tmp_path):
+    out = _dmd_inputs(pipeline, tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="no teacher trajectories in .*ode/trajectories"):
+        dmd.train_dmd(str(out), quiet(dmd.PRESETS["tiny"], reg_weight=1.0))

@@ -18,6 +18,10 @@ latent cache; no video is used as a target.
   between the two distributions -- the case of a student already close to its teacher (an ODE-initialised
   refiner). Such a student also needs rates well below the demo preset's (2e-6 / 1e-5): at 1e-5 / 4e-5 it
   diverges with or without the warm-up (docs/DEMO_MODEL.md, session 12).
+* ``reg_weight`` > 0 adds DMD's first regression term (Yin et al. 2024, Sec. 3.3): the generator's ODE-regression
+  loss on the ODE stage's cached teacher trajectories (``causal.teacher_forced_losses``), times the weight. A
+  refiner's DMD gradient is mostly critic noise: without an anchor the generator drifts into texture the critic
+  then learns to keep (docs/DEMO_MODEL.md, session 14).
 
 The product is ``dmd/student.safetensors``.
 """
@@ -34,7 +38,7 @@ from .. import flow
 from ..checkpoints import load_model
 from ..config import StreamConfig
 from ..teacher import Guidance, guided_velocity
-from .causal import rollout, student_sigmas
+from .causal import rollout, student_sigmas, teacher_forced_losses
 from .common import ModelStageOptions
 from .data import (
     Clips,
@@ -46,7 +50,7 @@ from .data import (
     track_sampling,
 )
 from .loop import Sample, StageRun, tokens_per_clip
-from .ode_init import init_student
+from .ode_init import init_student, load_trajectories, trajectory_text
 from .prepare import check_data, stage_data
 from .teacher_train import load_teacher, velocity_loss
 
@@ -68,6 +72,7 @@ class DMDOptions(ModelStageOptions):
     track_drop: float = 0.05
     text_drop: float = 0.0
     mask_prob: float = 0.3
+    reg_weight: float = 0.0  # > 0: DMD's regression loss on the ODE stage's trajectories, with this weight
     log_every: int = 1
 
 
@@ -98,8 +103,10 @@ def score_sigma(u: torch.Tensor, stream: StreamConfig, min_sigma: float, max_sig
 class DMDTrainer:
     """Generator, critic and frozen teacher, with the two losses."""
 
-    def __init__(self, run: StageRun, generator, critic, teacher, data: Clips, opts: DMDOptions):
+    def __init__(self, run: StageRun, generator, critic, teacher, data: Clips, opts: DMDOptions,
+                 trajectories: dict | None = None):
         self.run, self.g, self.critic, self.teacher, self.data, self.opts = run, generator, critic, teacher, data, opts
+        self.trajectories = trajectories  # the ODE stage's, for ``reg_weight``
         cfg = teacher.config
         self.cfg = cfg
         self.guidance = Guidance.from_config(cfg.teacher)
@@ -179,11 +186,30 @@ class DMDTrainer:
                 normalizer = (x0.detach() - x0_real).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
                 grad = torch.nan_to_num((x0_fake - x0_real) / normalizer)
             loss = 0.5 * F.mse_loss(x0.float(), (x0 - grad).detach().float())
-        gnorm = self.run.optimize(loss, self.g_opt, self.g, 10.0, tag="generator")
+            reg = self.regression() if self.opts.reg_weight > 0 else None
+            total = loss if reg is None else loss + self.opts.reg_weight * reg
+        gnorm = self.run.optimize(total, self.g_opt, self.g, 10.0, tag="generator")
         if self.ema is not None:
             self.ema.update(self.g, self.run.step + 1)
         return {"dmd": loss.item(), "dmd_grad": grad.abs().mean().item(), "g_grad_norm": gnorm,
-                "real_gap": (x0.detach() - x0_real).abs().mean().item()}
+                "real_gap": (x0.detach() - x0_real).abs().mean().item(), **({} if reg is None else {"reg": reg.item()})}
+
+    def regression(self) -> torch.Tensor:
+        """The generator's ODE-regression loss on a batch of the ODE stage's trajectories (a scalar)."""
+        traj = self.trajectories
+        assert traj is not None, "reg_weight > 0 needs the ODE stage's trajectories"
+        samples = self.run.batch(len(traj["states"]), salt=self.opts.critic_steps + 1)
+        index = [x.index for x in samples]
+
+        def losses():
+            with torch.no_grad():
+                text = trajectory_text(self.g, self.data, traj, index)
+            tracks, slot = encode_conditioning(self.g, traj["path"][index], traj["visible"][index],
+                                               traj["ids"][index], traj["image"][index].float().to(self.run.device))
+            return teacher_forced_losses(self.g, traj["states"][index].float(), tracks, slot, self.g.dit.context_kv(text),
+                                         student_sigmas(self.g), [x.gen for x in samples])
+
+        return self.run.call(self.g, losses).mean()
 
     def critic_step(self, samples: list[Sample], k: int) -> float:
         cond = self.conditioning(samples)
@@ -211,7 +237,8 @@ def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dic
     critic = run.prepare(critic)
     data = stage_data(out, opts.data)
     check_data(data, run.cfg)
-    trainer = DMDTrainer(run, generator, critic, teacher, data, opts)
+    trajectories = load_trajectories(Path(out) / "ode" / "trajectories") if opts.reg_weight > 0 else None
+    trainer = DMDTrainer(run, generator, critic, teacher, data, opts, trajectories)
     run.keep_model("generator", generator)
     run.keep_model("critic", critic)
     run.keep_optimizer("g_opt", trainer.g_opt, generator)
@@ -222,7 +249,9 @@ def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dic
     run.tokens_per_sample = tokens_per_clip(run.cfg, data.latent_shape)
     run.stage.say(f"Self-Forcing DMD: generator lr {opts.lr}, critic lr {opts.critic_lr}, generator:critic "
                   f"1:{opts.critic_steps}, batch {opts.batch}, {trainer.frames} latent frames per rollout"
-                  + (f", the critic alone for the first {opts.critic_warmup} steps" if opts.critic_warmup else ""))
+                  + (f", the critic alone for the first {opts.critic_warmup} steps" if opts.critic_warmup else "")
+                  + (f", ODE regression on {len(trajectories['states'])} trajectories at weight {opts.reg_weight}"
+                     if trajectories is not None else ""))
     critic_history: list[float] = []
 
     def step(i: int) -> dict:
