@@ -77,9 +77,11 @@ class DMDOptions(ModelStageOptions):
 
 
 PRESETS = {"demo": DMDOptions(),
-           # the shipped refiner's recipe (docs/DEMO_MODEL.md, sessions 12-13): a critic warm-up, and rates 5x / 4x
-           # below the demo's (a refiner close to its teacher diverges at those)
-           "refine": DMDOptions(max_tracks=32, track_drop=0.0, ema=0.99, critic_warmup=20, lr=2e-6, critic_lr=1e-5),
+           # the shipped refiner's recipe (docs/DEMO_MODEL.md, sessions 12-14): a critic warm-up, rates 5x / 4x below
+           # the demo's (a refiner close to its teacher diverges at those), and the regression anchor (without it the
+           # generator drifts into speckle: 0.41x -> 0.55x a still video in 216 steps; with it 0.42x)
+           "refine": DMDOptions(max_tracks=32, track_drop=0.0, ema=0.99, critic_warmup=20, lr=2e-6, critic_lr=1e-5,
+                                reg_weight=100.0),
            "tiny": DMDOptions(steps=3, batch=2, lr=1e-4, critic_lr=1e-3, critic_steps=5, max_tracks=8)}
 
 
