@@ -23,6 +23,7 @@ from motionstream_core.train import distributed, dmd, ode_init, teacher_train
 TEACHER_STEPS = 12
 ODE_STEPS = 8
 DMD_STEPS = 3
+REG_WEIGHT = 1.0  # the regression anchor on, so the generator gradients compared include its sharded pass
 
 
 def opts(module, **kw):
@@ -37,7 +38,7 @@ def main(mode: str, data: str, root: str) -> None:
         dump = str(root_p / "grads" / "many.pt")
         teacher_train.train_teacher(out, opts(teacher_train, data=data, steps=TEACHER_STEPS, grad_dump=dump), "tiny")
         ode_init.train_ode(out, opts(ode_init, data=data, steps=ODE_STEPS, grad_dump=dump))
-        dmd.train_dmd(out, opts(dmd, data=data, steps=DMD_STEPS, grad_dump=dump))
+        dmd.train_dmd(out, opts(dmd, data=data, steps=DMD_STEPS, grad_dump=dump, reg_weight=REG_WEIGHT))
         resumed = str(root_p / "resumed")
         teacher_train.train_teacher(resumed, opts(teacher_train, data=data, steps=TEACHER_STEPS // 2), "tiny")
         teacher_train.train_teacher(resumed, opts(teacher_train, data=data, steps=TEACHER_STEPS))
@@ -49,7 +50,7 @@ def main(mode: str, data: str, root: str) -> None:
         shutil.copy(many / "teacher" / "teacher.safetensors", out / "teacher" / "teacher.safetensors")
         ode_init.train_ode(str(out), opts(ode_init, data=data, steps=1, grad_dump=dump))
         shutil.copy(many / "ode" / "student.safetensors", out / "ode" / "student.safetensors")
-        dmd.train_dmd(str(out), opts(dmd, data=data, steps=1, grad_dump=dump))
+        dmd.train_dmd(str(out), opts(dmd, data=data, steps=1, grad_dump=dump, reg_weight=REG_WEIGHT))
     distributed.shutdown()
 
 
