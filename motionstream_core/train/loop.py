@@ -13,13 +13,16 @@ or under ``torchrun``:
   gradients -- on any number of processes, and the data position after a resume is the step itself;
 * ``optimize``: backward, gradient clipping, the optimiser step (and, with ``grad_dump``, the gradients
   written to a file for checking distributed equivalence);
-* stopping (``--steps``/``--minutes``) and periodic checkpoints, decided the same on every rank;
+* stopping (``--steps``/``--minutes``, or SIGINT/SIGTERM: the step finishes and is checkpointed, a second signal
+  stops at once) and periodic checkpoints, decided the same on every rank;
 * rank-0 logging and checkpoint files (full state dicts, resumable at any world size);
 * read-outs: samples/s and tokens/s in every progress line, peak memory per rank at the end.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,15 +239,19 @@ class StageRun:
         self.stage.tokens_per_step = self.opts.batch * self.tokens_per_sample
         t0, s0 = time.monotonic(), self.step
         stop, _ = self.env.any([budget.done(self.step), False])
-        while not stop:
-            values = self.env.mean(step_fn(self.step))
-            self.step += 1
-            self.history.append(values)
-            self.stage.record(self.step, **values)
-            stop, save = self.env.any([budget.done(self.step), self.stage.should_save()])
-            if save and not stop:
-                self.checkpoint()
-        self.checkpoint()
+        asked = False
+        with StopSignals() as signals:
+            while not stop and not asked:
+                values = self.env.mean(step_fn(self.step))
+                self.step += 1
+                self.history.append(values)
+                self.stage.record(self.step, **values)
+                stop, save, asked = self.env.any([budget.done(self.step), self.stage.should_save(), signals.received])
+                if save and not stop and not asked:
+                    self.checkpoint()
+            self.checkpoint()
+        if asked:
+            self.stage.say(f"stopped on a signal at step {self.step}, checkpointed: the same command resumes")
         self.report(time.monotonic() - t0, self.step - s0)
         return self.step
 
@@ -263,6 +270,33 @@ class StageRun:
     def result(self, product: Path | None = None, **extra) -> dict:
         """What a stage returns: the step reached, this invocation's logged values, its product, the read-outs."""
         return {"step": self.step, "history": self.history, "path": product, "readout": self.readout, **extra}
+
+
+class StopSignals:
+    """While a stage's loop runs: SIGINT (Ctrl-C) or SIGTERM (a scheduler, ``kill``) sets ``received``, so the loop
+    finishes its step, checkpoints and returns -- the steps since the last periodic checkpoint are kept. A second
+    signal raises ``KeyboardInterrupt`` at once. Outside the main thread (where Python cannot install handlers) it
+    does nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received = False
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.received:
+            raise KeyboardInterrupt(f"signal {signal.Signals(signum).name} again: stopped without a checkpoint")
+        self.received = True
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
 
 
 def tokens_per_clip(cfg, latent_shape) -> int:
