@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,22 @@ def test_export_elsewhere_writes_the_student_codec_and_sample_there(pipeline, tm
                for k in trained)
     assert paths["autoencoder"].read_bytes() == run_codec_path(pipeline["out"]).read_bytes()
     assert {p: p.read_bytes() for p in shipped} == shipped
+
+
+def test_export_over_the_budget_leaves_the_previous_model_in_place(pipeline, tmp_path, monkeypatch):
+    """An export that fails its size check names the sizes and leaves the folder's model as it was (no partial
+    files); a successful one leaves the files readable by everyone."""
+    from motionstream_core.train import export
+
+    dest = tmp_path / "weights"
+    first = export.export_demo(pipeline["out"], dest=dest, assets="none")
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in first.values())
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    monkeypatch.setattr(export, "MAX_BYTES", 1024)
+    with pytest.raises(RuntimeError, match=r"the demo weights would be [0-9.]+ MiB, over the 0 MiB budget; "
+                                           + re.escape(str(dest)) + " is left as it was"):
+        export.export_demo(pipeline["out"], source="ode", dest=dest, assets="none")
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
 
 
 @pytest.mark.parametrize("init", ["widen", "scratch"])

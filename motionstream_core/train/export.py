@@ -53,18 +53,27 @@ def export_demo(out: str, source: str | None = None, dest: str | Path | None = N
     if not src.is_file():
         raise FileNotFoundError(f"no student in {src}: train the {source} stage first")
     model = load_model(src)
-    half = copy.deepcopy(model).half()
-    student = dest / "student.safetensors"
-    save_model(half, student, {"stage": source, "weights_dtype": "float16",
-                               "recipe": "docs/DEMO_MODEL.md"})
-    ae = dest / "autoencoder.safetensors"
-    shutil.copyfile(run_codec_path(str(out)), ae)
-    total = student.stat().st_size + ae.stat().st_size
-    if total > MAX_BYTES:
-        raise RuntimeError(f"the demo weights are {total / 2**20:.1f} MiB, over the 25 MiB budget")
+    student, ae = dest / "student.safetensors", dest / "autoencoder.safetensors"
+    # written beside the files they replace, checked, then moved over them: a failed export keeps the old model
+    staged = {student: dest / ".student.safetensors.part", ae: dest / ".autoencoder.safetensors.part"}
+    try:
+        save_model(copy.deepcopy(model).half(), staged[student],
+                   {"stage": source, "weights_dtype": "float16", "recipe": "docs/DEMO_MODEL.md"})
+        shutil.copyfile(run_codec_path(str(out)), staged[ae])
+        total = sum(p.stat().st_size for p in staged.values())
+        if total > MAX_BYTES:
+            raise RuntimeError(f"the demo weights would be {total / 2**20:.1f} MiB, over the "
+                               f"{MAX_BYTES / 2**20:.0f} MiB budget; {dest} is left as it was")
+        for final, part in staged.items():
+            part.chmod(0o644)  # safetensors writes 0600; the package's files are read by everyone
+            part.replace(final)
+    finally:
+        for part in staged.values():
+            part.unlink(missing_ok=True)
     paths = {"student": student, "autoencoder": ae}
     if writers[assets] is not None:
-        paths.update(writers[assets](model.config, ASSETS_DIR if dest.resolve() == WEIGHTS_DIR else dest / "assets"))
+        shipped = dest.resolve() == WEIGHTS_DIR.resolve()
+        paths.update(writers[assets](model.config, ASSETS_DIR if shipped else dest / "assets"))
     return paths
 
 
