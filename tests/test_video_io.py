@@ -35,7 +35,12 @@ def test_chunked_writing_decodes_like_writing_at_once(tmp_path, ext):
     assert w.frames_written == 21
     got, ref = _decode(w.path), _decode(whole)
     assert got.shape == ref.shape == (21, 48, 64, 3)
-    np.testing.assert_array_equal(got, ref)
+    # Not bit-equal: x264's threads made the two bitstreams differ once in CI (6% of values by <= 5/255) for the same
+    # frames. What chunking could break is which frame lands where: each decoded frame, of either file, must be
+    # nearest to the source frame of its own index (neighbours differ by 8/255 in channel 2 over the whole image).
+    for video in (got, ref):
+        dist = np.abs(video[:, None].astype(np.float32) - frames[None].astype(np.float32)).mean(axis=(2, 3, 4))
+        assert dist.argmin(axis=1).tolist() == list(range(21)), dist.argmin(axis=1)
     err = np.abs(got.astype(np.float32) - frames).mean()
     assert err < 4.0, f"mean abs error {err:.2f} of 255: the video is not the frames given"
 
