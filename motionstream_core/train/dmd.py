@@ -19,7 +19,7 @@ latent cache; no video is used as a target.
   refiner). Such a student also needs rates well below the demo preset's (2e-6 / 1e-5): at 1e-5 / 4e-5 it
   diverges with or without the warm-up (docs/DEMO_MODEL.md, session 12).
 * ``reg_weight`` > 0 adds DMD's first regression term (Yin et al. 2024, Sec. 3.3): the generator's ODE-regression
-  loss on the ODE stage's cached teacher trajectories (``causal.teacher_forced_losses``), times the weight. A
+  loss on the ODE stage's cached teacher trajectories (``ode_init.trajectory_losses``, the ODE stage's own), times the weight. A
   refiner's DMD gradient is mostly critic noise: without an anchor the generator drifts into texture the critic
   then learns to keep (docs/DEMO_MODEL.md, session 14).
 
@@ -38,7 +38,7 @@ from .. import flow
 from ..checkpoints import load_model
 from ..config import StreamConfig
 from ..teacher import Guidance, guided_velocity
-from .causal import rollout, student_sigmas, teacher_forced_losses
+from .causal import rollout, student_sigmas
 from .common import ModelStageOptions
 from .data import (
     Clips,
@@ -50,7 +50,7 @@ from .data import (
     track_sampling,
 )
 from .loop import Sample, StageRun, tokens_per_clip
-from .ode_init import init_student, load_trajectories, trajectory_text
+from .ode_init import init_student, load_trajectories, trajectory_losses, trajectory_text
 from .prepare import check_data, stage_data
 from .teacher_train import load_teacher, velocity_loss
 
@@ -201,17 +201,9 @@ class DMDTrainer:
         traj = self.trajectories
         assert traj is not None, "reg_weight > 0 needs the ODE stage's trajectories"
         samples = self.run.batch(len(traj["states"]), salt=self.opts.critic_steps + 1)
-        index = [x.index for x in samples]
-
-        def losses():
-            with torch.no_grad():
-                text = trajectory_text(self.g, self.data, traj, index)
-            tracks, slot = encode_conditioning(self.g, traj["path"][index], traj["visible"][index],
-                                               traj["ids"][index], traj["image"][index].float().to(self.run.device))
-            return teacher_forced_losses(self.g, traj["states"][index].float(), tracks, slot, self.g.dit.context_kv(text),
-                                         student_sigmas(self.g), [x.gen for x in samples])
-
-        return self.run.call(self.g, losses).mean()
+        with torch.no_grad():
+            text = self.run.call(self.g, trajectory_text, self.g, self.data, traj, [x.index for x in samples])
+        return self.run.call(self.g, trajectory_losses, self.g, traj, samples, text, self.run.device).mean()
 
     def critic_step(self, samples: list[Sample], k: int) -> float:
         cond = self.conditioning(samples)

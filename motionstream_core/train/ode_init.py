@@ -141,6 +141,16 @@ def trajectory_text(model, data: Clips, traj: dict, index: list[int]) -> torch.T
     return torch.where(keep.view(-1, 1, 1).to(text.device), text, null_batch(model, data, len(index)))
 
 
+def trajectory_losses(model, traj: dict, samples: list, text: torch.Tensor, device) -> torch.Tensor:
+    """``model``'s ODE-regression losses per chunk [num_chunks] on the trajectories ``samples`` index, with their
+    ``text`` context (``trajectory_text``); call it through ``StageRun.call``."""
+    index = [x.index for x in samples]
+    tracks, slot = encode_conditioning(model, traj["path"][index], traj["visible"][index], traj["ids"][index],
+                                       traj["image"][index].float().to(device))
+    return teacher_forced_losses(model, traj["states"][index].float(), tracks, slot, model.dit.context_kv(text),
+                                 student_sigmas(model), [x.gen for x in samples])
+
+
 def init_student(path: Path, device) -> torch.nn.Module:
     """A trainable student from a MotionStream checkpoint; its text encoder stays frozen."""
     model = load_model(path, device=device)
@@ -182,19 +192,11 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
 
     def step(i: int) -> dict:
         samples = run.batch(n)
-        index = [x.index for x in samples]
-        states = traj["states"][index].float()
         with torch.no_grad():
-            text = run.call(student, trajectory_text, student, data, traj, index)
+            text = run.call(student, trajectory_text, student, data, traj, [x.index for x in samples])
         warmup_lr(opt, opts.lr, i, opts.warmup)
-        def losses():
-            tracks, slot = encode_conditioning(student, traj["path"][index], traj["visible"][index],
-                                               traj["ids"][index], traj["image"][index].float().to(device))
-            ctx = student.dit.context_kv(text)
-            return teacher_forced_losses(student, states, tracks, slot, ctx, sigmas, [x.gen for x in samples])
-
         with run.autocast():
-            per_chunk = run.call(student, losses)
+            per_chunk = run.call(student, trajectory_losses, student, traj, samples, text, device)
             loss = per_chunk.mean()
         grad = run.optimize(loss, opt, student, 1.0)
         if ema is not None:
