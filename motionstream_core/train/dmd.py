@@ -18,10 +18,10 @@ latent cache; no video is used as a target.
   between the two distributions -- the case of a student already close to its teacher (an ODE-initialised
   refiner). Such a student also needs rates well below the demo preset's (2e-6 / 1e-5): at 1e-5 / 4e-5 it
   diverges with or without the warm-up (docs/DEMO_MODEL.md, session 12).
-* ``reg_weight`` > 0 adds DMD's first regression term (Yin et al. 2024, Sec. 3.3): the generator's ODE-regression
-  loss on the ODE stage's cached teacher trajectories (``ode_init.trajectory_losses``, the ODE stage's own), times the weight. A
-  refiner's DMD gradient is mostly critic noise: without an anchor the generator drifts into texture the critic
-  then learns to keep (docs/DEMO_MODEL.md, session 14).
+* ``reg_weight`` > 0 adds DMD's first regression term (Yin et al. 2024, Sec. 3.3): the ODE stage's own loss
+  (``ode_init.trajectory_losses``) on its cached teacher trajectories, times the weight. A refiner's DMD gradient
+  is mostly critic noise: without an anchor the generator drifts into texture the critic then learns to keep
+  (docs/DEMO_MODEL.md, session 14).
 
 The product is ``dmd/student.safetensors``.
 """
