@@ -38,7 +38,7 @@ def test_ease_stops_at_key_points():
 
 
 def test_spline_is_the_natural_cubic_spline():
-    interpolate = pytest.importorskip("scipy.interpolate")
+    import scipy.interpolate as interpolate
     keys = [(0, 10, 80), (5, 40, 20), (9, 70, 60), (15, 100, 30)]
     tr = drag_track(keys, 16, "spline", width=W, height=H)
     k = np.array(keys, float)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-av = pytest.importorskip("av", reason="PyAV is not installed")
+import av
 
 from nodes.output import RunOutput  # noqa: E402
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("skimage", reason="photo clips need the [train] extra (scikit-image)")
+import skimage  # noqa: F401  (installed by the [test,wanvae,train] extras)
 
 from motionstream_core.decoders import LatentStats, TinyVAE  # noqa: E402
 from motionstream_core.train import autoencoder  # noqa: E402
