@@ -99,7 +99,12 @@ def _run_eval(args) -> int:
                        seed=args.seed, device=args.device, student=args.student, teacher=not args.no_teacher,
                        drag_points=args.drag_points, pins=args.pins, motion_guidance=args.motion_guidance,
                        start_sigma=args.start_sigma)
-    if args.photos:
+    if args.objects:
+        from .object_eval import run_object_eval
+
+        run_object_eval(args.out or DEFAULT_OUT, opts, args.objects, scenes=args.scenes, json_path=args.json,
+                        sheets=args.sheets)
+    elif args.photos:
         from .photo_eval import run_photo_eval
 
         run_photo_eval(args.out or DEFAULT_OUT, opts, args.photos, json_path=args.json, sheets=args.sheets)
@@ -168,6 +173,11 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--photos", default=None, metavar="builtin|FOLDER",
                    help="real-photo mode: drag requests on held-out photos ('builtin': photos from sources the "
                         "training never reads; or a folder of images): drag EPE vs a still video, pin drift, identity")
+    p.add_argument("--objects", nargs="?", const="builtin", default=None, metavar="builtin|FOLDER",
+                   help="object mode: one drag point at the centre of a shape cut from one held-out photo and pasted "
+                        "over another (the truth known), pins away from it: the whole object's position vs a still "
+                        "video, identity, the uncovered background vs a still video, pin drift (default: builtin)")
+    p.add_argument("--scenes", type=int, default=12, help="object mode: composite scenes to score")
     p.add_argument("--drag-points", dest="drag_points", type=int, default=5,
                    help="real-photo mode: points on the dragged object (a user places a few)")
     p.add_argument("--pins", type=int, default=6, help="real-photo mode: static pins on the background")
@@ -180,7 +190,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                         "(1 unless it is a refiner)")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.add_argument("--sheets", default=None, metavar="FOLDER",
-                   help="real-photo mode: also write one PNG per photo (a row per video, every 4th frame, the "
+                   help="real-photo and object modes: also write one PNG per photo or scene (a row per video, every 4th frame, the "
                         "request drawn: drags red, pins green) to look at")
     p.set_defaults(func=_run_eval)
     return p
