@@ -1,4 +1,4 @@
-"""Teacher training throughput on this machine (issue 13's CPU levers): steps/s and clip-latent-frames/s of
+"""Teacher training throughput on this machine (the CPU levers of the demo model's training): steps/s and clip-latent-frames/s of
 one teacher step (forward, backward, AdamW) for each layout, eager and under ``torch.compile``, at the
 thread count given.
 

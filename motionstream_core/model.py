@@ -15,7 +15,7 @@ With ``config.predict_clean`` as well, the DiT predicts the clean latent instead
 velocity follows as ``(x - x0) / sigma`` (``c_skip = 1 / sigma``, ``c_out = -std / sigma``): content the data
 holds at zero (with ``change_from_start``: frame 0 and the static background) is ``F = 0`` at every noise level,
 while a velocity model must return a scaled copy of the input noise there -- values its tokens cannot carry at
-low noise, which came out as blocks (docs/DEMO_MODEL.md, "What the blocks are"). Its velocity error grows as
+low noise, which came out as blocks (docs/DEMO_MODEL.md, the ablations). Its velocity error grows as
 1 / sigma, so it trains on the DiT's output scale (``output_scale``; ``teacher_train.velocity_loss``).
 
 With ``config.change_from_start`` (the demo) the start image fills the image slot of every latent frame and
@@ -28,7 +28,7 @@ blocks; learning the change, an untrained model returns the still video and the 
 With ``config.slot_warp`` as well, the image slot of each latent frame is the start image warped along the tracks
 to that frame's pixel frames (``track_warp.warp_frames``), in pixels: the start latent decoded, warped and encoded
 again by the model's own copy of its linear codec (``slot_codec``, a ``patch_codec.SlotCodec``: warping the latents
-themselves left checker artifacts, docs/DEMO_MODEL.md session 9). The change is then from the rubber-sheet drag,
+themselves left checker artifacts, docs/DEMO_MODEL.md). The change is then from the rubber-sheet drag,
 which on held-out photos alone follows a drag to 0.09x a still video's error, and an untrained clean-change model
 returns that warp.
 

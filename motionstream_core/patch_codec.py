@@ -1,4 +1,4 @@
-"""A linear video codec: PCA of space-time patches (the demo model's codec, issue 13).
+"""A linear video codec: PCA of space-time patches (the demo model's codec).
 
 One latent cell is the projection of one ``stride`` x ``stride`` px x ``pack`` frames x RGB patch on
 ``latent_channels`` principal components fitted on training clips. Time is packed as Wan's VAE and the

@@ -1,4 +1,4 @@
-"""The live node as a new user meets it, in real Chromium against the real ComfyUI host (issue 16).
+"""The live node as a new user meets it, in real Chromium against the real ComfyUI host.
 
 One host and one page for the module; the tests run in order:
   a. a new Generate node: the toolbar is one row at the default node width, the seed is "fixed";

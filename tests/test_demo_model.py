@@ -78,7 +78,7 @@ def test_tracks_steer_the_output(demo):
 
 
 def test_follows_tracks_on_held_out_clips(demo):
-    """Issue 13's synthetic bar, on the eval's 16 held-out clips (``motionstream eval``'s clips, tracks and seeds):
+    """The synthetic bar, on the eval's 16 held-out clips (``motionstream eval``'s clips, tracks and seeds):
     the re-tracked output (the motion-transfer tracker) is at most half as far from the requested tracks as the
     start image held still."""
     model, codec = demo
@@ -112,7 +112,7 @@ def test_retracking_measures_the_true_clip_against_a_still_one():
 
 
 def test_drags_objects_in_real_photos(demo):
-    """Issue 13's real-photo bars on the held-out photos of ``motionstream eval --photos builtin`` (none from a
+    """The real-photo bars on the held-out photos of ``motionstream eval --photos builtin`` (none from a
     training source): drag EPE <= 0.5x a still video, identity >= 0.5, pins drift <= 3 px on average."""
     import sklearn  # noqa: F401  (installed by the [test,wanvae,train] extras)
     import matplotlib  # noqa: F401  (installed by the [test,wanvae,train] extras)

@@ -1,4 +1,4 @@
-"""`motionstream train export`'s sample inputs (issue 13, item 6): a real photo no training source holds, fitted to the
+"""`motionstream train export`'s sample inputs: a real photo no training source holds, fitted to the
 model's size, with a user-style drag, pins and its licence credit; or the former synthetic sample."""
 
 from __future__ import annotations

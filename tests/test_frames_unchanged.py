@@ -2,8 +2,8 @@
 match stored references (tests/data/frame_checksums.json): the mean of every 16 x 16 pixel block of every frame
 and channel, within ``TOLERANCE``.
 
-Not a hash of the frames: float results differ between CPU families (other SIMD kernels; the sums of session
-12's Intel machine did not hold on session 13's AMD EPYC, for the same code), by ~1e-6 in a pixel; a changed
+Not a hash of the frames: float results differ between CPU families (other SIMD kernels: sums written on an
+Intel machine did not hold on an AMD EPYC for the same code), by ~1e-6 in a pixel; a changed
 sampler, weights or inputs move block means by far more (a seed more: > ``SENSITIVITY``, checked below). The
 first sums were computed at commit bc8305a, before the pipeline existed; these block means at c9b870e.
 

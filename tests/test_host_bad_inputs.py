@@ -1,4 +1,4 @@
-"""Every bad input of issue 16 (item 8) against the real host: one exact error each, nothing allocated
+"""Every bad input against the real host: one exact error each, nothing allocated
 for a refused request, and the server keeps serving.
 
 Combo values the host does not check for V3 nodes (dtype, config, vae_decoding, format), an editor

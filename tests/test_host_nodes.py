@@ -24,7 +24,7 @@ EXPECTED = {
          "prompt": "STRING", "editor_state": "STRING"},
         {"image": "IMAGE", "decoder": "MOTIONSTREAM_DECODER", "positive": "CONDITIONING",
          "clip_vision_output": "CLIP_VISION_OUTPUT", "tracks": "TRACKS"},
-        ["IMAGE", "TRACKS", "FLOAT", "VIDEO"]),  # video: every frame, as a file (issue 16)
+        ["IMAGE", "TRACKS", "FLOAT", "VIDEO"]),  # video: every frame, as a file
     "MotionStreamTracksFromCoords": ({"coordinates": "STRING", "format": "COMBO", "fps": "FLOAT", "num_frames": "INT"},
                                      {"image": "IMAGE", "width": "INT", "height": "INT"}, ["TRACKS"]),
     "MotionStreamTracksFromComfy": ({"tracks": "TRACKS", "fps": "FLOAT"},

@@ -1,4 +1,4 @@
-"""The photo-clip renderer (issue 13's natural-image training data): reproducible, its ground truth
+"""The photo-clip renderer (the natural-image training data): reproducible, its ground truth
 agrees with what it renders, scenes and motions come from separate seeds, evaluation photos are
 held out from the training sources."""
 

@@ -1,4 +1,4 @@
-"""Which pixel frames a tiny-VAE latent encodes (issue 13: packing alignment of pixel frames to latent frames).
+"""Which pixel frames a tiny-VAE latent encodes (the packing alignment of pixel frames to latent frames).
 
 taehv's encoder pads the end, so its latent j encodes frames 4j..4j+3, three frames later than the
 frames its decoder makes from latent j (4j-3..4j) and than the track head packs into latent j. With

@@ -58,7 +58,7 @@ class AEOptions(StageOptions):
 
 
 PRESETS = {"demo": AEOptions(),
-           # the shipped refiner's recipe (docs/DEMO_MODEL.md, session 13): a codec fitted on photo clips
+           # the shipped refiner's recipe (docs/DEMO_MODEL.md): a codec fitted on photo clips
            "refine": AEOptions(clip_source="photo"),
            "tiny": AEOptions(steps=20, batch=2, frames=5, crop=0, lr=3e-3, stats_clips=4, log_every=5,
                              crops_per_clip=1)}

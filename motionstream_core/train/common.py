@@ -49,7 +49,7 @@ def _demo_small() -> ModelConfig:
 def _demo_s4(patch: int) -> ModelConfig:
     """``demo-small`` on a 4x-spatial codec (TinyVAE ``space_upscale=(False, True, True)``, 4x temporal) with a
     stride-4 track head and DiT patch ``1 x patch x patch``: patch 2 gives 8 px tokens, 256 a latent frame at
-    128x128 (issue 13's token lever); patch 4 keeps the 16 px tokens (64 a frame) of ``demo-small``. Its encoder
+    128x128 (the token lever); patch 4 keeps the 16 px tokens (64 a frame) of ``demo-small``. Its encoder
     pads the start (``TinyVAEConfig.encoder_pad_start``): latent j encodes the frames the track head packs into j."""
     base = _demo_small()
     return dataclasses.replace(
@@ -92,7 +92,7 @@ def _with_change(base: ModelConfig, name: str) -> ModelConfig:
 
 
 def _demo_change_p2() -> ModelConfig:
-    """``demo-change`` with DiT patch 1 x 2 x 2: 8 px tokens, 256 a latent frame at 128 x 128 (issue 13's token
+    """``demo-change`` with DiT patch 1 x 2 x 2: 8 px tokens, 256 a latent frame at 128 x 128 (the token
     lever; its 16 px tokens came out as blocks of foreign content even on training-style clips), each carrying
     4 x 16 latent values in 192 dims; about 3.6x the compute of a training step at 9 latent frames."""
     base = _with_change(_demo_photo(), "demo-change-p2")
@@ -101,7 +101,7 @@ def _demo_change_p2() -> ModelConfig:
 
 def _with_clean(base: ModelConfig, name: str) -> ModelConfig:
     """``base`` predicting the clean change (``ModelConfig.predict_clean``): frame 0 and the static background are a
-    zero output at every noise level instead of a copy of the input noise (docs/DEMO_MODEL.md, session 9)."""
+    zero output at every noise level instead of a copy of the input noise (docs/DEMO_MODEL.md)."""
     return dataclasses.replace(base, name=name, predict_clean=True)
 
 
@@ -109,7 +109,7 @@ def _with_warp(base: ModelConfig, name: str, radius: float) -> ModelConfig:
     """``base`` whose image slot is the start image warped along the tracks (``ModelConfig.slot_warp``, kernel
     ``radius`` px): the rubber-sheet drag alone scores 0.09x a still video on the held-out photos at 10 px. Its
     teacher samples without motion guidance: the guidance's motion-free branch would pair the warped slot with no
-    tracks, which training never shows (docs/DEMO_MODEL.md, session 9)."""
+    tracks, which training never shows (docs/DEMO_MODEL.md)."""
     return dataclasses.replace(base, name=name, slot_warp=radius,
                                teacher=dataclasses.replace(base.teacher, motion_guidance=0.0))
 
@@ -127,7 +127,7 @@ def _with_refine(base: ModelConfig, name: str, start_sigma: float, steps: int = 
     ``start_sigma`` (``StreamConfig.start_sigma``), its ``steps`` sigmas uniform below it (shift 1: 0.3, 0.2, 0.1 at
     0.3). The warp alone follows the drag; the refiner adds what it cannot. The demo's 0.15 and 2 steps: from its
     teacher, 3-step students distilled at 0.15 / 0.1 followed held-out synthetic drags at 0.52x / 0.58x a still
-    video, a 2-step one at 0.15 at 0.46x (docs/DEMO_MODEL.md, session 12)."""
+    video, a 2-step one at 0.15 at 0.46x (docs/DEMO_MODEL.md)."""
     return dataclasses.replace(base, name=name, stream=dataclasses.replace(base.stream, start_sigma=start_sigma,
                                                                            shift=1.0, steps=steps))
 

@@ -17,11 +17,11 @@ latent cache; no video is used as a target.
   until it has fitted the generator's own outputs ``x0_fake - x0_real`` is its training noise, not the gap
   between the two distributions -- the case of a student already close to its teacher (an ODE-initialised
   refiner). Such a student also needs rates well below the demo preset's (2e-6 / 1e-5): at 1e-5 / 4e-5 it
-  diverges with or without the warm-up (docs/DEMO_MODEL.md, session 12).
+  diverges with or without the warm-up (docs/DEMO_MODEL.md, the ablations).
 * ``reg_weight`` > 0 adds DMD's first regression term (Yin et al. 2024, Sec. 3.3): the ODE stage's own loss
   (``ode_init.trajectory_losses``) on its cached teacher trajectories, times the weight. A refiner's DMD gradient
   is mostly critic noise: without an anchor the generator drifts into texture the critic then learns to keep
-  (docs/DEMO_MODEL.md, session 14).
+  (docs/DEMO_MODEL.md, the ablations).
 
 The product is ``dmd/student.safetensors``.
 """
@@ -77,7 +77,7 @@ class DMDOptions(ModelStageOptions):
 
 
 PRESETS = {"demo": DMDOptions(),
-           # the shipped refiner's recipe (docs/DEMO_MODEL.md, sessions 12-14): a critic warm-up, rates 5x / 4x below
+           # the shipped refiner's recipe (docs/DEMO_MODEL.md): a critic warm-up, rates 5x / 4x below
            # the demo's (a refiner close to its teacher diverges at those), and the regression anchor (without it the
            # generator drifts into speckle: 0.41x -> 0.55x a still video in 216 steps; with it 0.42x)
            "refine": DMDOptions(max_tracks=32, track_drop=0.0, ema=0.99, critic_warmup=20, lr=2e-6, critic_lr=1e-5,

@@ -62,7 +62,7 @@ class ODEOptions(ModelStageOptions):
 
 
 PRESETS = {"demo": ODEOptions(),
-           # the shipped refiner's recipe (docs/DEMO_MODEL.md, session 13): 6 teacher steps (3 per student step)
+           # the shipped refiner's recipe (docs/DEMO_MODEL.md): 6 teacher steps (3 per student step)
            "refine": ODEOptions(max_tracks=32, track_drop=0.0, teacher_steps=6, traj_clips=128, ema=0.99),
            "tiny": ODEOptions(steps=20, batch=2, lr=2e-3, warmup=1, traj_clips=4, traj_batch=2, teacher_steps=6,
                               max_tracks=8, log_every=5)}

@@ -1,4 +1,4 @@
-"""FlyingChairs-style training clips with natural-image statistics (issue 13, item 2).
+"""FlyingChairs-style training clips with natural-image statistics.
 
 A clip is a photo background seen by a camera that may pan and zoom, with 1-3 layers moving over it
 along random smooth paths (rotating and scaling a little). A layer is a region cut from a real photo

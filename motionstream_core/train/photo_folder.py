@@ -1,4 +1,4 @@
-"""A folder of training photos and cut-outs for ``photo_clips`` (issue 13: natural-image variety).
+"""A folder of training photos and cut-outs for ``photo_clips`` (natural-image variety).
 
 Layout of a photo folder (``PhotoClipConfig.photo_dir``)::
 

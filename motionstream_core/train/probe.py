@@ -1,4 +1,4 @@
-"""The overfit probe of the conditioning path (issue 13, diagnostic ladder step a).
+"""The overfit probe of the conditioning path.
 
 A teacher is trained with the recipe's own loss and track sampling (``teacher_train.flow_matching_loss``,
 ``data.make_batch``) on a handful of photo clips made of ``scenes`` scenes x ``motions`` motions each

@@ -4,8 +4,8 @@
   seeds the latent cache never uses), each sampled by the teacher (``--start-sigma``: refined from its slot) from
   the clip's first frame and ``tracks`` of its own ground-truth tracks, re-tracked (``evaluate.retracked``): teacher
   EPE against the still video's and the clip's own; and the PSNR of the teacher's and the still video against the
-  clip. A teacher that cannot make these cannot follow a drag on a user's photo either (docs/DEMO_MODEL.md,
-  session 8). ``--student PATH``: the same for a student, streamed as the stream runs it. ``sheet``: the clip's
+  clip. A teacher that cannot make these cannot follow a drag on a user's photo either.
+  ``--student PATH``: the same for a student, streamed as the stream runs it. ``sheet``: the clip's
   row over the model's, every 4th frame, per clip.
 * ``still_errors``: one-step clean-latent error ``x - sigma v - z`` of the still video of a photo (its change is 0
   everywhere) with the pins of a user-style request, per sigma: RMS over latent frame 0 and over all frames. A

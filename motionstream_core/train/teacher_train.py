@@ -73,7 +73,7 @@ class TeacherOptions(ModelStageOptions):
 
 
 PRESETS = {"demo": TeacherOptions(),
-           # the shipped refiner's recipe (docs/DEMO_MODEL.md, session 13): trained only below sigma 0.3 (it samples
+           # the shipped refiner's recipe (docs/DEMO_MODEL.md): trained only below sigma 0.3 (it samples
            # from its warp noised to 0.15), on half synthetic shapes (camera pans included) and half photo clips
            # (still camera), 32 tracks a sample, none dropped
            "refine": TeacherOptions(frames=33, cache_clips=1024, clip_source="mix", camera_motion_prob=0.0,
