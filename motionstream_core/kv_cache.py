@@ -1,21 +1,23 @@
 """Attention-sink + rolling-window KV cache of the causal student (paper Sec. 3.2, "Inference").
 
 Frames are latent frames; every frame has ``L = h * w`` tokens (after patchify). The cache holds,
-per layer, one key buffer and one value buffer laid out as
+per layer, one key buffer and one value buffer -- one copy of every cached key and value, so its
+bytes are layers x 2 x (S + W + C) * L tokens x dim x element size -- laid out as
 
     [ sink: S frames | window: W frames | current chunk: C frames ]      (S = sink, W = window, C = chunk)
 
 * sink keys are stored **after** RoPE, at the positions they were computed with (0 .. S-1);
-* window keys are stored **before** RoPE (``_win_k``) and rotated into the buffer by their *cache
-  position* S .. S+W-1 once per chunk (every pass of that chunk reuses the rotation);
-* the current chunk sits at positions S+W .. S+W+C-1 (earlier while the cache warms up).
+* window keys are stored **before** RoPE and rotated by their *cache position* S .. S+W-1 as
+  attention reads them (into a read buffer of one layer's keys, shared by all layers);
+* the current chunk sits at positions S+W .. S+W+C-1 (earlier while the cache warms up); its slot
+  receives the clean pass's keys (rotated for the sink, un-rotated for the window) and values.
 
 So RoPE frame indices never reach S + W + C, and no tensor grows after construction: the cost of
 a chunk is the same at chunk 10 and chunk 10 000. Only the clean pass (t = 0) of a chunk writes
-(``write=True``); ``commit()`` then moves its keys into the sink (while the sink fills) or rolls
+(``write=True``); ``commit()`` then keeps its keys in the sink (while the sink fills) or rolls
 them into the window.
 
-Two write paths give identical results: an in-place one (static shapes, used for inference) and a
+Two read paths give identical results: an in-place one (static shapes, used for inference) and a
 functional one (``torch.cat``, used whenever autograd is recording, e.g. Self-Forcing training).
 """
 
@@ -50,15 +52,14 @@ class RollingKVCache:
         self.S, self.W, self.C = stream.sink_frames, stream.window_frames, stream.chunk_frames
         L = shape.tokens_per_frame
         full = (shape.num_layers, shape.batch, (self.S + self.W + self.C) * L, shape.heads, shape.head_dim)
-        self._k = torch.zeros(full, device=device, dtype=dtype)
+        self._k = torch.zeros(full, device=device, dtype=dtype)  # sink after RoPE, window before RoPE
         self._v = torch.zeros(full, device=device, dtype=dtype)
-        win = (shape.num_layers, shape.batch, self.W * L, shape.heads, shape.head_dim)
-        self._win_k = torch.zeros(win, device=device, dtype=dtype)  # window keys before RoPE
+        self._device, self._dtype = device, dtype
+        self._read_k: Tensor | None = None  # one layer's keys as attention reads them (allocated on first use)
         self.sink_filled = 0  # frames
         self.window_filled = 0  # frames
         self.chunks_committed = 0
-        self._rotated = [False] * shape.num_layers
-        self._staged: list[tuple[Tensor, Tensor, Tensor] | None] = [None] * shape.num_layers
+        self._written = [False] * shape.num_layers
         self._chunk_frames: int | None = None
 
     # -- positions ---------------------------------------------------------------------------------
@@ -79,7 +80,10 @@ class RollingKVCache:
         """Call once before the passes of a new chunk of ``frames`` latent frames."""
         assert 0 < frames <= self.C, f"a chunk has 1..{self.C} latent frames, got {frames}"
         self._chunk_frames = frames
-        self._rotated = [False] * self.shape.num_layers
+        self._written = [False] * self.shape.num_layers
+
+    def _to_sink(self) -> bool:
+        return self.sink_filled < self.S
 
     # -- the attention hook ----------------------------------------------------------------------
 
@@ -87,70 +91,67 @@ class RollingKVCache:
         """Keys/values the current chunk attends to: cached context followed by its own.
 
         k_rot, k_pre, v: [B, C*L, H, D] (k_rot is k_pre after the current chunk's RoPE).
-        Returns K, V [B, (context + C) * L, H, D]. With ``write`` the chunk is staged for ``commit``.
+        Returns K, V [B, (context + C) * L, H, D]; on the in-place path K is the cache's read buffer,
+        valid until the next layer's call. With ``write`` the chunk is stored for ``commit`` (the clean
+        pass: the last pass of the chunk).
         """
         assert self._chunk_frames is not None, "call begin_chunk() before the chunk's passes"
+        assert not self._written[layer], "a chunk's write pass is its last: commit() before another pass"
         L = self.shape.tokens_per_frame
-        n_ctx = self.context_frames * L
+        n_ctx, n_sink, n_win = self.context_frames * L, self.sink_filled * L, self.window_filled * L
         n_cur = k_rot.shape[1]
         assert n_cur == self._chunk_frames * L, f"chunk has {n_cur} tokens, expected {self._chunk_frames * L}"
-        self._rotate_window(layer)
         if write:
-            self._staged[layer] = (k_rot.detach(), k_pre.detach(), v.detach())
+            keep = k_rot if self._to_sink() else k_pre
+            self._k[layer, :, n_ctx:n_ctx + n_cur] = keep.detach()
+            self._v[layer, :, n_ctx:n_ctx + n_cur] = v.detach()
+            self._written[layer] = True
+        win = None
+        if n_win:
+            cos, sin = self.rope.angles(self.S, self.window_filled)
+            win = apply_rope(self._k[layer, :, n_sink:n_ctx], cos, sin)
         if torch.is_grad_enabled():
-            ctx_k, ctx_v = self._k[layer, :, :n_ctx], self._v[layer, :, :n_ctx]
-            return torch.cat([ctx_k, k_rot], dim=1), torch.cat([ctx_v, v], dim=1)
-        self._k[layer, :, n_ctx:n_ctx + n_cur].copy_(k_rot)
-        self._v[layer, :, n_ctx:n_ctx + n_cur].copy_(v)
-        return self._k[layer, :, :n_ctx + n_cur], self._v[layer, :, :n_ctx + n_cur]
-
-    def _rotate_window(self, layer: int) -> None:
-        if self._rotated[layer] or self.window_filled == 0:
-            return
-        L = self.shape.tokens_per_frame
-        start, n = self.S * L, self.window_filled * L
-        cos, sin = self.rope.angles(self.S, self.window_filled)
-        self._k[layer, :, start:start + n] = apply_rope(self._win_k[layer, :, :n], cos, sin)
-        self._rotated[layer] = True
+            parts = [self._k[layer, :, :n_sink]] + ([win] if win is not None else []) + [k_rot]
+            return torch.cat(parts, dim=1), torch.cat([self._v[layer, :, :n_ctx], v], dim=1)
+        if self._read_k is None:
+            self._read_k = torch.empty(self._k.shape[1:], device=self._device, dtype=self._dtype)
+        k_all = self._read_k
+        k_all[:, :n_sink] = self._k[layer, :, :n_sink]
+        if win is not None:
+            k_all[:, n_sink:n_ctx] = win
+        k_all[:, n_ctx:n_ctx + n_cur] = k_rot
+        if not write:
+            self._v[layer, :, n_ctx:n_ctx + n_cur] = v
+        return k_all[:, :n_ctx + n_cur], self._v[layer, :, :n_ctx + n_cur]
 
     # -- writing -----------------------------------------------------------------------------------
 
     @torch.no_grad()
     def commit(self) -> str:
-        """Store the staged clean-pass chunk: into the sink while it fills, else roll it into the window.
+        """Keep the written clean-pass chunk: in the sink while it fills, else roll it into the window.
 
         Returns where it went: ``"sink"``, ``"window"``, or ``"dropped"`` (a cache without window).
         """
-        assert all(s is not None for s in self._staged), "commit() needs a write pass through every layer"
+        assert all(self._written), "commit() needs a write pass through every layer"
         L = self.shape.tokens_per_frame
         frames = self._chunk_frames
-        n = frames * L
-        if self.sink_filled < self.S:
+        if self._to_sink():
             assert self.sink_filled + frames <= self.S, "a chunk may not straddle the sink boundary"
-            at = self.sink_filled * L
-            for layer, (k_rot, _, v) in enumerate(self._staged):
-                self._k[layer, :, at:at + n] = k_rot
-                self._v[layer, :, at:at + n] = v
             self.sink_filled += frames
             went = "sink"
         elif self.W > 0:
-            if self.window_filled + frames > self.W:  # roll: drop the oldest frames
+            if self.window_filled + frames > self.W:  # roll: drop the oldest frames, the chunk moves up
                 drop = self.window_filled + frames - self.W
-                keep = (self.window_filled - drop) * L
-                lo = self.S * L
-                self._win_k[:, :, :keep] = self._win_k[:, :, drop * L:drop * L + keep].clone()
-                self._v[:, :, lo:lo + keep] = self._v[:, :, lo + drop * L:lo + drop * L + keep].clone()
+                lo, n = (self.S + drop) * L, (self.window_filled + frames - drop) * L
+                for buf in (self._k, self._v):
+                    buf[:, :, self.S * L:self.S * L + n] = buf[:, :, lo:lo + n].clone()
                 self.window_filled -= drop
-            at = self.window_filled * L
-            for layer, (_, k_pre, v) in enumerate(self._staged):
-                self._win_k[layer, :, at:at + n] = k_pre
-                self._v[layer, :, self.S * L + at:self.S * L + at + n] = v
             self.window_filled += frames
             went = "window"
         else:
             went = "dropped"
         self.chunks_committed += 1
-        self._staged = [None] * self.shape.num_layers
+        self._written = [False] * self.shape.num_layers
         self._chunk_frames = None
         return went
 
@@ -165,17 +166,22 @@ class RollingKVCache:
     def reset(self) -> None:
         """Forget everything (a new video); keeps the buffers allocated."""
         self.sink_filled = self.window_filled = self.chunks_committed = 0
-        self._staged = [None] * self.shape.num_layers
+        self._written = [False] * self.shape.num_layers
         self._chunk_frames = None
 
     def free(self) -> None:
         """Release the buffers; the cache cannot be used afterwards."""
-        self._k = self._v = self._win_k = torch.empty(0)
-        self._staged = [None] * self.shape.num_layers
+        self._k = self._v = torch.empty(0)
+        self._read_k = None
 
     def tensors(self) -> dict[str, Tensor]:
-        """The persistent buffers (for memory accounting and tests)."""
-        return {"k": self._k, "v": self._v, "window_k_pre_rope": self._win_k}
+        """The persistent buffers: one copy of every cached key and value (for memory accounting and tests)."""
+        return {"k": self._k, "v": self._v}
 
     def nbytes(self) -> int:
+        """Bytes of the persistent buffers: layers x 2 x (S + W + C) * L x dim x element size."""
         return sum(t.numel() * t.element_size() for t in self.tensors().values())
+
+    def read_buffer_nbytes(self) -> int:
+        """Bytes of the read buffer (one layer's keys, allocated at the first in-place read)."""
+        return self._k[0].numel() * self._k.element_size() if self._k.ndim == 5 else 0

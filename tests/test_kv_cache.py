@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from motionstream_core.config import StreamConfig, get_config
@@ -113,7 +114,8 @@ def test_cached_stream_equals_from_scratch_recomputation():
 
 def test_sink_and_window_hold_exactly_the_right_chunks():
     """After 4 chunks (sink 1, window 1): the sink holds chunk 0's keys after RoPE at positions 0..2,
-    the window holds chunk 3's keys before RoPE; chunks 1 and 2 are gone."""
+    the window holds chunk 3's keys before RoPE; chunks 1 and 2 are gone. One copy of each: the cache's
+    bytes are layers x 2 x (sink + window + chunk) tokens x dim x element size."""
     model = _tiny_model(3)
     cfg = model.config
     stream = cfg.stream  # chunk 3, sink 1, window 1
@@ -124,24 +126,66 @@ def test_sink_and_window_hold_exactly_the_right_chunks():
     cache = RollingKVCache(shape, stream, rope, "cpu", torch.float32)
     ctx = model.dit.context_kv(torch.randn(1, 5, cfg.dit.text_dim))
     g = torch.Generator().manual_seed(2)
-    staged = []
+    written = []  # per chunk: layer 1's (k_rot, k_pre, v) of the clean pass, as the DiT handed them over
+    hook = cache.keys_values
+
+    def spy(layer, k_rot, k_pre, v, write):
+        if write and layer == 1:
+            written.append((k_rot.clone(), k_pre.clone(), v.clone()))
+        return hook(layer, k_rot, k_pre, v, write)
+
+    cache.keys_values = spy
     with torch.no_grad():
         for _ in range(4):
             x0 = torch.randn(1, 16, 3, 4, 4, generator=g)
             cache.begin_chunk(3)
             model.velocity(x0, torch.zeros(1), x0 * 0, x0 * 0, ctx, cache=cache, write_cache=True)
-            staged.append([tuple(t.clone() for t in s) for s in cache._staged])
             cache.commit()
-    k_rot0, _, v0 = staged[0][1]  # layer 1 of chunk 0
-    _, k_pre3, v3 = staged[3][1]
+    k_rot0, _, v0 = written[0]
+    _, k_pre3, v3 = written[3]
     buf = cache.tensors()
+    assert set(buf) == {"k", "v"}
     torch.testing.assert_close(buf["k"][1, :, :3 * L], k_rot0, rtol=0, atol=0)
     torch.testing.assert_close(buf["v"][1, :, :3 * L], v0, rtol=0, atol=0)
-    torch.testing.assert_close(buf["window_k_pre_rope"][1], k_pre3, rtol=0, atol=0)
+    torch.testing.assert_close(buf["k"][1, :, 3 * L:6 * L], k_pre3, rtol=0, atol=0)
     torch.testing.assert_close(buf["v"][1, :, 3 * L:6 * L], v3, rtol=0, atol=0)
     for old in (1, 2):
-        _, k_pre_old, _ = staged[old][1]
-        assert not torch.allclose(buf["window_k_pre_rope"][1], k_pre_old), f"chunk {old} is still in the window"
+        _, k_pre_old, _ = written[old]
+        assert not torch.allclose(buf["k"][1, :, 3 * L:6 * L], k_pre_old), f"chunk {old} is still in the window"
+    tokens = stream.max_rope_frames * L
+    assert cache.nbytes() == cfg.dit.num_layers * 2 * tokens * cfg.dit.dim * 4
+
+
+def test_self_forcing_cache_holds_one_copy_of_each_key_and_value():
+    """A Self-Forcing-family cache (chunk 3, sink 1, window 5 chunks) of the 1.3B at 832x480 in bf16 is
+    layers x 2 x 21 frames x 1560 tokens x 1536 x 2 bytes (built on the meta device: no memory taken)."""
+    from motionstream_core.causal_checkpoints import PRESETS, causal_variant
+    from motionstream_core.rope import RopeTable
+
+    cfg = causal_variant(get_config("wan2.1-1.3b"), PRESETS["self-forcing"])
+    d, st = cfg.dit, cfg.stream
+    assert (st.sink_frames, st.window_frames, st.chunk_frames) == (3, 15, 3)
+    rope = RopeTable(d.rope_split, d.rope_theta, st.max_rope_frames, 30, 52, "meta")
+    cache = RollingKVCache(CacheShape(d.num_layers, 1, d.num_heads, d.head_dim, 30 * 52), st, rope, "meta",
+                           torch.bfloat16)
+    assert cache.nbytes() == 30 * 2 * (21 * 1560) * 1536 * 2  # 5.62 GiB; the read buffer adds one layer's keys
+    assert cache.read_buffer_nbytes() == (21 * 1560) * 1536 * 2
+
+
+def test_a_pass_after_the_write_pass_is_refused():
+    model = _tiny_model()
+    cfg = model.config
+    gh, gw = model.dit.token_grid(4, 4)
+    rope = model.dit.rope_table(cfg.stream.max_rope_frames, gh, gw)
+    shape = CacheShape(cfg.dit.num_layers, 1, cfg.dit.num_heads, cfg.dit.head_dim, gh * gw)
+    cache = RollingKVCache(shape, cfg.stream, rope, "cpu", torch.float32)
+    ctx = model.dit.context_kv(torch.randn(1, 5, cfg.dit.text_dim))
+    z = torch.zeros(1, 16, 3, 4, 4)
+    with torch.no_grad():
+        cache.begin_chunk(3)
+        model.velocity(z, torch.zeros(1), z, z, ctx, cache=cache, write_cache=True)
+        with pytest.raises(AssertionError, match="commit\\(\\) before another pass"):
+            model.velocity(z, torch.ones(1), z, z, ctx, cache=cache)
 
 
 def test_cache_memory_constant_and_rope_bounded():
