@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from motionstream_core.train.object_eval import (PIN_CLEARANCE, _place, object_positions, object_scene,
-                                                 object_scenes, score_object_video, with_ratios)
+                                                 object_scenes, score_object_video, trajectory_copy, with_ratios)
 from tests.test_photo_eval import _photo
 
 FRAMES = 17
@@ -104,6 +104,23 @@ def test_run_object_eval_scores_the_baselines_and_the_shipped_model(tmp_path):
     said = []
     r = run_object_eval(str(tmp_path), EvalOptions(frames=9, teacher=False, pins=4), str(tmp_path), scenes=2,
                         json_path=str(tmp_path / "o.json"), say=said.append, sheets=str(tmp_path / "sheets"))
-    assert set(r["mean"]) == {"truth", "still", "warp", "shipped"} and (tmp_path / "o.json").is_file()
+    assert set(r["mean"]) == {"truth", "still", "warp", "trajectory_copy", "shipped"} and (tmp_path / "o.json").is_file()
     assert r["mean"]["still"]["object_over_still"] == 1.0 and r["mean"]["truth"]["object_over_still"] < 0.05
     assert "bars: object <= 0.3x still" in said[-1] and len(list((tmp_path / "sheets").glob("*.png"))) == 2
+
+
+def test_trajectory_copy_moves_only_each_tracks_start_cell_while_it_is_visible():
+    img = _photo(4, 64)
+    path = np.zeros((5, 2, 2), np.float32)
+    path[:, 0] = [[10.5, 20.5], [14.5, 20.5], [18.5, 21.0], [22.5, 20.5], [26.5, 20.5]]  # one cell (4 px) a frame
+    path[:, 1] = [40.5, 40.5]  # a pin
+    vis = np.ones((5, 2), bool)
+    vis[3, 0] = False  # hidden in frame 3: nothing is copied there
+    out = trajectory_copy(img, path, vis, 4)
+    src = img[20:24, 8:12]
+    assert np.array_equal(out[0], img) and np.array_equal(out[3], img)
+    for t, x in ((1, 12), (2, 16), (4, 24)):
+        assert np.array_equal(out[t, 20:24, x:x + 4], src)
+        rest = np.ones(img.shape[:2], bool)
+        rest[20:24, x:x + 4] = False
+        assert np.array_equal(out[t][rest], img[rest])

@@ -143,6 +143,15 @@ def _demo_photo_channels(channels: int) -> ModelConfig:
         vae=dataclasses.replace(base.vae, latent_channels=channels))
 
 
+def _demo_learn(size: int) -> ModelConfig:
+    """The learned-motion demo: ``demo-clean`` (tracks carrying the start image's latent at their anchor -- Wan-Move's
+    trajectory copy, through the track head -- the clean change from the start image, preconditioned) at
+    ``size`` x ``size`` px with 8 px tokens (DiT patch 1 x 2 x 2 on the 4x codec), streamed from pure noise: no
+    warp anywhere, every chunk starts at sigma 1."""
+    base = _with_clean(TRAIN_CONFIGS["demo-change"](), f"demo-learn{size}")
+    return dataclasses.replace(base, height=size, width=size, dit=dataclasses.replace(base.dit, patch_size=(1, 2, 2)))
+
+
 def _tiny_photo() -> ModelConfig:
     """The ``tiny`` test config with ``demo-photo``'s two model features (track appearance, preconditioning):
     what the tests run every stage on."""
@@ -166,7 +175,9 @@ TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "d
                  "tiny-warp": _tiny_warp,
                  # the same, streamed as a refiner of its warped slot (demo: from sigma 0.15 in 2 steps; tiny: 0.3, 3)
                  "demo-warp-refine": lambda: _with_refine(TRAIN_CONFIGS["demo-warp"](), "demo-warp-refine", 0.15, 2),
-                 "tiny-warp-refine": lambda: _with_refine(_tiny_warp(), "tiny-warp-refine", 0.3)}
+                 "tiny-warp-refine": lambda: _with_refine(_tiny_warp(), "tiny-warp-refine", 0.3),
+                 # motion learned from noise: no warp, first sigma 1 (64 px first, then 128)
+                 "demo-learn64": lambda: _demo_learn(64), "demo-learn128": lambda: _demo_learn(128)}
 
 
 def model_config(name: str) -> ModelConfig:
@@ -209,6 +220,9 @@ class ModelStageOptions(StageOptions):
     # > 0: the tracks first cover every motion of the clip, within this many px RMS (data.covering_order): few
     # tracks, as a user gives, without leaving a mover untracked
     cover_px: float = 0.0
+    # True: requests as a user makes them (``data.TrackSampling.user``: 1-3 points on each moving layer, a few pins);
+    # needs a latent cache of layered clips (clip_source photo)
+    user_tracks: bool = False
     track_drop: float = 0.1  # no tracks at all: the motion-unconditional branch
     text_drop: float = 0.1  # the empty prompt: the text-unconditional branch
     mask_prob: float = 0.5  # hide some tracks over a mid-clip interval

@@ -158,6 +158,8 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg
         torch.save({"z": torch.cat(zs), "image": torch.cat(imgs),
                     "path": torch.from_numpy(np.stack([c.path for c in clips])),
                     "visible": torch.from_numpy(np.stack([c.visible for c in clips])),
+                    **({"owner": torch.from_numpy(np.stack([c.owner for c in clips]).astype(np.int16))}
+                       if all(getattr(c, "owner", None) is not None for c in clips) else {}),
                     "caption": [c.caption for c in clips], "meta": meta}, path.with_suffix(".tmp"))
         path.with_suffix(".tmp").replace(path)
         say(f"latent cache: shard {s + 1}/{shards} ({min(count, (s + 1) * shard_size)} clips)")
@@ -177,7 +179,8 @@ def load_latent_cache(folder: str | Path) -> "Clips":
         raise FileNotFoundError(f"no latent cache in {folder}: run the teacher stage (it builds it) first")
     parts = [torch.load(f, weights_only=False) for f in files]
     cat = {k: torch.cat([p[k] for p in parts]) for k in ("z", "image", "path", "visible")}
-    return Clips(**cat, caption=[c for p in parts for c in p["caption"]], meta=parts[0]["meta"])
+    owner = torch.cat([p["owner"] for p in parts]) if all("owner" in p for p in parts) else None
+    return Clips(**cat, caption=[c for p in parts for c in p["caption"]], meta=parts[0]["meta"], owner=owner)
 
 
 @dataclass
@@ -196,6 +199,7 @@ class Clips:
     text: list[Tensor] | None = None
     null_text: Tensor | None = None
     meta: dict | None = None
+    owner: Tensor | None = None  # [N, P] int16: the layer each track belongs to (-1: background); layered clips only
 
     def __len__(self) -> int:
         return len(self.z)
@@ -208,7 +212,7 @@ class Clips:
         idx = torch.as_tensor(index, dtype=torch.long)
         return Clips(self.z[idx], self.image[idx], self.path[idx], self.visible[idx],
                      [self.caption[i] for i in index], None if self.text is None else [self.text[i] for i in index],
-                     self.null_text, self.meta)
+                     self.null_text, self.meta, None if self.owner is None else self.owner[idx])
 
 
 def text_batch(model: MotionStreamModel, captions: list[str], text: list[Tensor] | None) -> Tensor:
@@ -259,6 +263,12 @@ class TrackSampling:
     # > 0: the chosen tracks first cover every motion of the clip (``covering_order``: no two motions closer than
     # this many px RMS left without a track), so few tracks never leave a mover untracked; 0: a random subset
     cover_px: float = 0.0
+    # True (layered clips, which know each track's layer): requests as a user makes them -- 1 to ``user_points``
+    # points on every moving layer and 0 to ``user_pins`` static pins (background or still layers), nothing else;
+    # the loss still sees the whole frame, so the model must move each layer as a whole from a few points
+    user: bool = False
+    user_points: int = 3
+    user_pins: int = 8
 
     def __post_init__(self):
         if not 1 <= self.min_tracks <= self.max_tracks:
@@ -291,22 +301,51 @@ def covering_order(path: Tensor, cand: Tensor, cover_px: float) -> tuple[Tensor,
 def track_sampling(opts, cfg: ModelConfig) -> TrackSampling:
     """A stage's track conditioning (``common.ModelStageOptions``) for model config ``cfg``."""
     return TrackSampling(max_tracks=opts.max_tracks, min_tracks=opts.min_tracks, drop_prob=opts.track_drop,
-                         mask_prob=opts.mask_prob, ids_max=cfg.track_head.max_id, cover_px=opts.cover_px)
+                         mask_prob=opts.mask_prob, ids_max=cfg.track_head.max_id, cover_px=opts.cover_px,
+                         user=getattr(opts, "user_tracks", False))
+
+
+def user_request(path: Tensor, visible: Tensor, owner: Tensor, s: TrackSampling, gen: torch.Generator) -> Tensor:
+    """Track indices of a user-style request (``TrackSampling.user``): on every layer that moves (some point of it
+    more than 1 px from its start) 1 to ``user_points`` of its points visible in frame 0, then 0 to ``user_pins``
+    points of what stays still (the background, still layers), visible in frame 0."""
+    start = visible[0]
+    moved = (path - path[:1]).norm(dim=-1).amax(0) > 1.0  # [P]
+    picks, still = [], []
+    for k in torch.unique(owner).tolist():
+        mine = torch.nonzero((owner == k) & start).flatten()
+        if len(mine) == 0:
+            continue
+        mine = mine[torch.randperm(len(mine), generator=gen)]
+        if k >= 0 and moved[owner == k].any():
+            picks.append(mine[:int(torch.randint(1, s.user_points + 1, (), generator=gen))])
+        else:
+            still.append(mine)
+    pins = torch.cat(still) if still else torch.zeros(0, dtype=torch.long)
+    pins = pins[torch.randperm(len(pins), generator=gen)][:int(torch.randint(0, s.user_pins + 1, (), generator=gen))]
+    return torch.cat(picks + [pins])
 
 
 def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Generator,
-                  count: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                  count: int | None = None, owner: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """One clip's conditioning: path [T, P, 2], visible [T, P] -> (path [T, M, 2], visible [T, M], ids [M]).
 
     ``count`` fixes the number of tracks (else, with equal odds, uniform or log-uniform in
     [min_tracks, available]); with ``cover_px`` the count is at least the tracks that cover every motion.
+    With ``s.user`` and the tracks' layers ``owner`` [P], the request is ``user_request``'s instead.
     """
     T, P = visible.shape
     M = s.max_tracks
     cand = torch.nonzero(visible.any(0)).flatten()
     cand = cand[torch.randperm(len(cand), generator=gen)]
     covering = 0
-    if s.cover_px > 0:
+    if s.user:
+        if owner is None:
+            raise ValueError("user-style track requests need each track's layer: build the latent cache from "
+                             "layered (photo) clips")
+        cand = user_request(path, visible, owner, s, gen)
+        count = len(cand)
+    elif s.cover_px > 0:
         cand, covering = covering_order(path, cand, s.cover_px)
     if count is None:
         hi = min(len(cand), M)
@@ -336,9 +375,11 @@ def sample_tracks(path: Tensor, visible: Tensor, s: TrackSampling, gen: torch.Ge
 
 
 def sample_track_batch(paths: Tensor, visibles: Tensor, s: TrackSampling, gens: list[torch.Generator],
-                       count: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    """``sample_tracks`` for each clip of a batch, clip b drawing from ``gens[b]``."""
-    parts = [sample_tracks(p, v, s, g, count) for p, v, g in zip(paths, visibles, gens)]
+                       count: int | None = None, owners: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """``sample_tracks`` for each clip of a batch, clip b drawing from ``gens[b]`` (``owners`` [B, P]: the tracks'
+    layers, for user-style requests)."""
+    owners = [None] * len(paths) if owners is None else owners
+    parts = [sample_tracks(p, v, s, g, count, o) for p, v, g, o in zip(paths, visibles, gens, owners)]
     return tuple(torch.stack(x) for x in zip(*parts))  # type: ignore[return-value]
 
 
@@ -402,7 +443,7 @@ def make_batch(data, samples: list, s: TrackSampling, device: torch.device, text
     dropout, and caption dropout, each sample from its own generator."""
     clips = data.take([x.index for x in samples])
     gens = [x.gen for x in samples]
-    path, vis, ids = sample_track_batch(clips.path, clips.visible, s, gens, count)
+    path, vis, ids = sample_track_batch(clips.path, clips.visible, s, gens, count, clips.owner)
     keep = [torch.rand((), generator=g).item() >= text_drop for g in gens]
     captions = [c if k else "" for c, k in zip(clips.caption, keep)]
     text = None if clips.text is None else [t if k else data.null_text for t, k in zip(clips.text, keep)]

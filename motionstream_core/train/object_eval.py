@@ -25,7 +25,8 @@ it uncovers. Every video is scored by
 Bars (the demo model's): object <= 0.3x still, identity >= 0.6, uncovered <= 0.7x still, pins <= 3 px.
 Videos: ``truth`` (the composite: what a perfect model scores), ``still`` (the start image repeated),
 ``warp`` (the kernel warp of the start image along the request, ``track_warp.warp_image``: the rubber-sheet rule,
-no learning), ``shipped`` (the shipped demo model, streamed) and the run's ``student`` / ``teacher`` when given.
+no learning), ``trajectory_copy`` (``trajectory_copy``: each track's start cell copied along it, the rule the
+tracks' conditioning alone makes), ``shipped`` (the shipped demo model, streamed) and the run's ``student`` / ``teacher`` when given.
 """
 
 from __future__ import annotations
@@ -248,6 +249,28 @@ def object_scenes(images: dict[str, np.ndarray], height: int, width: int, count:
     return scenes
 
 
+def trajectory_copy(image: np.ndarray, path: np.ndarray, visible: np.ndarray, cell: int) -> np.ndarray:
+    """uint8 [T, H, W, 3]: the still image with, in every frame, each visible track's ``cell`` x ``cell`` block at its
+    start (its first visible point) copied to the block it is in now -- what the tracks' conditioning carries when
+    each track brings the start image's content at its anchor (Wan-Move's latent trajectory copy; our
+    ``TrackHeadConfig.appearance_channels``), decoded as the video with no learning: the rule a model that only
+    copies what its tracks carry would score."""
+    H, W = image.shape[:2]
+    seen = visible.any(0)
+    first = np.argmax(visible, axis=0)
+    anchor = path[first, np.arange(path.shape[1])]
+    out = np.repeat(image[None], len(path), 0)
+    for n in np.nonzero(seen)[0]:
+        sx, sy = (np.clip(anchor[n], 0, [W - 1e-3, H - 1e-3]) // cell).astype(int) * cell
+        block = image[sy:sy + cell, sx:sx + cell]
+        for t in np.nonzero(visible[:, n] & (np.arange(len(path)) >= first[n]))[0]:
+            if not (0 <= path[t, n, 0] < W and 0 <= path[t, n, 1] < H):
+                continue
+            dx, dy = (path[t, n] // cell).astype(int) * cell
+            out[t, dy:dy + block.shape[0], dx:dx + block.shape[1]] = block[:H - dy, :W - dx]
+    return out
+
+
 def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, json_path: str | None = None,
                     say=print, sheets: str | None = None) -> dict:
     """Score the baselines (truth, still, warp, shipped) and the run's student / teacher on ``scenes`` composites
@@ -267,14 +290,21 @@ def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, j
     if opts.student not in (None, "none") or (opts.teacher and (Path(out) / NAME / PRODUCT).is_file()):
         stream, codec, teacher, student_name = eval_models(out, replace(opts, student=opts.student or "none"), say)
     shipped = MotionStream(*load_demo(device=torch.device(opts.device)))
-    cfg = shipped.config
+    cfg = (stream or teacher or shipped).config  # the scenes are made at the evaluated model's size
+    if (shipped.config.height, shipped.config.width) != (cfg.height, cfg.width):
+        say(f"eval --objects: the shipped model is {shipped.config.width}x{shipped.config.height}, the scenes "
+            f"{cfg.width}x{cfg.height}: no 'shipped' row")
+        shipped = None
+    cell = cfg.track_head.stride if cfg.track_head is not None else 8
     rows, sums = [], {}
     for i, scene in enumerate(object_scenes(eval_images(photos), cfg.height, cfg.width, scenes, opts.frames,
                                             cfg.stream.fps, opts.seed, opts.pins)):
         image, tracks, seed = scene.frames[0], scene.request.combined(), opts.seed + i
         videos = {"truth": scene.frames, "still": np.repeat(image[None], opts.frames, 0),
                   "warp": warp_image(image, tracks.path, tracks.visible, WARP_RADIUS * min(image.shape[:2]) / 128),
-                  "shipped": to_uint8(stream_video(shipped, image, "", tracks, opts.frames, seed))}
+                  "trajectory_copy": trajectory_copy(image, tracks.path, tracks.visible, cell)}
+        if shipped is not None:
+            videos["shipped"] = to_uint8(stream_video(shipped, image, "", tracks, opts.frames, seed))
         if stream is not None:
             videos["student"] = to_uint8(stream_video(stream, image, "", tracks, opts.frames, seed))
         if teacher is not None:
@@ -305,12 +335,12 @@ def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, j
 def object_summary(r: dict) -> str:
     lines = [f"one-drag object scenes ({len(r['scenes'])}, {r['frames']} frames, 1 drag point at the object's "
              f"centre, {r['pins']} pins; student = {r['student']}); ratios are means of per-scene ratios:",
-             f"  {'video':9s} {'object/still':>12s} {'object px':>10s} {'identity':>9s} {'uncovered/still':>16s}"
+             f"  {'video':15s} {'object/still':>12s} {'object px':>10s} {'identity':>9s} {'uncovered/still':>16s}"
              f" {'pin drift':>10s} {'rest change':>12s}"]
-    for k in ("student", "teacher", "shipped", "warp", "still", "truth"):
+    for k in ("student", "teacher", "shipped", "warp", "trajectory_copy", "still", "truth"):
         if k in r["mean"]:
             m = r["mean"][k]
-            lines.append(f"  {k:9s} {m['object_over_still']:12.2f} {m['object_error']:10.2f} {m['identity']:9.2f}"
+            lines.append(f"  {k:15s} {m['object_over_still']:12.2f} {m['object_error']:10.2f} {m['identity']:9.2f}"
                          f" {m['uncovered_over_still']:16.2f} {m['pin_drift']:10.2f} {m['rest_change']:12.2f}")
     lines.append("  bars: object <= 0.3x still, identity >= 0.6, uncovered <= 0.7x still, pins <= 3 px")
     return "\n".join(lines)
