@@ -124,3 +124,18 @@ def test_trajectory_copy_moves_only_each_tracks_start_cell_while_it_is_visible()
         rest = np.ones(img.shape[:2], bool)
         rest[20:24, x:x + 4] = False
         assert np.array_equal(out[t][rest], img[rest])
+
+
+def test_return_to_start_reads_staying_and_jumping_back():
+    from motionstream_core.train.object_eval import hidden, return_to_start
+
+    s = _scene(0)
+    h = FRAMES // 2
+    hs = hidden(s, h)
+    assert hs.request.drag.visible[:h].all() and not hs.request.drag.visible[h:].any()
+    stay = s.offset.copy()
+    stay[h:] = s.offset[h - 1]
+    back = s.offset.copy()
+    back[h:] = s.offset[0]
+    assert return_to_start(_render(hs, stay), hs, h) < 0.05
+    assert abs(return_to_start(_render(hs, back), hs, h) - 1.0) < 0.05

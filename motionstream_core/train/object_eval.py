@@ -225,6 +225,24 @@ def score_object_video(video: np.ndarray, scene: ObjectScene) -> dict:
             "pin_drift": retracked(video, pins.path, pins.visible).epe, "rest_change": rest_change(video, scene)}
 
 
+def hidden(scene: ObjectScene, start: int) -> ObjectScene:
+    """``scene`` whose drag point is hidden from frame ``start`` on (the user lets go, or the point is occluded)."""
+    d = scene.request.drag
+    vis = d.visible.copy()
+    vis[start:] = False
+    drag = Tracks(d.path, vis, d.fps, d.width, d.height, kinds=d.kinds)
+    return replace(scene, request=DragRequest(drag, scene.request.pins), name=scene.name + "_hidden")
+
+
+def return_to_start(video: np.ndarray, scene: ObjectScene, start: int) -> float:
+    """Where the object is after its drag hides at frame ``start``: the mean, over frames >= ``start``, of its
+    template-matched distance from where it was last shown (frame ``start - 1``'s request) over the distance from
+    there back to its start. 0: it stays where the drag left it; 1: it jumps back to where it started."""
+    pos = object_positions(video, scene)[start:]
+    last, first = scene.centre[start - 1], scene.centre[0]
+    return float(np.mean(np.linalg.norm(pos - last, axis=1)) / max(np.linalg.norm(last - first), 1e-6))
+
+
 def with_ratios(scores: dict[str, dict], still: str = "still") -> dict[str, dict]:
     """``scores`` ({video: raw scores}) with ``object_over_still`` and ``uncovered_over_still`` added."""
     s = scores[still]
@@ -272,9 +290,11 @@ def trajectory_copy(image: np.ndarray, path: np.ndarray, visible: np.ndarray, ce
 
 
 def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, json_path: str | None = None,
-                    say=print, sheets: str | None = None) -> dict:
+                    say=print, sheets: str | None = None, hide_from: float | None = None) -> dict:
     """Score the baselines (truth, still, warp, shipped) and the run's student / teacher on ``scenes`` composites
-    of held-out photos (``photos``: "builtin" or a folder, as ``eval --photos``)."""
+    of held-out photos (``photos``: "builtin" or a folder, as ``eval --photos``). ``hide_from`` (a fraction of the
+    clip): the drag point hides from that frame on, and ``return_to_start`` is scored too (0: the object stays
+    where the drag left it, 1: it jumps back)."""
     from ..demo import load_demo
     from ..stream import MotionStream
     from ..track_warp import warp_image
@@ -299,6 +319,8 @@ def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, j
     rows, sums = [], {}
     for i, scene in enumerate(object_scenes(eval_images(photos), cfg.height, cfg.width, scenes, opts.frames,
                                             cfg.stream.fps, opts.seed, opts.pins)):
+        h = None if hide_from is None else max(1, min(opts.frames - 1, round(hide_from * (opts.frames - 1))))
+        scene = scene if h is None else hidden(scene, h)
         image, tracks, seed = scene.frames[0], scene.request.combined(), opts.seed + i
         videos = {"truth": scene.frames, "still": np.repeat(image[None], opts.frames, 0),
                   "warp": warp_image(image, tracks.path, tracks.visible, WARP_RADIUS * min(image.shape[:2]) / 128),
@@ -311,6 +333,9 @@ def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, j
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, "", tracks, seed, opts.teacher_steps,
                                                        opts.guidance(teacher), opts.start_sigma))
         scores = with_ratios({k: score_object_video(v, scene) for k, v in videos.items()})
+        if h is not None:
+            for k, v in videos.items():
+                scores[k]["return_to_start"] = return_to_start(v, scene, h)
         row = {"scene": scene.name, **{k: {m: round(x, 3) for m, x in v.items()} for k, v in scores.items()}}
         for k, v in scores.items():
             for m, x in v.items():
@@ -325,7 +350,7 @@ def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, j
                                                 for k, v in scores.items()))
     mean = {k: {m: round(float(np.mean(x)), 3) for m, x in d.items()} for k, d in sums.items()}
     result = {"student": student_name, "scenes": [r["scene"] for r in rows], "frames": opts.frames,
-              "pins": opts.pins, "mean": mean, "per_scene": rows, "bars": BARS}
+              "pins": opts.pins, "mean": mean, "per_scene": rows, "bars": BARS, "hide_from": hide_from}
     say(object_summary(result))
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=1))
@@ -342,5 +367,8 @@ def object_summary(r: dict) -> str:
             m = r["mean"][k]
             lines.append(f"  {k:15s} {m['object_over_still']:12.2f} {m['object_error']:10.2f} {m['identity']:9.2f}"
                          f" {m['uncovered_over_still']:16.2f} {m['pin_drift']:10.2f} {m['rest_change']:12.2f}")
+    if r.get("hide_from") is not None:
+        lines.append(f"  the drag hides from {r['hide_from']:.0%} of the clip on; return to start (0: stays, 1: jumps "
+                     "back): " + ", ".join(f"{k} {m['return_to_start']:.2f}" for k, m in r["mean"].items()))
     lines.append("  bars: object <= 0.3x still, identity >= 0.6, uncovered <= 0.7x still, pins <= 3 px")
     return "\n".join(lines)
