@@ -376,9 +376,11 @@ def _make_layers(rng, cfg: SyntheticClipConfig, t: np.ndarray, bg_rgb) -> tuple[
 
 
 def make_clip(seed: int, config: Optional[SyntheticClipConfig] = None, *, heldout: bool = False,
-              with_layers: bool = False) -> SyntheticClip:
+              with_layers: bool = False, first_frame_only: bool = False) -> SyntheticClip:
     """The clip for ``seed`` (any int). ``heldout`` draws from a disjoint random stream (evaluation).
-    ``with_layers`` also returns the top-layer index of every pixel (alpha >= 0.5), for tests."""
+    ``with_layers`` also returns the top-layer index of every pixel (alpha >= 0.5), for tests.
+    ``first_frame_only`` renders frame 0 alone (exactly the full clip's frame 0; tracks for every frame; the
+    caption names what frame 0 shows): a start image without the memory of the whole clip."""
     cfg = config or SyntheticClipConfig()
     rng = np.random.default_rng(np.random.SeedSequence(int(seed) % (1 << 64), spawn_key=(1 if heldout else 0,)))
     H, W, T = cfg.height, cfg.width, cfg.num_frames
@@ -430,9 +432,10 @@ def make_clip(seed: int, config: Optional[SyntheticClipConfig] = None, *, heldou
     visible = np.concatenate(vises, 1)[:, perm]
     owner = np.concatenate(owners)[perm].astype(np.int16)
 
+    shown_cam = cam[:1] if first_frame_only else cam
     canvas = [cv2.warpAffine(tex, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-              if camera else tex.copy() for m in cam]
-    label = np.full((T, H, W), -1, np.int8)
+              if camera else tex.copy() for m in shown_cam]
+    label = np.full((len(canvas), H, W), -1, np.int8)
     for k, layer in enumerate(layers):
         _draw(canvas, layer, label, k)
     frames = np.stack([cv2.convertScaleAbs(c) for c in canvas])  # rounds; values already lie in [0, 255]
@@ -449,7 +452,7 @@ def _draw(frames: list[np.ndarray], layer: _Layer, label: np.ndarray, k: int) ->
     boxes = layer.box.clip(0, [W, H, W, H]).astype(int).tolist()
     rois = layer.fwd.copy()
     rois[:, :, 2] -= layer.box[:, :2].clip(0, [W, H])
-    for f, (x0, y0, x1, y1) in enumerate(boxes):
+    for f, (x0, y0, x1, y1) in enumerate(boxes[:len(frames)]):
         if x1 <= x0 or y1 <= y0:
             continue
         warped = cv2.warpAffine(layer.rgba, rois[f], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,

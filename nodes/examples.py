@@ -15,56 +15,12 @@ from comfy_api.latest import io
 from .sockets import pack_tracks
 from .types import CATEGORY, TracksType
 
-# (min, max, step) of each input: the node's widgets and the start-image preview route check the same
-LIMITS = {"seed": (0, 2**31 - 1, 1), "width": (16, 2048, 16), "height": (16, 2048, 16), "num_frames": (1, 1000, 1),
-          "num_points": (1, 1024, 1)}
-DEFAULTS = {"seed": 7, "width": 128, "height": 128, "num_frames": 49, "num_points": 64}
-PREVIEW_MAX_PIXELS = 64 * 2**20  # width x height x num_frames the preview route renders (~0.2 GB of frames)
+from .preview import DEFAULTS, LIMITS, make_example_clip, preview_params, start_image_png  # noqa: F401
 
 
 def _int_input(name: str, **kw):
     lo, hi, step = LIMITS[name]
     return io.Int.Input(name, default=DEFAULTS[name], min=lo, max=hi, step=step, **kw)
-
-
-def make_example_clip(seed: int, width: int, height: int, num_frames: int, num_points: int):
-    """The synthetic clip for these inputs (same inputs, same clip)."""
-    try:
-        from motionstream_core.synthetic import SyntheticClipConfig, make_clip
-    except ImportError as e:
-        raise RuntimeError(f"the example clip needs the Python package {e.name!r}, which is not installed in "
-                           "ComfyUI's Python: pip install -r ComfyUI-MotionStream/requirements.txt") from None
-    return make_clip(seed, SyntheticClipConfig(height=height, width=width, num_frames=num_frames, fps=16,
-                                               num_points=num_points))
-
-
-def preview_params(payload) -> dict:
-    """Validate a POST /motionstream/example_image body (the node's widget values); ValueError says what."""
-    if not isinstance(payload, dict):
-        raise ValueError("the body must be a JSON object of the Example Clip node's inputs")
-    out = {}
-    for name, (lo, hi, step) in LIMITS.items():
-        v = payload.get(name, DEFAULTS[name])
-        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi or (v - lo) % step:
-            raise ValueError(f"{name} must be an integer from {lo} to {hi}" + (f" in steps of {step}" if step > 1 else "")
-                             + f"; got {v!r}")
-        out[name] = v
-    pixels = out["width"] * out["height"] * out["num_frames"]
-    if pixels > PREVIEW_MAX_PIXELS:
-        raise ValueError(f"a {out['width']}x{out['height']} clip of {out['num_frames']} frames is too large to preview "
-                         "before it runs; queue the workflow once to see its start image")
-    return out
-
-
-def start_image_png(payload) -> bytes:
-    """The Example Clip's start image (its first frame, exactly) as PNG, for the editor before the first run."""
-    from PIL import Image
-    import io as _io
-
-    clip = make_example_clip(**preview_params(payload))
-    buf = _io.BytesIO()
-    Image.fromarray(clip.frames[0]).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 class MotionStreamExampleClip(io.ComfyNode):

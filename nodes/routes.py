@@ -8,7 +8,7 @@
     GET  /motionstream/demo_image                   -> image/png, the Demo Photo node's picture (before any run)
     GET  /motionstream/health                                                        -> {"ok", "version"}
 
-Errors: 400 (malformed), 403 (not the client that queued the run), 404 (no such running session),
+Errors: 400 (malformed, one line), 415 (a body not sent as application/json), 403 (not the client that queued the run), 404 (no such running session),
 405 (a GET on a POST route, with ``Allow: POST``), 409 (a prompt switch for a model that reads CONDITIONING),
 429 (over 120 posts/s), all with {"error": "..."}.
 The handlers only touch the thread-safe session registry (see ``sessions.py``).
@@ -31,7 +31,13 @@ POST_ROUTES = ("steer", "control", "session", "example_image", "prompt")
 
 
 async def _read(request) -> bytes:
-    """The body, refused unread (SteerError) when it is over the limit, with its real size when declared."""
+    """The body, refused unread (SteerError) when it is not JSON or over the limit (its real size when declared).
+
+    Only ``application/json`` is read: a page on another site cannot send that type without the browser
+    asking this server first (CORS preflight), while a plain form post can."""
+    if request.content_type != "application/json":
+        raise SteerError(415, f"{request.path} takes a JSON body: send it with 'Content-Type: application/json' "
+                              f"(got {request.content_type[:60]!r})")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise body_too_large(request.content_length)
     raw = await request.content.read(MAX_BODY_BYTES + 1)
@@ -63,16 +69,15 @@ def make_handlers(registry: SessionRegistry = REGISTRY, load_error: str | None =
     async def example_image(request):
         import asyncio
 
-        from . import examples
+        from . import preview
 
         try:
-            payload = parse_body(await _read(request))
-            params = examples.preview_params(payload)
+            params = preview.preview_params(parse_body(await _read(request)))
         except SteerError as e:
             return web.json_response({"error": e.message}, status=e.status)
         except ValueError as e:
             return web.json_response({"error": str(e)}, status=400)
-        png = await asyncio.get_running_loop().run_in_executor(None, examples.start_image_png, params)
+        png = await asyncio.get_running_loop().run_in_executor(None, preview.start_image_png, params)
         return web.Response(body=png, content_type="image/png")
 
     async def demo_image(request):

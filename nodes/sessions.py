@@ -150,8 +150,8 @@ class LiveSession:
         if len(pts) > MAX_POINTS:
             raise SteerError(400, f"too many points in one post: {len(pts)} > {MAX_POINTS}")
         t = payload.get("t")
-        if t is not None and (not _is_number(t) or not math.isfinite(t)):
-            raise SteerError(400, f"'t' must be a finite number of milliseconds; got {t!r}")
+        if t is not None and (not _is_number(t) or not _finite(t)):
+            raise SteerError(400, f"'t' must be a finite number of milliseconds; got {_short(t)}")
         out, seen = [], set()
         lo_x, hi_x = -MARGIN * self.width, (1 + MARGIN) * self.width
         lo_y, hi_y = -MARGIN * self.height, (1 + MARGIN) * self.height
@@ -172,16 +172,16 @@ class LiveSession:
             for k in ("x", "y"):
                 v = p.get(k)
                 if not _is_number(v):
-                    raise SteerError(400, f"{where}.{k} must be a number; got {v!r}")
-                if not math.isfinite(v):
-                    raise SteerError(400, f"{where}.{k} is not finite ({v!r})")
+                    raise SteerError(400, f"{where}.{k} must be a number; got {_short(v)}")
+                if not _finite(v):
+                    raise SteerError(400, f"{where}.{k} is not finite ({_short(v)})")
             x, y = float(p["x"]), float(p["y"])
             if not (lo_x <= x <= hi_x and lo_y <= y <= hi_y):
                 raise SteerError(400, f"{where} ({x:g}, {y:g}) is more than 50% outside the "
                                       f"{self.width}x{self.height} image")
             active = p.get("active", True)
             if not isinstance(active, bool):
-                raise SteerError(400, f"{where}.active must be true or false; got {active!r}")
+                raise SteerError(400, f"{where}.active must be true or false; got {_short(active)}")
             out.append(LivePoint(pid, x, y, active))
         return out, (None if t is None else float(t))
 
@@ -207,13 +207,27 @@ class LiveSession:
 
     def control(self, action) -> dict:
         if action not in ACTIONS:
-            raise SteerError(400, f"'action' must be one of {', '.join(ACTIONS)}; got {action!r}")
+            raise SteerError(400, f"'action' must be one of {', '.join(ACTIONS)}; got {_short(action)}")
         getattr(self.steering, action)()
         return {"ok": True}
 
 
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _finite(v) -> bool:
+    """A number that is finite as a float (an integer too large for a float is not)."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+def _short(v, limit: int = 40) -> str:
+    """repr(v), cut to ``limit`` characters (error messages stay one short line)."""
+    text = repr(v)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class SessionRegistry:
@@ -269,6 +283,8 @@ def parse_body(raw: bytes):
         return json.loads(raw.decode("utf-8") if raw else "")
     except (UnicodeDecodeError, ValueError) as e:
         raise SteerError(400, f"request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise SteerError(400, "request body is nested too deeply to be a MotionStream request") from None
 
 
 def _handle(registry: SessionRegistry, raw: bytes, act) -> tuple[int, dict]:

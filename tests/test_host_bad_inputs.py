@@ -88,14 +88,49 @@ def test_routes_refuse_bad_requests_exactly(comfy_host):
     for payload, error in (
             ({"seed": 7, "width": 100}, "width must be an integer from 16 to 2048 in steps of 16; got 100"),
             ({"seed": "7"}, "seed must be an integer from 0 to 2147483647; got '7'"),
-            ({"width": 2048, "height": 2048, "num_frames": 1000},
-             "a 2048x2048 clip of 1000 frames is too large to preview before it runs; queue the workflow once to "
-             "see its start image"),
+            ({"seed": 10 ** 400}, f"seed must be an integer from 0 to 2147483647; got {str(10 ** 400)[:37]}..."),
             ([1, 2], "the body must be a JSON object of the Example Clip node's inputs")):
         assert http(h, "POST", "/motionstream/example_image", payload) == (400, {"error": error})
+    for name in ("steer", "example_image"):
+        assert http(h, "POST", f"/motionstream/{name}", raw=b"[" * 60_000) == (
+            400, {"error": "request body is nested too deeply to be a MotionStream request"})
+        status, _, body = _raw(h, "POST", f"/motionstream/{name}", b"{}", {"Content-Type": "text/plain"})
+        assert (status, json.loads(body)) == (415, {"error": f"/motionstream/{name} takes a JSON body: send it with "
+                                                             "'Content-Type: application/json' (got 'text/plain')"})
     status, headers, body = _raw(h, "POST", "/motionstream/example_image", json.dumps({"seed": 3}).encode(),
                                  {"Content-Type": "application/json"})
     assert status == 200 and headers["Content-Type"] == "image/png" and body[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_start_image_previews_at_once_cost_one_frame_at_a_time(comfy_host):
+    """Six Example Clip previews (1024x1024, 16 frames, different seeds) asked at once: rendered one at a time,
+    frame 0 alone, so the server grows by what one frame costs, not six whole clips (~1.5 GB)."""
+    import threading
+
+    h = comfy_host
+    peak, done = [0.0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb(h.pid)[0])
+            done.wait(0.02)
+
+    before = rss_mb(h.pid)[0]
+    results = []
+    body = lambda seed: json.dumps({"seed": seed, "width": 1024, "height": 1024, "num_frames": 16}).encode()
+    asks = [threading.Thread(target=lambda s=s: results.append(_raw(h, "POST", "/motionstream/example_image", body(s),
+                                                                    {"Content-Type": "application/json"})))
+            for s in range(100, 106)]
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    for t in asks:
+        t.start()
+    for t in asks:
+        t.join()
+    done.set()
+    watcher.join()
+    assert [r[0] for r in results] == [200] * 6 and all(r[2][:8] == b"\x89PNG\r\n\x1a\n" for r in results)
+    assert peak[0] - before < 400, f"six previews grew the server by {peak[0] - before:.0f} MB"
 
 
 def test_a_session_answers_only_the_client_that_queued_it(comfy_host):

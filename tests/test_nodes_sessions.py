@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 
 import pytest
@@ -28,10 +29,13 @@ def post(reg, body) -> tuple[int, dict]:
     return handle_steer(reg, json.dumps(body).encode() if not isinstance(body, bytes) else body)
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def test_ids_are_random_hex_and_registry_is_scoped():
     reg = SessionRegistry()
     a, b = reg.add(session()), reg.add(session())
-    assert a.id != b.id and len(a.id) == 32 and int(a.id, 16) >= 0
+    assert a.id != b.id and re.fullmatch(r"[0-9a-f]{32}", a.id) and re.fullmatch(r"[0-9a-f]{32}", b.id), (a.id, b.id)
     st, reply = post(reg, {"session": a.id, "points": [{"id": "live:1", "x": 5, "y": 6, "active": True}], "t": 1})
     assert (st, reply) == (200, {"ok": True, "chunk": 0})
     assert set(a.steering.snapshot().points) == {"live:1"}
@@ -226,8 +230,14 @@ def test_routes_with_aiohttp():
             r = await client.post("/motionstream/steer", json={"session": s.id, "client_id": CLIENT, "points": [
                 {"id": "live:1", "x": 1, "y": 2, "active": True}], "t": 5})
             assert r.status == 200 and await r.json() == {"ok": True, "chunk": 0}
-            r = await client.post("/motionstream/steer", data=b"{nope")
+            r = await client.post("/motionstream/steer", data=b"{nope", headers=JSON)
             assert r.status == 400 and "not valid JSON" in (await r.json())["error"]
+            for route in routes.POST_ROUTES:  # a form post (which any site can make a browser send) is refused
+                r = await client.post(f"/motionstream/{route}", data=json.dumps({"session": s.id}).encode(),
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+                assert (r.status, await r.json()) == (415, {"error": (
+                    f"/motionstream/{route} takes a JSON body: send it with 'Content-Type: application/json' "
+                    "(got 'application/x-www-form-urlencoded')")})
             r = await client.post("/motionstream/control", json={"session": "gone", "action": "stop"})
             assert r.status == 404
             r = await client.post("/motionstream/control", json={"session": s.id, "client_id": CLIENT, "action": "stop"})
@@ -284,14 +294,31 @@ def test_get_on_the_post_routes_is_405_and_big_bodies_are_refused_unread():
                 r = await client.get(f"/motionstream/{name}")
                 assert r.status == 405 and r.headers["Allow"] == "POST"
                 assert await r.json() == {"error": f"GET is not allowed on /motionstream/{name}: use POST"}
-            r = await client.post("/motionstream/steer", data=b"x" * 1_048_576)
+            r = await client.post("/motionstream/steer", data=b"x" * 1_048_576, headers=JSON)
             assert r.status == 400 and await r.json() == {"error": "request body too large: 1048576 bytes > 65536"}
 
             async def chunks():  # no Content-Length: only "more than" is known
                 for _ in range(40):
                     yield b"x" * 4096
 
-            r = await client.post("/motionstream/steer", data=chunks())
+            r = await client.post("/motionstream/steer", data=chunks(), headers=JSON)
             assert r.status == 400 and await r.json() == {"error": "request body too large: more than 65536 bytes > 65536"}
 
     asyncio.run(go())
+
+
+def test_malformed_bodies_are_one_line_400s():
+    """Deep nesting (a RecursionError in the JSON parser) and integers too large for a float are refused
+    with one short line, never a 500."""
+    reg = SessionRegistry()
+    s = reg.add(session())
+    assert handle_steer(reg, b"[" * 60_000) == (400, {"error": "request body is nested too deeply to be a MotionStream "
+                                                               "request"})
+    huge = 10 ** 400
+    for key, where in (("x", "points[0].x"), ("y", "points[0].y")):
+        pt = {"id": "live:1", "x": 5, "y": 6, key: huge}
+        st, reply = post(reg, {"session": s.id, "points": [pt], "t": 1})
+        assert (st, reply) == (400, {"error": f"{where} is not finite ({str(huge)[:37]}...)"})
+    st, reply = post(reg, {"session": s.id, "points": [], "t": -huge})
+    assert (st, reply) == (400, {"error": f"'t' must be a finite number of milliseconds; got -{str(huge)[:36]}..."})
+    assert s.steering.snapshot().points == {}, "nothing refused reached the stream"

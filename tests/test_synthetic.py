@@ -212,3 +212,18 @@ def test_generation_is_fast():
         make_clip(seed, cfg)
     per_clip = (time.perf_counter() - start) / 10
     assert per_clip < 0.25, f"{per_clip * 1000:.0f} ms per 33-frame clip"  # ~20 ms when the machine is idle
+
+
+def test_first_frame_only_is_the_full_clips_first_frame():
+    """The start-image preview renders frame 0 alone: the same pixels as the whole clip's frame 0, with and
+    without camera motion, and the same tracks."""
+    cfg = SyntheticClipConfig(height=64, width=96, num_frames=12, num_points=16)
+    cameras = set()
+    for seed in range(12):
+        full, first = make_clip(seed, cfg), make_clip(seed, cfg, first_frame_only=True)
+        cameras.add(full.camera_motion)
+        assert first.frames.shape == (1, 64, 96, 3)
+        np.testing.assert_array_equal(first.frames[0], full.frames[0])
+        np.testing.assert_array_equal(first.path, full.path)
+        np.testing.assert_array_equal(first.visible, full.visible)
+    assert cameras == {True, False}, "both kinds of clip are compared"
