@@ -4,6 +4,8 @@
 // the done event and is kept in editor_state ("prompts": [{"chunk", "text"}]) so that re-queueing with
 // the same seed replays the switches exactly.
 
+import { realClock } from "./throttle.js";
+
 export const PROMPT_SETTLE_MS = 1200; // typing pause before a prompt is sent (each switch re-caches the window)
 
 /** `extra` (the editor state's unknown top-level keys) with the run's prompt schedule, or without one. */
@@ -14,8 +16,12 @@ export function withPrompts(extra, prompts) {
   return out;
 }
 
-/** debounce(fn, ms) -> {call(...args), cancel()}: runs fn once, `ms` after the last call, with its arguments. */
-export function debounce(fn, ms, clock = { setTimeout, clearTimeout }) {
+/**
+ * debounce(fn, ms) -> {call(...args), cancel()}: runs fn once, `ms` after the last call, with its arguments.
+ * `clock` defaults to the page's timers called as plain functions: a browser refuses `setTimeout` called as a
+ * method of another object ("Illegal invocation"), so never pass `{ setTimeout, clearTimeout }` here.
+ */
+export function debounce(fn, ms, clock = realClock) {
   let timer = null;
   return {
     call(...args) {

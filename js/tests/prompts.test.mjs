@@ -30,3 +30,26 @@ test("debounce sends only the last text, once typing pauses", () => {
   d.cancel();
   assert.equal(timers.size, 0);
 });
+
+test("debounce's default clock calls the timers as a browser requires (never as methods of another object)", async () => {
+  // Chromium's setTimeout throws "Illegal invocation" when `this` is not the window; Node's does not. Mimic it.
+  const real = { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout };
+  const strict = (f) => function (...args) {
+    if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation");
+    return f.apply(globalThis, args);
+  };
+  globalThis.setTimeout = strict(real.setTimeout);
+  globalThis.clearTimeout = strict(real.clearTimeout);
+  try {
+    const sent = [];
+    const d = debounce((t) => sent.push(t), 5);
+    d.call("a");
+    d.call("a fox");
+    await new Promise((r) => real.setTimeout(r, 40));
+    assert.deepEqual(sent, ["a fox"]);
+    d.call("x");
+    d.cancel();
+  } finally {
+    Object.assign(globalThis, real);
+  }
+});
