@@ -129,7 +129,8 @@ def test_self_forcing_workflow_only_misses_its_model_files(comfy_host, object_in
 
 def test_self_forcing_workflow_streams_with_tiny_stand_ins(comfy_host, object_info):
     """The example as it is, but with the tiny Self-Forcing-layout file, a random taew2_1-layout decoder and
-    random CONDITIONING standing in for the downloads (the umT5 encoder is several GB)."""
+    a text-to-random-embedding CLIP standing in for the downloads (the umT5 encoder is several GB): the prompt
+    is the Generate node's own, read through the loader's `clip`."""
     path = next(p for p in WORKFLOWS if p.name == "motionstream_live_self_forcing.json")
     prompt = workflow_to_prompt(json.loads(path.read_text()), object_info)
     for nid, node in list(prompt.items()):
@@ -139,10 +140,9 @@ def test_self_forcing_workflow_streams_with_tiny_stand_ins(comfy_host, object_in
         elif kind == "MotionStreamDecoderLoader":
             inputs["decoder"] = comfy_host.models["taew2_1"]
         elif kind == "CLIPLoader":
-            del prompt[nid]
-        elif kind == "CLIPTextEncode":
-            prompt[nid] = {"class_type": "TestRandomConditioning", "inputs": {"seed": 0, "length": 8, "width": 32}}
+            prompt[nid] = {"class_type": "TestTextCLIP", "inputs": {"length": 8, "width": 32}}
         elif kind == "MotionStreamGenerate":
+            assert inputs["prompt"].strip() and "positive" not in inputs, "the example's prompt is Generate's own"
             inputs["frames"] = 21  # the example streams until Stop (frames 0)
         elif kind == "SaveVideo":
             inputs["filename_prefix"] = f"video/{path.stem}"
