@@ -29,6 +29,8 @@ export class StreamView {
     this.expected = 0; // frames announced by events (decoded or not)
     this.lastShown = -1;
     this.lastShownAt = 0;
+    this.decoding = 0; // frames announced and not yet decoded
+    this.finishing = false; // the run ended: the player finishes once the last frames are decoded
     this.epoch = (this.epoch || 0) + 1; // decodes from an older run are dropped
   }
 
@@ -68,12 +70,15 @@ export class StreamView {
     if (list.length) this.player.bufferFrames = Math.max(2, Math.min(list.length, 16));
     this.expected = Math.max(this.expected, start + list.length);
     const epoch = this.epoch;
+    this.decoding += list.length;
     list.forEach((url, k) => {
       const img = this.makeImage();
       const done = () => {
         if (epoch !== this.epoch) return;
+        this.decoding -= 1;
         this.frames.put(start + k, img);
         this.player.setAvailable(this.frames.contiguous, now, this.frames.first);
+        if (this.finishing && this.decoding === 0) this.player.finish();
         this.onUpdate();
       };
       img.src = url;
@@ -82,10 +87,15 @@ export class StreamView {
     });
   }
 
-  /** The run is over: play out what is there, then keep it for scrubbing; `runFps`: the whole run's speed. */
+  /**
+   * The run is over: play out what is there, then keep it for scrubbing; `runFps`: the whole run's speed.
+   * Frames still decoding (the end event can overtake the last chunk's images) are waited for, so the
+   * player does not end on the frame before them.
+   */
   finish(runFps) {
     if (Number.isFinite(runFps) && runFps > 0) this.genFps = runFps;
-    this.player.finish();
+    this.finishing = true;
+    if (this.decoding === 0) this.player.finish();
   }
 
   /** The image to show now (null when none), advancing the clock. */
