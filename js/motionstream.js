@@ -15,8 +15,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { MotionStreamEditor } from "./ui/editor.js";
 import { NO_TRACKS_MESSAGE, noTracksNotice } from "./lib/notracks.js";
-import { PROMPT_SETTLE_MS, debounce, withPrompts } from "./lib/prompts.js";
-import { cloneState } from "./lib/state.js";
+import { PROMPT_SETTLE_MS, debounce } from "./lib/prompts.js";
 
 const NODE_CLASS = "MotionStreamGenerate";
 const WIDGET_NAME = "editor_state";
@@ -64,15 +63,6 @@ function showNoTracksNotice(node) {
   const notice = noTracksNotice(node);
   if (notice) ed.status(notice);
   else if (ed.dom?.status?.textContent === NO_TRACKS_MESSAGE) ed.status("");
-}
-
-/** Keep the run's prompt schedule (live prompt switches) in editor_state, so re-queueing replays it. */
-function keepPrompts(ed, d) {
-  const had = Array.isArray(ed.state.extra?.prompts);
-  if (!had && !d.prompts) return;
-  const s = cloneState(ed.state);
-  s.extra = withPrompts(s.extra, d.prompts);
-  ed.commit(s, { label: "prompt switches of the run" });
 }
 
 /** Typing in the node's `prompt` while it streams switches the prompt at the next chunk (once typing pauses). */
@@ -160,11 +150,7 @@ app.registerExtension({
     api.addEventListener("motionstream.session", (e) => editorFor(e.detail?.node)?.live.onSession(e.detail));
     api.addEventListener("motionstream.frames", (e) => editorFor(e.detail?.node)?.live.onFrames(e.detail));
     api.addEventListener("motionstream.done", (e) => {
-      const ed = editorFor(e.detail?.node);
-      if (!ed) return;
-      const ours = ed.stream.sessionId === null || e.detail.session === ed.stream.sessionId;
-      ed.live.onDone(e.detail);
-      if (ours) keepPrompts(ed, e.detail);
+      editorFor(e.detail?.node)?.live.onDone(e.detail);
     });
     // if a run dies without its done event, leave live mode anyway
     api.addEventListener("execution_interrupted", () => liveEditors().forEach((ed) => ed.live.end({ reason: "interrupted" })));

@@ -13,10 +13,12 @@ import logging
 import torch
 from comfy_api.latest import io
 
+import folder_paths
+
 from motionstream_core.pipeline import Decoder, LoadedModel, Pipeline
 from motionstream_core.tracks import MAX_FRAMES, TrackError, Tracks
 
-from .editor_state import default_editor_state, parse_editor_state
+from .editor_state import default_editor_state, parse_editor_state, with_recorded_file
 from .output import KEEP_FRAMES
 from .sockets import pack_tracks, start_image, text_condition, unpack_tracks
 from .sessions import LiveSession
@@ -115,7 +117,7 @@ class MotionStreamGenerate(io.ComfyNode):
             embedding = text_condition(positive, text_dim=cfg.dit.text_dim, text_len=cfg.text_len,
                                        clip_dim=cfg.dit.clip_dim if cfg.dit.image_cross_attn else None,
                                        clip_vision_output=clip_vision_output)
-        editor = parse_editor_state(editor_state)
+        editor = with_recorded_file(parse_editor_state(editor_state), folder_paths.get_output_directory())
         try:
             connected = None if tracks is None else unpack_tracks(tracks, width, height, pipe.fps)
         except TrackError as e:

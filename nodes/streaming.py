@@ -33,6 +33,7 @@ log = logging.getLogger("motionstream")
 PAUSE_LIMIT_S = 15 * 60  # a stream paused longer than this stops by itself
 QUEUE_CHUNKS = 4  # chunks waiting for the encoder before generation waits for it
 PREVIEW_SIDE = 512
+RECORD_INLINE_BYTES = 256 * 1024  # a longer record goes to the page as a reference to its .tracks.json
 
 
 class Emitter:
@@ -57,12 +58,14 @@ class Emitter:
             log.exception("MotionStream: could not send %s", event)
 
     def session(self, width: int, height: int, num_frames: int | None, image: torch.Tensor,
-                connected: dict | None = None) -> dict:
+                connected: dict | None = None, max_tracks: int | None = None) -> dict:
         """Announce the run; returns what it said (a page that joins later asks for the same).
         ``image``: the exact start image the model gets; ``connected``: the TRACKS input's tracks (JSON
-        object in the run's pixels), drawn read-only by the editor."""
+        object in the run's pixels), drawn read-only by the editor; ``max_tracks``: how many tracks the run
+        takes (0: it takes no drags)."""
         details = {"width": width, "height": height, "fps": self.fps, "num_frames": num_frames,
-                   "image": jpeg_data_url(to_uint8(image), self.quality, self.max_side), "connected": connected}
+                   "image": jpeg_data_url(to_uint8(image), self.quality, self.max_side), "connected": connected,
+                   "max_tracks": max_tracks}
         self._emit("motionstream.session", details)
         return details
 
@@ -71,13 +74,14 @@ class Emitter:
         self._queue.put(("frames", (index, start, frames, dict(timing))))
 
     def done(self, reason: str, recorded: str | None, message: str = "", video: dict | None = None,
-             prompts: list | None = None, tracks_file: dict | None = None) -> None:
+             prompts: list | None = None, tracks_file: dict | None = None, recorded_in_file: bool = False) -> None:
         """The run ended; ``recorded``: its tracks as our tracks JSON text (a string, so a long record is
-        never a Python object per number); ``video``/``tracks_file``: the files the video and the record
+        never a Python object per number), None when ``recorded_in_file`` (too long to send: the page keeps
+        a reference to ``tracks_file`` instead); ``video``/``tracks_file``: the files the video and the record
         were written to ({filename, subfolder, type}); ``prompts``: the prompt schedule when the run
         switched prompts ([{"chunk", "text"}], chunk 0 first)."""
         payload = {"reason": reason, "recorded": recorded, "message": message, "video": video,
-                   "tracks_file": tracks_file}
+                   "tracks_file": tracks_file, "recorded_in_file": recorded_in_file}
         if prompts:
             payload["prompts"] = prompts
         self._queue.put(("done", payload))
@@ -180,7 +184,8 @@ class StreamRun:
         it = None
         try:
             self.live.details = self.emitter.session(self.width, self.height, self.num_frames, self.image,
-                                                     connected=self._connected_for_editor())
+                                                     connected=self._connected_for_editor(),
+                                                     max_tracks=self.live.max_slots)
             pbar = comfy.utils.ProgressBar(self.total_chunks or 1, node_id=self.live.node_id)
             it = iter(self.session)
             for chunk in it:
@@ -205,12 +210,14 @@ class StreamRun:
                 it.close()  # frees the cache now, not at garbage collection
             REGISTRY.remove(self.live.id)
             recorded, saved = self._save_record()
+            in_file = recorded is None and saved is not None
             try:
                 self.output.close()
             except Exception:  # a full disk must not hide the run's own outcome either
                 log.exception("MotionStream: could not finish the video of session %s", self.live.id)
             self.emitter.done(self.reason, recorded, message, prompts=self.prompts_for_editor(),
-                              video=self.output.file_info(), tracks_file=self.output.file_info(saved) if saved else None)
+                              video=self.output.file_info(), tracks_file=self.output.file_info(saved) if saved else None,
+                              recorded_in_file=in_file)
             self.emitter.close()
         if not self.output.frames_written:
             return self.image[None].clone()
@@ -262,7 +269,9 @@ class StreamRun:
     def _save_record(self) -> tuple[str | None, Path | None]:
         """The record for the editor as our tracks JSON text, also written next to the video (a live
         session is kept on disk whether or not a page is open), and that file; (None, None) when nothing
-        was generated. Written block by block and read back as one string: no Python object per number."""
+        was generated; (None, file) when the file is over ``RECORD_INLINE_BYTES`` (the page keeps a
+        reference to it, not the text, so the workflow stays small). Written block by block and read back
+        as one string: no Python object per number."""
         try:
             part = self._recorded_for_editor()
             if part is None:
@@ -274,6 +283,8 @@ class StreamRun:
         if path is not None:
             try:
                 track_formats.save(part, path)
+                if path.stat().st_size > RECORD_INLINE_BYTES:
+                    return None, path
                 return path.read_text(encoding="utf-8"), path
             except OSError:  # a full disk: the editor still gets the record
                 log.exception("MotionStream: could not save the record of session %s to %s", self.live.id, path)

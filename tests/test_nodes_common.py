@@ -138,6 +138,31 @@ def test_editor_state_with_tracks_round_trips():
     assert st2.tracks == t, "tracks may also be given as a JSON string"
 
 
+def test_editor_state_tracks_hold_after_their_last_entry():
+    """The widget writes each track up to its last change; the node holds it to num_frames exactly as a
+    full-length track would be read."""
+    full = {"format": "motionstream-tracks", "version": 1, "width": 64, "height": 48, "fps": 16, "num_frames": 6,
+            "tracks": [{"points": [[1, 2], [3, 4], [5, 6], [5, 6], [5, 6], [5, 6]], "visible": [1, 1, 0, 0, 0, 0],
+                        "kind": "drag"},
+                       {"points": [[9, 9]] * 6, "kind": "static"}]}
+    held = json.loads(json.dumps(full))
+    held["tracks"][0].update(points=full["tracks"][0]["points"][:3], visible=[1, 1, 0])
+    held["tracks"][1]["points"] = [[9, 9]]
+    want = track_formats.from_json(full)
+    assert parse_editor_state(json.dumps({"version": 1, "tracks": held})).tracks == want
+    assert parse_editor_state(json.dumps({"version": 1, "tracks": json.dumps(held)})).tracks == want
+    long = {**held, "num_frames": 100_000}
+    got = parse_editor_state(json.dumps({"version": 1, "tracks": long})).tracks
+    assert got.num_frames == 100_000 and np.array_equal(got.path[-1], [[5, 6], [9, 9]]) and not got.visible[-1, 0]
+    too_many = {**held, "num_frames": 100_000, "tracks": [{"points": [[1, 1]]}] * 400}
+    with pytest.raises(TrackError, match="400 tracks of 100000 frames are more than 33554432 frames x tracks"):
+        parse_editor_state(json.dumps({"version": 1, "tracks": too_many}))
+    bad = json.loads(json.dumps(held))
+    bad["tracks"][1]["points"] = [[9, "x"]]
+    with pytest.raises(TrackError, match="editor_state tracks: track 1, frame 0: y is not a number"):
+        parse_editor_state(json.dumps({"version": 1, "tracks": bad}))
+
+
 @pytest.mark.parametrize("text, words", [
     ("{not json", "editor_state is not valid JSON"),
     ("[]", "editor_state must be a JSON object"),

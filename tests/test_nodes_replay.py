@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from motionstream_core.config import get_config
@@ -18,8 +19,9 @@ from motionstream_core.decoders import TinyVAECodec
 from motionstream_core.model import MotionStreamModel
 from motionstream_core.stream import MotionStream, TextCondition
 from motionstream_core.tiny_vae import TinyVAE
-from motionstream_core.tracks import Tracks, combine_tracks
-from nodes.editor_state import parse_editor_state
+from motionstream_core.tracks import TrackError, Tracks, combine_tracks
+from nodes import streaming
+from nodes.editor_state import parse_editor_state, with_recorded_file
 from nodes.sessions import LiveSession, RateLimiter
 from nodes.streaming import StreamRun
 
@@ -34,8 +36,8 @@ class NullEmitter:
     def frames(self, *a):
         self.events.append(("frames", a))
 
-    def done(self, reason, recorded, message=""):
-        self.events.append(("done", (reason, recorded, message)))
+    def done(self, reason, recorded, message="", **files):
+        self.events.append(("done", (reason, recorded, message, files)))
 
     def close(self):
         pass
@@ -93,3 +95,57 @@ def test_recorded_live_run_replays_with_connected_tracks_and_takeover():
     plain = torch.cat([c.frames for c in stream.session(image, text, tracks=plan, num_frames=40, seed=5)])
     assert not torch.equal(plain, video), "the steering did change the video"
     assert torch.equal(plain[:9], video[:9])
+
+
+class _Output:
+    """Stands in for the run's video output: only where the record goes."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def tracks_path(self):
+        return self.path
+
+
+def test_a_long_record_goes_by_reference_to_its_file_and_replays_from_it(tmp_path, monkeypatch):
+    """Over the inline size the page gets no record text, only the file; an editor_state that references
+    the file replays the run exactly; a reference outside the output folder or to a missing file is refused."""
+    model, vae = _model()
+    stream = MotionStream(model, TinyVAECodec(vae))
+    image = torch.rand(64, 64, 3, generator=torch.Generator().manual_seed(1))
+    text = TextCondition(torch.randn(1, 8, 32, generator=torch.Generator().manual_seed(2)))
+    drawn = _line(20, 40, 30)
+    live = LiveSession("4", None, 64, 64, offset=0, drawn=1, max_slots=64, limiter=RateLimiter(1e9, 10**9))
+    session = stream.session(image, text, tracks=drawn, steering=live.steering, num_frames=21, seed=5)
+    (tmp_path / "video").mkdir()
+    record = tmp_path / "video" / "run_00001.tracks.json"
+    run = StreamRun(session, live, 21, 16.0, 3, drawn, image, emitter=NullEmitter())
+    run.output = _Output(record)
+    frames = []
+    for chunk in session:
+        frames.append(chunk.frames)
+        if chunk.index == 0:
+            live.steer({"points": [{"id": "live:1", "x": 5.0, "y": 40.0, "active": True}]})
+    video = torch.cat(frames)
+    sent, saved = run._save_record()
+    assert saved == record and sent == record.read_text(encoding="utf-8"), "a short record is sent as it is"
+    monkeypatch.setattr(streaming, "RECORD_INLINE_BYTES", record.stat().st_size - 1)
+    assert run._save_record() == (None, record), "a longer one is only referenced"
+    ref = {"filename": record.name, "subfolder": "video", "type": "output"}
+    state = json.dumps({"version": 1, "tracks": {"format": "motionstream-tracks", "version": 1, "width": 64,
+                                                 "height": 64, "fps": 16, "num_frames": 1, "tracks": []},
+                        "grid_spacing": 32, "duration_frames": 21, "recorded_file": ref})
+    replay = with_recorded_file(parse_editor_state(state), tmp_path).tracks
+    assert [k for k in replay.kinds] == ["drag", "live"]
+    again = torch.cat([c.frames for c in stream.session(image, text, tracks=replay, num_frames=21, seed=5)])
+    assert torch.equal(again, video)
+    for bad, error in (({**ref, "subfolder": "../.."}, "editor_state recorded_file 'output/../../run_00001.tracks.json' "
+                                                     "is outside ComfyUI's output folder"),
+                       ({**ref, "filename": "gone.tracks.json"}, "the run's recorded tracks output/video/gone.tracks.json "
+                                                                 "are gone: undo (Ctrl+Z) or clear the tracks in the node "
+                                                                 "to draw new ones")):
+        with pytest.raises(TrackError) as e:
+            with_recorded_file(parse_editor_state(state.replace(json.dumps(ref), json.dumps(bad))), tmp_path)
+        assert str(e.value) == error
+    with pytest.raises(TrackError, match="recorded_file must be"):
+        parse_editor_state(state.replace(json.dumps(ref), json.dumps({**ref, "filename": "x.py"})))

@@ -4,9 +4,14 @@
 //   {"version": 1,
 //    "tracks": {"format": "motionstream-tracks", "version": 1, "width": W,
 //               "height": H, "fps": 16, "num_frames": T,
-//               "tracks": [{"points": [[x, y] x T], "visible": [0|1 x T],
+//               "tracks": [{"points": [[x, y] x n], "visible": [0|1 x n],
 //                           "kind": "drag"|"static"|"live"|"camera"|"transfer"}]},
 //    "grid_spacing": 32, "duration_frames": 49}
+//
+// Each track is written up to its last change (1 <= n <= T entries): after that it holds its last
+// point and visibility to frame T-1, which the node fills in (Tracks.hold_to). A static point is one
+// entry however long the video, so a long video does not make the workflow long. In memory every
+// track has T entries.
 //
 // Python reads "tracks" with Tracks.from_json. In memory the state is flat:
 // {width, height, fps, numFrames, gridSpacing, durationFrames, tracks, extra}
@@ -68,8 +73,20 @@ export function toTracksJSON(s) {
     height: s.height,
     fps: s.fps,
     num_frames: s.numFrames,
-    tracks: s.tracks.map((t) => ({ points: t.points, visible: t.visible, kind: t.kind })),
+    tracks: s.tracks.map((t) => {
+      const n = heldLength(t);
+      return { points: n === t.points.length ? t.points : t.points.slice(0, n), visible: t.visible.slice(0, n), kind: t.kind };
+    }),
   };
+}
+
+/** How many entries of a track to write: up to its last change of point or visibility (at least one). */
+export function heldLength(t) {
+  const p = t.points;
+  const v = t.visible;
+  let n = p.length;
+  while (n > 1 && p[n - 1][0] === p[n - 2][0] && p[n - 1][1] === p[n - 2][1] && !v[n - 1] === !v[n - 2]) n--;
+  return n;
 }
 
 /** The editor-state JSON object for a state. */
@@ -124,7 +141,10 @@ export function parseTracksJSON(obj) {
   const tracks = list.map((t, i) => {
     if (!t || typeof t !== "object") fail(`track ${i} must be an object`);
     const pts = t.points;
-    if (!Array.isArray(pts) || pts.length !== T) fail(`track ${i}: points must have ${T} entries (num_frames); got ${Array.isArray(pts) ? pts.length : typeof pts}`);
+    if (!Array.isArray(pts) || pts.length < 1 || pts.length > T) {
+      fail(`track ${i}: points must have 1 to ${T} entries (num_frames); got ${Array.isArray(pts) ? pts.length : typeof pts}`);
+    }
+    const n = pts.length;
     const points = pts.map((p, f) => {
       if (!Array.isArray(p) || p.length !== 2 || !p.every((v) => typeof v === "number" && Number.isFinite(v))) {
         fail(`track ${i}, frame ${f}: a point must be [x, y] finite numbers; got ${JSON.stringify(p)}`);
@@ -132,14 +152,18 @@ export function parseTracksJSON(obj) {
       return [p[0], p[1]];
     });
     let visible;
-    if (t.visible === undefined) visible = new Array(T).fill(1);
+    if (t.visible === undefined) visible = new Array(n).fill(1);
     else {
-      if (!Array.isArray(t.visible) || t.visible.length !== T) fail(`track ${i}: visible must have ${T} entries`);
+      if (!Array.isArray(t.visible) || t.visible.length !== n) fail(`track ${i}: visible must have ${n} entries, as many as its points`);
       visible = t.visible.map((v, f) => {
         if (v === true || v === 1) return 1;
         if (v === false || v === 0) return 0;
         return fail(`track ${i}, frame ${f}: visible must be 0/1 or true/false; got ${JSON.stringify(v)}`);
       });
+    }
+    for (let f = n; f < T; f++) { // held after its last entry
+      points.push([points[n - 1][0], points[n - 1][1]]);
+      visible.push(visible[n - 1]);
     }
     const kind = t.kind === undefined ? "drag" : t.kind;
     if (!KINDS.includes(kind)) fail(`track ${i}: unknown kind ${JSON.stringify(kind)} (known: ${KINDS.join(", ")})`);

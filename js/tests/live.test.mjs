@@ -37,7 +37,11 @@ function fakeEditor({ replies = [] } = {}) {
     status(text, kind = "info") { calls.push(["status", text, kind]); },
     useRunSize(w, h) { calls.push(["size", w, h]); },
     picture: { setRunImage(url) { calls.push(["image", url]); } },
-    commit(s) { this.state = s; calls.push(["commit", s.durationFrames, s.numFrames, s.tracks.length]); },
+    commit(s, { label = "" } = {}) {
+      this.state = s;
+      calls.push(["commit", s.durationFrames, s.numFrames, s.tracks.length]);
+      if (label) this.status(label);
+    },
   };
   return ed;
 }
@@ -125,4 +129,52 @@ test("connected tracks are shown in the editor's pixel space", () => {
   live.onSession({ session: "s4", width: 128, height: 128, fps: 16,
     connected: { width: 64, height: 32, fps: 16, num_frames: 1, tracks: [{ points: [[32, 16]] }] } });
   assert.deepEqual(live.scene().connected[0].points, [[64, 64]]);
+});
+
+test("the end-of-run message stays the last word when the run switched prompts; the schedule is kept", () => {
+  const ed = fakeEditor();
+  const live = new LiveRun(ed);
+  live.onSession({ session: "s9", width: 128, height: 128, fps: 16 });
+  const prompts = [{ chunk: 0, text: "a fox" }, { chunk: 3, text: "a fox in snow" }];
+  live.onDone({ session: "s9", reason: "stopped", prompts, video: { filename: "v.mp4", subfolder: "video" } });
+  const statuses = ed.calls.filter((c) => c[0] === "status");
+  assert.equal(statuses.at(-1)[1], "Run stopped · 1 prompt switch kept for replay · saved to output/video/v.mp4");
+  assert.deepEqual(ed.state.extra.prompts, prompts);
+  // the next run without switches drops the old schedule, and says nothing of prompts
+  live.onSession({ session: "s10", width: 128, height: 128, fps: 16 });
+  live.onDone({ session: "s10", reason: "finished", video: { filename: "w.mp4", subfolder: "" } });
+  assert.equal(ed.calls.filter((c) => c[0] === "status").at(-1)[1], "Run finished · saved to output/w.mp4");
+  assert.equal(ed.state.extra.prompts, undefined);
+  // an interruption (no done event) leaves the kept schedule alone
+  ed.state.extra = { prompts };
+  live.onSession({ session: "s11", width: 128, height: 128, fps: 16 });
+  live.end({ reason: "interrupted" });
+  assert.deepEqual(ed.state.extra.prompts, prompts);
+});
+
+test("a run that takes no drags says so instead of inviting them", () => {
+  const ed = fakeEditor();
+  const live = new LiveRun(ed);
+  live.onSession({ session: "t2v", width: 64, height: 48, fps: 16, max_tracks: 0 });
+  assert.equal(live.takesDrags, false);
+  const said = ed.calls.filter((c) => c[0] === "status").at(-1)[1];
+  assert.equal(said, "Generating: this model takes no drags (text-to-video); Pause and Stop work as usual");
+  live.onSession({ session: "drag", width: 64, height: 48, fps: 16, max_tracks: 64 });
+  assert.equal(live.takesDrags, true);
+  assert.match(ed.calls.filter((c) => c[0] === "status").at(-1)[1], /^Generating: drag a point to steer it/);
+});
+
+test("a record too long for the workflow is kept as a reference to its file, not as text", () => {
+  const ed = fakeEditor();
+  const live = new LiveRun(ed);
+  live.onSession({ session: "long", width: 128, height: 128, fps: 16 });
+  const before = ed.state.tracks;
+  live.onDone({ session: "long", reason: "stopped", recorded: null, recorded_in_file: true,
+    tracks_file: { filename: "MotionStream_00003.tracks.json", subfolder: "video", type: "output" },
+    video: { filename: "MotionStream_00003.mp4", subfolder: "video" } });
+  assert.deepEqual(ed.state.extra.recorded_file, { filename: "MotionStream_00003.tracks.json", subfolder: "video", type: "output" });
+  assert.deepEqual(ed.state.tracks, before, "the drawn tracks stay in the editor");
+  assert.equal(ed.calls.filter((c) => c[0] === "status").at(-1)[1],
+    "Run stopped · its tracks are kept in output/video/MotionStream_00003.tracks.json (too long for the workflow): " +
+    "re-queueing replays them, editing the tracks starts anew · saved to output/video/MotionStream_00003.mp4");
 });

@@ -29,12 +29,11 @@ test("the editor-state JSON has exactly the contract's shape", () => {
   assert.equal(t.version, 1);
   assert.deepEqual([t.width, t.height, t.fps, t.num_frames], [832, 480, 16, 9]);
   assert.equal(t.tracks.length, 3);
-  for (const tr of t.tracks) {
-    assert.deepEqual(Object.keys(tr), ["points", "visible", "kind"]);
-    assert.equal(tr.points.length, 9);
-    assert.equal(tr.visible.length, 9);
-  }
-  assert.deepEqual(t.tracks[1].points[0], [400, 240]);
+  for (const tr of t.tracks) assert.deepEqual(Object.keys(tr), ["points", "visible", "kind"]);
+  // each track up to its last change: the drag's 300 ms at 16 fps (6 frames), the static point once,
+  // the live track to its last move
+  assert.deepEqual(t.tracks.map((tr) => [tr.points.length, tr.visible.length]), [[6, 6], [1, 1], [9, 9]]);
+  assert.deepEqual(t.tracks[1].points, [[400, 240]]);
   assert.deepEqual(t.tracks.map((x) => x.kind), ["drag", "static", "live"]);
 });
 
@@ -115,10 +114,11 @@ const badTracks = [
   ["height", { height: 1.5 }, /tracks.height/],
   ["fps", { fps: "16" }, /tracks.fps/],
   ["list", { tracks: {} }, /must be a list/],
-  ["length", { tracks: [{ points: [[0, 0]] }] }, /track 0: points must have 2 entries/],
+  ["length", { tracks: [{ points: [[0, 0], [1, 1], [2, 2]] }] }, /track 0: points must have 1 to 2 entries/],
+  ["empty", { tracks: [{ points: [] }] }, /track 0: points must have 1 to 2 entries/],
   ["NaN-like", { tracks: [{ points: [[0, 0], [null, 1]] }] }, /track 0, frame 1/],
   ["visible", { tracks: [{ points: [[0, 0], [1, 1]], visible: [1, 2] }] }, /track 0, frame 1: visible/],
-  ["visible length", { tracks: [{ points: [[0, 0], [1, 1]], visible: [1] }] }, /visible must have 2 entries/],
+  ["visible length", { tracks: [{ points: [[0, 0], [1, 1]], visible: [1] }] }, /visible must have 2 entries, as many as its points/],
   ["kind", { tracks: [{ points: [[0, 0], [1, 1]], kind: "banana" }] }, /unknown kind "banana"/],
   ["track type", { tracks: [7] }, /track 0 must be an object/],
 ];
@@ -156,4 +156,24 @@ test("an empty track list follows duration_frames (the Python default writes num
   assert.equal(state.numFrames, 49);
   assert.equal(state.width, 832);
   assert.equal(JSON.parse(serializeState(state)).tracks.num_frames, 49);
+});
+
+test("a long video keeps the saved state short: tracks are written up to their last change and held after", () => {
+  const s = sample();
+  const long = cloneState(s);
+  long.numFrames = long.durationFrames = 100000;
+  long.tracks = long.tracks.map((t) => ({
+    kind: t.kind,
+    points: t.points.concat(Array.from({ length: 100000 - 9 }, () => t.points[8].slice())),
+    visible: t.visible.concat(new Array(100000 - 9).fill(t.visible[8])),
+  }));
+  const text = serializeState(long);
+  assert.ok(text.length < 1000, `${text.length} characters for 3 tracks of 100000 frames`);
+  const back = parseState(text).state;
+  assert.equal(back.numFrames, 100000);
+  assert.deepEqual(back.tracks, long.tracks, "held frames come back exactly");
+  assert.equal(serializeState(back), text);
+  // a track that changes visibility at its end keeps that entry
+  const t = { kind: "drag", points: [[1, 1], [1, 1], [1, 1]], visible: [1, 1, 0] };
+  assert.deepEqual(toTracksJSON({ ...s, numFrames: 3, tracks: [t] }).tracks[0], { points: [[1, 1], [1, 1], [1, 1]], visible: [1, 1, 0], kind: "drag" });
 });

@@ -19,15 +19,17 @@ import { LiveRun } from "./live.js";
 import { Controls } from "./controls.js";
 import { StartPicture } from "./picture.js";
 import { backingSize, fitRect, clientToImage, viewPerCss } from "../lib/coords.js";
-import { parseState, serializeState, cloneState } from "../lib/state.js";
+import { parseState, serializeState, cloneState, toTracksJSON } from "../lib/state.js";
 import { UndoStack } from "../lib/history.js";
 import {
   gridPoints, staticTrack, deleteTracks, retimeTrack, motionSpan, setTrackLength, pointAt, rescaleTracks,
 } from "../lib/tracks.js";
 import { trackColor } from "../lib/palette.js";
 import { Player } from "../lib/playback.js";
+import { noTracksNotice } from "../lib/notracks.js";
 
 const now = () => performance.now();
+const sameTracks = (a, b) => JSON.stringify(toTracksJSON(a)) === JSON.stringify(toTracksJSON(b));
 
 export class MotionStreamEditor {
   constructor(host, node) {
@@ -111,6 +113,10 @@ export class MotionStreamEditor {
 
   /** Replace the state (an edit): undoable unless record=false. */
   commit(next, { key = null, record = true, label = "" } = {}) {
+    if (next.extra?.recorded_file && next.tracks !== this.state.tracks && !sameTracks(next, this.state)) {
+      next.extra = { ...next.extra }; // the tracks were edited: the run's record no longer replaces them
+      delete next.extra.recorded_file;
+    }
     const pic = this.picture.size();
     if (!next.tracks.length && pic) {
       // with nothing drawn, the editor's pixel space is the start image's
@@ -449,7 +455,8 @@ export class MotionStreamEditor {
     if (this.view === "video") {
       const st = this.stream.player.state;
       if (!this.isLive()) return [`video · ${st}`];
-      return [this.session.paused ? "❚❚ paused (generation)" : "● live: drag points to steer"];
+      if (this.session.paused) return ["❚❚ paused (generation)"];
+      return [this.live.takesDrags ? "● live: drag points to steer" : "● live (this model takes no drags)"];
     }
     const n = this.state.tracks.length;
     const lines = [`${n} track${n === 1 ? "" : "s"} · ${this.state.width}×${this.state.height} · frame ${this.currentFrame()}`];
@@ -467,6 +474,9 @@ export class MotionStreamEditor {
     if (this.view === "video" && this.isLive() && !this.stream.hasFrames) return { message: "Waiting for the first frames…" };
     if (be.ok === false && this.isLive()) return { message: be.message, messageIsError: true };
     if (this.view === "edit" && !this.picture.forEdit()) {
+      if (noTracksNotice(this.node)) {
+        return { message: "This model makes video from the prompt: no start image is needed\n(connect one to Generate's image to continue a picture)" };
+      }
       return { message: "The start image shows here once the node has run once\n(or at once with a Load Image node)" };
     }
     return {};

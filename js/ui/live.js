@@ -9,8 +9,10 @@ import { LiveSteering, trackId, parseId, mapSize } from "../lib/steer.js";
 import { throttle, hzToInterval } from "../lib/throttle.js";
 import { parseTracksJSON, cloneState } from "../lib/state.js";
 import { hitTest, rescaleTracks } from "../lib/tracks.js";
+import { withPrompts } from "../lib/prompts.js";
 
 export const STEER_HZ = 40;
+export const NO_DRAGS_LIVE = "this model takes no drags (text-to-video); Pause and Stop work as usual";
 
 const now = () => performance.now();
 
@@ -36,6 +38,11 @@ export class LiveRun {
 
   get running() {
     return !!(this.session && this.session.running);
+  }
+
+  /** Whether the running model takes drags (a text-to-video model takes none; unknown counts as yes). */
+  get takesDrags() {
+    return this.session?.maxTracks !== 0;
   }
 
   /** Editor pixels -> the stream's pixels (the session's width x height). */
@@ -213,6 +220,7 @@ export class LiveRun {
       numFrames: d.num_frames ?? null,
       running: true,
       paused: !!d.paused,
+      maxTracks: Number.isInteger(d.max_tracks) ? d.max_tracks : null, // 0: the run takes no drags
     };
     this.steering = new LiveSteering(d.session);
     this.points = new Map();
@@ -226,7 +234,8 @@ export class LiveRun {
     this.applyDetails(d);
     ed.view = "video";
     const joined = d.start_frame > 0 ? `Joined the run at frame ${d.start_frame}: ` : "Generating: ";
-    ed.status(`${joined}drag a point to steer it, drag empty space to add a live point`);
+    ed.status(this.takesDrags ? `${joined}drag a point to steer it, drag empty space to add a live point`
+      : `${joined}${NO_DRAGS_LIVE}`);
     ed.syncUI();
     ed.requestRender();
   }
@@ -272,11 +281,14 @@ export class LiveRun {
 
   onDone(d) {
     if (this.ed.stream.sessionId !== null && d.session !== this.ed.stream.sessionId) return;
-    this.end(d);
+    this.end(d, { done: true });
   }
 
-  /** The run is over (done event, interruption, or the session vanished). */
-  end(d = {}) {
+  /**
+   * The run is over (done event, interruption, or the session vanished). Only the done event carries what
+   * the run used (its tracks and prompt schedule); the one status line says how it ended and what was kept.
+   */
+  end(d = {}, { done = false } = {}) {
     const ed = this.ed;
     const wasLive = this.running;
     this.throttle.cancel(); // the session is over: a pending post would only be refused (404)
@@ -285,9 +297,11 @@ export class LiveRun {
     const reason = d.reason || "finished";
     let msg = `Run ${reason}${d.message ? `: ${d.message}` : ""}`;
     if (d.recorded) msg += this.keepRecorded(d.recorded);
+    else if (done && d.recorded_in_file && d.tracks_file?.filename) msg += this.keepRecordedFile(d.tracks_file);
+    if (done) msg += this.keepPrompts(d.prompts);
     if (this.connected) msg += ` · ${plural(this.connected.tracks.length, "connected track")} from the graph (shown dashed, read-only)`;
     if (d.video?.filename) msg += ` · saved to output/${d.video.subfolder ? `${d.video.subfolder}/` : ""}${d.video.filename}`;
-    if (d.tracks_file?.filename) msg += ` (its tracks: ${d.tracks_file.filename})`;
+    if (d.tracks_file?.filename && !d.recorded_in_file) msg += ` (its tracks: ${d.tracks_file.filename})`;
     this.points = new Map();
     if (wasLive || d.reason) ed.status(msg, reason === "error" ? "error" : "info");
     ed.syncUI();
@@ -309,6 +323,32 @@ export class LiveRun {
     } catch (e) {
       return ` · the recorded tracks could not be read: ${e.message}`;
     }
+  }
+
+  /**
+   * A record too long for the workflow stays in its .tracks.json beside the video: the editor keeps a
+   * reference to it (re-queueing replays it; any edit of the tracks drops it, see editor.commit).
+   */
+  keepRecordedFile(file) {
+    const ed = this.ed;
+    const s = cloneState(ed.state);
+    s.extra = { ...s.extra, recorded_file: { filename: file.filename, subfolder: file.subfolder || "", type: "output" } };
+    ed.selection.clear();
+    ed.commit(s);
+    const where = `output/${file.subfolder ? `${file.subfolder}/` : ""}${file.filename}`;
+    return ` · its tracks are kept in ${where} (too long for the workflow): re-queueing replays them, editing the tracks starts anew`;
+  }
+
+  /** Keep the run's prompt schedule (live prompt switches) in editor_state, so re-queueing replays it. */
+  keepPrompts(prompts) {
+    const ed = this.ed;
+    const list = Array.isArray(prompts) && prompts.length ? prompts : null;
+    if (!list && !Array.isArray(ed.state.extra?.prompts)) return "";
+    const s = cloneState(ed.state);
+    s.extra = withPrompts(s.extra, list);
+    ed.commit(s);
+    const n = list ? list.length - 1 : 0;
+    return n > 0 ? ` · ${n} prompt switch${n === 1 ? "" : "es"} kept for replay` : "";
   }
 
   /** What the renderer needs about live points and connected tracks. */

@@ -15,6 +15,7 @@
 // moves and the release. Each gesture is a small object {type, move(e), end(e), cancel()}.
 
 import { rectFromCorners } from "../lib/coords.js";
+import { NO_DRAGS_LIVE } from "./live.js";
 import {
   hitTest, drawnTrack, staticTrack, recordGroupMotion, translateTracks, clampGroupOffset, tracksInRect, pointAt,
 } from "../lib/tracks.js";
@@ -234,7 +235,11 @@ export class PointerInput {
   pick(e) {
     const ed = this.ed;
     const stroke = new Stroke(this, e);
-    if (ed.isLive()) return steerGesture(ed, stroke);
+    if (ed.isLive()) {
+      if (ed.live.takesDrags) return steerGesture(ed, stroke);
+      ed.status(`Not steered: ${NO_DRAGS_LIVE}`);
+      return null;
+    }
     const frame = ed.currentFrame();
     const i = this.trackAt(e);
     if (e.shiftKey) {
