@@ -30,7 +30,9 @@ FORMAT_KEY = "format"
 FORMAT = "motionstream"
 PREFIXES = ("model.diffusion_model.", "diffusion_model.", "model.")
 LATENT_STD = "latent_std"  # the preconditioned models' channel std (ModelConfig.precondition)
-SLOT_CODEC = "slot_codec."  # the codec copy of models whose image slot is warped in pixels (ModelConfig.slot_warp)
+# a copy of the run's codec that checkpoints of slot_warp models carried before the reference builder (which takes
+# the run's codec) existed; read and ignored, never written
+SLOT_CODEC = "slot_codec."
 OWN_PREFIXES = ("track_head.", "text_encoder.", LATENT_STD, SLOT_CODEC)
 
 
@@ -120,7 +122,7 @@ def check_state_dict(module: nn.Module, sd: dict[str, Tensor], what: str = "chec
 
 
 def model_state_dict(model: MotionStreamModel) -> dict[str, Tensor]:
-    """Our checkpoint layout: DiT keys unprefixed, then track_head.*, text_encoder.*, latent_std, slot_codec.*."""
+    """Our checkpoint layout: DiT keys unprefixed, then track_head.*, text_encoder.*, latent_std."""
     sd = {k: v for k, v in model.dit.state_dict().items()}
     if model.track_head is not None:
         sd.update({f"track_head.{k}": v for k, v in model.track_head.state_dict().items()})
@@ -128,8 +130,6 @@ def model_state_dict(model: MotionStreamModel) -> dict[str, Tensor]:
         sd.update({f"text_encoder.{k}": v for k, v in model.text_encoder.state_dict().items()})
     if model.config.precondition:
         sd[LATENT_STD] = model.latent_std
-    if model.slot_codec is not None:
-        sd.update({SLOT_CODEC + k: v for k, v in model.slot_codec.state_dict().items()})
     return sd
 
 
@@ -149,7 +149,7 @@ def load_model(path: str | os.PathLike, config_name: str | None = None, device: 
     the track head is freshly initialised (that is a training starting point, not a usable model).
     """
     sd, meta = read_checkpoint(path)
-    sd = aligned(strip_prefixes(sd))
+    sd = aligned({k: v for k, v in strip_prefixes(sd).items() if not k.startswith(SLOT_CODEC)})  # see SLOT_CODEC
     name = Path(path).name
     if CONFIG_KEY in meta:
         try:
@@ -211,6 +211,3 @@ class _OwnLayout(nn.Module):
                 m.latent_std = sd[LATENT_STD]
             else:
                 m.latent_std.copy_(sd[LATENT_STD])
-        if m.slot_codec is not None:
-            m.slot_codec.load_state_dict({k[len(SLOT_CODEC):]: v for k, v in sd.items() if k.startswith(SLOT_CODEC)},
-                                         assign=assign)

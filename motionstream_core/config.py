@@ -279,10 +279,10 @@ class ModelConfig:
     # demo); False: the DiT predicts the velocity. ``MotionStreamModel.velocity`` / ``model.preconditioning``.
     predict_clean: bool = False
     # > 0 (needs ``change_from_start`` and a linear ``vae``): the image slot of each latent frame is the start
-    # image warped along the tracks to that frame's pixel frames and encoded (decode the start latent, warp the
-    # pixels with ``track_warp.warp_frames``, a Gaussian kernel of this radius in px at the native size, encode with
-    # the model's own copy of its codec), so the change the DiT learns is zero wherever the drag is a rubber-sheet
-    # move (ours, for the demo); 0: the start image itself in every frame.
+    # image warped along the tracks to that frame's pixel frames and encoded by the run's codec (the reference
+    # builder outside the model, ``reference.ReferenceBuilder``: a Gaussian kernel warp of this radius in px at the
+    # native size), so the change the DiT learns is zero wherever the drag is a rubber-sheet move (ours, for the
+    # demo); 0: the start image itself in every frame.
     slot_warp: float = 0.0
 
     @property

@@ -26,11 +26,11 @@ values than the DiT's width, so a model that must pass the start image through i
 blocks; learning the change, an untrained model returns the still video and the static background is exact.
 
 With ``config.slot_warp`` as well, the image slot of each latent frame is the start image warped along the tracks
-to that frame's pixel frames (``track_warp.warp_frames``), in pixels: the start latent decoded, warped and encoded
-again by the model's own copy of its linear codec (``slot_codec``, a ``patch_codec.SlotCodec``: warping the latents
-themselves left checker artifacts, docs/DEMO_MODEL.md). The change is then from the rubber-sheet drag,
-which on held-out photos alone follows a drag to 0.09x a still video's error, and an untrained clean-change model
-returns that warp.
+to that frame's pixel frames and encoded by the run's codec: a reference built outside the model
+(``reference.ReferenceBuilder``, the kernel warp ``reference.kernel.warp_frames``) and handed to ``image_slot``. The
+change is then from the rubber-sheet drag, which on held-out photos alone follows a drag to 0.09x a still video's
+error, and an untrained clean-change model returns that warp. Checkpoints written before the builder existed carry
+a copy of the codec (``slot_codec.*``); loading ignores it (``checkpoints.load_model``).
 
 A config without track head (``config.track_head is None``) is a text-to-video causal student of the
 Self-Forcing family: the DiT sees the noisy latent alone (16 channels) and takes no tracks.
@@ -43,9 +43,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .dit import ContextKV, WanDiT
-from .track_head import TrackHead, first_visible
-from .patch_codec import SlotCodec
-from .track_warp import warp_frames
+from .track_head import TrackHead
 
 
 def sigma_of(t: Tensor, num_train_timesteps: int, ndim: int = 5) -> Tensor:
@@ -90,8 +88,6 @@ class MotionStreamModel(nn.Module):
         self.text_encoder = text_encoder
         if config.precondition:  # [C] model-space std of each latent channel (set from the training clips)
             self.register_buffer("latent_std", torch.ones(config.latent_channels))
-        # the codec the warped image slot is encoded with (set from the run's codec: ``SlotCodec.load_codec``)
-        self.slot_codec = SlotCodec(config.vae) if config.slot_warp > 0 else None
 
     @property
     def device(self) -> torch.device:
@@ -109,19 +105,22 @@ class MotionStreamModel(nn.Module):
         return preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps, ndim,
                                self.config.predict_clean)[2].abs()
 
-    def image_slot(self, image_latent: Tensor, frames: int, first_frame: int, path: Tensor | None = None,
-                   visible: Tensor | None = None, anchors: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    def image_slot(self, image_latent: Tensor, frames: int, first_frame: int, reference: Tensor | None = None
+                   ) -> Tensor:
         """Start-image latent [B, C, 1, h, w] -> its slot for latent frames [first, first + frames): the image in
         latent frame 0 and zeros after it, or (``change_from_start``) the image in every frame, or (``slot_warp``)
-        the image warped along the tracks to every frame.
-
-        The tracks (read by ``slot_warp`` models only): path [B, T, N, 2] px and visible [B, T, N] over exactly the
-        pixel frames of these latent frames (``track_head.pixel_range``), as the track head takes them; ``anchors``
-        (xy [B, N, 2], seen [B, N]): where each track started (``track_head.TrackAnchors``), by default its first
-        visible point in ``path`` (which must then start at frame 0).
+        ``reference`` [B, C, frames, h, w]: the start image warped along the tracks to every frame, made by the
+        run's reference builder (``reference.ReferenceBuilder.kernel``; training: ``reference.clip_slot``).
         """
         if self.config.slot_warp > 0:
-            return self._warped_slot(image_latent, frames, first_frame, path, visible, anchors)
+            if reference is None:
+                raise ValueError(f"model {self.config.name!r} takes the start image warped along the tracks as its "
+                                 "image slot (slot_warp): build it with reference.ReferenceBuilder (training: "
+                                 "reference.clip_slot) and pass it as reference")
+            if reference.shape[2] != frames or reference.shape[:2] != image_latent.shape[:2]:
+                raise ValueError(f"the reference {tuple(reference.shape)} does not cover {frames} latent frames of "
+                                 f"start latents {tuple(image_latent.shape)}")
+            return reference.to(image_latent.dtype)
         if self.config.change_from_start:
             return image_latent.expand(-1, -1, frames, -1, -1).contiguous()
         b, c, _, h, w = image_latent.shape
@@ -129,29 +128,6 @@ class MotionStreamModel(nn.Module):
         if first_frame == 0:
             slot[:, :, :1] = image_latent
         return slot
-
-    @torch.no_grad()
-    def _warped_slot(self, image_latent, frames, first_frame, path, visible, anchors) -> Tensor:
-        cfg = self.config
-        if path is None or visible is None:
-            raise ValueError(f"model {cfg.name!r} warps its image slot along the tracks (slot_warp): give image_slot "
-                             "the tracks' path and visible")
-        if not self.slot_codec.fitted:
-            raise ValueError(f"model {cfg.name!r} warps its image slot in pixels but holds no codec to do it with: "
-                             "copy the run's codec in with model.slot_codec.load_codec (the teacher stage does)")
-        if anchors is None:
-            assert first_frame == 0, "without anchors the tracks must start at frame 0 (their first points anchor them)"
-            anchors = tuple(torch.stack(a) for a in zip(*(first_visible(p, v) for p, v in zip(path, visible))))
-        image = self.slot_codec.decode(image_latent[:, :, :1].float(), starts_video=True)[:, :, 0]  # [B, 3, H, W]
-        radius = cfg.slot_warp * min(image.shape[2:]) / min(cfg.height, cfg.width)  # scaled with the size, as tracks
-        moved = torch.stack([warp_frames(image[i], path[i], visible[i], anchors[0][i], anchors[1][i], radius)
-                             for i in range(len(image))])  # [B, 3, T, H, W]
-        if first_frame == 0:  # latent frame 0 is pixel frame 0, the image itself: its latent as it was encoded
-            slot = torch.cat([image_latent[:, :, :1].float(), self.slot_codec.encode(moved[:, :, 1:], False)], 2)
-        else:
-            slot = self.slot_codec.encode(moved, starts_video=False)
-        assert slot.shape[2] == frames, f"the tracks cover {slot.shape[2]} latent frames, {frames} wanted"
-        return slot.to(image_latent.dtype)
 
     def velocity(self, noisy: Tensor, t: Tensor, track_latent: Tensor | None, image_slot: Tensor | None,
                  context: Tensor | ContextKV, clip_fea: Tensor | None = None, **dit_kwargs) -> Tensor:

@@ -123,51 +123,6 @@ class PatchPCA(nn.Module):
         return codec
 
 
-class SlotCodec(nn.Module):
-    """A model's own frozen copy of its ``PatchPCA`` codec with the latent statistics, for inputs built in pixel
-    space (``ModelConfig.slot_warp``: the start image decoded, warped along the tracks, encoded again). Buffers, so
-    no optimizer, EMA or ``requires_grad_(True)`` ever moves them; ``load_codec`` copies a fitted codec in.
-
-    Latents are model-space ``[B, C, F, h, w]`` (the codec's ``LatentStats`` applied); frames ``[B, 3, T, H, W]``."""
-
-    def __init__(self, config: PatchCodecConfig):
-        super().__init__()
-        config.validate()
-        self.config = config
-        d, c = 3 * config.pack * config.stride ** 2, config.latent_channels
-        self.register_buffer("mean", torch.full((d,), 0.5))
-        self.register_buffer("basis", torch.zeros(d, c))  # zero until a codec is copied in (``fitted``)
-        self.register_buffer("latent_mean", torch.zeros(c))
-        self.register_buffer("latent_std", torch.ones(c))
-
-    @torch.no_grad()
-    def load_codec(self, codec: PatchPCA, latent_mean=None, latent_std=None) -> None:
-        """Copy a fitted codec (and the statistics that whiten its raw latents, [C] sequences; ``None``: identity)
-        in, as ``decoders.load_autoencoder`` returns them."""
-        assert isinstance(codec, PatchPCA), f"the image slot is encoded with a PatchPCA codec, got {type(codec).__name__}"
-        assert codec.basis.shape == self.basis.shape, \
-            f"codec basis {tuple(codec.basis.shape)} does not fit this model's {tuple(self.basis.shape)}"
-        self.mean.copy_(codec.mean)
-        self.basis.copy_(codec.basis)
-        self.latent_mean.copy_(torch.zeros(len(self.latent_mean)) if latent_mean is None else torch.as_tensor(latent_mean))
-        self.latent_std.copy_(torch.ones(len(self.latent_std)) if latent_std is None else torch.as_tensor(latent_std))
-
-    @property
-    def fitted(self) -> bool:
-        """Whether a codec was copied in (a PCA basis is orthonormal, never zero)."""
-        return bool(self.basis.any())
-
-    def encode(self, frames: Tensor, starts_video: bool) -> Tensor:
-        """Frames in [0, 1] -> model-space latents (``PatchPCA.encode_latents`` whitened)."""
-        raw = pca_encode(frames, self.mean, self.basis, self.config.stride, self.config.pack, starts_video)
-        return (raw - self.latent_mean.view(1, -1, 1, 1, 1)) / self.latent_std.view(1, -1, 1, 1, 1)
-
-    def decode(self, latents: Tensor, starts_video: bool) -> Tensor:
-        """Model-space latents -> frames in [0, 1] (``PatchPCA.decode_latents``)."""
-        raw = latents.to(self.basis.dtype) * self.latent_std.view(1, -1, 1, 1, 1) + self.latent_mean.view(1, -1, 1, 1, 1)
-        return pca_decode(raw, self.mean, self.basis, self.config.stride, self.config.pack, starts_video).clamp(0, 1)
-
-
 class PatchStreamDecoder:
     """Chunk-by-chunk decoding: the first call after ``reset`` starts the video, later calls continue it."""
 

@@ -48,6 +48,7 @@ from .dit import ContextKV
 from .kv_cache import CacheShape, RollingKVCache
 from .config import StreamConfig
 from .model import MotionStreamModel
+from .reference import ReferenceBuilder, decode_start, warp_radius
 from .steering import ControlPlan, Steering
 from .track_head import AppearanceMemory, TrackAnchors, assign_track_ids, pixel_range
 from .tracks import Tracks
@@ -135,6 +136,7 @@ class _RunState:
     window: deque  # the clean-pass inputs of the chunks now in the rolling window, for a re-cache
     anchors: TrackAnchors | None = None  # per-slot track starts (models with a track head)
     appearance: AppearanceMemory | None = None  # per-slot track appearance at the anchors (appearance_channels)
+    reference: ReferenceBuilder | None = None  # the chunks' references (models whose image slot is one)
 
 
 def denoising_sigmas(cfg: StreamConfig, steps: int | None = None) -> list[float]:
@@ -237,8 +239,14 @@ class StreamSession:
         appearance = None
         if self.takes_tracks and cfg.track_head.appearance_channels:
             appearance = AppearanceMemory(image_latent[0, :, 0], len(ids), self.height, self.width, anchors)
+        reference = None
+        if cfg.slot_warp > 0:
+            # the start image as the run's codec reconstructs it: what the model's slots were built from in training
+            # (its clips hold latents); the image itself moves the frames by ~1e-2 from what the model learned
+            start = decode_start(self.codec, image_latent)
+            reference = ReferenceBuilder(self.codec, start, image_latent, warp_radius(cfg, self.height, self.width))
         return _RunState(ctx, image_latent, cache, gen, ids, (h, w), deque(maxlen=cfg.stream.window_chunks),
-                         anchors, appearance)
+                         anchors, appearance, reference)
 
     def _context(self, text: TextCondition | str) -> ContextKV:
         model = self.model
@@ -316,7 +324,8 @@ class StreamSession:
             app = None if state.appearance is None else state.appearance.update(path, vis)
             track_latent = model.track_head.encode(path, vis, ids[:path.shape[1]], self.height, self.width,
                                                    starts_video=index == 0, appearance=app).to(dtype)
-            image_slot = model.image_slot(state.image_latent, C, first_latent, path[None], vis[None], anchors)
+            ref = None if state.reference is None else state.reference.kernel(path[None], vis[None], anchors)
+            image_slot = model.image_slot(state.image_latent, C, first_latent, ref)
         # 2. denoising steps
         cache.begin_chunk(C)
         shape = (1, cfg.latent_channels, C, *state.latent_hw)

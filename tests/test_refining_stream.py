@@ -26,7 +26,7 @@ from test_slot_warp import _codec
 
 
 def _refiner(silent: bool = False):
-    """A ``tiny-warp-refine`` model with a random codec copy and (unless ``silent``) a random, non-zero DiT head."""
+    """A ``tiny-warp-refine`` model (unless ``silent``: a random, non-zero DiT head) and a random codec."""
     cfg = model_config("tiny-warp-refine")
     model = build_model(cfg, 0).eval()
     pca = _codec(cfg)
@@ -36,7 +36,6 @@ def _refiner(silent: bool = False):
         for p in model.dit.head.parameters():
             p.copy_(torch.zeros_like(p) if silent else torch.randn(p.shape, generator=g) * 0.1)
         model.latent_std.copy_(torch.linspace(0.1, 1.5, cfg.latent_channels))
-        model.slot_codec.load_codec(pca, *stats)
     return model, PatchCodec(pca, *stats)
 
 
@@ -50,7 +49,7 @@ def _conditioning(model, codec, image, tracks, seed):
         start = codec.encode_image(image.permute(2, 0, 1)[None].contiguous())
         ids = assign_track_ids(model.config.track_head.max_tracks, seed, model.config.track_head.max_id)
         p, v = torch.tensor(tracks.path)[None], torch.tensor(tracks.visible)[None]
-        return encode_conditioning(model, p, v, ids[None, :tracks.num_tracks], start)
+        return encode_conditioning(model, p, v, ids[None, :tracks.num_tracks], start, codec)
 
 
 def test_the_refine_config_scales_the_sigmas_and_is_validated():

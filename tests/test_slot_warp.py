@@ -1,9 +1,10 @@
-"""The image slot warped along the tracks (``ModelConfig.slot_warp``): the start image decoded, warped in pixels
-(``track_warp.warp_frames``) and encoded by the model's own codec copy (``patch_codec.SlotCodec``); a field of
-tracks translates the frames; a silent clean-change model streams exactly that warp, chunk by chunk through the cache
-(anchors of tracks that start mid-stream included) as the training rollout makes it for the whole clip, and that is
-the codec's encoding of the pixel warp; the codec copy is saved with the model and refused when missing; the flag's
-validation, round trip and the named errors."""
+"""The image slot warped along the tracks (``ModelConfig.slot_warp``): the start image (as the run's codec
+reconstructs it), warped in pixels (``reference.warp_frames``) and encoded by the run's codec, all by the reference
+builder outside the model; a field of tracks translates the frames; a silent clean-change model streams exactly that
+warp, chunk by chunk through the cache (anchors of tracks that start mid-stream included) as the training rollout makes
+it for the whole clip, and that is the codec's encoding of the pixel warp; checkpoints that carry the codec copy of
+older versions (``slot_codec.*``) load and stream the same frames, new ones hold no codec; the flag's validation,
+round trip and the named errors."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from motionstream_core.checkpoints import CheckpointError, load_model, save_model
+from motionstream_core.checkpoints import load_model, save_model
 from motionstream_core.config import ConfigError, ModelConfig, TinyVAEConfig
 from motionstream_core.decoders import PatchCodec, PatchPCA
 from motionstream_core.stream import MotionStream
 from motionstream_core.track_head import assign_track_ids
-from motionstream_core.track_warp import warp_frames, warp_image
+from motionstream_core.reference import warp_frames, warp_image
 from motionstream_core.tracks import Tracks
 from motionstream_core.train.causal import rollout
 from motionstream_core.train.common import build_model, model_config
@@ -54,13 +55,12 @@ def _codec(cfg, seed=4):
     return pca.eval()
 
 
-def _silent_warp_model(pca=None, stats=(None, None)):
+def _silent_warp_model():
     model = build_model(model_config("tiny-warp"), 0).eval()
     with torch.no_grad():
         model.dit.head.head.weight.zero_()
         model.dit.head.head.bias.zero_()
         model.latent_std.copy_(torch.linspace(0.1, 1.5, model.config.latent_channels))
-        model.slot_codec.load_codec(pca if pca is not None else _codec(model.config), *stats)
     return model
 
 
@@ -75,7 +75,7 @@ def test_a_silent_warp_model_streams_the_warp_chunk_by_chunk_as_the_rollout_make
     tracks = Tracks(path=path, visible=visible, fps=16, width=64, height=64)
     pca = _codec(model_config("tiny-warp"))
     stats = (torch.linspace(-0.2, 0.2, 16), torch.linspace(0.5, 2.0, 16))
-    model = _silent_warp_model(pca, stats)
+    model = _silent_warp_model()
     codec = PatchCodec(pca, *stats)
     chunks = list(MotionStream(model, codec).session(image, text, tracks, num_frames=T, seed=3))
     streamed = torch.cat([c.latents for c in chunks], dim=2)
@@ -83,7 +83,7 @@ def test_a_silent_warp_model_streams_the_warp_chunk_by_chunk_as_the_rollout_make
         start = codec.encode_image(image.permute(2, 0, 1)[None].contiguous())
         ids = assign_track_ids(model.config.track_head.max_tracks, 3, model.config.track_head.max_id)[:3]
         p, v = torch.from_numpy(path)[None], torch.from_numpy(visible)[None]
-        track_latent, slot = encode_conditioning(model, p, v, ids[None], start)
+        track_latent, slot = encode_conditioning(model, p, v, ids[None], start, codec)
         rolled = rollout(model, track_latent, slot, model.dit.context_kv(text.context), slot.shape[2],
                          torch.Generator().manual_seed(0))
     assert streamed.shape == slot.shape == (1, 16, 12, 8, 8)
@@ -117,13 +117,16 @@ def test_the_flag_needs_change_from_start_round_trips_and_needs_tracks():
                                           r"which needs a codec whose latent frames encode on their own"):
         dataclasses.replace(cfg, vae=TinyVAEConfig()).validate()
     model = _silent_warp_model()
-    with pytest.raises(ValueError, match="model 'tiny-warp' warps its image slot along the tracks \\(slot_warp\\): "
-                                         "give image_slot the tracks' path and visible"):
+    with pytest.raises(ValueError, match=r"model 'tiny-warp' takes the start image warped along the tracks as its "
+                                         r"image slot \(slot_warp\): build it with reference.ReferenceBuilder"):
         model.image_slot(torch.zeros(1, 16, 1, 8, 8), 3, 0)
-    fresh = build_model(model_config("tiny-warp"), 0)  # no codec copied in: refused, not an identity-basis slot
-    with pytest.raises(ValueError, match="model 'tiny-warp' warps its image slot in pixels but holds no codec to do it "
-                                         "with: copy the run's codec in with model.slot_codec.load_codec"):
-        fresh.image_slot(torch.zeros(1, 16, 1, 8, 8), 3, 0, torch.zeros(1, 9, 1, 2), torch.ones(1, 9, 1, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"the reference \(1, 16, 2, 8, 8\) does not cover 3 latent frames"):
+        model.image_slot(torch.zeros(1, 16, 1, 8, 8), 3, 0, torch.zeros(1, 16, 2, 8, 8))
+    p, v = torch.zeros(1, 9, 1, 2), torch.ones(1, 9, 1, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"model 'tiny-warp' warps its image slot along the tracks \(slot_warp\): the "
+                                         "run's codec builds it from the start image; give encode_conditioning the "
+                                         "clips' codec"):
+        encode_conditioning(model, p, v, torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 16, 1, 8, 8))
 
 
 def test_eval_motion_guidance_zero_is_the_unguided_sample_for_the_empty_caption():
@@ -136,8 +139,7 @@ def test_eval_motion_guidance_zero_is_the_unguided_sample_for_the_empty_caption(
     with torch.no_grad():
         for p in model.dit.head.parameters():
             p.copy_(torch.randn_like(p) * 0.1)
-    model.slot_codec.load_codec(pca := _codec(model.config))
-    codec = PatchCodec(pca)
+    codec = PatchCodec(_codec(model.config))
     image = (torch.rand(64, 64, 3, generator=torch.Generator().manual_seed(2)) * 255).to(torch.uint8).numpy()
     T = 9
     path = np.stack([np.linspace([20, 20], [30, 26], T), np.full((T, 2), 48.0)], 1).astype(np.float32)
@@ -154,17 +156,34 @@ def test_eval_motion_guidance_zero_is_the_unguided_sample_for_the_empty_caption(
     assert differs > 1e-4 and same < 1e-3 * differs, (same, differs)  # (a random decoder: faint frames)
 
 
-def test_the_slot_codec_is_saved_with_the_model_and_a_start_without_it_is_refused(tmp_path):
+def test_a_checkpoint_with_the_old_codec_copy_loads_and_streams_the_same_frames(tmp_path, stream_inputs):
+    """Checkpoints of slot_warp models once carried a copy of the run's codec (``slot_codec.*``, as the shipped demo's
+    does): they load (the copy is ignored: the stream builds the slot with the run's codec) and stream the frames
+    of the same weights saved without it; a saved model holds no codec."""
+    from safetensors.torch import load_file, save_file
+
+    image, text, _ = stream_inputs
     pca = _codec(model_config("tiny-warp"))
-    model = _silent_warp_model(pca, (torch.full((16,), 0.1), torch.full((16,), 2.0)))
-    save_model(model, tmp_path / "warp.safetensors")
-    loaded = load_model(tmp_path / "warp.safetensors")
-    for k, v in model.slot_codec.state_dict().items():
-        assert torch.equal(loaded.slot_codec.state_dict()[k], v), k
-    assert torch.equal(loaded.slot_codec.basis, pca.basis) and loaded.slot_codec.latent_std[0] == 2.0
-    again = initial_model(model_config("tiny-warp"), str(tmp_path / "warp.safetensors"))
-    assert torch.equal(again.slot_codec.basis, pca.basis)  # a warm start keeps the codec its slot was encoded with
-    save_model(build_model(model_config("tiny-clean"), 0), tmp_path / "clean.safetensors")
-    with pytest.raises(CheckpointError, match="clean.safetensors has no image-slot codec and model config 'tiny-warp' "
-                                              r"warps its image slot \(slot_warp\)"):
-        initial_model(model_config("tiny-warp"), str(tmp_path / "clean.safetensors"))
+    stats = (torch.linspace(-0.2, 0.2, 16), torch.linspace(0.5, 2.0, 16))
+    model = build_model(model_config("tiny-warp"), 3).eval()
+    save_model(model, tmp_path / "new.safetensors")
+    sd = load_file(tmp_path / "new.safetensors")
+    assert not any(k.startswith("slot_codec.") for k in sd)
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / "new.safetensors"), "pt") as f:
+        meta = f.metadata()
+    old = {**sd, "slot_codec.mean": pca.mean.detach().clone(), "slot_codec.basis": pca.basis.detach().clone(),
+           "slot_codec.latent_mean": stats[0], "slot_codec.latent_std": stats[1]}
+    save_file(old, str(tmp_path / "old.safetensors"), metadata=meta)
+    T = 21
+    tracks = Tracks(path=np.stack([np.linspace([20, 20], [40, 30], T), np.full((T, 2), 50.0)], 1).astype(np.float32),
+                    visible=np.ones((T, 2), bool), fps=16, width=64, height=64)
+    videos = []
+    for name in ("old", "new"):
+        loaded = load_model(tmp_path / f"{name}.safetensors")
+        chunks = MotionStream(loaded, PatchCodec(pca, *stats)).session(image, text, tracks, num_frames=T, seed=1)
+        videos.append(torch.cat([c.frames for c in chunks]))
+    assert videos[0].shape == (T, 64, 64, 3)
+    assert torch.equal(videos[0], videos[1])
+    again = initial_model(model_config("tiny-warp"), str(tmp_path / "old.safetensors"))  # a warm start from it
+    assert torch.equal(again.dit.patch_embedding.weight, model.dit.patch_embedding.weight)

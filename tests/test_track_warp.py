@@ -1,4 +1,4 @@
-"""The rubber-sheet warp along tracks (``track_warp``): a dense field of tracks translates the image, pins and
+"""The rubber-sheet warp along tracks (``reference.kernel``): a dense field of tracks translates the image, pins and
 hidden tracks leave it as it is, far pixels stay, one track's pull at its own position is exact."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionstream_core.track_warp import STILL_WEIGHT, track_displacement, warp_image
+from motionstream_core.reference import STILL_WEIGHT, track_displacement, warp_image
 
 
 def _image(size: int = 64, seed: int = 0) -> np.ndarray:

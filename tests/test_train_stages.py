@@ -362,23 +362,20 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
     fresh = build_model(cfg, t_opts.seed)
     std = teacher_train.channel_std(cache.z, cache.image if cfg.change_from_start else None)
     fresh.latent_std.copy_(std)
-    codec = None
-    if cfg.slot_warp:  # the warped slot is encoded with the run's codec, copied into the model
-        codec = load_autoencoder(autoencoder.run_codec_path(out))
-        fresh.slot_codec.load_codec(*codec)
+    autoencoder.attach_stage_codec(cache, cfg, out)  # a warped slot is built with the run's codec
+    assert (cache.codec is not None) == (cfg.slot_warp > 0)
     before = _teacher_fixed_loss(fresh, cache)
     teacher_train.train_teacher(out, t_opts)
     trained = build_model(cfg)
     trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=False)["model"])
-    if codec is not None:
-        assert torch.equal(trained.slot_codec.basis, codec[0].basis)  # the teacher set it from the run's codec
     assert _teacher_fixed_loss(trained, cache) < 0.9 * before
     teacher = teacher_train.load_teacher(out)  # the product (EMA weights) carries the std too
     torch.testing.assert_close(teacher.latent_std, std)
     ode_init.train_ode(out, quiet(ode_init.PRESETS["tiny"]))
     if cfg.stream.start_sigma < 1:  # a refiner's trajectories start from its warped slot noised to the start sigma
         traj = ode_init.load_trajectories(Path(out) / ode_init.NAME / "trajectories")
-        _, slot = encode_conditioning(teacher, traj["path"], traj["visible"], traj["ids"], traj["image"].float())
+        _, slot = encode_conditioning(teacher, traj["path"], traj["visible"], traj["ids"], traj["image"].float(),
+                                      cache.codec)
         noise = (traj["states"][:, 0].float() - 0.7 * slot) / 0.3
         assert 0.9 < float(noise.std()) < 1.1 and abs(float(noise.mean())) < 0.1
     dmd.train_dmd(out, quiet(dmd.PRESETS["tiny"]))
@@ -389,8 +386,6 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
         assert student.config.change_from_start == cfg.change_from_start
         assert student.config.predict_clean == cfg.predict_clean and student.config.slot_warp == cfg.slot_warp
         assert student.config.stream == cfg.stream
-        if codec is not None:
-            assert torch.equal(student.slot_codec.basis, codec[0].basis), stage
 
 
 def test_a_refiner_teacher_trains_only_up_to_max_sigma():

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import PatchCodecConfig
-from ..decoders import LatentStats, PatchPCA, TinyVAE, load_autoencoder, save_autoencoder
+from ..decoders import LatentStats, PatchPCA, TinyVAE, codec_over, load_autoencoder, save_autoencoder
 from ..tiny_vae import MemBlock
 from .common import StageOptions, warmup_lr
 from .data import clip_renderer, frames_to_tensor
@@ -201,3 +201,12 @@ def load_stage_codec_parts(out: str, device="cpu") -> tuple[TinyVAE, LatentStats
     """The trained autoencoder of a run and its latent statistics."""
     vae, mean, std = load_autoencoder(Path(out) / NAME / PRODUCT, device=device)
     return vae, LatentStats(vae.latent_channels, mean, std)
+
+
+def attach_stage_codec(data, cfg, out: str, device="cpu"):
+    """``data`` (``data.Clips``) with the run's autoencoder as its codec (``Clips.codec``) when model config ``cfg``
+    builds its image slot from the start image in pixels (``slot_warp``): the reference builder needs it."""
+    if cfg.slot_warp > 0 and data.codec is None:
+        vae, stats = load_stage_codec_parts(out, device)
+        data.codec = codec_over(vae, stats.mean, stats.std)
+    return data

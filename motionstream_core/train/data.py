@@ -25,6 +25,7 @@ from torch import Tensor
 from ..config import ModelConfig
 from ..decoders import LatentStats, TinyVAE
 from ..model import MotionStreamModel
+from ..reference import clip_slot, warp_radius
 from ..track_head import assign_track_ids, pack_time, rasterize_tracks
 from ..synthetic import SyntheticClipConfig, make_clip
 
@@ -200,6 +201,7 @@ class Clips:
     null_text: Tensor | None = None
     meta: dict | None = None
     owner: Tensor | None = None  # [N, P] int16: the layer each track belongs to (-1: background); layered clips only
+    codec: object = None  # the codec the latents were made with, where the run needs it (slot_warp models)
 
     def __len__(self) -> int:
         return len(self.z)
@@ -212,7 +214,7 @@ class Clips:
         idx = torch.as_tensor(index, dtype=torch.long)
         return Clips(self.z[idx], self.image[idx], self.path[idx], self.visible[idx],
                      [self.caption[i] for i in index], None if self.text is None else [self.text[i] for i in index],
-                     self.null_text, self.meta, None if self.owner is None else self.owner[idx])
+                     self.null_text, self.meta, None if self.owner is None else self.owner[idx], self.codec)
 
 
 def text_batch(model: MotionStreamModel, captions: list[str], text: list[Tensor] | None) -> Tensor:
@@ -400,11 +402,21 @@ def encode_tracks(model: MotionStreamModel, path: Tensor, visible: Tensor, ids: 
 
 
 def encode_conditioning(model: MotionStreamModel, path: Tensor, visible: Tensor, ids: Tensor,
-                        image: Tensor) -> tuple[Tensor, Tensor]:
+                        image: Tensor, codec=None) -> tuple[Tensor, Tensor]:
     """Batch [B, T, M, 2] / [B, T, M] / [B, M] and start-image latents [B, C, 1, h, w] -> (track latents, image
-    slots), each [B, C, F, h, w] for whole clips from frame 0: what the DiT is conditioned on."""
+    slots), each [B, C, F, h, w] for whole clips from frame 0: what the DiT is conditioned on.
+
+    ``codec``: the codec the clips were encoded with (``Clips.codec``), which a model whose image slot is the start
+    image warped along the tracks (``slot_warp``) needs to build it (``reference.clip_slot``)."""
+    cfg = model.config
     tracks = encode_tracks(model, path, visible, ids, image)
-    return tracks, model.image_slot(image, tracks.shape[2], 0, path, visible).to(tracks.dtype)
+    reference = None
+    if cfg.slot_warp > 0:
+        if codec is None:
+            raise ValueError(f"model {cfg.name!r} warps its image slot along the tracks (slot_warp): the run's codec "
+                             "builds it from the start image; give encode_conditioning the clips' codec")
+        reference = clip_slot(codec, image, path, visible, warp_radius(cfg, cfg.height, cfg.width))
+    return tracks, model.image_slot(image, tracks.shape[2], 0, reference).to(tracks.dtype)
 
 
 @torch.no_grad()
@@ -417,7 +429,7 @@ def request_conditioning(model: MotionStreamModel, codec, image: np.ndarray, pat
     img = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255).to(model.device)
     start = codec.encode_image(img).to(model.device)
     ids = assign_track_ids(cfg.track_head.max_tracks, seed, cfg.track_head.max_id)[:path.shape[1]]
-    tracks, slot = encode_conditioning(model, path[None], visible[None], ids[None], start)
+    tracks, slot = encode_conditioning(model, path[None], visible[None], ids[None], start, codec)
     return start, tracks, slot
 
 
@@ -432,6 +444,7 @@ class Batch:
     text: list[Tensor] | None  # umT5 embeddings (the null prompt's where dropped), or None: captions
     gens: list[torch.Generator]  # one per sample: everything random about it
     slots: list[int]  # positions in the global batch
+    codec: object = None  # the clips' codec (``Clips.codec``)
 
     def context(self, model: MotionStreamModel) -> Tensor:
         return text_batch(model, self.caption, self.text)
@@ -448,4 +461,4 @@ def make_batch(data, samples: list, s: TrackSampling, device: torch.device, text
     captions = [c if k else "" for c, k in zip(clips.caption, keep)]
     text = None if clips.text is None else [t if k else data.null_text for t, k in zip(clips.text, keep)]
     return Batch(clips.z.float().to(device), clips.image.float().to(device), path, vis, ids, captions, text, gens,
-                 [x.slot for x in samples])
+                 [x.slot for x in samples], data.codec)

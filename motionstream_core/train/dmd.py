@@ -51,6 +51,7 @@ from .data import (
 )
 from .loop import Sample, StageRun, tokens_per_clip
 from .ode_init import init_student, load_trajectories, trajectory_losses, trajectory_text
+from .autoencoder import attach_stage_codec
 from .prepare import check_data, stage_data
 from .teacher_train import load_teacher, velocity_loss
 
@@ -144,7 +145,7 @@ class DMDTrainer:
         with torch.set_grad_enabled(grad):
             with torch.no_grad():
                 text = self.context(g, cond)
-            tracks, slot = encode_conditioning(g, cond.path, cond.visible, cond.ids, cond.image)
+            tracks, slot = encode_conditioning(g, cond.path, cond.visible, cond.ids, cond.image, self.data.codec)
             ctx = g.dit.context_kv(text)
             return rollout(g, tracks, slot, ctx, self.frames, cond.gens, [exit_k] * chunks, grad=grad)
 
@@ -155,7 +156,7 @@ class DMDTrainer:
         return flow.add_noise(x0, noise, sigma), sigma, noise
 
     def _score_inputs(self, model, cond: Conditioning):
-        return encode_conditioning(model, cond.path, cond.visible, cond.ids, cond.image)
+        return encode_conditioning(model, cond.path, cond.visible, cond.ids, cond.image, self.data.codec)
 
     def critic_velocity(self, x_t: torch.Tensor, t: torch.Tensor, cond: Conditioning) -> torch.Tensor:
         """The fake score: the critic's velocity (its text context without gradient)."""
@@ -203,7 +204,8 @@ class DMDTrainer:
         samples = self.run.batch(len(traj["states"]), salt=self.opts.critic_steps + 1)
         with torch.no_grad():
             text = self.run.call(self.g, trajectory_text, self.g, self.data, traj, [x.index for x in samples])
-        return self.run.call(self.g, trajectory_losses, self.g, traj, samples, text, self.run.device).mean()
+        return self.run.call(self.g, trajectory_losses, self.g, traj, samples, text, self.run.device,
+                             self.data.codec).mean()
 
     def critic_step(self, samples: list[Sample], k: int) -> float:
         cond = self.conditioning(samples)
@@ -229,7 +231,7 @@ def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dic
     if critic.text_encoder is not None:
         critic.text_encoder.requires_grad_(False)
     critic = run.prepare(critic)
-    data = stage_data(out, opts.data)
+    data = attach_stage_codec(stage_data(out, opts.data), run.cfg, out)
     check_data(data, run.cfg)
     trajectories = load_trajectories(Path(out) / "ode" / "trajectories") if opts.reg_weight > 0 else None
     trainer = DMDTrainer(run, generator, critic, teacher, data, opts, trajectories)

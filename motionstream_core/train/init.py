@@ -57,11 +57,6 @@ def initial_model(cfg: ModelConfig, source: str, seed: int = 0, text_encoder: bo
                 raise CheckpointError(f"{path.name} was trained without preconditioning; model config {cfg.name!r} "
                                       "preconditions its velocity: start it from scratch or from a preconditioned model")
             model.latent_std.copy_(own.latent_std)
-        if cfg.slot_warp > 0:
-            if own.slot_codec is None:
-                raise CheckpointError(f"{path.name} has no image-slot codec and model config {cfg.name!r} warps its "
-                                      "image slot (slot_warp): start it from scratch or from a slot_warp model")
-            model.slot_codec.load_state_dict(own.slot_codec.state_dict())
         return model
     if "patch_embedding.weight" not in sd:
         raise CheckpointError(f"{path.name}: no Wan DiT weights (no patch_embedding.weight)")

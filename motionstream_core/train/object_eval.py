@@ -24,7 +24,7 @@ it uncovers. Every video is scored by
 
 Bars (the demo model's): object <= 0.3x still, identity >= 0.6, uncovered <= 0.7x still, pins <= 3 px.
 Videos: ``truth`` (the composite: what a perfect model scores), ``still`` (the start image repeated),
-``warp`` (the kernel warp of the start image along the request, ``track_warp.warp_image``: the rubber-sheet rule,
+``warp`` (the kernel warp of the start image along the request, ``reference.warp_image``: the rubber-sheet rule,
 no learning), ``trajectory_copy`` (``trajectory_copy``: each track's start cell copied along it, the rule the
 tracks' conditioning alone makes), ``shipped`` (the shipped demo model, streamed) and the run's ``student`` / ``teacher`` when given.
 """
@@ -297,7 +297,7 @@ def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, j
     where the drag left it, 1: it jumps back)."""
     from ..demo import load_demo
     from ..stream import MotionStream
-    from ..track_warp import warp_image
+    from ..reference import warp_image
     from .evaluate import eval_models, stream_video, teacher_video, to_uint8
 
     import torch

@@ -37,6 +37,7 @@ from .data import (
 )
 from .init import initial_student
 from .loop import StageRun, seeded, tokens_per_clip
+from .autoencoder import attach_stage_codec
 from .prepare import check_data, stage_data
 from .teacher_train import load_teacher
 
@@ -101,7 +102,7 @@ def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, ran
         image = clips.image.float().to(teacher.device)
         z = clips.z
         with torch.no_grad():
-            tracks, slot = encode_conditioning(teacher, p, v, ids, image)
+            tracks, slot = encode_conditioning(teacher, p, v, ids, image, data.codec)
             null = null_batch(teacher, data, len(index))
             text = torch.where(keep.view(-1, 1, 1).to(null.device), text_batch(teacher, clips.caption, clips.text),
                                null)
@@ -141,12 +142,12 @@ def trajectory_text(model, data: Clips, traj: dict, index: list[int]) -> torch.T
     return torch.where(keep.view(-1, 1, 1).to(text.device), text, null_batch(model, data, len(index)))
 
 
-def trajectory_losses(model, traj: dict, samples: list, text: torch.Tensor, device) -> torch.Tensor:
+def trajectory_losses(model, traj: dict, samples: list, text: torch.Tensor, device, codec=None) -> torch.Tensor:
     """``model``'s ODE-regression losses per chunk [num_chunks] on the trajectories ``samples`` index, with their
-    ``text`` context (``trajectory_text``); call it through ``StageRun.call``."""
+    ``text`` context (``trajectory_text``) and the clips' codec (``Clips.codec``); call it through ``StageRun.call``."""
     index = [x.index for x in samples]
     tracks, slot = encode_conditioning(model, traj["path"][index], traj["visible"][index], traj["ids"][index],
-                                       traj["image"][index].float().to(device))
+                                       traj["image"][index].float().to(device), codec)
     return teacher_forced_losses(model, traj["states"][index].float(), tracks, slot, model.dit.context_kv(text),
                                  student_sigmas(model), [x.gen for x in samples])
 
@@ -167,7 +168,7 @@ def trainable_student(model: torch.nn.Module) -> torch.nn.Module:
 def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dict:
     run = StageRun(out, NAME, opts, config_name)
     cfg, device = run.cfg, run.device
-    data = stage_data(out, opts.data)
+    data = attach_stage_codec(stage_data(out, opts.data), cfg, out)
     check_data(data, cfg)
     teacher = load_teacher(out, device)
     folder = make_trajectories(out, teacher, data, opts, run.stage.say, run.env.rank, run.env.world)

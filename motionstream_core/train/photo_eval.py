@@ -18,7 +18,7 @@ the drag. Every video is re-tracked with the eval tracker (``evaluate.retracked`
 Videos: the student (the streaming path), the teacher (guided, whole clip), the still video (the
 start image repeated), a cut-and-paste reference (the source disc pasted along the drag over the
 still image: what the simplest edit scores, to read the others by), ``warp`` (the photo warped along the
-request's tracks, ``track_warp.warp_image`` with ``WARP_RADIUS`` px at 128 px: the rubber-sheet drag of drag
+request's tracks, ``reference.warp_image`` with ``WARP_RADIUS`` px at 128 px: the rubber-sheet drag of drag
 editors, no learning) and ``autoencoder``: the
 cut-and-paste video through the run's codec (encode + decode), the best a generator that makes its
 video through that codec can score -- the codec's share of every measure, ``rest_change`` above all.
@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..track_warp import warp_image
+from ..reference import warp_image
 from ..tracks import Tracks
 from .evaluate import EvalOptions, autoencoder_video, eval_models, retracked, stream_video, teacher_video, to_uint8
 

@@ -24,7 +24,7 @@ import torch
 
 from .. import flow
 from ..checkpoints import load_model
-from .autoencoder import load_stage_codec_parts
+from .autoencoder import attach_stage_codec, load_stage_codec_parts
 from .common import ModelStageOptions, warmup_lr
 from .data import (
     CACHE,
@@ -127,7 +127,7 @@ def flow_matching_loss(model, batch: Batch, shift: float, sigma: torch.Tensor | 
     sigma = (sample_sigma(batch.slots, shift, batch.gens, max_sigma) if sigma is None else sigma).to(z.device)
     noise = randn(tuple(z.shape), batch.gens).to(z.device, z.dtype)
     x_t = flow.add_noise(z, noise, sigma)
-    tracks, image_slot = encode_conditioning(model, batch.path, batch.visible, batch.ids, batch.image)
+    tracks, image_slot = encode_conditioning(model, batch.path, batch.visible, batch.ids, batch.image, batch.codec)
     t = flow.to_timestep(sigma)
     v = model.velocity(x_t, t, tracks, image_slot, batch.context(model))
     return velocity_loss(model, v, noise - z, t, weight)
@@ -156,15 +156,12 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
     if run.env.main and not opts.data:
         ensure_latent_cache(out, cfg, opts, device, run.stage.say)
     run.env.barrier()
-    data = stage_data(out, opts.data)
+    data = attach_stage_codec(stage_data(out, opts.data), cfg, out)
     check_data(data, cfg)
     model = initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data, track_head_init=opts.track_head_init)
     if cfg.precondition and not opts.init:  # a fresh model learns relative to its data's channel std
         model.latent_std.copy_(channel_std(data.z, data.image if cfg.change_from_start else None))
         run.stage.say("latent channel std: " + " ".join(f"{v:.3f}" for v in model.latent_std.tolist()))
-    if cfg.slot_warp > 0 and not opts.init:  # the warped slot is encoded as the cache's latents were
-        vae, stats = load_stage_codec_parts(out)
-        model.slot_codec.load_codec(vae, stats.mean, stats.std)
     model = run.prepare(model)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
     run.keep_model("model", model)
