@@ -44,5 +44,8 @@ def flash(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     return flash_attn_func(q, k, v)
 
 
-def get_attention(name: str):
+def get_attention(name):
+    """A backend by name, or ``name`` itself when it is an attention function (a host's, same contract)."""
+    if callable(name):
+        return name
     return {"sdpa": sdpa, "flash": flash}[resolve_backend(name)]

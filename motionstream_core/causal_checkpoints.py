@@ -40,6 +40,7 @@ from torch import Tensor
 from .checkpoints import CheckpointError, check_state_dict, read_checkpoint, strip_prefixes
 from .config import ConfigError, DiTConfig, ModelConfig, StreamConfig, TinyVAEConfig, TrackHeadConfig
 from .model import MotionStreamModel
+from .ops import attach_scales, prepare_state_dict, to_runtime
 
 SELF_FORCING_STEPS = (1000.0, 750.0, 500.0, 250.0)
 
@@ -246,6 +247,9 @@ def merge_lora(sd: dict[str, Tensor], lora_sd: dict[str, Tensor], alpha: float |
         w = sd.get(f"{module}.weight")
         if w is None:
             problems.append(f"{module}: no such layer in the model")
+        elif w.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+            problems.append(f"{module}: fp8 weights (merge the LoRA into a bf16 / fp32 base, then choose an fp8 "
+                            "weight dtype)")
         elif a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[1] or (b.shape[0], a.shape[1]) != tuple(w.shape):
             problems.append(f"{module}: A {tuple(a.shape)} / B {tuple(b.shape)} do not fit weight {tuple(w.shape)}")
     if problems:
@@ -288,6 +292,7 @@ def build_causal_model(sd: dict[str, Tensor], preset: CausalPreset, overrides: S
     config = causal_config(dit, preset, overrides, size=size)
     with torch.device("meta"):
         model = MotionStreamModel(config)
+    attach_scales(model.dit, sd)  # fp8-scaled files: their per-tensor scales
     check_state_dict(model.dit, sd, f"{name} ({preset.title})")
     model.dit.load_state_dict(sd, assign=True)
     return model
@@ -296,10 +301,13 @@ def build_causal_model(sd: dict[str, Tensor], preset: CausalPreset, overrides: S
 def load_causal_model(path: str | os.PathLike, preset: str | None = None, lora: str | os.PathLike | None = None,
                       lora_alpha: float | None = None, overrides: StreamOverrides | None = None,
                       device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                      size: tuple[int, int] | None = None) -> MotionStreamModel:
+                      size: tuple[int, int] | None = None, weight_dtype: torch.dtype | None = None
+                      ) -> MotionStreamModel:
     """Load a public causal student (``.pt`` with ``weights_only=True``, or safetensors), LoRA merged.
 
     ``preset`` None: guessed from the file name (see ``guess_preset``), Self-Forcing by default.
+    ``dtype``: the compute dtype; ``weight_dtype`` (an fp8 format): the block Linear weights quantized at
+    load (``ops.prepare_state_dict``). fp8 weights in the file (plain or ComfyUI's fp8_scaled) stay fp8.
     """
     path = Path(path)
     p = get_preset(preset or guess_preset(path))
@@ -311,8 +319,10 @@ def load_causal_model(path: str | os.PathLike, preset: str | None = None, lora: 
         sd = merge_lora(sd, lora_sd, lora_alpha, lora_path.name)
     elif p.lora:
         raise CheckpointError(f"{path.name}: the {p.title} preset expects its LoRA file (lora.pt) to be given too")
+    sd = prepare_state_dict(sd, weight_dtype)
     model = build_causal_model(sd, p, overrides, path.name, size)
-    return model.to(device=device, dtype=dtype).eval()
+    del sd
+    return to_runtime(model, device, dtype).eval()
 
 
 def _read_raw(path: Path):

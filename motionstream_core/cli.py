@@ -31,7 +31,7 @@ from .attention import BACKENDS
 from .bench import DECODERS, BenchOptions, run_bench
 from .generate import DemoOptions, GenerateOptions, run_demo, run_generate
 from .causal_checkpoints import PRESETS, StreamOverrides
-from .pipeline import DTYPES, CausalSource, DecoderSource, ModelSource, Runtime, source_for
+from .pipeline import DTYPES, WEIGHT_DTYPES, CausalSource, DecoderSource, ModelSource, Runtime, source_for
 
 COMMAND_GROUP = "motionstream.commands"  # entry points: callables taking the subparsers object
 
@@ -41,12 +41,15 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=DTYPES, default=None, help="default: bf16 on CUDA (fp16 where the GPU lacks "
                                                                  "bf16), fp32 on CPU")
     p.add_argument("--attention", default="auto", choices=BACKENDS)
+    p.add_argument("--weight-dtype", choices=WEIGHT_DTYPES, default="default",
+                   help="default: the file's own precision (fp8 files stay fp8); fp8_e4m3fn / fp8_e5m2: the "
+                        "transformer blocks' weights quantized at load (half the bytes of bf16)")
     p.add_argument("--steps", type=int, default=None, help="denoising steps per chunk (default: the model's, 3)")
     p.add_argument("--seed", type=int, default=0)
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
-    return Runtime.resolve(args.device, args.dtype, args.attention)
+    return Runtime.resolve(args.device, args.dtype, args.attention, getattr(args, "weight_dtype", "default"))
 
 
 def _add_causal_args(p: argparse.ArgumentParser) -> None:

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from .attention import get_attention
 from .config import DiTConfig
 from .kv_cache import RollingKVCache
+from .ops import OPERATIONS
 from .rope import RopeTable, apply_rope
 
 
@@ -51,13 +52,13 @@ class ContextKV:
 class _Projections(nn.Module):
     """q, k, v, o and the q/k RMSNorms, under Wan's key names; ``attend`` is the attention backend."""
 
-    def __init__(self, cfg: DiTConfig):
+    def __init__(self, cfg: DiTConfig, ops=OPERATIONS):
         super().__init__()
         d = cfg.dim
         self.heads, self.head_dim = cfg.num_heads, cfg.head_dim
-        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
-        self.norm_q = nn.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
-        self.norm_k = nn.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
+        self.q, self.k, self.v, self.o = (ops.Linear(d, d) for _ in range(4))
+        self.norm_q = ops.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
+        self.norm_k = ops.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
         self.attend = get_attention("sdpa")
 
 
@@ -78,13 +79,13 @@ class SelfAttention(_Projections):
 class CrossAttention(_Projections):
     """Text cross-attention, plus the CLIP-image branch of the I2V / Fun checkpoints."""
 
-    def __init__(self, cfg: DiTConfig):
-        super().__init__(cfg)
+    def __init__(self, cfg: DiTConfig, ops=OPERATIONS):
+        super().__init__(cfg, ops)
         d = cfg.dim
         self.image = cfg.image_cross_attn
         if self.image:
-            self.k_img, self.v_img = nn.Linear(d, d), nn.Linear(d, d)
-            self.norm_k_img = nn.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
+            self.k_img, self.v_img = ops.Linear(d, d), ops.Linear(d, d)
+            self.norm_k_img = ops.RMSNorm(d, eps=cfg.eps) if cfg.qk_norm else nn.Identity()
 
     def _heads(self, x: Tensor) -> Tensor:
         return x.view(*x.shape[:2], self.heads, self.head_dim)
@@ -107,15 +108,15 @@ class CrossAttention(_Projections):
 class Block(nn.Module):
     """One Wan block: modulated self-attention, cross-attention, modulated FFN."""
 
-    def __init__(self, cfg: DiTConfig):
+    def __init__(self, cfg: DiTConfig, ops=OPERATIONS):
         super().__init__()
         d = cfg.dim
-        self.norm1 = nn.LayerNorm(d, eps=cfg.eps, elementwise_affine=False)
-        self.self_attn = SelfAttention(cfg)
-        self.norm3 = nn.LayerNorm(d, eps=cfg.eps) if cfg.cross_attn_norm else nn.Identity()
-        self.cross_attn = CrossAttention(cfg)
-        self.norm2 = nn.LayerNorm(d, eps=cfg.eps, elementwise_affine=False)
-        self.ffn = nn.Sequential(nn.Linear(d, cfg.ffn_dim), nn.GELU(approximate="tanh"), nn.Linear(cfg.ffn_dim, d))
+        self.norm1 = ops.LayerNorm(d, eps=cfg.eps, elementwise_affine=False)
+        self.self_attn = SelfAttention(cfg, ops)
+        self.norm3 = ops.LayerNorm(d, eps=cfg.eps) if cfg.cross_attn_norm else nn.Identity()
+        self.cross_attn = CrossAttention(cfg, ops)
+        self.norm2 = ops.LayerNorm(d, eps=cfg.eps, elementwise_affine=False)
+        self.ffn = nn.Sequential(ops.Linear(d, cfg.ffn_dim), nn.GELU(approximate="tanh"), ops.Linear(cfg.ffn_dim, d))
         self.modulation = nn.Parameter(torch.zeros(1, 6, d))
 
     def forward(self, x: Tensor, e: Tensor, cos: Tensor, sin: Tensor, ctx: tuple, cache: RollingKVCache | None,
@@ -130,10 +131,10 @@ class Block(nn.Module):
 
 
 class Head(nn.Module):
-    def __init__(self, cfg: DiTConfig):
+    def __init__(self, cfg: DiTConfig, ops=OPERATIONS):
         super().__init__()
-        self.norm = nn.LayerNorm(cfg.dim, eps=cfg.eps, elementwise_affine=False)
-        self.head = nn.Linear(cfg.dim, cfg.out_dim * math.prod(cfg.patch_size))
+        self.norm = ops.LayerNorm(cfg.dim, eps=cfg.eps, elementwise_affine=False)
+        self.head = ops.Linear(cfg.dim, cfg.out_dim * math.prod(cfg.patch_size))
         self.modulation = nn.Parameter(torch.zeros(1, 2, cfg.dim))
 
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
@@ -145,10 +146,11 @@ class Head(nn.Module):
 class ImageProjection(nn.Module):
     """CLIP-vision tokens [B, 257, clip_dim] -> [B, 257, dim] (key names ``img_emb.proj.{0,1,3,4}``)."""
 
-    def __init__(self, cfg: DiTConfig):
+    def __init__(self, cfg: DiTConfig, ops=OPERATIONS):
         super().__init__()
         c = cfg.clip_dim
-        self.proj = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, c), nn.GELU(), nn.Linear(c, cfg.dim), nn.LayerNorm(cfg.dim))
+        self.proj = nn.Sequential(ops.LayerNorm(c), ops.Linear(c, c), nn.GELU(), ops.Linear(c, cfg.dim),
+                                  ops.LayerNorm(cfg.dim))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.proj(x)
@@ -157,24 +159,28 @@ class ImageProjection(nn.Module):
 class WanDiT(nn.Module):
     """Wan 2.1 DiT. ``forward`` predicts the flow velocity (noise - x0) for the noisy latent slot."""
 
-    def __init__(self, cfg: DiTConfig):
+    def __init__(self, cfg: DiTConfig, operations=None):
+        """``operations``: the layer classes (Linear, Conv3d, LayerNorm, RMSNorm) every layer is built
+        with; default ``ops.OPERATIONS`` (manual casting, fp8 weights with per-tensor scales)."""
         super().__init__()
         cfg.validate()
         self.cfg = cfg
+        ops = operations or OPERATIONS
         d = cfg.dim
-        self.patch_embedding = nn.Conv3d(cfg.in_dim, d, kernel_size=cfg.patch_size, stride=cfg.patch_size)
-        self.text_embedding = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
-        self.time_embedding = nn.Sequential(nn.Linear(cfg.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
-        self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
-        self.head = Head(cfg)
+        self.patch_embedding = ops.Conv3d(cfg.in_dim, d, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+        self.text_embedding = nn.Sequential(ops.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), ops.Linear(d, d))
+        self.time_embedding = nn.Sequential(ops.Linear(cfg.freq_dim, d), nn.SiLU(), ops.Linear(d, d))
+        self.time_projection = nn.Sequential(nn.SiLU(), ops.Linear(d, 6 * d))
+        self.blocks = nn.ModuleList(Block(cfg, ops) for _ in range(cfg.num_layers))
+        self.head = Head(cfg, ops)
         if cfg.image_cross_attn:
-            self.img_emb = ImageProjection(cfg)
+            self.img_emb = ImageProjection(cfg, ops)
         self._rope_cache: dict[tuple, RopeTable] = {}
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def set_attention_backend(self, name: str) -> None:
+    def set_attention_backend(self, name) -> None:
+        """A backend name (``attention.BACKENDS``) or an attention function [B, L, H, D] -> [B, L, H, D]."""
         fn = get_attention(name)
         for block in self.blocks:
             block.self_attn.attend = fn

@@ -41,13 +41,14 @@ from .decoders import (LATENT_SPACE_STATS, TAEW2_1_CONFIG, FullVAECodec, LatentC
                        TinyVAELoadError, build_autoencoder, codec_over, load_tiny_decoder)
 from .demo import DEMO_ASSETS, DemoSample, load_demo, load_demo_sample  # noqa: F401  (the sample: for the nodes)
 from .model import MotionStreamModel
+from .ops import WEIGHT_DTYPES, apply_weight_dtype, bytes_by_device, describe_bytes, resolve_weight_dtype
 from .steering import Steering
 from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition, frames_to_chunks
 from .tracks import TrackError, Tracks, combine_tracks, fit_tracks
 
 log = logging.getLogger("motionstream")
 
-__all__ = ["ATTENTION", "CAUSAL_PRESETS", "DTYPES", "MODEL_CONFIGS", "CausalSource", "CheckpointError", "ConfigError",
+__all__ = ["ATTENTION", "CAUSAL_PRESETS", "DTYPES", "WEIGHT_DTYPES", "MODEL_CONFIGS", "CausalSource", "CheckpointError", "ConfigError",
            "Decoder", "DecoderSource", "DemoUnavailable", "FullVAECodec", "LoadedModel", "ModelSource", "Pipeline", "PromptSwitch",
            "Runtime", "StreamInputs", "StreamOverrides", "TextCondition", "codec_for", "frames_to_chunks",
            "is_motionstream_checkpoint", "load_decoder", "load_model", "random_model", "refuse_dit_only",
@@ -90,19 +91,26 @@ def resolve_dtype(name: str | torch.dtype | None, device: torch.device) -> torch
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how a model runs. Build it with :meth:`resolve`, which applies the policies."""
+    """Where and how a model runs. Build it with :meth:`resolve`, which applies the policies.
+
+    ``dtype``: the compute dtype (activations, KV cache, weights by default); ``weight_dtype``: an fp8
+    format the transformer blocks' Linear weights are stored in (None: the file's own precision, fp8
+    files included); ``attention``: a backend name (``attention.BACKENDS``) or an attention function
+    with the ``attention.sdpa`` contract (a host's own, e.g. ComfyUI's).
+    """
 
     device: torch.device
     dtype: torch.dtype
-    attention: str = "auto"  # one of attention.BACKENDS
+    attention: str | Callable = "auto"
+    weight_dtype: torch.dtype | None = None
 
     @classmethod
     def resolve(cls, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-                attention: str = "auto") -> "Runtime":
+                attention: str | Callable = "auto", weight_dtype: str | torch.dtype | None = None) -> "Runtime":
         dev = resolve_device(device)
-        if attention not in BACKENDS:
+        if not callable(attention) and attention not in BACKENDS:
             raise ValueError(f"unknown attention backend {attention!r}; choose one of {', '.join(BACKENDS)}")
-        return cls(dev, resolve_dtype(dtype, dev), attention)
+        return cls(dev, resolve_dtype(dtype, dev), attention, resolve_weight_dtype(weight_dtype))
 
 
 # -- where the model comes from ---------------------------------------------------------------------
@@ -180,6 +188,10 @@ class LoadedModel:
     def latent_space(self) -> str:
         return self.model.config.latent_space
 
+    def weight_bytes(self) -> dict[str, dict[str, int]]:
+        """{device: {dtype: bytes}} of the model's weights (``ops.bytes_by_device``)."""
+        return bytes_by_device(self.model)
+
 
 class DemoUnavailable(FileNotFoundError):
     """The embedded demo model is not in this install."""
@@ -191,7 +203,8 @@ def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str |
     it and every problem."""
     if isinstance(source, CausalSource):
         model = load_causal_model(source.path, source.preset, source.lora, source.lora_alpha, source.overrides,
-                                  device=runtime.device, dtype=runtime.dtype, size=source.size)
+                                  device=runtime.device, dtype=runtime.dtype, size=source.size,
+                                  weight_dtype=runtime.weight_dtype)
         loaded = LoadedModel(model, name or Path(source.path).name)
     elif source.is_demo:
         try:
@@ -209,7 +222,10 @@ def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str |
         except CheckpointError as e:
             raise ValueError(f"{label} cannot be loaded as a MotionStream model: {e}") from None
         loaded = LoadedModel(model, label)
+    if not isinstance(source, CausalSource):
+        apply_weight_dtype(loaded.model.dit, runtime.weight_dtype)
     loaded.model.dit.set_attention_backend(runtime.attention)
+    log.info("MotionStream: %s loaded; weights %s", loaded.name, describe_bytes(loaded.weight_bytes()))
     return loaded
 
 
@@ -225,6 +241,7 @@ def random_model(config_name: str, runtime: Runtime, decoder_layout: TinyVAEConf
     with torch.device(runtime.device):
         model = MotionStreamModel(cfg).to(runtime.dtype)
         vae = build_autoencoder(decoder_layout or cfg.vae).to(runtime.dtype)
+    apply_weight_dtype(model.dit, runtime.weight_dtype)
     model.dit.set_attention_backend(runtime.attention)
     return LoadedModel(model.eval(), f"random {cfg.name}", codec_over(vae.eval()))
 

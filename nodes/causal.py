@@ -14,7 +14,7 @@ from comfy_api.latest import io
 
 import folder_paths
 
-from motionstream_core.pipeline import (ATTENTION, CAUSAL_PRESETS, CausalSource, CheckpointError, ConfigError, Runtime,
+from motionstream_core.pipeline import (ATTENTION, CAUSAL_PRESETS, WEIGHT_DTYPES, CausalSource, CheckpointError, ConfigError, Runtime,
                                         StreamOverrides, load_model)
 
 from .sockets import text_condition
@@ -86,6 +86,10 @@ class MotionStreamCausalModelLoader(io.ComfyNode):
                 io.Combo.Input("device", options=devices, default="auto", tooltip="auto: ComfyUI's main device."),
                 io.Combo.Input("attention", options=list(ATTENTION), default="auto",
                                tooltip="auto: flash-attn on CUDA when installed, else PyTorch SDPA."),
+                io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default", optional=True,
+                               tooltip="default: the file's own precision (fp8 files stay fp8). fp8_e4m3fn / fp8_e5m2: "
+                                       "the transformer blocks' weights stored in fp8 (half of bf16's bytes), "
+                                       "computed in dtype."),
                 io.Int.Input("chunk_frames", default=0, min=0, max=21, optional=True,
                              tooltip="Latent frames per chunk; 0: the preset's."),
                 io.Int.Input("sink_chunks", default=0, min=0, max=21, optional=True,
@@ -108,9 +112,10 @@ class MotionStreamCausalModelLoader(io.ComfyNode):
     @classmethod
     def execute(cls, checkpoint, preset=AUTO_PRESET, lora=NO_LORA, width=832, height=480, chunk_frames=0,
                 sink_chunks=0, window_chunks=-1, dtype="auto", device="auto", attention="auto",
-                clip=None) -> io.NodeOutput:
-        check_choices(cls, preset=preset, lora=lora, dtype=dtype, device=device, attention=attention)
-        runtime = Runtime.resolve(comfy_device(device), dtype, attention)
+                clip=None, weight_dtype="default") -> io.NodeOutput:
+        check_choices(cls, preset=preset, lora=lora, dtype=dtype, device=device, attention=attention,
+                      weight_dtype=weight_dtype)
+        runtime = Runtime.resolve(comfy_device(device), dtype, attention, weight_dtype)
         overrides = StreamOverrides(chunk_frames=chunk_frames or None, sink_chunks=sink_chunks or None,
                                     window_chunks=None if window_chunks < 0 else window_chunks)
         source = CausalSource(checkpoint_path(checkpoint), None if preset == AUTO_PRESET else preset,

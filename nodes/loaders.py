@@ -16,7 +16,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from motionstream_core.pipeline import (ATTENTION, MODEL_CONFIGS, DecoderSource, DemoUnavailable, ModelSource, Runtime,
+from motionstream_core.pipeline import (ATTENTION, MODEL_CONFIGS, WEIGHT_DTYPES, DecoderSource, DemoUnavailable, ModelSource, Runtime,
                                         is_motionstream_checkpoint, load_decoder, load_model)
 
 from .choices import check_choices
@@ -129,6 +129,10 @@ class MotionStreamModelLoader(io.ComfyNode):
                                tooltip="auto: ComfyUI's main device."),
                 io.Combo.Input("attention", options=list(ATTENTION), default="auto",
                                tooltip="auto: flash-attn on CUDA when installed, else PyTorch SDPA."),
+                io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default", optional=True,
+                               tooltip="default: the file's own precision (fp8 files stay fp8). fp8_e4m3fn / fp8_e5m2: "
+                                       "the transformer blocks' weights stored in fp8 (half of bf16's bytes), "
+                                       "computed in dtype."),
             ],
             outputs=[ModelType.Output(display_name="model")],
         )
@@ -141,9 +145,10 @@ class MotionStreamModelLoader(io.ComfyNode):
                 "(download or move it there, then refresh)")
 
     @classmethod
-    def execute(cls, model_name, config="auto", dtype="auto", device="auto", attention="auto") -> io.NodeOutput:
-        check_choices(cls, config=config, dtype=dtype, device=device, attention=attention)
-        runtime = Runtime.resolve(comfy_device(device), dtype, attention)
+    def execute(cls, model_name, config="auto", dtype="auto", device="auto", attention="auto",
+                weight_dtype="default") -> io.NodeOutput:
+        check_choices(cls, config=config, dtype=dtype, device=device, attention=attention, weight_dtype=weight_dtype)
+        runtime = Runtime.resolve(comfy_device(device), dtype, attention, weight_dtype)
         if model_name == DEMO_MODEL:
             source = ModelSource()
         else:
