@@ -12,7 +12,10 @@ session exactly (same seed -> same video). Rules, in order:
 * a live point with id ``"track:<i>"`` takes over slot i from the next chunk on; any other id adds
   a new slot (invisible in the frames before it appeared);
 * a live slot moves linearly, over the chunk's frames, from where it was to the latest position;
-  a released point (``active=False``) moves to where it was let go, then stays there.
+  a released point (``active=False``) moves to where it was let go, then stays there;
+* a slot drags the region (``Tracks.regions``) of its planned track, or the region a live point carries
+  (``LivePoint.region``: a polygon in start-image pixels); a slot's region is the one it had when it first
+  appeared (so the record, which keeps every slot's region, replays the run).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class LivePoint:
     x: float
     y: float
     active: bool = True
+    region: tuple[tuple[float, float], ...] | None = None  # the polygon this point drags (start-image pixels)
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,7 @@ class ControlPlan:
         self._planned_slots: list[int] = list(range(planned.num_tracks)) if planned is not None else []
         self._live_slot: dict[str, int] = {}  # live id -> slot
         self._live_target: dict[int, tuple[float, float]] = {}
+        self._regions: list = list(planned.regions) if planned is not None else []  # per slot: polygon or None
         self.record = TrackRecord()  # every frame handed out, for recorded()
 
     @property
@@ -204,9 +209,10 @@ class ControlPlan:
         if planned.num_tracks < len(self._planned_slots):
             raise ValueError(f"a replacement plan must keep the {len(self._planned_slots)} existing tracks")
         self._planned = planned
-        for kind in planned.kinds[len(self._planned_slots):]:
+        for kind, region in zip(planned.kinds[len(self._planned_slots):], planned.regions[len(self._planned_slots):]):
             self._planned_slots.append(len(self._kinds))
             self._kinds.append(kind)
+            self._regions.append(region)
 
     def apply_live(self, points: dict[str, LivePoint]) -> None:
         for pid, p in points.items():
@@ -218,8 +224,11 @@ class ControlPlan:
                 else:
                     slot = len(self._kinds)
                     self._kinds.append("live")
+                    self._regions.append(None)
                 self._kinds[slot] = "live"
                 self._live_slot[pid] = slot
+                if p.region is not None and self._regions[slot] is None:
+                    self._regions[slot] = np.asarray(p.region, np.float32)
             # A release carries the final position: a drag made and let go between two chunks still counts.
             self._live_target[slot] = (float(p.x), float(p.y))
 
@@ -266,4 +275,9 @@ class ControlPlan:
             if len(seen):
                 path[:seen[0], slot] = path[seen[0], slot]
         return Tracks(path=path, visible=vis, fps=self.fps, width=self.width, height=self.height,
-                      kinds=tuple(self._kinds))
+                      kinds=tuple(self._kinds), regions=tuple(self._regions))
+
+    @property
+    def regions(self) -> tuple:
+        """Per slot: the polygon it drags (start-image pixels) or None."""
+        return tuple(self._regions)

@@ -19,9 +19,13 @@ Formats:
 * Our own JSON, version 1 (also written by the JS widget and by recorded live sessions)::
 
     {"format": "motionstream-tracks", "version": 1, "width": W, "height": H, "fps": 16,
-     "num_frames": T, "tracks": [{"points": [[x, y], ...], "visible": [1, 0, ...], "kind": "drag"}]}
+     "num_frames": T, "tracks": [{"points": [[x, y], ...], "visible": [1, 0, ...], "kind": "drag",
+                                  "region": [[x, y], ...]}]}
 
-  ``visible`` and ``kind`` are optional; an optional top-level ``meta`` object is allowed and ignored.
+  ``visible``, ``kind`` and ``region`` are optional; an optional top-level ``meta`` object is allowed and ignored.
+  ``region``: a polygon (3 to ``tracks.MAX_REGION_POINTS`` points) in pixels of the start image: the region the
+  track drags (``Tracks.regions``); two tracks with the same polygon drag that region together (a similarity).
+  The other formats carry no regions (their tracks drag soft neighbourhoods).
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .tracks import KINDS, MAX_FRAMES, TrackError, Tracks, numeric_array
+from .tracks import KINDS, MAX_FRAMES, MAX_REGION_POINTS, TrackError, Tracks, numeric_array
 
 FORMAT_NAME = "motionstream-tracks"
 SUPPORTED_VERSIONS = (1,)
@@ -41,7 +45,7 @@ ATI_LENGTH = 121
 ATI_QUANT = 8.0
 
 _TOP_KEYS = {"format", "version", "width", "height", "fps", "num_frames", "tracks", "meta"}
-_TRACK_KEYS = {"points", "visible", "kind"}
+_TRACK_KEYS = {"points", "visible", "kind", "region"}
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -283,7 +287,10 @@ def json_parts(tr: Tracks):
             for b in range(0, tr.num_frames, _BLOCK_FRAMES):  # "1,0,1": one ASCII digit a frame
                 digits = ",".join((vis[b:b + _BLOCK_FRAMES].astype(np.uint8) + ord("0")).tobytes().decode("ascii"))
                 yield digits if b == 0 else "," + digits
-        yield '],"kind":' + json.dumps(tr.kinds[i]) + "}"
+        yield '],"kind":' + json.dumps(tr.kinds[i])
+        if tr.regions[i] is not None:
+            yield ',"region":' + json.dumps(_f32(tr.regions[i]), separators=(",", ":"))
+        yield "}"
     yield "]}"
 
 
@@ -323,13 +330,13 @@ def from_json(s: Any, max_tracks: int | None = None, allow_empty: bool = False) 
         raise TrackError("no tracks: the track list is empty")
     arr = np.zeros((t, len(entries), 2), np.float32)
     vis = np.ones((t, len(entries)), bool)
-    kinds = []
+    kinds, regions = [], []
     for i, e in enumerate(entries):
         if not isinstance(e, dict):
             raise TrackError(f"track {i} must be an object with 'points'; got {type(e).__name__}")
         bad = sorted(set(e) - _TRACK_KEYS)
         if bad:
-            raise TrackError(f"track {i}: unknown key {bad[0]!r} (known: kind, points, visible)")
+            raise TrackError(f"track {i}: unknown key {bad[0]!r} (known: kind, points, region, visible)")
         pts = e.get("points")
         if not isinstance(pts, list):
             raise TrackError(f"track {i} has no 'points' list")
@@ -350,7 +357,21 @@ def from_json(s: Any, max_tracks: int | None = None, allow_empty: bool = False) 
                     raise TrackError(f"track {i}, frame {f}: visible must be 0 or 1; got {x!r}")
             vis[:, i] = np.array(v, bool)
         kinds.append(e.get("kind", "drag"))
-    return _finish(Tracks(arr, vis, doc["fps"], doc["width"], doc["height"], tuple(kinds)), max_tracks)
+        regions.append(_region(e["region"], i) if "region" in e else None)
+    return _finish(Tracks(arr, vis, doc["fps"], doc["width"], doc["height"], tuple(kinds), tuple(regions)), max_tracks)
+
+
+def _region(r: Any, i: int) -> np.ndarray:
+    """A track's ``region`` entry -> float32 [K, 2] (its size and place are checked by ``Tracks``)."""
+    if not isinstance(r, list) or len(r) > MAX_REGION_POINTS:
+        raise TrackError(f"track {i}: 'region' must be a list of at most {MAX_REGION_POINTS} [x, y] points; got "
+                         + (f"{len(r)} points" if isinstance(r, list) else type(r).__name__))
+    out = np.zeros((len(r), 2), np.float32)
+    for k, p in enumerate(r):
+        if not isinstance(p, (list, tuple)) or len(p) != 2:
+            raise TrackError(f"track {i}, region point {k}: a point must be [x, y]; got {p!r}")
+        out[k] = (_number(p[0], f"track {i}, region point {k}", "x"), _number(p[1], f"track {i}, region point {k}", "y"))
+    return out
 
 
 # ---------------------------------------------------------------------------- files

@@ -9,6 +9,10 @@ A :class:`Tracks` holds N point trajectories over T frames:
   steer the model; the positions of hidden points are kept but carry no meaning.
 * ``fps``: frame k is at time k / fps seconds.
 * ``kinds``: per track, one of :data:`KINDS` (where it came from; "drag" by default).
+* ``regions``: per track, None or a polygon float32 [K, 2] (3 <= K <= :data:`MAX_REGION_POINTS`) in pixels of the
+  start image: the region the track drags (cut from the start image where the polygon lies and moved by the
+  track's displacement from its first visible point; a second track on the same polygon makes the move a
+  similarity, ``reference.regions``). None: the track drags a soft neighbourhood (the kernel warp).
 
 The constructor validates (an invalid Tracks cannot exist) and freezes the arrays. Every file and
 socket format is read and written by :mod:`motionstream_core.track_formats`, which depends on this
@@ -27,6 +31,7 @@ KINDS = ("drag", "static", "live", "camera", "transfer")
 DEFAULT_MAX_TRACKS = 8192  # the hard ceiling of the constructor; parsers take a stricter max_tracks
 DEFAULT_MARGIN = 0.5  # visible points may lie up to 50% of the image size outside [0,W]x[0,H]
 MAX_FRAMES = 100_000  # the most frames a tracks file may hold (~1.7 h at 16 fps): readers refuse more unread
+MAX_REGION_POINTS = 1024  # the most vertices a track's region polygon may have
 
 
 class TrackError(ValueError):
@@ -74,6 +79,7 @@ class Tracks:
     width: int
     height: int
     kinds: tuple[str, ...] | None = None
+    regions: tuple[np.ndarray | None, ...] | None = None
     _allow_empty: bool = field(default=False, repr=False, kw_only=True)
 
     # ------------------------------------------------------------------ construction
@@ -98,6 +104,7 @@ class Tracks:
         object.__setattr__(self, "width", _check_size("width", self.width))
         object.__setattr__(self, "height", _check_size("height", self.height))
         object.__setattr__(self, "kinds", kinds)
+        object.__setattr__(self, "regions", _regions(self.regions, n))
         self.validate()
 
     @classmethod
@@ -107,11 +114,16 @@ class Tracks:
         return cls(np.zeros((t, 0, 2), np.float32), np.zeros((t, 0), bool), fps, width, height,
                    _allow_empty=True)
 
-    def _derive(self, path=None, visible=None, fps=None, width=None, height=None, kinds=None) -> "Tracks":
+    def _derive(self, path=None, visible=None, fps=None, width=None, height=None, kinds=None,
+                regions=None) -> "Tracks":
         return Tracks(self.path if path is None else path, self.visible if visible is None else visible,
                       self.fps if fps is None else fps, self.width if width is None else width,
                       self.height if height is None else height, self.kinds if kinds is None else kinds,
-                      _allow_empty=self._allow_empty)
+                      self.regions if regions is None else regions, _allow_empty=self._allow_empty)
+
+    @property
+    def has_regions(self) -> bool:
+        return any(r is not None for r in self.regions)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -132,12 +144,17 @@ class Tracks:
             return NotImplemented
         return (self.path.shape == other.path.shape and np.array_equal(self.path, other.path)
                 and np.array_equal(self.visible, other.visible) and self.fps == other.fps
-                and self.width == other.width and self.height == other.height and self.kinds == other.kinds)
+                and self.width == other.width and self.height == other.height and self.kinds == other.kinds
+                and len(self.regions) == len(other.regions)
+                and all((a is None and b is None) or (a is not None and b is not None and a.shape == b.shape
+                                                      and np.array_equal(a, b))
+                        for a, b in zip(self.regions, other.regions)))
 
     __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self):  # pickle / deepcopy rebuild through the constructor: validated and frozen again
-        return (_rebuild, (self.path, self.visible, self.fps, self.width, self.height, self.kinds, self._allow_empty))
+        return (_rebuild, (self.path, self.visible, self.fps, self.width, self.height, self.kinds, self._allow_empty,
+                           self.regions))
 
     def __repr__(self) -> str:
         return (f"Tracks(num_frames={self.num_frames}, num_tracks={self.num_tracks}, fps={_fmt(self.fps)}, "
@@ -170,6 +187,9 @@ class Tracks:
             v = self.path[ft, fi, axis]
             what = "NaN" if np.isnan(v) else "infinite"
             raise TrackError(f"track {fi}, frame {ft}: {'xy'[axis]} is {what}")
+        for i, r in enumerate(self.regions):
+            if r is not None:
+                _check_region(r, i, self.width, self.height, margin)
         lo_x, hi_x = -margin * self.width, (1 + margin) * self.width
         lo_y, hi_y = -margin * self.height, (1 + margin) * self.height
         x, y = self.path[..., 0], self.path[..., 1]
@@ -211,9 +231,11 @@ class Tracks:
         new_w = self.width if width is None else _check_size("width", width)
         new_h = self.height if height is None else _check_size("height", height)
         scale = np.array([new_w / self.width, new_h / self.height], np.float32)
+        regions = self.regions
         if not (scale == 1).all():
             path = path * scale
-        return self._derive(path, vis, new_fps, new_w, new_h)
+            regions = tuple(None if r is None else r * scale for r in regions)
+        return self._derive(path, vis, new_fps, new_w, new_h, regions=regions)
 
     def slice_frames(self, start: int, stop: int | None = None) -> "Tracks":
         """Frames [start, stop) (Python slice rules, negative indices allowed); must not be empty."""
@@ -242,7 +264,7 @@ class Tracks:
         if abs(self.fps - other.fps) > 1e-6 * self.fps:
             raise TrackError(f"concat: fps differs ({_fmt(self.fps)} vs {_fmt(other.fps)}); resample one first")
         return Tracks(np.concatenate([self.path, other.path], 1), np.concatenate([self.visible, other.visible], 1),
-                      self.fps, self.width, self.height, self.kinds + other.kinds,
+                      self.fps, self.width, self.height, self.kinds + other.kinds, self.regions + other.regions,
                       _allow_empty=self._allow_empty and other._allow_empty)
 
     def select(self, indices: Sequence[int]) -> "Tracks":
@@ -250,7 +272,8 @@ class Tracks:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and (idx.min() < -self.num_tracks or idx.max() >= self.num_tracks):
             raise TrackError(f"select: index out of range for {self.num_tracks} tracks: {idx.tolist()}")
-        return self._derive(self.path[:, idx], self.visible[:, idx], kinds=tuple(self.kinds[i] for i in idx))
+        return self._derive(self.path[:, idx], self.visible[:, idx], kinds=tuple(self.kinds[i] for i in idx),
+                            regions=tuple(self.regions[i] for i in idx))
 
     def with_kind(self, kind: str) -> "Tracks":
         """The same tracks, all of the given kind."""
@@ -277,8 +300,42 @@ def combine_tracks(first: Tracks | None, second: Tracks | None) -> Tracks | None
     return first.hold_to(t).concat(second.hold_to(t))
 
 
-def _rebuild(path, visible, fps, width, height, kinds, allow_empty) -> Tracks:
-    return Tracks(path, visible, fps, width, height, kinds, _allow_empty=allow_empty)
+def _rebuild(path, visible, fps, width, height, kinds, allow_empty, regions=None) -> Tracks:
+    return Tracks(path, visible, fps, width, height, kinds, regions, _allow_empty=allow_empty)
+
+
+def _regions(regions: Any, n: int) -> tuple[np.ndarray | None, ...]:
+    """Per-track regions as a tuple of N frozen float32 [K, 2] polygons or None (shape checked here, place in
+    ``validate``)."""
+    if regions is None:
+        return (None,) * n
+    regions = tuple(regions)
+    if len(regions) != n:
+        raise TrackError(f"regions has {len(regions)} entries but there are {n} tracks")
+    out = []
+    for i, r in enumerate(regions):
+        if r is None:
+            out.append(None)
+            continue
+        a = np.array(numeric_array(r, f"track {i}: region"), dtype=np.float32, copy=True)
+        if a.ndim != 2 or a.shape[1] != 2:
+            raise TrackError(f"track {i}: a region must be a polygon [[x, y], ...]; got shape {tuple(a.shape)}")
+        if not 3 <= len(a) <= MAX_REGION_POINTS:
+            raise TrackError(f"track {i}: a region needs 3 to {MAX_REGION_POINTS} points; got {len(a)}")
+        a.flags.writeable = False
+        out.append(a)
+    return tuple(out)
+
+
+def _check_region(r: np.ndarray, i: int, width: int, height: int, margin: float) -> None:
+    if not np.isfinite(r).all():
+        raise TrackError(f"track {i}: its region has a coordinate that is not finite")
+    lo, hi = -margin * np.array([width, height]), (1 + margin) * np.array([width, height])
+    far = ((r < lo) | (r > hi)).any(1)
+    if far.any():
+        k = int(np.argmax(far))
+        raise TrackError(f"track {i}: region point {k} ({_fmt(r[k, 0])}, {_fmt(r[k, 1])}) is far outside the "
+                         f"{width}x{height} frame")
 
 
 def _interp_frames(path: np.ndarray, visible: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from motionstream_core.steering import LivePoint, Steering, takeover_id, takeover_slot
+from motionstream_core.tracks import MAX_REGION_POINTS
 
 MAX_POINTS = 256  # points per steer post
 MAX_ID_LEN = 64
@@ -138,8 +139,25 @@ class LiveSession:
     def _to_slot(self, p: LivePoint) -> LivePoint:
         drawn = takeover_slot(p.id)
         if drawn is not None:  # the widget's i-th drawn track is planned slot offset + i
-            return LivePoint(takeover_id(self.offset + drawn), p.x, p.y, p.active)
+            return LivePoint(takeover_id(self.offset + drawn), p.x, p.y, p.active, p.region)
         return p
+
+    @staticmethod
+    def _region(r, where: str, box) -> tuple:
+        """A point's ``region``: a polygon [[x, y], ...] of 3 to MAX_REGION_POINTS points within the margin."""
+        if not isinstance(r, list) or not 3 <= len(r) <= MAX_REGION_POINTS:
+            raise SteerError(400, f"{where}.region must be a list of 3 to {MAX_REGION_POINTS} [x, y] points; got "
+                                  + (f"{len(r)} points" if isinstance(r, list) else _short(r)))
+        lo_x, hi_x, lo_y, hi_y = box
+        out = []
+        for k, q in enumerate(r):
+            if not (isinstance(q, list) and len(q) == 2 and all(_is_number(v) and _finite(v) for v in q)):
+                raise SteerError(400, f"{where}.region[{k}] must be [x, y] (finite numbers); got {_short(q)}")
+            x, y = float(q[0]), float(q[1])
+            if not (lo_x <= x <= hi_x and lo_y <= y <= hi_y):
+                raise SteerError(400, f"{where}.region[{k}] ({x:g}, {y:g}) is more than 50% outside the image")
+            out.append((x, y))
+        return tuple(out)
 
     def _validate(self, payload) -> tuple[list[LivePoint], float | None]:
         if not isinstance(payload, dict):
@@ -182,7 +200,8 @@ class LiveSession:
             active = p.get("active", True)
             if not isinstance(active, bool):
                 raise SteerError(400, f"{where}.active must be true or false; got {_short(active)}")
-            out.append(LivePoint(pid, x, y, active))
+            region = self._region(p["region"], where, (lo_x, hi_x, lo_y, hi_y)) if "region" in p else None
+            out.append(LivePoint(pid, x, y, active, region))
         return out, (None if t is None else float(t))
 
     # -- prompt switch ------------------------------------------------------------------------
