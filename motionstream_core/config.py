@@ -1,13 +1,16 @@
 """Typed, validated configurations for the model, the tiny VAE and the stream.
 
-Three named model configs exist:
+The named model configs:
 
-* ``tiny``        -- a 2-layer model for tests (runs in milliseconds on CPU);
-* ``demo``        -- the demo layout (6 layers, width 256, 128x128 video). The shipped demo model is the
-  smaller ``demo-small`` variant (``train/common.py``: 4 layers, width 192); its checkpoint stores
-  its own config, which is what loading it uses;
-* ``wan2.1-1.3b`` -- the Wan 2.1 1.3B backbone (dim 1536, 30 layers), the layout of
+* ``tiny``             -- a 2-layer model for tests (runs in milliseconds on CPU);
+* ``demo``             -- a 128x128 layout (6 layers, width 256, a tiny VAE codec) the benches time with random
+  weights;
+* ``demo-warp-refine`` -- the shipped demo model (docs/DEMO_MODEL.md);
+* ``wan2.1-1.3b``      -- the Wan 2.1 1.3B backbone (dim 1536, 30 layers), the layout of
   Wan2.1-Fun-1.3B-Control (48 input channels, CLIP image cross-attention) plus the track head.
+
+A checkpoint stores its own config, which is what loading it uses. The training's ablation arms and test configs
+are ``train/configs.py``'s.
 
 Configs are frozen dataclasses; ``to_dict``/``from_dict`` round-trip them through the JSON that
 MotionStream checkpoints keep in their safetensors metadata.
@@ -432,11 +435,28 @@ def _demo() -> ModelConfig:
     )
 
 
+def _demo_warp_refine() -> ModelConfig:
+    """The shipped demo model (docs/DEMO_MODEL.md): the start image warped along the tracks in pixels, refined
+    from noise level 0.15 in 2 steps by a 4-layer, 192-wide DiT with 16 px tokens over a linear 16-channel codec."""
+    return ModelConfig(
+        name="demo-warp-refine",
+        dit=DiTConfig(dim=192, ffn_dim=768, num_heads=3, num_layers=4, text_dim=64, freq_dim=64, patch_size=(1, 4, 4),
+                      image_cross_attn=False),
+        track_head=TrackHeadConfig(id_dim=64, stride=4, hidden=128, max_id=1024, max_tracks=256,
+                                   appearance_channels=16),
+        stream=StreamConfig(steps=2, shift=1.0, start_sigma=0.15),
+        teacher=TeacherConfig(motion_guidance=0.0),
+        vae=PatchCodecConfig(latent_channels=16, stride=4, pack=4),
+        height=128, width=128, text_len=16, latent_space=OWN,
+        precondition=True, change_from_start=True, predict_clean=True, slot_warp=10.0,
+    )
+
+
 def _wan_1_3b() -> ModelConfig:
     return ModelConfig(name="wan2.1-1.3b", dit=DiTConfig(), height=480, width=832, text_len=512)
 
 
-NAMED_CONFIGS = {"tiny": _tiny, "demo": _demo, "wan2.1-1.3b": _wan_1_3b}
+NAMED_CONFIGS = {"tiny": _tiny, "demo": _demo, "demo-warp-refine": _demo_warp_refine, "wan2.1-1.3b": _wan_1_3b}
 
 
 def get_config(name: str) -> ModelConfig:

@@ -28,160 +28,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..config import ModelConfig, PatchCodecConfig, get_config
+from ..config import ModelConfig, get_config
 from ..model import MotionStreamModel
+from .configs import TRAIN_CONFIGS
 
 DEFAULT_OUT = "runs/demo"
 DEFAULT_CONFIG = "demo-small"
 
 
-def _demo_small() -> ModelConfig:
-    """The shipped demo model: the "demo" config at width 192 x 4 layers (3 heads of 64).
-
-    On the shared 2-core CPU the width-256 x 6-layer DiT trained ~3x slower per step, too slow to
-    learn track following in the recipe's time budget; this one also streams faster.
-    """
-    base = get_config("demo")
-    return dataclasses.replace(base, name="demo-small",
-                               dit=dataclasses.replace(base.dit, dim=192, ffn_dim=768, num_heads=3, num_layers=4))
-
-
-def _demo_s4(patch: int) -> ModelConfig:
-    """``demo-small`` on a 4x-spatial codec (TinyVAE ``space_upscale=(False, True, True)``, 4x temporal) with a
-    stride-4 track head and DiT patch ``1 x patch x patch``: patch 2 gives 8 px tokens, 256 a latent frame at
-    128x128 (the token lever); patch 4 keeps the 16 px tokens (64 a frame) of ``demo-small``. Its encoder
-    pads the start (``TinyVAEConfig.encoder_pad_start``): latent j encodes the frames the track head packs into j."""
-    base = _demo_small()
-    return dataclasses.replace(
-        base, name=f"demo-s4p{patch}",
-        dit=dataclasses.replace(base.dit, patch_size=(1, patch, patch)),
-        track_head=dataclasses.replace(base.track_head, stride=4),
-        vae=dataclasses.replace(base.vae, space_upscale=(False, True, True), encoder_pad_start=True))
-
-
-def _demo_pca() -> ModelConfig:
-    """``demo-small`` on the linear codec (``PatchCodecConfig``: 4 x 4 px x 4 frames -> 16 channels), DiT patch
-    1 x 4 x 4: 64 tokens of 16 px a latent frame at 128 x 128, the token grid of ``demo-small`` and of the
-    overfit probe (whose ID-matching attention it can start from), with a codec at the 4x layout's quality."""
-    base = _demo_small()
-    return dataclasses.replace(
-        base, name="demo-pca",
-        dit=dataclasses.replace(base.dit, patch_size=(1, 4, 4)),
-        track_head=dataclasses.replace(base.track_head, stride=4),
-        vae=PatchCodecConfig(latent_channels=base.latent_channels, stride=4, pack=4))
-
-
-def _demo_photo() -> ModelConfig:
-    """``demo-pca`` whose tracks also carry their appearance (``TrackHeadConfig.appearance_channels``): each track
-    brings the start image's latent at its first point, so following a drag is a local copy, not a recall of the
-    track's ID in frame 0; and whose velocity is preconditioned per channel (``ModelConfig.precondition``): its
-    tokens (256 latent values in 192 dims) cannot carry the noise of the low-variance channels through
-    (docs/DEMO_MODEL.md: the measurements that decided both)."""
-    return _with_photo_features(_demo_pca(), "demo-photo")
-
-
-def _with_photo_features(base: ModelConfig, name: str) -> ModelConfig:
-    """``base`` with tracks that carry the start image's latent and a per-channel preconditioned velocity."""
-    return dataclasses.replace(base, name=name, precondition=True, track_head=dataclasses.replace(
-        base.track_head, appearance_channels=base.latent_channels))
-
-
-def _with_change(base: ModelConfig, name: str) -> ModelConfig:
-    """``base`` learning the change from the start image (``ModelConfig.change_from_start``)."""
-    return dataclasses.replace(base, name=name, change_from_start=True)
-
-
-def _demo_change_p2() -> ModelConfig:
-    """``demo-change`` with DiT patch 1 x 2 x 2: 8 px tokens, 256 a latent frame at 128 x 128 (the token
-    lever; its 16 px tokens came out as blocks of foreign content even on training-style clips), each carrying
-    4 x 16 latent values in 192 dims; about 3.6x the compute of a training step at 9 latent frames."""
-    base = _with_change(_demo_photo(), "demo-change-p2")
-    return dataclasses.replace(base, dit=dataclasses.replace(base.dit, patch_size=(1, 2, 2)))
-
-
-def _with_clean(base: ModelConfig, name: str) -> ModelConfig:
-    """``base`` predicting the clean change (``ModelConfig.predict_clean``): frame 0 and the static background are a
-    zero output at every noise level instead of a copy of the input noise (docs/DEMO_MODEL.md)."""
-    return dataclasses.replace(base, name=name, predict_clean=True)
-
-
-def _with_warp(base: ModelConfig, name: str, radius: float) -> ModelConfig:
-    """``base`` whose image slot is the start image warped along the tracks (``ModelConfig.slot_warp``, kernel
-    ``radius`` px): the rubber-sheet drag alone scores 0.09x a still video on the held-out photos at 10 px. Its
-    teacher samples without motion guidance: the guidance's motion-free branch would pair the warped slot with no
-    tracks, which training never shows (docs/DEMO_MODEL.md)."""
-    return dataclasses.replace(base, name=name, slot_warp=radius,
-                               teacher=dataclasses.replace(base.teacher, motion_guidance=0.0))
-
-
-def _tiny_warp() -> ModelConfig:
-    """``tiny-clean`` on a linear codec of its stride (8 x 8 px x 4 frames), the image slot warped (6 px)."""
-    base = TRAIN_CONFIGS["tiny-clean"]()
-    return _with_warp(dataclasses.replace(base, vae=PatchCodecConfig(latent_channels=base.latent_channels,
-                                                                     stride=base.spatial_stride, pack=4)),
-                      "tiny-warp", 6.0)
-
-
-def _with_refine(base: ModelConfig, name: str, start_sigma: float, steps: int = 3) -> ModelConfig:
-    """``base`` (a ``slot_warp`` model) streaming as a refiner: each chunk starts from its warped slot noised to
-    ``start_sigma`` (``StreamConfig.start_sigma``), its ``steps`` sigmas uniform below it (shift 1: 0.3, 0.2, 0.1 at
-    0.3). The warp alone follows the drag; the refiner adds what it cannot. The demo's 0.15 and 2 steps: from its
-    teacher, 3-step students distilled at 0.15 / 0.1 followed held-out synthetic drags at 0.52x / 0.58x a still
-    video, a 2-step one at 0.15 at 0.46x (docs/DEMO_MODEL.md)."""
-    return dataclasses.replace(base, name=name, stream=dataclasses.replace(base.stream, start_sigma=start_sigma,
-                                                                           shift=1.0, steps=steps))
-
-
-def _demo_photo_channels(channels: int) -> ModelConfig:
-    """``demo-photo`` on a ``channels``-component codec: a token of 1 x 4 x 4 latent cells carries 16 x channels
-    values (16 channels: 256, more than the DiT's 192 dims; 8: 128)."""
-    base = _demo_photo()
-    return dataclasses.replace(
-        base, name=f"demo-photo{channels}",
-        dit=dataclasses.replace(base.dit, in_dim=3 * channels, out_dim=channels),
-        track_head=dataclasses.replace(base.track_head, out_channels=channels, appearance_channels=channels),
-        vae=dataclasses.replace(base.vae, latent_channels=channels))
-
-
-def _demo_learn(size: int) -> ModelConfig:
-    """The learned-motion demo: ``demo-clean`` (tracks carrying the start image's latent at their anchor -- Wan-Move's
-    trajectory copy, through the track head -- the clean change from the start image, preconditioned) at
-    ``size`` x ``size`` px with 8 px tokens (DiT patch 1 x 2 x 2 on the 4x codec), streamed from pure noise: no
-    warp anywhere, every chunk starts at sigma 1."""
-    base = _with_clean(TRAIN_CONFIGS["demo-change"](), f"demo-learn{size}")
-    return dataclasses.replace(base, height=size, width=size, dit=dataclasses.replace(base.dit, patch_size=(1, 2, 2)))
-
-
-def _tiny_photo() -> ModelConfig:
-    """The ``tiny`` test config with ``demo-photo``'s two model features (track appearance, preconditioning):
-    what the tests run every stage on."""
-    return _with_photo_features(get_config("tiny"), "tiny-photo")
-
-
-TRAIN_CONFIGS = {"demo-small": _demo_small, "demo-s4p2": lambda: _demo_s4(2), "demo-s4p4": lambda: _demo_s4(4),
-                 "demo-pca": _demo_pca, "demo-photo": _demo_photo,
-                 "demo-photo8": lambda: _demo_photo_channels(8), "tiny-photo": _tiny_photo,
-                 # demo-photo learning the change from the start image: its 16 px tokens need not carry the image
-                 "demo-change": lambda: _with_change(_demo_photo(), "demo-change"),
-                 "demo-change-p2": _demo_change_p2,
-                 "tiny-change": lambda: _with_change(_tiny_photo(), "tiny-change"),
-                 # the same, predicting the clean change instead of its velocity
-                 "demo-clean": lambda: _with_clean(TRAIN_CONFIGS["demo-change"](), "demo-clean"),
-                 "demo-clean-p2": lambda: _with_clean(_demo_change_p2(), "demo-clean-p2"),
-                 "tiny-clean": lambda: _with_clean(TRAIN_CONFIGS["tiny-change"](), "tiny-clean"),
-                 # the same, the change from the start image warped along the tracks
-                 "demo-warp": lambda: _with_warp(TRAIN_CONFIGS["demo-clean"](), "demo-warp", 10.0),
-                 "demo-warp-p2": lambda: _with_warp(TRAIN_CONFIGS["demo-clean-p2"](), "demo-warp-p2", 10.0),
-                 "tiny-warp": _tiny_warp,
-                 # the same, streamed as a refiner of its warped slot (demo: from sigma 0.15 in 2 steps; tiny: 0.3, 3)
-                 "demo-warp-refine": lambda: _with_refine(TRAIN_CONFIGS["demo-warp"](), "demo-warp-refine", 0.15, 2),
-                 "tiny-warp-refine": lambda: _with_refine(_tiny_warp(), "tiny-warp-refine", 0.3),
-                 # motion learned from noise: no warp, first sigma 1 (64 px first, then 128)
-                 "demo-learn64": lambda: _demo_learn(64), "demo-learn128": lambda: _demo_learn(128)}
-
-
 def model_config(name: str) -> ModelConfig:
-    """A named model config: this package's training configs, then ``config.get_config``'s."""
+    """A named model config: the training's own (``configs.TRAIN_CONFIGS``), then ``config.get_config``'s."""
     if name in TRAIN_CONFIGS:
         return TRAIN_CONFIGS[name]().validate()
     return get_config(name)
