@@ -144,8 +144,8 @@ def test_two_processes_step_like_one(trained, tag):
 
 
 def test_stop_and_resume_equals_an_uninterrupted_run(trained):
-    a = torch.load(trained / "many" / "teacher" / "ckpt.pt", weights_only=False)
-    b = torch.load(trained / "resumed" / "teacher" / "ckpt.pt", weights_only=False)
+    a = torch.load(trained / "many" / "teacher" / "ckpt.pt", weights_only=True)
+    b = torch.load(trained / "resumed" / "teacher" / "ckpt.pt", weights_only=True)
     assert a["step"] == b["step"] == 12
     for part in ("model",):
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
@@ -167,7 +167,7 @@ def test_losses_go_down(prepared, trained):
 
     start = initial_model(cfg, "", 0, text_encoder=False)
     trained_teacher = initial_model(cfg, "", 0, text_encoder=False)
-    trained_teacher.load_state_dict(torch.load(trained / "many" / "teacher" / "ckpt.pt", weights_only=False)["model"])
+    trained_teacher.load_state_dict(torch.load(trained / "many" / "teacher" / "ckpt.pt", weights_only=True)["model"])
     before, after = teacher_loss(start), teacher_loss(trained_teacher)
     assert after < 0.95 * before, (before, after)
 

@@ -45,7 +45,7 @@ def test_a_signal_checkpoints_the_steps_done_and_the_command_resumes(tmp_path, s
     proc.send_signal(signum)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, output
-    ckpt = torch.load(out / "autoencoder" / "ckpt.pt", weights_only=False)
+    ckpt = torch.load(out / "autoencoder" / "ckpt.pt", weights_only=True)
     done = _logged_steps(log)[-1]
     assert ckpt["step"] == done >= 3
     assert f"stopped on a signal at step {done}, checkpointed: the same command resumes" in output

@@ -67,7 +67,7 @@ def pipeline(tmp_path_factory):
         res["ae_before"] = float(autoencoder.ae_losses(vae0, x, fixed)["rec"])
     res["ae"] = autoencoder.train_autoencoder(out, ae_opts)
     vae1 = TinyVAE(cfg.vae)
-    vae1.load_state_dict(torch.load(Path(out) / "autoencoder" / "ckpt.pt", weights_only=False)["vae"])
+    vae1.load_state_dict(torch.load(Path(out) / "autoencoder" / "ckpt.pt", weights_only=True)["vae"])
     with torch.no_grad():
         res["ae_after"] = float(autoencoder.ae_losses(vae1, x, fixed)["rec"])
 
@@ -78,7 +78,7 @@ def pipeline(tmp_path_factory):
     res["teacher_before"] = _teacher_fixed_loss(build_model(cfg, t_opts.seed), cache)
     res["teacher"] = teacher_train.train_teacher(out, t_opts)
     trained = build_model(cfg)
-    trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=False)["model"])
+    trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=True)["model"])
     res["teacher_after"] = _teacher_fixed_loss(trained, cache)
     res["teacher_resumed"] = teacher_train.train_teacher(out, dataclasses.replace(t_opts, steps=t_opts.steps + 3))
 
@@ -159,7 +159,7 @@ def test_dmd_critic_warmup_holds_the_generator_then_releases_it(pipeline, tmp_pa
     held = load_model(out / "dmd" / "student.safetensors").state_dict()
     assert all(torch.equal(ode[k], held[k]) for k in ode)
     assert [sorted(row) for row in res["history"]] == [["critic"], ["critic"]]
-    critic = torch.load(out / "dmd" / "ckpt.pt", weights_only=False)["critic"]
+    critic = torch.load(out / "dmd" / "ckpt.pt", weights_only=True)["critic"]
     teacher = load_model(out / "teacher" / "teacher.safetensors").state_dict()
     assert set(critic) == set(teacher) and any(not torch.equal(critic[k], teacher[k]) for k in teacher)
     res = dmd.train_dmd(str(out), dataclasses.replace(opts, steps=3))
@@ -367,7 +367,7 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
     before = _teacher_fixed_loss(fresh, cache)
     teacher_train.train_teacher(out, t_opts)
     trained = build_model(cfg)
-    trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=False)["model"])
+    trained.load_state_dict(torch.load(Path(out) / "teacher" / "ckpt.pt", weights_only=True)["model"])
     assert _teacher_fixed_loss(trained, cache) < 0.9 * before
     teacher = teacher_train.load_teacher(out)  # the product (EMA weights) carries the std too
     torch.testing.assert_close(teacher.latent_std, std)

@@ -242,7 +242,7 @@ class Stage:
     def load(self) -> dict | None:
         if not self.ckpt_path.is_file():
             return None
-        state = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
+        state = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self._last_step = int(state.get("step", 0))
         self.say(f"resuming from {self.ckpt_path} at step {self._last_step}")

@@ -133,7 +133,7 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg
         meta["camera_motion_prob"] = camera_motion_prob
     first = folder / "shard_0000.pt"
     if first.is_file():
-        made = torch.load(first, weights_only=False)["meta"]
+        made = torch.load(first, weights_only=True)["meta"]
         made.setdefault("source", "synthetic")  # caches from before sources existed
         made.setdefault("motions_per_scene", 1)
         made.setdefault("photo_folder", "")  # caches from before photo folders
@@ -170,7 +170,7 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg
 def latent_cache_meta(out: str | Path) -> dict:
     """The meta of run ``out``'s latent cache (its first shard's: source, count, photo folder, ...); {} if none."""
     shard = Path(out) / CACHE / "shard_0000.pt"
-    return torch.load(shard, weights_only=False)["meta"] if shard.is_file() else {}
+    return torch.load(shard, weights_only=True)["meta"] if shard.is_file() else {}
 
 
 def load_latent_cache(folder: str | Path) -> "Clips":
@@ -178,7 +178,7 @@ def load_latent_cache(folder: str | Path) -> "Clips":
     files = sorted(Path(folder).glob("shard_*.pt"))
     if not files:
         raise FileNotFoundError(f"no latent cache in {folder}: run the teacher stage (it builds it) first")
-    parts = [torch.load(f, weights_only=False) for f in files]
+    parts = [torch.load(f, weights_only=True) for f in files]
     cat = {k: torch.cat([p[k] for p in parts]) for k in ("z", "image", "path", "visible")}
     owner = torch.cat([p["owner"] for p in parts]) if all("owner" in p for p in parts) else None
     return Clips(**cat, caption=[c for p in parts for c in p["caption"]], meta=parts[0]["meta"], owner=owner)

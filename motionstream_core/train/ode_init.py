@@ -124,7 +124,7 @@ def load_trajectories(folder: Path) -> dict:
     files = sorted(folder.glob("traj_*.pt"))
     if not files:
         raise FileNotFoundError(f"no teacher trajectories in {folder}")
-    parts = [torch.load(f, weights_only=False) for f in files]
+    parts = [torch.load(f, weights_only=True) for f in files]
     for p in parts:  # shards made before the clip index was stored: synthetic clips, captions stored inline
         p.setdefault("index", torch.zeros(len(p["states"]), dtype=torch.long))
         p.setdefault("text_kept", torch.tensor([c != "" for c in p["caption"]]))
