@@ -84,6 +84,8 @@ def test_scenes_pair_distinct_photos_and_need_two():
     imgs = {"a": _photo(0, 160), "b": _photo(1, 200)}
     scenes = object_scenes(imgs, 128, 128, 3, FRAMES, 16)
     assert [x.name for x in scenes] == ["00_b_over_a", "01_a_over_b", "02_b_over_a"]
+    three = object_scenes({**imgs, "c": _photo(2, 128)}, 64, 64, 6, 5, 16)
+    assert [x.name.split("_", 1)[1] for x in three] == ["b_over_a", "c_over_b", "a_over_c", "c_over_a", "a_over_b", "b_over_c"]
     assert scenes[0].frames.shape == (FRAMES, 128, 128, 3)
     with pytest.raises(ValueError, match="object scenes need at least 2 held-out photos"):
         object_scenes({"a": _photo(0)}, 128, 128, 1, FRAMES, 16)

@@ -253,12 +253,14 @@ def with_ratios(scores: dict[str, dict], still: str = "still") -> dict[str, dict
 
 def object_scenes(images: dict[str, np.ndarray], height: int, width: int, count: int, frames: int, fps: float,
                   seed: int = 0, pins: int = 6) -> list[ObjectScene]:
-    """``count`` scenes over the ordered pairs of distinct ``images`` (background, object source), in turn."""
+    """``count`` scenes over the ordered pairs of distinct ``images`` (background, object source): each photo is
+    the background in turn, its object cut from the next photo, then from the one after, and so on."""
     names = list(images)
     if len(names) < 2:
         raise ValueError(f"object scenes need at least 2 held-out photos (one behind, one cut), got {len(names)}")
     fitted = {k: fit_photo(v, height, width) for k, v in images.items()}
-    pairs = [(b, o) for b in names for o in names if b != o]
+    n = len(names)
+    pairs = [(names[b], names[(b + k) % n]) for k in range(1, n) for b in range(n)]  # every background in turn
     scenes = []
     for i in range(count):
         b, o = pairs[i % len(pairs)]
