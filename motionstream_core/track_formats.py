@@ -36,7 +36,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .tracks import KINDS, MAX_FRAMES, MAX_REGION_POINTS, TrackError, Tracks, numeric_array
+from .tracks import (KINDS, MAX_FRAMES, MAX_REGION_POINTS, TrackError, Tracks, check_fps, check_track_budget,
+                     check_track_count, numeric_array)
 
 FORMAT_NAME = "motionstream-tracks"
 SUPPORTED_VERSIONS = (1,)
@@ -119,13 +120,17 @@ def from_array(arr: Any, visible: Any = None, *, width: int, height: int, fps: f
                kinds: Sequence[str] | None = None, max_tracks: int | None = None,
                names: tuple[str, str] = ("path", "visibility")) -> Tracks:
     pname, vname = names
-    a = numeric_array(arr, pname).astype(np.float32, copy=False)
+    a = numeric_array(arr, pname)
     if a.ndim == 4:
         if a.shape[0] != 1:
             raise TrackError(f"{pname} has a batch of {a.shape[0]} track sets; pass one (B=1)")
         a = a[0]
     if a.ndim != 3 or a.shape[2] != 2:
         raise TrackError(f"{pname} must have shape [T, N, 2] (or [1, T, N, 2]); got {tuple(np.shape(arr))}")
+    check_fps(fps)
+    check_track_count(a.shape[1], max_tracks)
+    check_track_budget(a.shape[0], a.shape[1], pname)
+    a = a.astype(np.float32, copy=False)
     if visible is None:
         v = np.ones(a.shape[:2], bool)
     else:
@@ -184,6 +189,9 @@ def from_coord_str(s: str, width: int, height: int, fps: float = 16, num_frames:
         if len(pts) != t0:
             raise TrackError(f"track {i} has {len(pts)} points, but track 0 has {t0}; "
                              "all tracks need the same number of frames")
+    check_fps(fps)
+    check_track_count(len(lists), max_tracks)
+    check_track_budget(t0, len(lists), "coord_str")
     arr = np.array([[p[:2] for p in pts] for pts in lists], np.float32).transpose(1, 0, 2)
     vis = np.array([[p[2] for p in pts] for pts in lists], bool).T
     tr = Tracks(arr, vis, fps, width, height, _static_kinds(arr))
@@ -214,6 +222,7 @@ def from_ati_json(s: str, width: int, height: int, fps: float | None = None, num
     """
     lists = _point_lists(_loads(s, "ATI tracks", quotes=True), "ATI tracks")
     n = len(lists)
+    check_track_count(n, max_tracks)
     arr = np.zeros((ATI_LENGTH, n, 2), np.float32)
     vis = np.zeros((ATI_LENGTH, n), bool)
     for i, pts in enumerate(lists):
@@ -322,16 +331,16 @@ def from_json(s: Any, max_tracks: int | None = None, allow_empty: bool = False) 
         raise TrackError(f"num_frames must be a positive integer; got {t!r}")
     if t > MAX_FRAMES:  # before anything of that length is allocated
         raise TrackError(f"num_frames {t} is more than {MAX_FRAMES}, the most frames a tracks file may hold")
+    check_fps(doc["fps"])
     if not isinstance(entries, list):
         raise TrackError(f"'tracks' must be a list; got {type(entries).__name__}")
     if not entries:
         if allow_empty:
             return Tracks.empty(t, doc["fps"], doc["width"], doc["height"])
         raise TrackError("no tracks: the track list is empty")
-    arr = np.zeros((t, len(entries), 2), np.float32)
-    vis = np.ones((t, len(entries)), bool)
-    kinds, regions = [], []
-    for i, e in enumerate(entries):
+    check_track_count(len(entries), max_tracks)
+    check_track_budget(t, len(entries), f"{FORMAT_NAME} JSON")
+    for i, e in enumerate(entries):  # every count and length before the arrays are allocated
         if not isinstance(e, dict):
             raise TrackError(f"track {i} must be an object with 'points'; got {type(e).__name__}")
         bad = sorted(set(e) - _TRACK_KEYS)
@@ -342,6 +351,11 @@ def from_json(s: Any, max_tracks: int | None = None, allow_empty: bool = False) 
             raise TrackError(f"track {i} has no 'points' list")
         if len(pts) != t:
             raise TrackError(f"track {i} has {len(pts)} points but num_frames is {t}")
+    arr = np.zeros((t, len(entries), 2), np.float32)
+    vis = np.ones((t, len(entries)), bool)
+    kinds, regions = [], []
+    for i, e in enumerate(entries):
+        pts = e["points"]
         for f, p in enumerate(pts):
             if not isinstance(p, (list, tuple)) or len(p) != 2:
                 raise TrackError(f"track {i}, frame {f}: a point must be [x, y]; got {p!r}")

@@ -32,6 +32,10 @@ DEFAULT_MAX_TRACKS = 8192  # the hard ceiling of the constructor; parsers take a
 DEFAULT_MARGIN = 0.5  # visible points may lie up to 50% of the image size outside [0,W]x[0,H]
 MAX_FRAMES = 100_000  # the most frames a tracks file may hold (~1.7 h at 16 fps): readers refuse more unread
 MAX_REGION_POINTS = 1024  # the most vertices a track's region polygon may have
+MIN_FPS = 1.0  # the slowest frame rate tracks may have (slower would make fitting to the model's rate explode)
+# frames x tracks: the most points tracks made from a description may hold (a file, a workflow's editor state, a
+# resampling, a camera or video grid); one hour of 256 tracks at 16 fps fits. ~150 MB of path and visibility.
+MAX_TRACK_POINTS = 1 << 24
 
 
 class TrackError(ValueError):
@@ -44,11 +48,43 @@ def _check_size(name: str, value: Any) -> int:
     return int(value)
 
 
-def _check_fps(fps: Any) -> float:
+def check_fps(fps: Any) -> float:
+    """``fps`` as a float, or a TrackError: a finite number of at least :data:`MIN_FPS`."""
     ok = isinstance(fps, (int, float, np.integer, np.floating)) and not isinstance(fps, bool)
     if not ok or not math.isfinite(float(fps)) or float(fps) <= 0:
         raise TrackError(f"fps must be a positive finite number; got {fps!r}")
+    if float(fps) < MIN_FPS:
+        raise TrackError(f"fps {fps!r} is below MIN_FPS = {MIN_FPS:g}, the slowest frame rate tracks may have")
     return float(fps)
+
+
+def check_track_count(num_tracks: int, max_tracks: int | None = None) -> None:
+    """Refuse more than ``max_tracks`` (default :data:`DEFAULT_MAX_TRACKS`) tracks before any is allocated."""
+    limit = DEFAULT_MAX_TRACKS if max_tracks is None else int(max_tracks)
+    if num_tracks > limit:
+        raise TrackError(f"too many tracks: {num_tracks} > limit {limit}")
+
+
+def check_track_budget(num_frames: int | float, num_tracks: int | float, what: str = "tracks") -> None:
+    """Refuse, before anything is allocated, ``num_frames`` x ``num_tracks`` past :data:`MAX_FRAMES` frames or
+    :data:`MAX_TRACK_POINTS` points; the error names ``what`` and the limit."""
+    if num_frames > MAX_FRAMES:
+        raise TrackError(f"{what}: {num_frames:.0f} frames is more than MAX_FRAMES = {MAX_FRAMES}, the most "
+                         "frames tracks may have")
+    if num_frames * num_tracks > MAX_TRACK_POINTS:
+        raise TrackError(f"{what}: {num_frames:.0f} frames x {num_tracks:.0f} tracks = "
+                         f"{num_frames * num_tracks:.0f} points is more than MAX_TRACK_POINTS = {MAX_TRACK_POINTS}, "
+                         "the frames x tracks budget: use fewer frames or fewer tracks")
+
+
+def resampled_length(num_frames: int, fps: float, new_fps: float) -> int:
+    """Frames of ``num_frames`` at ``fps`` resampled to ``new_fps`` (the same duration):
+    ``round((T - 1) * new_fps / fps) + 1``, refused past :data:`MAX_FRAMES` before it is computed as an int."""
+    n = (num_frames - 1) * (check_fps(new_fps) / check_fps(fps))
+    if not n + 1 <= MAX_FRAMES:
+        raise TrackError(f"{num_frames} frames at {_fmt(fps)} fps resampled to {_fmt(new_fps)} fps would be "
+                         f"{n + 1:.0f} frames, more than MAX_FRAMES = {MAX_FRAMES}")
+    return int(round(n)) + 1
 
 
 def numeric_array(x: Any, name: str) -> np.ndarray:
@@ -100,7 +136,7 @@ class Tracks:
         kinds = ("drag",) * n if self.kinds is None else tuple(self.kinds)
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "visible", visible)
-        object.__setattr__(self, "fps", _check_fps(self.fps))
+        object.__setattr__(self, "fps", check_fps(self.fps))
         object.__setattr__(self, "width", _check_size("width", self.width))
         object.__setattr__(self, "height", _check_size("height", self.height))
         object.__setattr__(self, "kinds", kinds)
@@ -218,12 +254,14 @@ class Tracks:
         To cut or extend instead, use :meth:`slice_frames` / :meth:`hold_to`.
         """
         t = self.num_frames
-        new_fps = self.fps if fps is None else _check_fps(fps)
+        new_fps = self.fps if fps is None else check_fps(fps)
         if num_frames is not None:
             n = _check_size("num_frames", num_frames)
+            check_track_budget(n, self.num_tracks, "resampled tracks")
             src = np.zeros(1) if n == 1 else np.linspace(0.0, t - 1, n)
         elif fps is not None:
-            n = int(round((t - 1) * new_fps / self.fps)) + 1
+            n = resampled_length(t, self.fps, new_fps)
+            check_track_budget(n, self.num_tracks, "resampled tracks")
             src = np.minimum(np.arange(n) * (self.fps / new_fps), t - 1)
         else:
             src = np.arange(t, dtype=np.float64)
@@ -248,6 +286,7 @@ class Tracks:
         """Extend to ``num_frames`` by repeating the last frame (for streams longer than the tracks)."""
         n = _check_size("num_frames", num_frames)
         t = self.num_frames
+        check_track_budget(n, self.num_tracks, "held tracks")
         if n < t:
             raise TrackError(f"hold_to({n}) cannot shorten {t} frames; use slice_frames(0, {n})")
         idx = np.minimum(np.arange(n), t - 1)
@@ -349,8 +388,12 @@ def _interp_frames(path: np.ndarray, visible: np.ndarray, src: np.ndarray) -> tu
     i0 = np.where(near_next, np.minimum(i0 + 1, t - 1), i0)
     w = np.where(on_frame | near_next, 0.0, w)
     i1 = np.minimum(i0 + 1, t - 1)
-    wf = w.astype(np.float64)[:, None, None]
-    out = (path[i0].astype(np.float64) * (1 - wf) + path[i1].astype(np.float64) * wf).astype(np.float32)
+    out = np.empty((len(src),) + path.shape[1:], np.float32)
+    step = max(1, (1 << 20) // max(1, path.shape[1]))  # blocks of ~1M points: float64 temporaries stay small
+    for b in range(0, len(src), step):
+        s = slice(b, b + step)
+        wf = w[s, None, None]
+        out[s] = path[i0[s]].astype(np.float64) * (1 - wf) + path[i1[s]].astype(np.float64) * wf
     exact = (w == 0)[:, None]
     vis = np.where(exact, visible[i0], visible[i0] & visible[i1])
     return out, vis

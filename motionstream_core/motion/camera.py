@@ -1,7 +1,7 @@
 """Camera control -> tracks.
 
 Grid points of the first frame are unprojected with a depth map (constant depth by default) and
-reprojected through a moving pinhole camera (kornia geometry). The result is a Tracks of kind
+reprojected through a moving pinhole camera (a few lines of pinhole geometry in numpy). The result is a Tracks of kind
 "camera"; combine it with drags through ``Tracks.concat``.
 
 Conventions (OpenCV camera: x right, y down, z forward; the first frame's camera is the world):
@@ -23,14 +23,9 @@ from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
 import numpy as np
-import torch
-import kornia.geometry.conversions as kconv
-from kornia.geometry.camera.perspective import project_points, unproject_points
-from kornia.geometry.linalg import transform_points
 
-from ..tracks import DEFAULT_MARGIN, DEFAULT_MAX_TRACKS, Tracks, TrackError
+from ..tracks import DEFAULT_MARGIN, DEFAULT_MAX_TRACKS, Tracks, TrackError, check_track_budget
 
-_axis_angle = getattr(kconv, "axis_angle_to_rotation_matrix", None) or kconv.angle_axis_to_rotation_matrix
 EASINGS = ("linear", "ease")
 
 
@@ -97,7 +92,7 @@ def grid_points(width: int, height: int, spacing: float) -> np.ndarray:
 def _depth_at(depth: Any, pts: np.ndarray, width: int, height: int, disparity: bool) -> np.ndarray:
     """Depth (median-normalised) at the points, from a depth image of any size."""
     import cv2
-    d = depth.detach().cpu().float().numpy() if isinstance(depth, torch.Tensor) else np.asarray(depth, np.float32)
+    d = depth.detach().cpu().float().numpy() if hasattr(depth, "detach") else np.asarray(depth, np.float32)
     d = d.astype(np.float32)
     if d.ndim == 4 and d.shape[0] == 1:  # ComfyUI IMAGE [1, H, W, C]
         d = d[0]
@@ -125,10 +120,15 @@ def _depth_at(depth: Any, pts: np.ndarray, width: int, height: int, disparity: b
     return z / float(np.median(d))
 
 
-def _rot(axis: int, deg: torch.Tensor) -> torch.Tensor:
-    aa = torch.zeros(deg.shape[0], 3, dtype=torch.float64)
-    aa[:, axis] = deg * (math.pi / 180.0)
-    return _axis_angle(aa)
+def _rot(axis: int, deg: np.ndarray) -> np.ndarray:
+    """Right-handed rotations by ``deg`` degrees about the x (0), y (1) or z (2) axis: [T, 3, 3]."""
+    a = np.radians(np.asarray(deg, np.float64))
+    c, s = np.cos(a), np.sin(a)
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]  # the plane the rotation turns: i -> j
+    r = np.zeros(a.shape + (3, 3))
+    r[:, axis, axis] = 1
+    r[:, i, i], r[:, j, j], r[:, i, j], r[:, j, i] = c, c, -s, s
+    return r
 
 
 def camera_tracks(path: CameraPath | Sequence[CameraPath], width: int, height: int, num_frames: int,
@@ -150,9 +150,13 @@ def camera_tracks(path: CameraPath | Sequence[CameraPath], width: int, height: i
     if not 0 < fov < 180:
         raise TrackError(f"fov must be between 0 and 180 degrees; got {fov!r}")
     w, h, t = int(width), int(height), int(num_frames)
+    if not grid_spacing > 0:
+        raise TrackError(f"grid_spacing must be positive; got {grid_spacing!r}")
+    n = len(np.arange(grid_spacing / 2, w, grid_spacing)) * len(np.arange(grid_spacing / 2, h, grid_spacing))
+    if n > DEFAULT_MAX_TRACKS:
+        raise TrackError(f"too many tracks: {n} > limit {DEFAULT_MAX_TRACKS} (increase grid_spacing)")
+    check_track_budget(t, n, "Camera Tracks (num_frames x grid points)")
     pts = grid_points(w, h, grid_spacing)
-    if len(pts) > DEFAULT_MAX_TRACKS:
-        raise TrackError(f"too many tracks: {len(pts)} > limit {DEFAULT_MAX_TRACKS} (increase grid_spacing)")
     z = np.ones(len(pts)) if depth is None else _depth_at(depth, pts, w, h, disparity).astype(np.float64)
 
     u = np.zeros(1) if t == 1 else np.arange(t) / (t - 1)
@@ -163,37 +167,31 @@ def camera_tracks(path: CameraPath | Sequence[CameraPath], width: int, height: i
         for k in amount:
             amount[k] += getattr(p, k) * s
         log_zoom += math.log(p.zoom) * s
-    a = {k: torch.from_numpy(v) for k, v in amount.items()}
+    a = amount
 
     f0 = (w / 2) / math.tan(math.radians(fov) / 2)
-    k0 = torch.tensor([[f0, 0, w / 2], [0, f0, h / 2], [0, 0, 1]], dtype=torch.float64)
-    world = unproject_points(torch.from_numpy(pts), torch.from_numpy(z)[:, None], k0)  # [N, 3]
+    world = np.concatenate([(pts - [w / 2, h / 2]) / f0, np.ones((len(pts), 1))], 1) * z[:, None]  # [N, 3]
 
-    # camera-to-world: T_orbit @ T_translate @ R(yaw) R(tilt) R(roll)
+    # camera-to-world: T_orbit @ T_translate @ R(yaw) R(tilt) R(roll); world-to-camera is its inverse
     r_orbit = _rot(1, -a["orbit"])
-    pivot = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    pivot = np.array([0.0, 0.0, 1.0])
     c_orbit = pivot - r_orbit @ pivot
-    local_t = torch.stack([a["pan_x"] * w / f0, -a["pan_y"] * h / f0, a["dolly"]], -1)
+    local_t = np.stack([a["pan_x"] * w / f0, -a["pan_y"] * h / f0, a["dolly"]], -1)
     rot = r_orbit @ _rot(1, a["yaw"]) @ _rot(0, a["tilt"]) @ _rot(2, a["roll"])
     centre = c_orbit + (r_orbit @ local_t[:, :, None])[..., 0]
-    w2c = torch.zeros(t, 4, 4, dtype=torch.float64)
-    w2c[:, :3, :3] = rot.transpose(1, 2)
-    w2c[:, :3, 3] = -(rot.transpose(1, 2) @ centre[:, :, None])[..., 0]
-    w2c[:, 3, 3] = 1
-    cam = transform_points(w2c, world[None].expand(t, -1, -1))  # [T, N, 3]
-    kt = k0.expand(t, 3, 3).clone()
-    kt[:, 0, 0] *= torch.from_numpy(np.exp(log_zoom))
-    kt[:, 1, 1] *= torch.from_numpy(np.exp(log_zoom))
-    front = cam[..., 2] > 1e-3
-    safe = torch.where(front[..., None], cam, torch.ones_like(cam))
-    xy = project_points(safe, kt[:, None]).numpy()  # [T, N, 2]
-    front = front.numpy()
+    focal = f0 * np.exp(log_zoom)
 
-    inside = front & (xy[..., 0] >= 0) & (xy[..., 0] <= w) & (xy[..., 1] >= 0) & (xy[..., 1] <= h)
-    ok = front & (np.abs(xy[..., 0] - w / 2) <= (0.5 + DEFAULT_MARGIN) * w) \
-        & (np.abs(xy[..., 1] - h / 2) <= (0.5 + DEFAULT_MARGIN) * h)
-    out = xy.copy()
-    out[0] = np.where(ok[0][:, None], xy[0], pts)
-    for i in range(1, t):  # meaningless positions (behind the camera, far away) hold the previous one
-        out[i] = np.where(ok[i][:, None], xy[i], out[i - 1])
-    return Tracks(out.astype(np.float32), inside, fps, w, h, ("camera",) * len(pts))
+    out = np.empty((t, len(pts), 2), np.float32)
+    inside = np.empty((t, len(pts)), bool)
+    prev = pts.astype(np.float32)
+    for i in range(t):  # frame by frame: memory stays at the output's size
+        cam = (world - centre[i]) @ rot[i]  # R^T (X - C), row vectors
+        front = cam[:, 2] > 1e-3
+        zc = np.where(front, cam[:, 2], 1.0)
+        xy = cam[:, :2] / zc[:, None] * focal[i] + [w / 2, h / 2]
+        inside[i] = front & (xy[:, 0] >= 0) & (xy[:, 0] <= w) & (xy[:, 1] >= 0) & (xy[:, 1] <= h)
+        ok = front & (np.abs(xy[:, 0] - w / 2) <= (0.5 + DEFAULT_MARGIN) * w) \
+            & (np.abs(xy[:, 1] - h / 2) <= (0.5 + DEFAULT_MARGIN) * h)
+        # meaningless positions (behind the camera, far away) hold the previous one
+        prev = out[i] = np.where(ok[:, None], xy, prev)
+    return Tracks(out, inside, fps, w, h, ("camera",) * len(pts))
