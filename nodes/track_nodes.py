@@ -24,7 +24,7 @@ FORMATS = ("auto", "KJNodes coord_str", "ATI JSON", "MotionStream JSON")
 
 
 def _motion(name: str):
-    """``motionstream_core.motion.<name>``, imported when a node first needs it (OpenCV / kornia)."""
+    """``motionstream_core.motion.<name>``, imported when a node first needs it (OpenCV)."""
     import importlib
 
     try:

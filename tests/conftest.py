@@ -54,7 +54,7 @@ PACK_NAME = "ComfyUI-MotionStream"
 START_TIMEOUT_S = 180
 
 
-PACK_MODULES = ("cv2", "kornia", "einops", "av", "safetensors", "PIL")  # what requirements.txt brings
+PACK_MODULES = ("cv2", "einops", "av", "safetensors", "PIL")  # what requirements.txt brings
 TEST_IMAGE = "motionstream-test.png"
 
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.host
 
 
 def test_track_nodes_feed_the_generate_node(comfy_host):
-    host_requires(comfy_host, "cv2", "kornia")
+    host_requires(comfy_host, "cv2")
     p = prompt_for(comfy_host, 21, seed=3)
     img = ["1", 0]
     p["10"] = {"class_type": "MotionStreamTracksFromCoords", "inputs": {

@@ -71,7 +71,7 @@ def test_workflows_needing_models_say_which_files_and_folders(path):
 
 @pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.stem)
 def test_workflow_runs_on_cpu(path, comfy_host, object_info):
-    host_requires(comfy_host, "cv2", "kornia")  # the example clip, LK tracking, camera geometry
+    host_requires(comfy_host, "cv2")  # the example clip, LK tracking
     prompt = workflow_to_prompt(json.loads(path.read_text()), object_info)
     if not _demo_available():
         print(f"\n{path.name}: the built-in demo weights are not in this checkout; running with the tiny test model")

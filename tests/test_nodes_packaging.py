@@ -79,6 +79,7 @@ OPENCV_FAMILY = re.compile(r"^\s*opencv-", re.I)
 def test_opencv_is_left_to_whichever_build_is_installed():
     """Packs pin different OpenCV distributions that all write ``cv2``: requirements.txt names none, and
     install.py (run by ComfyUI-Manager) adds one only where no ``cv2`` can be imported."""
+    import importlib.metadata
     import importlib.util
     import sys
 
@@ -90,5 +91,18 @@ def test_opencv_is_left_to_whichever_build_is_installed():
     calls = []
     assert install.main(find_spec=lambda name: object(), run=calls.append) == 0
     assert calls == [], "an installed cv2 (any distribution) is used as it is"
-    install.main(find_spec=lambda name: None, run=lambda cmd: calls.append(cmd) or 0)
-    assert calls == [[sys.executable, "-m", "pip", "install", "opencv-python-headless>=4.8"]]
+
+    def run(cmd):  # the constraints file exists while pip runs
+        calls.append((cmd, Path(cmd[cmd.index("-c") + 1]).read_text().split()))
+        return 0
+
+    assert install.main(["--dry-run"], find_spec=lambda name: None, run=run) == 0
+    (cmd, pins), = calls
+    numpy_version = importlib.metadata.version("numpy")
+    assert cmd[:5] == [sys.executable, "-m", "pip", "install", install.opencv_requirement(numpy_version)]
+    assert cmd[-1] == "--dry-run" and not Path(cmd[cmd.index("-c") + 1]).exists()
+    assert f"numpy=={numpy_version}" in pins and f"torch=={importlib.metadata.version('torch')}" in pins
+    # OpenCV's wheels follow numpy's major version: 4.x is built for numpy 1, 5.x for numpy 2
+    assert install.opencv_requirement("1.26.4") == "opencv-python-headless>=4.8,<4.10"
+    assert install.opencv_requirement("2.1.0") == "opencv-python-headless>=5.0,<5.2"
+    assert install.opencv_requirement(None) == install.opencv_requirement("2.0")

@@ -5,7 +5,7 @@
 * :mod:`.transfer` a reference video -> tracks (pyramidal Lucas-Kanade, forward-backward checked)
 * :mod:`.draw`     tracks drawn over frames (previews, debugging)
 
-Names are imported lazily (``camera`` pulls in kornia, ``transfer`` PyAV only when reading files).
+Names are imported lazily (``transfer`` pulls in OpenCV, and PyAV only when reading files).
 """
 from __future__ import annotations
 
