@@ -28,6 +28,20 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field."""
 
 
+# Caps on the sizes a config (one stored in a checkpoint's metadata included) may ask for, checked when it is
+# validated: before the KV cache, the RoPE tables or the track IDs are allocated.
+MAX_ROPE_POSITIONS = 1024  # Wan 2.1's RoPE tables: positions per axis (cache frames, latent rows, latent columns)
+MAX_CACHE_TOKENS = 1 << 17  # (sink + window + chunk) latent frames x tokens per frame: 720p with 36 cached frames
+MAX_TEXT_LEN = 512  # Wan 2.1's text context (umT5 tokens)
+MAX_TRACK_IDS = 1 << 16  # TrackHeadConfig.max_id: the IDs are a permutation of [0, max_id) per run
+MAX_TRACKS = 8192  # TrackHeadConfig.max_tracks: the most tracks a Tracks may hold
+
+
+def _cap(owner: str, name: str, value: int, limit: int, why: str) -> None:
+    if value > limit:
+        raise ConfigError(f"{owner}.{name} ({value}) is more than {limit}, {why}")
+
+
 # Latent spaces: what the DiT's 16 channels mean, hence which decoders can read them.
 WAN21 = "wan2.1"  # raw Wan 2.1 VAE latents, normalised per channel by Wan 2.1's published statistics
 OWN = "own"  # the latents of the model's own autoencoder (shipped with it, statistics in its file)
@@ -114,6 +128,8 @@ class TrackHeadConfig:
             raise ConfigError(f"TrackHeadConfig.id_dim ({self.id_dim}) must be even (sin/cos halves)")
         if self.max_tracks > self.max_id:
             raise ConfigError("TrackHeadConfig.max_tracks cannot exceed max_id: IDs are unique per video")
+        _cap("TrackHeadConfig", "max_id", self.max_id, MAX_TRACK_IDS, "MAX_TRACK_IDS")
+        _cap("TrackHeadConfig", "max_tracks", self.max_tracks, MAX_TRACKS, "MAX_TRACKS")
 
 
 @dataclass(frozen=True)
@@ -233,6 +249,11 @@ class StreamConfig:
         _positive(self, "chunk_frames", "sink_chunks", "steps", "num_train_timesteps", "fps")
         if self.window_chunks < 0:
             raise ConfigError(f"StreamConfig.window_chunks must be >= 0, got {self.window_chunks}")
+        if self.max_rope_frames > MAX_ROPE_POSITIONS:
+            raise ConfigError(f"StreamConfig: the cache's (sink_chunks {self.sink_chunks} + window_chunks "
+                              f"{self.window_chunks} + 1) x chunk_frames {self.chunk_frames} = {self.max_rope_frames} "
+                              f"latent frames is more than MAX_ROPE_POSITIONS = {MAX_ROPE_POSITIONS}, the frame "
+                              "positions of Wan's RoPE")
         if self.shift <= 0:
             raise ConfigError(f"StreamConfig.shift must be > 0, got {self.shift}")
         if not 0 < self.start_sigma <= 1:
@@ -345,6 +366,8 @@ class ModelConfig:
         if self.latent_space not in LATENT_SPACES:
             raise ConfigError(f"ModelConfig {self.name!r}: unknown latent_space {self.latent_space!r} "
                               f"(known: {', '.join(LATENT_SPACES)})")
+        _cap(f"ModelConfig {self.name!r}", "text_len", self.text_len, MAX_TEXT_LEN, "MAX_TEXT_LEN (Wan's text context)")
+        _positive(self, "text_len")
         self.check_size(self.height, self.width)
         return self
 
@@ -354,6 +377,15 @@ class ModelConfig:
         if height <= 0 or width <= 0 or height % multiple or width % multiple:
             raise ConfigError(f"image size {width}x{height} is not supported by model {self.name!r}: width and height "
                               f"must be positive multiples of {multiple}")
+        rows, cols = height // multiple, width // multiple
+        if max(rows, cols) > MAX_ROPE_POSITIONS:
+            raise ConfigError(f"image size {width}x{height} is {cols}x{rows} latent tokens, more than "
+                              f"MAX_ROPE_POSITIONS = {MAX_ROPE_POSITIONS} along a side (the positions of Wan's RoPE)")
+        tokens = self.stream.max_rope_frames * rows * cols
+        if tokens > MAX_CACHE_TOKENS:
+            raise ConfigError(f"image size {width}x{height} with the cache's {self.stream.max_rope_frames} latent frames "
+                              f"(stream sink_chunks, window_chunks, chunk_frames) is {tokens} cached tokens, more than "
+                              f"MAX_CACHE_TOKENS = {MAX_CACHE_TOKENS}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
