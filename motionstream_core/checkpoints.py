@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors import safe_open
@@ -142,15 +143,19 @@ def save_model(model: MotionStreamModel, path: str | os.PathLike, metadata: dict
 
 
 def load_model(path: str | os.PathLike, config_name: str | None = None, device: str | torch.device = "cpu",
-               dtype: torch.dtype = torch.float32, text_encoder: nn.Module | None = None) -> MotionStreamModel:
+               dtype: torch.dtype = torch.float32, text_encoder: nn.Module | None = None,
+               dit_only: Callable[[str], str] | None = None) -> MotionStreamModel:
     """A MotionStreamModel from one of our checkpoints, or from a DiT-only file plus a config name.
 
     A DiT-only file (official Wan, Self-Forcing) has no track head weights: pass ``config_name`` and
     the track head is freshly initialised (that is a training starting point, not a usable model).
+    ``dit_only``: refuse such a file instead, with the message ``dit_only(file name)`` (inference).
     """
     sd, meta = read_checkpoint(path)
     sd = aligned({k: v for k, v in strip_prefixes(sd).items() if not k.startswith(SLOT_CODEC)})  # see SLOT_CODEC
     name = Path(path).name
+    if dit_only is not None and CONFIG_KEY not in meta and not any(k.startswith("track_head.") for k in sd):
+        raise CheckpointError(dit_only(name))
     if CONFIG_KEY in meta:
         try:
             config = ModelConfig.from_json(meta[CONFIG_KEY])

@@ -218,7 +218,7 @@ def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str |
         refuse_dit_only(source.path)
         try:
             model = load_checkpoint(source.path, config_name=source.config, device=runtime.device,
-                                    dtype=runtime.dtype)
+                                    dtype=runtime.dtype, dit_only=not_a_motionstream_model)
         except CheckpointError as e:
             raise ValueError(f"{label} cannot be loaded as a MotionStream model: {e}") from None
         loaded = LoadedModel(model, label)
@@ -260,9 +260,14 @@ def refuse_dit_only(path: str | os.PathLike) -> None:
     except Exception as e:  # safetensors raises its own error types for corrupt files
         raise ValueError(f"{path.name} is not a readable safetensors file: {e}") from None
     if keys and not any(k.startswith("track_head.") for k in keys):
-        raise ValueError(f"{path.name} has no MotionStream track head: it is a plain Wan / Self-Forcing DiT, not a "
-                         "MotionStream model (stream it as a causal Wan student: `--preset`, or the node 'Load Causal "
-                         "Wan Model'; or start training from it, see `motionstream train`)")
+        raise ValueError(not_a_motionstream_model(path.name))
+
+
+def not_a_motionstream_model(name: str) -> str:
+    """What to do with a Wan DiT file (a causal Wan student, a plain Wan model) opened as a MotionStream model."""
+    return (f"{name} has no MotionStream track head: it is a causal Wan student (Self-Forcing family) or a plain Wan "
+            "DiT, not a MotionStream model. Use Load Causal Wan Model (CLI: `motionstream generate --preset ...`); "
+            "to start training from it, see `motionstream train`")
 
 
 # -- where the decoder comes from -------------------------------------------------------------------
@@ -328,26 +333,50 @@ def codec_for(loaded: LoadedModel, decoder: Decoder | None) -> LatentCodec:
     model, cfg = loaded.model, loaded.config
     if decoder is None:
         if loaded.own_codec is None:
-            raise ValueError(f"model {loaded.name!r} has no built-in decoder: give it a decoder (taew2_1 or a "
-                             "full VAE; in ComfyUI: 'Load MotionStream Decoder')")
+            raise ValueError(f"model {loaded.name!r} has no built-in decoder: give it a decoder that fits: "
+                             f"{decoders_that_fit(loaded)} (in ComfyUI: 'Load MotionStream Decoder')")
         return loaded.own_codec
     reads = decoder.latent_space if decoder.latent_space is not None else OWN
     if reads != cfg.latent_space:
         log.warning("MotionStream: decoder %r reads %s latents but model %r makes %s latents; the video will not "
-                    "look right", decoder.name, reads, loaded.name, cfg.latent_space)
+                    "look right (decoders that fit: %s)", decoder.name, reads, loaded.name, cfg.latent_space,
+                    decoders_that_fit(loaded))
     space_stats = LATENT_SPACE_STATS.get(cfg.latent_space) if reads == cfg.latent_space else None
     mean, std = space_stats or (None, None)
     if decoder.tiny is not None:
         tiny = decoder.tiny
         if tiny.latent_mean is not None:
             mean, std = tiny.latent_mean, tiny.latent_std
+        _check_decoder_shape(loaded, decoder.name, tiny.vae)
         codec = codec_over(tiny.vae.to(model.device, model.dtype), mean, std)
     else:
         codec = FullVAECodec(decoder.backend(), mean, std)
-    if codec.latent_channels != cfg.latent_channels:
-        raise ValueError(f"decoder {decoder.name!r} has {codec.latent_channels} latent channels but model "
-                         f"{loaded.name!r} makes {cfg.latent_channels}")
+        _check_decoder_shape(loaded, decoder.name, codec)
     return codec
+
+
+def decoders_that_fit(loaded: LoadedModel) -> str:
+    """In words, the decoders that read ``loaded``'s latents."""
+    cfg = loaded.config
+    if cfg.latent_space == WAN21:
+        return "taew2_1 (models/vae_approx) or the Wan 2.1 VAE (decoder 'ComfyUI VAE' with Load VAE)"
+    if loaded.own_codec is not None:
+        return "its built-in decoder (the model's own)"
+    return (f"the autoencoder trained with it ({cfg.latent_channels} channels, stride {cfg.spatial_stride}, "
+            f"{cfg.temporal_stride} frames a latent: the run's autoencoder/autoencoder.safetensors)")
+
+
+def _check_decoder_shape(loaded: LoadedModel, name: str, codec) -> None:
+    """A decoder whose channels or strides differ from the model's cannot decode its latents at all: one
+    error before the run starts, naming what differs and which decoders fit."""
+    cfg = loaded.config
+    mine = (cfg.latent_channels, cfg.spatial_stride, cfg.temporal_stride)
+    theirs = (int(codec.latent_channels), int(codec.spatial_stride), int(codec.temporal_stride))
+    if theirs != mine:
+        what = ", ".join(f"{label} {b} (model {a})" for label, a, b in
+                         zip(("latent channels", "spatial stride", "temporal stride"), mine, theirs) if a != b)
+        raise ValueError(f"decoder {name!r} does not fit model {loaded.name!r}: {what}, so it cannot decode this "
+                         f"model's {cfg.latent_space} latents. Decoders that fit: {decoders_that_fit(loaded)}")
 
 
 # -- one run ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 from comfy_api.latest import io
 
 from motionstream_core.pipeline import (ATTENTION, MODEL_CONFIGS, WEIGHT_DTYPES, DecoderSource, DemoUnavailable, ModelSource, Runtime,
-                                        is_motionstream_checkpoint, load_decoder, load_model)
+                                        is_motionstream_checkpoint, load_decoder, load_model, not_a_motionstream_model)
 
 from .choices import check_choices
 from .types import DecoderType, ModelType
@@ -141,6 +141,8 @@ class MotionStreamModelLoader(io.ComfyNode):
     def validate_inputs(cls, model_name):  # this host does not check V3 combo values itself
         if model_name in list_models():
             return True
+        if folder_paths.get_full_path("diffusion_models", model_name):  # there, but no MotionStream model
+            return not_a_motionstream_model(f"{model_name} (models/diffusion_models)")
         return (f"model file {model_name!r} was not found in models/{FOLDER} or models/diffusion_models "
                 "(download or move it there, then refresh)")
 
