@@ -29,12 +29,13 @@ import numpy as np
 
 from .tracks import Tracks
 
-_TAKEOVER = re.compile(r"^track:(\d+)$")
+_TAKEOVER = re.compile(r"track:([0-9]{1,9})")  # the widget's rule too (js/lib/steer.js; tests/data/steer_ids.json)
 
 
 def takeover_slot(point_id: str) -> int | None:
-    """The track slot a live point takes over (its id is ``"track:<i>"``), or None for a new point."""
-    m = _TAKEOVER.match(point_id)
+    """The track slot a live point takes over (its id is ``"track:<i>"``, i 1 to 9 ASCII digits), or None
+    for a new point."""
+    m = _TAKEOVER.fullmatch(point_id)
     return int(m.group(1)) if m else None
 
 

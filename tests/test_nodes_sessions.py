@@ -322,3 +322,24 @@ def test_malformed_bodies_are_one_line_400s():
     st, reply = post(reg, {"session": s.id, "points": [], "t": -huge})
     assert (st, reply) == (400, {"error": f"'t' must be a finite number of milliseconds; got -{str(huge)[:36]}..."})
     assert s.steering.snapshot().points == {}, "nothing refused reached the stream"
+
+
+def test_the_track_id_rule_is_the_widgets():
+    """The shared contract table (tests/data/steer_ids.json; js/tests/steer.test.mjs reads the same one):
+    which live point ids take over a drawn track, on the server side, and how a post uses them."""
+    from pathlib import Path
+
+    from motionstream_core.steering import takeover_id, takeover_slot
+
+    table = json.loads((Path(__file__).parent / "data" / "steer_ids.json").read_text(encoding="utf-8"))
+    assert len(table["cases"]) > 10
+    for pid, slot in table["cases"]:
+        assert takeover_slot(pid) == slot, repr(pid)
+        if slot is not None:
+            assert takeover_slot(takeover_id(slot)) == slot
+    reg = SessionRegistry()
+    s = reg.add(LiveSession(node_id="1", client_id=CLIENT, width=64, height=64, offset=2, drawn=3, max_slots=8))
+    st, _ = post(reg, {"session": s.id, "points": [{"id": "track:\u0663", "x": 1, "y": 1}], "t": 1})
+    assert st == 200 and set(s.steering.snapshot().points) == {"track:\u0663"}, "a non-ASCII digit is a new point"
+    st, reply = post(reg, {"session": s.id, "points": [{"id": "track:3", "x": 1, "y": 1}], "t": 2})
+    assert (st, reply) == (400, {"error": "points[0].id 'track:3': there is no drawn track 3 (the editor has 3)"})

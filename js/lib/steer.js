@@ -7,7 +7,8 @@
 
 import { roundTo } from "./coords.js";
 
-const TAKEOVER = /^track:(\d+)$/;
+// "track:" and 1 to 9 ASCII digits; the server's rule too (motionstream_core/steering.py, tests/data/steer_ids.json)
+const TAKEOVER = /^track:([0-9]{1,9})$/;
 
 export const trackId = (i) => `track:${i}`;
 

@@ -71,3 +71,14 @@ test("grabbing a point again cancels its pending release; released points are no
   assert.equal(s.deferRelease("live:1", 3), false);
   assert.equal(s.deferRelease("nope", 3), false);
 });
+
+test("the track:<i> rule is the server's (the shared contract table)", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const table = JSON.parse(await readFile(new URL("../../tests/data/steer_ids.json", import.meta.url), "utf8"));
+  assert.ok(table.cases.length > 10);
+  for (const [id, slot] of table.cases) {
+    const got = parseId(id);
+    assert.deepEqual(got, slot === null ? { live: id } : { track: slot }, JSON.stringify(id));
+    if (slot !== null) assert.deepEqual(parseId(trackId(slot)), { track: slot });
+  }
+});
