@@ -422,7 +422,7 @@ def test_3_draw_two_tracks_and_a_static_point(page, shared):
 def test_3b_editing_tools_and_undo(page, shared):
     """Grid, box selection + Delete, Move tool, group motion, retiming; every step undoes exactly."""
     if "drawn" not in shared:
-        pytest.skip("nothing drawn (stage 3 did not run)")
+        pytest.fail("nothing drawn: stage 3 (drawing) did not run or failed, and this stage needs its tracks")
     value0 = _editor_value(page)
     n0 = len(shared["drawn"]["tracks"]["tracks"])
     tracks = lambda: _state(page)["tracks"]["tracks"]  # noqa: E731
@@ -493,7 +493,7 @@ def test_3b_editing_tools_and_undo(page, shared):
 
 def test_4_frames_stream_into_the_canvas_while_running(page, host, shared):
     if "drawn" not in shared:
-        pytest.skip("nothing drawn (stage 3 did not run)")
+        pytest.fail("nothing drawn: stage 3 (drawing) did not run or failed, and this stage needs its tracks")
     seen = {}
 
     def during(pg):
@@ -549,7 +549,7 @@ def test_4_frames_stream_into_the_canvas_while_running(page, host, shared):
 
 def test_5_live_drag_reaches_the_backend_and_changes_later_frames(page, shared):
     if "frames1" not in shared:
-        pytest.skip("no reference run (stage 4 did not run)")
+        pytest.fail("no reference run: stage 4 did not run or failed, and this stage compares against it")
     out = {}
 
     def during(pg):
@@ -609,7 +609,7 @@ def test_5_live_drag_reaches_the_backend_and_changes_later_frames(page, shared):
 
 def test_6_saving_and_reloading_restores_the_tracks_exactly(page, host, shared):
     if "after2" not in shared and "drawn" not in shared:
-        pytest.skip("nothing to save (earlier stages did not run)")
+        pytest.fail("nothing to save: the drawing and live stages did not run or failed, and this stage needs their tracks")
     before = _editor_value(page)
     saved = page.evaluate("() => JSON.stringify(app.graph.serialize())")
     prompt_value = page.evaluate(f"""async () => {{ const p = await app.graphToPrompt();
@@ -635,7 +635,7 @@ def test_6_saving_and_reloading_restores_the_tracks_exactly(page, host, shared):
 
 def test_7_requeue_replays_the_live_run(page, shared):
     if "frames2" not in shared:
-        pytest.skip("no live run to replay (stage 5 did not run)")
+        pytest.fail("no live run to replay: stage 5 did not run or failed, and this stage replays it")
     res = _run(page)
     frames3 = _frames(page)
     assert "finished" in res["status"], res
