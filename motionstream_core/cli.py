@@ -44,7 +44,8 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-dtype", choices=WEIGHT_DTYPES, default="default",
                    help="default: the file's own precision (fp8 files stay fp8); fp8_e4m3fn / fp8_e5m2: the "
                         "transformer blocks' weights quantized at load (half the bytes of bf16)")
-    p.add_argument("--steps", type=int, default=None, help="denoising steps per chunk (default: the model's, 3)")
+    p.add_argument("--steps", type=int, default=None, help="denoising steps per chunk (default: the model's own, stored with it: 2 for the "
+                   "built-in demo model, 3 for the Wan configs)")
     p.add_argument("--seed", type=int, default=0)
 
 

@@ -288,3 +288,43 @@ def test_f_refusals_and_node_errors_replace_the_last_runs_status(page):
     status = page.evaluate(f"() => {ED}.dom.status.textContent")
     _shot(page, "f_node_error")
     assert ex["error"] and status.startswith("Run failed") and "multiples of 16" in status, (ex, status)
+
+
+def test_g_a_long_video_keeps_the_workflow_small_and_the_editor_says_what_to_do(page):
+    """frames 100000 on the demo workflow: the saved editor state stays small (tracks are held, not
+    resampled to every frame) and the workflow is still saved; a new node at the default width shows a
+    typical end-of-run status in full; with nothing drawn the canvas says how to draw; an edit's note
+    ("Cleared all tracks") goes with the next edit."""
+    _load(page, json.loads((ROOT / "workflows" / "motionstream_demo_drag.json").read_text()))
+    page.wait_for_function(f"() => {ED}.startImage && {ED}.startImage.naturalWidth > 0", timeout=30_000)
+    _widget(page, "MotionStreamGenerate", "frames", 100000)
+    page.wait_for_function(f"() => {ED}.state.numFrames === 100000", timeout=10_000)
+    value = page.evaluate(f"() => {ED}.getValue()")
+    doc = json.loads(value)["tracks"]
+    assert doc["num_frames"] == 100000 and len(doc["tracks"]) == 11, doc["num_frames"]
+    assert len(value) < 20_000, f"the editor state of 11 tracks at 100000 frames is {len(value)} characters"
+    saved = page.evaluate("""async () => { const wf = app.graph.serialize(); const text = JSON.stringify(wf);
+        localStorage.setItem('motionstream-test-workflow', text); const back = localStorage.getItem('motionstream-test-workflow');
+        localStorage.removeItem('motionstream-test-workflow'); return [text.length, back === text]; }""")
+    assert saved[1] and saved[0] < 100_000, saved
+    _widget(page, "MotionStreamGenerate", "frames", 49)
+    # nothing drawn: the canvas says how to draw; "Cleared" goes with the next edit
+    page.click("[data-testid=ms-clear]")
+    assert page.evaluate(f"() => {ED}.dom.status.textContent").startswith("Cleared all tracks")
+    assert page.evaluate(f"() => {ED}.hudLines()")[1].startswith("drag on the picture: a motion"), page.evaluate(f"() => {ED}.hudLines()")
+    r = page.evaluate(f"() => {{ const b = {ED}.dom.canvas.getBoundingClientRect(); return [b.left + b.width / 2, b.top + b.height / 2]; }}")
+    page.mouse.click(*r)
+    page.wait_for_function(f"() => {ED}.state.tracks.length === 1", timeout=10_000)
+    assert page.evaluate(f"() => {ED}.dom.status.textContent") == "", "the 'Cleared' note outlived the next edit"
+    assert len(page.evaluate(f"() => {ED}.hudLines()")) == 1, "the drawing hint stays once something is drawn"
+    # a new node at the default width: a typical end-of-run message is shown in full
+    page.evaluate("() => app.graph.clear()")
+    fits = page.evaluate("""async () => { const n = LiteGraph.createNode('MotionStreamGenerate'); app.graph.add(n); n.pos = [200, 200];
+        const c = app.canvas; c.ds.scale = 1; c.ds.offset = [0, 0]; c.setDirty(true, true);
+        await new Promise(r => setTimeout(r, 600));
+        const ed = n.motionstreamEditor; const s = ed.dom.status;
+        ed.status('Run stopped · 1 prompt switch kept for replay · saved to output/video/MotionStream_00012_.mp4 (its tracks: MotionStream_00012_.tracks.json)');
+        await new Promise(r => setTimeout(r, 100));
+        return { width: n.size[0], scroll: s.scrollHeight, client: s.clientHeight, w: s.scrollWidth, cw: s.clientWidth }; }""")
+    _shot(page, "g_status_at_default_width")
+    assert fits["scroll"] <= fits["client"] and fits["w"] <= fits["cw"], f"the status is cut at node width {fits}"

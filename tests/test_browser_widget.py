@@ -340,7 +340,16 @@ def _view(pg, scale=1.0, size=None):
 
 
 def _state(pg):
-    return json.loads(_editor_value(pg))
+    """The saved editor state with every track held to num_frames (the widget writes each track up to its
+    last change; after it the track holds its last point and visibility)."""
+    st = json.loads(_editor_value(pg))
+    doc = st["tracks"]
+    for t in doc["tracks"]:
+        n = len(t["points"])
+        assert 1 <= n <= doc["num_frames"], (n, doc["num_frames"])
+        t["points"] = t["points"] + [t["points"][-1]] * (doc["num_frames"] - n)
+        t["visible"] = t["visible"] + [t["visible"][-1]] * (doc["num_frames"] - n)
+    return st
 
 
 def _scale(st):
@@ -405,6 +414,8 @@ def test_3_draw_two_tracks_and_a_static_point(page, shared):
     st = _state(page)
     tr = st["tracks"]["tracks"]
     assert [t["kind"] for t in tr] == ["drag", "drag", "static"], tr
+    saved = json.loads(_editor_value(page))["tracks"]["tracks"]
+    assert [len(t["points"]) for t in saved][2] == 1, "a static point is saved once, however long the video"
     sx, sy = _scale(st)
     T = st["tracks"]["num_frames"]
     assert T == st["duration_frames"]

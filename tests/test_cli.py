@@ -111,3 +111,19 @@ def test_train_refine_preset_reaches_each_stage_and_a_stage_without_it_is_one_li
     assert got["teacher"].clip_source == "mix" and got["dmd"].critic_warmup == 20
     assert main(["train", "decoder", "--out", str(tmp_path / "run"), "--preset", "refine"]) == 2
     assert capsys.readouterr().err.strip().endswith("stage 'decoder' has no preset 'refine' (known: demo, tiny)")
+
+
+def test_generate_help_states_the_demo_models_own_step_count(capsys):
+    """`motionstream generate --help` names the step count the built-in demo model really uses."""
+    import re
+
+    from motionstream_core.cli import build_parser
+    from motionstream_core.pipeline import load_demo
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    m = re.search(r"--steps STEPS denoising steps per chunk \(default: the model's own, stored with it: (\d+) for the "
+                  r"built-in demo model", text)
+    assert m, text[:2000]
+    assert int(m.group(1)) == load_demo()[0].config.stream.num_steps

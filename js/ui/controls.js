@@ -18,18 +18,18 @@ export class Controls {
     const on = (elm, ev, fn) => elm.addEventListener(ev, fn);
     on(d.drawBtn, "click", () => ed.setTool("draw"));
     on(d.moveBtn, "click", () => ed.setTool("move"));
-    on(d.gridBtn, "click", () => ed.placeGrid());
+    on(d.gridBtn, "click", () => ed.edits.placeGrid());
     on(d.undoBtn, "click", () => ed.undo());
     on(d.redoBtn, "click", () => ed.redo());
-    on(d.delBtn, "click", () => ed.deleteSelected());
-    on(d.clearBtn, "click", () => ed.clearAll());
+    on(d.delBtn, "click", () => ed.edits.deleteSelected());
+    on(d.clearBtn, "click", () => ed.edits.clearAll());
     on(d.viewBtn, "click", () => ed.setView(ed.view === "video" ? "edit" : "video"));
     on(d.playBtn, "click", () => ed.togglePlay());
     on(d.range, "input", () => ed.setFrame(Number(d.range.value)));
-    on(d.spacing, "change", () => ed.setSpacing(d.spacing.value));
-    on(d.duration, "change", () => ed.setDuration(d.duration.value));
-    on(d.retimeStart, "change", () => ed.retimeSelected(d.retimeStart.value, d.retimeEnd.value));
-    on(d.retimeEnd, "change", () => ed.retimeSelected(d.retimeStart.value, d.retimeEnd.value));
+    on(d.spacing, "change", () => ed.edits.setSpacing(d.spacing.value));
+    on(d.duration, "change", () => ed.edits.setDuration(d.duration.value));
+    on(d.retimeStart, "change", () => ed.edits.retimeSelected(d.retimeStart.value, d.retimeEnd.value));
+    on(d.retimeEnd, "change", () => ed.edits.retimeSelected(d.retimeStart.value, d.retimeEnd.value));
     on(d.pauseBtn, "click", () => ed.live.control("pause"));
     on(d.resumeBtn, "click", () => ed.live.control("resume"));
     on(d.stopBtn, "click", () => ed.live.control("stop"));
@@ -73,7 +73,11 @@ export class Controls {
     const one = ed.selection.size === 1 ? [...ed.selection][0] : -1;
     const t = ed.state.tracks[one];
     const span = t ? motionSpan(t) : null;
-    d.trackRow.classList.toggle("ms-hidden", !span || live);
+    const showTrack = !!span && !live;
+    const showLive = !showTrack && (live || ed.stream.hasFrames);
+    d.trackRow.classList.toggle("ms-hidden", !showTrack);
+    d.liveRow.classList.toggle("ms-hidden", !showLive && showTrack);
+    d.liveRow.classList.toggle("ms-reserved", !showLive && !showTrack); // keeps the slot's height
     if (span) {
       d.trackLabel.textContent = `Track ${one} (${t.kind})`;
       d.trackLabel.style.color = trackColor(one);
@@ -83,7 +87,6 @@ export class Controls {
       if (document.activeElement !== d.retimeStart) d.retimeStart.value = String(span[0]);
       if (document.activeElement !== d.retimeEnd) d.retimeEnd.value = String(span[1]);
     }
-    d.liveRow.classList.toggle("ms-hidden", !live && !ed.stream.hasFrames);
     for (const b of [d.pauseBtn, d.resumeBtn, d.stopBtn]) b.disabled = !live;
     if (live) {
       d.pauseBtn.disabled = !!ed.live.session.paused;
@@ -104,7 +107,7 @@ export class Controls {
     w.callback = function (...args) {
       const r = prev?.apply(this, args);
       const n = Number(w.value);
-      if (n > 0 && n !== ed.state.durationFrames) ed.setDuration(n, { fromWidget: true });
+      if (n > 0 && n !== ed.state.durationFrames) ed.edits.setDuration(n, { fromWidget: true });
       return r;
     };
   }

@@ -27,7 +27,10 @@ const CSS = `
   background: var(--comfy-menu-bg, #171717); }
 .ms-canvas { position: absolute; left: 0; top: 0; width: 100%; height: 100%; touch-action: none; cursor: crosshair; display: block; }
 .ms-range { flex: 1 1 auto; min-width: 60px; }
-.ms-status { min-height: 14px; color: var(--descrip-text, #999); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.ms-row.ms-reserved { visibility: hidden; }
+.ms-slot { display: flex; flex-direction: column; min-height: 22px; }
+.ms-status { line-height: 14px; height: 42px; flex: none; color: var(--descrip-text, #999); white-space: normal;
+  overflow-wrap: anywhere; overflow: hidden; user-select: text; }
 .ms-status.ms-error { color: var(--error-text, #ff4444); }
 .ms-stats { font-variant-numeric: tabular-nums; color: var(--descrip-text, #999); white-space: nowrap; }
 .ms-legend i { display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin: 0 2px 0 6px; vertical-align: middle; }
@@ -125,7 +128,11 @@ export function buildDom(doc = document) {
   const status = el(doc, "div", "ms-status");
   status.dataset.testid = "ms-status";
 
-  root.append(toolbar, wrap, timeline, trackRow, liveRow, status);
+  // the retiming row and the live row take turns in one slot that is always there: the canvas keeps
+  // its size when either appears; the status has room for three lines (the full text is its tooltip)
+  const slot = el(doc, "div", "ms-slot");
+  slot.append(trackRow, liveRow);
+  root.append(toolbar, wrap, timeline, slot, status);
   return {
     root, canvas, wrap, keySink, drawBtn, moveBtn, gridBtn, spacing, undoBtn, redoBtn, delBtn, clearBtn, viewBtn,
     playBtn, range, frameLabel, duration, trackRow, trackLabel, retimeStart, retimeEnd,

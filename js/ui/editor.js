@@ -1,10 +1,11 @@
 // The trajectory editor + stream viewer behind the MotionStreamGenerate
 // node's `editor_state` widget. Owns the editor state (its JSON is the
-// widget value), undo/redo and the canvas rendering loop.
-// It hands itself to four controllers: StartPicture (picture.js: the start
-// image, upstream or exact), LiveRun (live.js: the running session,
-// steering), Controls (controls.js: toolbar and rows) and PointerInput
-// (pointer.js: gestures); keys are in pointer.js too.
+// widget value), undo/redo, selection, tool and time.
+// It hands itself to six controllers, one job each: TrackEdits (edits.js:
+// every change to the tracks), CanvasView (canvasview.js: layout and
+// drawing), StartPicture (picture.js: the start image, upstream or exact),
+// LiveRun (live.js: the running session, steering), Controls (controls.js:
+// toolbar and rows) and PointerInput (pointer.js: gestures and keys).
 //
 // `host` decouples this from ComfyUI (motionstream.js provides it):
 //   fetchApi(route, init), apiURL(route), forwardPointer(kind, event),
@@ -12,21 +13,18 @@
 //   clientId() -> this tab's websocket client id
 
 import { buildDom, setStatus } from "./dom.js";
-import { drawScene } from "./render.js";
 import { PointerInput, attachKeys } from "./pointer.js";
 import { StreamView } from "./stream.js";
 import { LiveRun } from "./live.js";
 import { Controls } from "./controls.js";
 import { StartPicture } from "./picture.js";
-import { backingSize, fitRect, clientToImage, viewPerCss } from "../lib/coords.js";
+import { TrackEdits } from "./edits.js";
+import { CanvasView } from "./canvasview.js";
 import { parseState, serializeState, cloneState, toTracksJSON } from "../lib/state.js";
 import { UndoStack } from "../lib/history.js";
-import {
-  gridPoints, staticTrack, deleteTracks, retimeTrack, motionSpan, setTrackLength, pointAt, rescaleTracks,
-} from "../lib/tracks.js";
+import { rescaleTracks } from "../lib/tracks.js";
 import { trackColor } from "../lib/palette.js";
 import { Player } from "../lib/playback.js";
-import { noTracksNotice } from "../lib/notracks.js";
 
 const now = () => performance.now();
 const sameTracks = (a, b) => JSON.stringify(toTracksJSON(a)) === JSON.stringify(toTracksJSON(b));
@@ -45,13 +43,14 @@ export class MotionStreamEditor {
     this.lastBox = null;
     this.rawInvalid = null;
     this.parseError = null;
-    this.renderPending = false;
     this.destroyed = false;
     this.editPlayer = new Player({ fps: 16 });
     this.stream = new StreamView({ onUpdate: () => this.requestRender() });
     const { state } = parseState("");
     this.state = state;
     this.text = serializeState(state);
+    this.edits = new TrackEdits(this);
+    this.canvas = new CanvasView(this);
     this.picture = new StartPicture(this);
     this.live = new LiveRun(this);
     this.controls = new Controls(this);
@@ -130,7 +129,8 @@ export class MotionStreamEditor {
     this.text = after;
     this.rawInvalid = null;
     this.parseError = null;
-    if (label) this.status(label);
+    if (label) this.note(label);
+    else if (record && this.noteShown) this.status(""); // an edit's note is stale after the next edit
     this.host.onChange?.(after);
     this.syncUI();
     this.requestRender();
@@ -158,84 +158,6 @@ export class MotionStreamEditor {
   redo() {
     const s = this.history.redo(this.getValue());
     if (s !== null) this.restore(s);
-  }
-
-  // ------------------------------------------------------------ edits
-  withTracks(tracks, extra = {}) {
-    const s = cloneState(this.state);
-    s.tracks = tracks;
-    return Object.assign(s, extra);
-  }
-
-  addTracks(list) {
-    const n0 = this.state.tracks.length;
-    if (this.commit(this.withTracks([...this.state.tracks, ...list]))) {
-      this.setSelection(list.map((_, k) => n0 + k));
-    }
-  }
-
-  replaceTracks(tracks, label = "") {
-    this.commit(this.withTracks(tracks), { label });
-  }
-
-  deleteTracks(indices) {
-    if (!indices.length) return;
-    this.selection.clear();
-    this.commit(this.withTracks(deleteTracks(this.state.tracks, indices)));
-  }
-
-  deleteSelected() {
-    this.deleteTracks([...this.selection]);
-  }
-
-  clearAll() {
-    if (!this.state.tracks.length) return;
-    this.selection.clear();
-    this.commit(this.withTracks([]), { label: "Cleared all tracks (Ctrl+Z brings them back)" });
-  }
-
-  placeGrid() {
-    if (this.isLive()) return;
-    const { W, H } = this.size();
-    const f = this.currentFrame();
-    const avoid = this.state.tracks.map((t) => pointAt(t, f));
-    const pts = gridPoints(W, H, this.state.gridSpacing, { avoid, region: this.lastBox });
-    this.lastBox = null;
-    if (!pts.length) {
-      this.status("Grid: every grid position already has a point");
-      return;
-    }
-    this.addTracks(pts.map(([x, y]) => staticTrack(x, y, this.state.numFrames)));
-    this.status(`Grid: added ${pts.length} static points`);
-  }
-
-  setSpacing(v) {
-    const n = Math.round(Number(v));
-    if (!(n >= 1)) return;
-    const s = cloneState(this.state);
-    s.gridSpacing = n;
-    this.commit(s, { key: "spacing" });
-  }
-
-  setDuration(v, { fromWidget = false } = {}) {
-    const n = Math.round(Number(v));
-    if (!(n >= 1 && n <= 100000)) return;
-    const s = cloneState(this.state);
-    s.tracks = s.tracks.map((t) => setTrackLength(t, n));
-    s.numFrames = n;
-    s.durationFrames = n;
-    this.commit(s, { key: "duration" });
-    if (!fromWidget) this.controls.syncFramesWidget();
-  }
-
-  retimeSelected(a, b) {
-    if (this.selection.size !== 1) return;
-    const i = [...this.selection][0];
-    const t = this.state.tracks[i];
-    if (!t || !motionSpan(t)) return;
-    const tracks = this.state.tracks.slice();
-    tracks[i] = retimeTrack(t, Number(a), Number(b));
-    this.commit(this.withTracks(tracks), { key: `retime:${i}` });
   }
 
   // ------------------------------------------------------------ selection, tools, time
@@ -319,30 +241,15 @@ export class MotionStreamEditor {
 
   status(text, kind = "info") {
     setStatus(this.dom, text, kind);
+    this.noteShown = false;
   }
 
-  // ------------------------------------------------------------ geometry
-  layout() {
-    const c = this.dom.canvas;
-    const bounds = c.getBoundingClientRect();
-    const k = viewPerCss(bounds, c.width);
-    const { W, H } = this.size();
-    return { bounds, k, rect: fitRect(W, H, c.width, c.height, 6 * k) };
+  /** A status about an edit (cleared by the next edit). */
+  note(text) {
+    this.status(text);
+    this.noteShown = true;
   }
 
-  /** Client (page) coordinates -> image pixels. */
-  toImage(clientX, clientY) {
-    const c = this.dom.canvas;
-    const { bounds, rect } = this.layout();
-    const { W, H } = this.size();
-    return clientToImage(clientX, clientY, bounds, c.width, c.height, rect, W, H);
-  }
-
-  /** Pick radius: 10 CSS pixels, in image pixels. */
-  hitRadius() {
-    const { k, rect } = this.layout();
-    return (10 * k * this.state.width) / (rect.w || 1);
-  }
 
   // ------------------------------------------------------------ start image (see picture.js)
   get startImage() {
@@ -400,86 +307,29 @@ export class MotionStreamEditor {
     }
   }
 
-  // ------------------------------------------------------------ drawing
+  // ------------------------------------------------------------ the canvas (see canvasview.js)
   requestRender() {
-    if (this.renderPending || this.destroyed) return;
-    this.renderPending = true;
-    requestAnimationFrame(() => this.render());
+    this.canvas.requestRender();
   }
 
-  render() {
-    this.renderPending = false;
-    if (this.destroyed) return;
-    const c = this.dom.canvas;
-    const b = c.getBoundingClientRect();
-    if (b.width < 2 || b.height < 2) return;
-    const bs = backingSize(b, window.devicePixelRatio || 1);
-    if (c.width !== bs.width || c.height !== bs.height) {
-      c.width = bs.width;
-      c.height = bs.height;
-    }
-    const t = now();
-    let bg = this.picture.forEdit();
-    let animating = false;
-    if (this.view === "video") {
-      bg = this.stream.current(t) || this.picture.exact()?.image || bg;
-      animating = this.stream.animating;
-    } else if (this.editPlayer.state === "playing") {
-      this.frame = this.editPlayer.tick(t);
-      animating = this.editPlayer.state === "playing";
-      if (!animating) this.syncUI();
-    }
-    const { k, rect } = this.layout();
-    const { W, H } = this.size();
-    const pv = this.preview || {};
-    const scene = {
-      viewW: c.width, viewH: c.height, rect, W, H, k, bg,
-      colors: { canvasBg: getComputedStyle(this.dom.wrap).backgroundColor || "#171717" },
-      tracks: pv.tracks || this.state.tracks,
-      frame: this.currentFrame(),
-      selection: this.selection,
-      showTrails: true,
-      preview: pv,
-      overrides: pv.overrides,
-      hud: this.hudLines(),
-      ...this.live.scene(),
-      ...this.messageScene(),
-    };
-    drawScene(c.getContext("2d"), scene);
-    this.syncTimeline();
-    if (this.isLive() || this.stream.hasFrames) this.dom.stats.textContent = this.stream.statsText(t);
-    if (animating) this.requestRender();
+  layout() {
+    return this.canvas.layout();
+  }
+
+  toImage(clientX, clientY) {
+    return this.canvas.toImage(clientX, clientY);
+  }
+
+  hitRadius() {
+    return this.canvas.hitRadius();
   }
 
   hudLines() {
-    if (this.view === "video") {
-      const st = this.stream.player.state;
-      if (!this.isLive()) return [`video · ${st}`];
-      if (this.session.paused) return ["❚❚ paused (generation)"];
-      return [this.live.takesDrags ? "● live: drag points to steer" : "● live (this model takes no drags)"];
-    }
-    const n = this.state.tracks.length;
-    const lines = [`${n} track${n === 1 ? "" : "s"} · ${this.state.width}×${this.state.height} · frame ${this.currentFrame()}`];
-    const via = this.startSource?.via || [];
-    if (this.startImage && !this.picture.exact() && via.length) {
-      lines.push(`⚠ ${via.map((v) => `'${v}'`).join(", ")} change${via.length === 1 ? "s" : ""} this image:`,
-        "the exact one the model gets shows once a run starts");
-    }
-    return lines;
+    return this.canvas.hudLines();
   }
 
   messageScene() {
-    const be = this.host.backend?.() || { ok: null };
-    if (this.parseError) return { message: `Saved editor state could not be read:\n${this.parseError}`, messageIsError: true };
-    if (this.view === "video" && this.isLive() && !this.stream.hasFrames) return { message: "Waiting for the first frames…" };
-    if (be.ok === false && this.isLive()) return { message: be.message, messageIsError: true };
-    if (this.view === "edit" && !this.picture.forEdit()) {
-      if (noTracksNotice(this.node)) {
-        return { message: "This model makes video from the prompt: no start image is needed\n(connect one to Generate's image to continue a picture)" };
-      }
-      return { message: "The start image shows here once the node has run once\n(or at once with a Load Image node)" };
-    }
-    return {};
+    return this.canvas.messageScene();
   }
 
   destroy() {

@@ -12,6 +12,8 @@ import { hitTest, rescaleTracks } from "../lib/tracks.js";
 import { withPrompts } from "../lib/prompts.js";
 
 export const STEER_HZ = 40;
+export const QUEUED_BEHIND =
+  "Another run is queued behind this stream, which runs until Stop: it starts (with its own settings) when you press Stop";
 export const NO_DRAGS_LIVE = "this model takes no drags (text-to-video); Pause and Stop work as usual";
 
 const now = () => performance.now();
@@ -198,7 +200,11 @@ export class LiveRun {
    */
   onQueued(nodeErrors) {
     const entries = Object.entries(nodeErrors || {}).filter(([, v]) => v?.errors?.length);
-    if (!entries.length) return; // queued: "executing" and the session events say the rest
+    if (!entries.length) {
+      // queued: "executing" and the session events say the rest; behind an endless stream it waits for Stop
+      if (this.running && !(this.session.numFrames > 0)) this.ed.status(QUEUED_BEHIND);
+      return;
+    }
     const node = this.ed.node;
     const mine = entries.find(([id]) => id === String(node.id));
     const [id, info] = mine || entries[0];
@@ -313,6 +319,7 @@ export class LiveRun {
     const ed = this.ed;
     try {
       const r = parseTracksJSON(recorded);
+      if (!r.tracks.length && !ed.state.tracks.length) return ""; // nothing drawn, nothing live: nothing to say
       const s = cloneState(ed.state);
       // the timeline holds every frame handed to the model (to the end of the last chunk); the
       // video length stays the node's frame count

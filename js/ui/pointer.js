@@ -101,11 +101,11 @@ function drawGesture(ed, stroke, frame) {
       const { W, H } = ed.size();
       const T = st.numFrames;
       if (!stroke.moved) {
-        ed.addTracks([staticTrack(clamp(stroke.a.x, W), clamp(stroke.a.y, H), T)]);
+        ed.edits.addTracks([staticTrack(clamp(stroke.a.x, W), clamp(stroke.a.y, H), T)]);
         return;
       }
       stroke.close(e);
-      ed.addTracks([drawnTrack(stroke.samples, { fps: st.fps, T, startFrame: frame, W, H })]);
+      ed.edits.addTracks([drawnTrack(stroke.samples, { fps: st.fps, T, startFrame: frame, W, H })]);
     },
     cancel: () => ed.setPreview(null),
   };
@@ -132,7 +132,7 @@ function motionGesture(ed, stroke, frame) {
       const st = ed.state;
       const { W, H } = ed.size();
       const next = recordGroupMotion(st.tracks, [...ed.selection], stroke.samples, { fps: st.fps, startFrame: frame, W, H });
-      ed.replaceTracks(next, "Move over time");
+      ed.edits.replaceTracks(next, "Move over time");
     },
     cancel: () => ed.setPreview(null),
   };
@@ -151,7 +151,7 @@ function translateGesture(ed, stroke) {
     move: (e) => ed.setPreview({ tracks: moved(stroke.track(e)) }),
     end(e) {
       ed.setPreview(null);
-      if (stroke.moved) ed.replaceTracks(moved(ed.toImage(e.clientX, e.clientY)), "Move tracks");
+      if (stroke.moved) ed.edits.replaceTracks(moved(ed.toImage(e.clientX, e.clientY)), "Move tracks");
     },
     cancel: () => ed.setPreview(null),
   };
@@ -228,7 +228,7 @@ export class PointerInput {
   deleteAt(e) {
     if (this.ed.isLive()) return;
     const i = this.trackAt(e);
-    if (i >= 0) this.ed.deleteTracks([i]);
+    if (i >= 0) this.ed.edits.deleteTracks([i]);
   }
 
   /** The gesture a primary press starts (null: a Shift+click that toggled a point). */
@@ -297,14 +297,14 @@ export function attachKeys(ed) {
     if (mod && key === "z" && !e.shiftKey) ed.undo();
     else if ((mod && key === "z" && e.shiftKey) || (mod && key === "y")) ed.redo();
     else if (mod && key === "a") ed.setSelection(ed.state.tracks.map((_, i) => i));
-    else if (e.key === "Delete" || e.key === "Backspace") ed.deleteSelected();
+    else if (e.key === "Delete" || e.key === "Backspace") ed.edits.deleteSelected();
     else if (e.key === "Escape") ed.setSelection([]);
     else if (e.key === " ") ed.togglePlay();
     else if (e.key === "ArrowLeft") ed.stepFrame(-1);
     else if (e.key === "ArrowRight") ed.stepFrame(1);
     else if (!mod && key === "d") ed.setTool("draw");
     else if (!mod && key === "m") ed.setTool("move");
-    else if (!mod && key === "g") ed.placeGrid();
+    else if (!mod && key === "g") ed.edits.placeGrid();
     else handled = false;
     if (handled) {
       e.preventDefault();

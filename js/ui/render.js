@@ -40,6 +40,8 @@ function toView(s, p) {
   return imageToView(p[0], p[1], s.rect, s.W, s.H);
 }
 
+export const TRAIL_OUTLINE = "#000000";
+
 function drawTrail(ctx, s, t, color, frame) {
   const T = t.points.length;
   if (T < 2) return;
@@ -48,29 +50,27 @@ function drawTrail(ctx, s, t, color, frame) {
   if (!moving) return;
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
-  // whole path, faint
-  ctx.strokeStyle = withAlpha(color, 0.35);
-  ctx.lineWidth = 2 * s.k;
-  ctx.beginPath();
-  t.points.forEach((p, f) => {
-    const v = toView(s, p);
-    if (f === 0) ctx.moveTo(v.x, v.y);
-    else ctx.lineTo(v.x, v.y);
-  });
-  ctx.stroke();
-  // the part already travelled at this frame, strong
-  const upto = Math.min(T - 1, Math.floor(frame));
-  if (upto >= 1) {
-    ctx.strokeStyle = withAlpha(color, 0.9);
-    ctx.lineWidth = 2.5 * s.k;
+  const path = (upto) => {
     ctx.beginPath();
     for (let f = 0; f <= upto; f++) {
       const v = toView(s, t.points[f]);
       if (f === 0) ctx.moveTo(v.x, v.y);
       else ctx.lineTo(v.x, v.y);
     }
+  };
+  // every trail has a dark outline under it, so a red trail stays visible on a red or orange picture
+  const outlined = (upto, width, alpha) => {
+    path(upto);
+    ctx.strokeStyle = withAlpha(TRAIL_OUTLINE, 0.75 * alpha);
+    ctx.lineWidth = width + 2 * s.k;
     ctx.stroke();
-  }
+    ctx.strokeStyle = withAlpha(color, alpha);
+    ctx.lineWidth = width;
+    ctx.stroke();
+  };
+  outlined(T - 1, 2 * s.k, 0.45); // whole path, faint
+  const upto = Math.min(T - 1, Math.floor(frame));
+  if (upto >= 1) outlined(upto, 2.5 * s.k, 0.9); // the part already travelled at this frame, strong
   // arrow head at the end of the path
   const a = toView(s, t.points[T - 2]);
   const b = toView(s, t.points[T - 1]);
@@ -92,6 +92,9 @@ function drawTrail(ctx, s, t, color, frame) {
     ctx.lineTo(b.x - ux * h - uy * h * 0.6, b.y - uy * h + ux * h * 0.6);
     ctx.lineTo(b.x - ux * h + uy * h * 0.6, b.y - uy * h - ux * h * 0.6);
     ctx.closePath();
+    ctx.strokeStyle = withAlpha(TRAIL_OUTLINE, 0.6);
+    ctx.lineWidth = 1.5 * s.k;
+    ctx.stroke();
     ctx.fill();
   }
 }
