@@ -66,14 +66,14 @@ def test_typing_a_prompt_while_it_streams_switches_it_and_the_run_says_how_it_en
     original = page.evaluate("() => app.graph.nodes.find(n => n.type === 'MotionStreamGenerate')"
                              ".widgets.find(w => w.name === 'prompt').value")
 
+    page.evaluate(f"() => {{ const n = {ED}.node; const c = app.canvas; c.ds.scale = 1; c.ds.offset = [-n.pos[0] + 60, -n.pos[1] + 60];"
+                  f" c.setDirty(true, true); }}")
+    page.wait_for_timeout(500)
     canvas_h = page.evaluate(f"() => {ED}.dom.canvas.getBoundingClientRect().height")
 
     def during(pg):
         assert pg.evaluate(f"() => {ED}.dom.canvas.getBoundingClientRect().height") == canvas_h, (
             "the canvas shrank when the live controls appeared")
-        pg.evaluate(f"() => {{ const n = {ED}.node; const c = app.canvas; c.ds.scale = 1; c.ds.offset = [-n.pos[0] + 60, -n.pos[1] + 60];"
-                    f" c.setDirty(true, true); }}")
-        pg.wait_for_timeout(500)
         live = pg.evaluate(f"() => [{ED}.hudLines(), {ED}.dom.status.textContent]")
         assert live == [["● live (this model takes no drags)"],
                         "Generating: this model takes no drags (text-to-video); Pause and Stop work as usual"], live

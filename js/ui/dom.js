@@ -28,7 +28,8 @@ const CSS = `
 .ms-canvas { position: absolute; left: 0; top: 0; width: 100%; height: 100%; touch-action: none; cursor: crosshair; display: block; }
 .ms-range { flex: 1 1 auto; min-width: 60px; }
 .ms-row.ms-reserved { visibility: hidden; }
-.ms-slot { display: flex; flex-direction: column; min-height: 22px; }
+.ms-slot { display: flex; flex-direction: column; flex: none; }
+.ms-slot > .ms-row { flex-wrap: nowrap; overflow: hidden; height: 22px; }
 .ms-status { line-height: 14px; height: 42px; flex: none; color: var(--descrip-text, #999); white-space: normal;
   overflow-wrap: anywhere; overflow: hidden; user-select: text; }
 .ms-status.ms-error { color: var(--error-text, #ff4444); }
