@@ -15,10 +15,9 @@ import numpy as np
 
 from motionstream_core import track_formats
 from motionstream_core.pipeline import PromptSwitch
-from motionstream_core.tracks import MAX_FRAMES, TrackError, Tracks
+from motionstream_core.tracks import MAX_FRAMES, TrackError, Tracks, check_track_budget
 
 EDITOR_VERSION = 1
-MAX_HELD_VALUES = 32 * 2**20  # frames x tracks a held editor state may fill in (256 MB of float32 x, y)
 
 
 @dataclass
@@ -120,9 +119,7 @@ def _held_tracks(doc) -> Tracks:
                                       and 1 <= len(e["points"]) <= t for e in entries)
             or all(len(e["points"]) == t for e in entries)):
         return track_formats.from_json(doc, allow_empty=True)
-    if t * len(entries) > MAX_HELD_VALUES:
-        raise TrackError(f"{len(entries)} tracks of {t} frames are more than {MAX_HELD_VALUES} frames x tracks "
-                         "(shorten the video or draw fewer tracks)")
+    check_track_budget(t, len(entries), "held tracks")
     parts = []
     for i, e in enumerate(entries):
         try:
@@ -130,7 +127,8 @@ def _held_tracks(doc) -> Tracks:
         except TrackError as err:
             raise TrackError(str(err).replace("track 0", f"track {i}", 1)) from None
     return Tracks(np.concatenate([p.path for p in parts], 1), np.concatenate([p.visible for p in parts], 1),
-                  parts[0].fps, parts[0].width, parts[0].height, tuple(p.kinds[0] for p in parts))
+                  parts[0].fps, parts[0].width, parts[0].height, tuple(p.kinds[0] for p in parts),
+                  regions=tuple(p.regions[0] for p in parts))
 
 
 def _prompt_schedule(doc) -> tuple[PromptSwitch, ...]:

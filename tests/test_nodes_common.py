@@ -148,14 +148,17 @@ def test_editor_state_tracks_hold_after_their_last_entry():
     held = json.loads(json.dumps(full))
     held["tracks"][0].update(points=full["tracks"][0]["points"][:3], visible=[1, 1, 0])
     held["tracks"][1]["points"] = [[9, 9]]
+    full["tracks"][0]["region"] = held["tracks"][0]["region"] = [[0, 0], [8, 0], [8, 8]]
     want = track_formats.from_json(full)
-    assert parse_editor_state(json.dumps({"version": 1, "tracks": held})).tracks == want
+    got = parse_editor_state(json.dumps({"version": 1, "tracks": held})).tracks
+    assert got == want and np.array_equal(got.regions[0], [[0, 0], [8, 0], [8, 8]]) and got.regions[1] is None
     assert parse_editor_state(json.dumps({"version": 1, "tracks": json.dumps(held)})).tracks == want
     long = {**held, "num_frames": 100_000}
     got = parse_editor_state(json.dumps({"version": 1, "tracks": long})).tracks
     assert got.num_frames == 100_000 and np.array_equal(got.path[-1], [[5, 6], [9, 9]]) and not got.visible[-1, 0]
     too_many = {**held, "num_frames": 100_000, "tracks": [{"points": [[1, 1]]}] * 400}
-    with pytest.raises(TrackError, match="400 tracks of 100000 frames are more than 33554432 frames x tracks"):
+    with pytest.raises(TrackError, match="editor_state tracks: held tracks: 100000 frames x 400 tracks = 40000000 points "
+                                         "is more than MAX_TRACK_POINTS"):
         parse_editor_state(json.dumps({"version": 1, "tracks": too_many}))
     bad = json.loads(json.dumps(held))
     bad["tracks"][1]["points"] = [[9, "x"]]
