@@ -1,9 +1,10 @@
-"""`motionstream` command line: demo, generate, bench (+ the commands of installed extensions).
+"""`motionstream` command line: demo, generate, bench, tracks (+ the commands of installed extensions).
 
     motionstream demo --out out/                      # the embedded demo model, no downloads
     motionstream generate --checkpoint m.safetensors --image start.png --tracks t.json \\
         --text-embedding prompt.safetensors --out video.mp4
     motionstream bench --config tiny --chunks 120     # one JSON line of figures
+    motionstream tracks --from-video ref.mp4 --out tracks.json --grid 32   # motion transfer's tracks
 
 Public causal Wan students (Self-Forcing family; text-to-video, no tracks) stream with the same commands:
 
@@ -120,6 +121,17 @@ def _bench(args: argparse.Namespace) -> dict:
                                   preset=args.preset, overrides=_overrides(args)))
 
 
+def _tracks(args: argparse.Namespace) -> dict[str, str]:
+    from .motion.transfer import transfer_tracks
+    from .track_formats import save
+
+    found = transfer_tracks(args.from_video, grid_spacing=args.grid, width=args.width, height=args.height,
+                            fps=args.fps, max_frames=args.max_frames, max_fb_error=args.max_fb_error)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save(found.tracks, args.out)
+    return {"tracks": args.out, "found": found.summary()}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motionstream", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -168,6 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_args(bench)
     _add_causal_args(bench)
     bench.set_defaults(func=_bench)
+
+    tracks = sub.add_parser("tracks", help="point tracks of a reference video (motion transfer) as our tracks JSON")
+    tracks.add_argument("--from-video", required=True, help="the reference video (any file PyAV reads)")
+    tracks.add_argument("--out", required=True, help="the tracks JSON to write (with visibility)")
+    tracks.add_argument("--grid", type=float, default=32, help="pixels between tracked points, in the output size")
+    tracks.add_argument("--width", type=int, default=None, help="output width (default: the video's)")
+    tracks.add_argument("--height", type=int, default=None, help="output height (default: the video's)")
+    tracks.add_argument("--fps", type=float, default=None, help="output frame rate (default: the video's)")
+    tracks.add_argument("--max-frames", type=int, default=None, help="read at most this many frames")
+    tracks.add_argument("--max-fb-error", type=float, default=1.0,
+                        help="forward-backward error (video pixels) above which LK's step is not trusted")
+    tracks.set_defaults(func=_tracks)
 
     for ep in entry_points(group=COMMAND_GROUP):  # e.g. `train` and `eval` from motionstream_core.train
         try:

@@ -8,6 +8,7 @@ them, explicitly, to the start image and the model's rate.
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import torch
@@ -19,6 +20,8 @@ from motionstream_core.tracks import TrackError, combine_tracks, fit_tracks
 from .choices import check_choices
 from .sockets import pack_tracks, unpack_tracks
 from .types import TRACKS_CATEGORY, TracksType
+
+log = logging.getLogger("motionstream")
 
 FORMATS = ("auto", "KJNodes coord_str", "ATI JSON", "MotionStream JSON")
 
@@ -131,8 +134,10 @@ class MotionStreamTracksFromVideo(io.ComfyNode):
             node_id="MotionStreamTracksFromVideo",
             display_name="MotionStream Tracks From Video (motion transfer)",
             category=TRACKS_CATEGORY,
-            description="Tracks a grid of points through a reference video (OpenCV Lucas-Kanade, forward-backward "
-                        "checked) so the generated video moves the same way.",
+            description="Tracks a grid of points through a reference video (OpenCV Lucas-Kanade, template-checked) "
+                        "so the generated video moves the same way. Points in flat regions are kept, lost points "
+                        "are re-seeded, the video is cut at its first shot change; 'report' says how many points "
+                        "held.",
             inputs=[
                 io.Image.Input("video", tooltip="The reference frames (e.g. Get Video Components -> images)."),
                 io.Float.Input("fps", default=16.0, min=1.0, max=240.0, step=0.01,
@@ -144,17 +149,20 @@ class MotionStreamTracksFromVideo(io.ComfyNode):
                 io.Int.Input("max_frames", default=0, min=0, max=100000, tooltip="0: every frame."),
                 *_size_inputs(0, 0, minimum=0),
             ],
-            outputs=[TracksType.Output(display_name="tracks")],
+            outputs=[TracksType.Output(display_name="tracks"),
+                     io.String.Output(display_name="report", tooltip="Points kept, re-seeded, where the video was "
+                                                                     "cut.")],
         )
 
     @classmethod
     def execute(cls, video, fps=16.0, grid_spacing=32, max_fb_error=1.0, max_frames=0, image=None, width=0,
                 height=0) -> io.NodeOutput:
-        tracks_from_video = _motion("transfer").tracks_from_video
+        transfer_tracks = _motion("transfer").transfer_tracks
         w, h = _size(image, width, height)
-        tracks = tracks_from_video(video, grid_spacing=grid_spacing, width=w or None, height=h or None,
-                                   max_fb_error=max_fb_error, source_fps=fps, max_frames=max_frames or None)
-        return io.NodeOutput(pack_tracks(tracks))
+        found = transfer_tracks(video, grid_spacing=grid_spacing, width=w or None, height=h or None,
+                                max_fb_error=max_fb_error, source_fps=fps, max_frames=max_frames or None)
+        log.info("MotionStream Tracks From Video: %s", found.summary())
+        return io.NodeOutput(pack_tracks(found.tracks), found.summary())
 
 
 class MotionStreamCameraTracks(io.ComfyNode):

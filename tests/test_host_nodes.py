@@ -31,7 +31,7 @@ EXPECTED = {
                                     {"image": "IMAGE", "width": "INT", "height": "INT"}, ["TRACKS"]),
     "MotionStreamTracksFromVideo": ({"video": "IMAGE", "fps": "FLOAT", "grid_spacing": "INT", "max_fb_error": "FLOAT",
                                      "max_frames": "INT"}, {"image": "IMAGE", "width": "INT", "height": "INT"},
-                                    ["TRACKS"]),
+                                    ["TRACKS", "STRING"]),  # STRING: the report (points kept, re-seeded, cut)
     "MotionStreamCameraTracks": (
         {"num_frames": "INT", "fps": "FLOAT", "grid_spacing": "INT", "pan_x": "FLOAT", "pan_y": "FLOAT", "tilt": "FLOAT",
          "yaw": "FLOAT", "roll": "FLOAT", "zoom": "FLOAT", "dolly": "FLOAT", "orbit": "FLOAT", "start": "FLOAT",

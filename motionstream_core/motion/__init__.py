@@ -15,7 +15,7 @@ from typing import Any
 _EXPORTS = {
     "drag_track": "drag", "static_points": "drag", "group_drag": "drag",
     "CameraPath": "camera", "camera_tracks": "camera",
-    "tracks_from_video": "transfer", "read_video": "transfer",
+    "tracks_from_video": "transfer", "transfer_tracks": "transfer", "read_video": "transfer",
     "draw_tracks": "draw", "track_color": "draw", "PALETTE": "draw",
 }
 
