@@ -32,7 +32,7 @@ from .attention import BACKENDS
 from .bench import DECODERS, BenchOptions, run_bench
 from .generate import DemoOptions, GenerateOptions, run_demo, run_generate
 from .causal_checkpoints import PRESETS, StreamOverrides
-from .pipeline import DTYPES, WEIGHT_DTYPES, CausalSource, DecoderSource, ModelSource, Runtime, source_for
+from .pipeline import DRAG_MODES, DTYPES, WEIGHT_DTYPES, CausalSource, DecoderSource, ModelSource, Runtime, source_for
 
 COMMAND_GROUP = "motionstream.commands"  # entry points: callables taking the subparsers object
 
@@ -110,7 +110,8 @@ def _generate(args: argparse.Namespace) -> dict[str, Path]:
     return run_generate(GenerateOptions(
         model=model, decoder=decoder, runtime=_runtime(args), image=opt(args.image), out=Path(args.out),
         tracks=opt(args.tracks), prompt=args.prompt, text_embedding=opt(args.text_embedding), frames=args.frames,
-        overlay=opt(args.overlay), steps=args.steps, seed=args.seed, size=_size(args)))
+        overlay=opt(args.overlay), steps=args.steps, seed=args.seed, size=_size(args), drag_mode=args.drag_mode,
+        t_weak=args.t_weak, t_strong=args.t_strong))
 
 
 def _bench(args: argparse.Namespace) -> dict:
@@ -160,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--frames", type=int, default=None)
     gen.add_argument("--out", required=True, help="output video (.mp4, .webm or .gif)")
     gen.add_argument("--overlay", default=None, help="also write the video with the tracks drawn over it")
+    gen.add_argument("--drag-mode", choices=DRAG_MODES, default=None,
+                     help="how drags move the video: 'model' (the track head; the default for checkpoints with one) "
+                          "or 'warp' (training-free dual clock on the start image: regions cut and dragged; the "
+                          "default, and the only mode, for causal students without a track head)")
+    gen.add_argument("--t-weak", type=float, default=None, help="warp mode: the noise level in [0, 1] the chunk "
+                     "starts from (the rest of the frame is free from it; default: from the model's schedule)")
+    gen.add_argument("--t-strong", type=float, default=None, help="warp mode: the dragged regions are held to "
+                     "their reference down to this noise level (<= --t-weak; default: from the model's schedule)")
     _add_runtime_args(gen)
     _add_causal_args(gen)
     gen.set_defaults(func=_generate)

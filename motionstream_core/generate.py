@@ -47,6 +47,9 @@ class GenerateOptions:
     steps: int | None = None
     seed: int = 0
     size: tuple[int, int] | None = None
+    drag_mode: str | None = None  # ``drag_mode.DRAG_MODES``; None: the model's default
+    t_weak: float | None = None  # the warp mode's dual clock (None: from the model's schedule)
+    t_strong: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ def run_generate(opts: GenerateOptions) -> dict[str, Path]:
     loaded = load_model(opts.model, opts.runtime)
     if opts.decoder.is_builtin and loaded.own_codec is None:
         raise ValueError("--decoder is required for a checkpoint other than 'demo' (e.g. taew2_1.safetensors)")
-    pipe = Pipeline(loaded, load_decoder(opts.decoder, prefer=loaded.config.vae), steps=opts.steps)
+    pipe = Pipeline(loaded, load_decoder(opts.decoder, prefer=loaded.config.vae), steps=opts.steps,
+                    drag_mode=opts.drag_mode, t_weak=opts.t_weak, t_strong=opts.t_strong)
     cfg = pipe.config
     width, height = opts.size or (cfg.width, cfg.height)
     # resized explicitly to the model's native size (or --width/--height), as the CLI documents

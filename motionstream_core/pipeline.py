@@ -39,11 +39,12 @@ from .checkpoints import load_model as load_checkpoint
 from .config import NAMED_CONFIGS, OWN, WAN21, CodecConfig, ConfigError, ModelConfig, TinyVAEConfig, get_config
 from .decoders import (LATENT_SPACE_STATS, TAEW2_1_CONFIG, FullVAECodec, LatentCodec, StreamingVAEBackend, TinyDecoder,
                        TinyVAELoadError, build_autoencoder, codec_over, load_tiny_decoder)
+from .drag_mode import DRAG_MODES, WARP_MAX_TRACKS, DragMode, resolve_drag  # noqa: F401  (for the nodes, CLI)
 from .demo import DEMO_ASSETS, DemoSample, load_demo, load_demo_sample  # noqa: F401  (the sample: for the nodes)
 from .model import MotionStreamModel
 from .ops import WEIGHT_DTYPES, apply_weight_dtype, bytes_by_device, describe_bytes, resolve_weight_dtype
 from .steering import Steering
-from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition, frames_to_chunks
+from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition, denoising_sigmas, frames_to_chunks
 from .tracks import TrackError, Tracks, combine_tracks, fit_tracks
 
 log = logging.getLogger("motionstream")
@@ -406,10 +407,18 @@ class StreamInputs:
 class Pipeline:
     """A loaded model + its resolved codec, ready to prepare and stream runs (one at a time)."""
 
-    def __init__(self, loaded: LoadedModel, decoder: Decoder | None = None, steps: int | None = None):
+    def __init__(self, loaded: LoadedModel, decoder: Decoder | None = None, steps: int | None = None,
+                 drag_mode: str | None = None, t_weak: float | None = None, t_strong: float | None = None):
+        """``drag_mode`` (``drag_mode.DRAG_MODES``; None: the model's default) and the warp mode's ``t_weak`` /
+        ``t_strong`` (None: from the model's schedule, ``drag_mode.resolve_drag``)."""
         self.loaded = loaded
         self.config = loaded.config
-        self.stream = MotionStream(loaded.model, codec_for(loaded, decoder), steps=steps)
+        drag = resolve_drag(self.config, denoising_sigmas(self.config.stream, steps), drag_mode, t_weak, t_strong)
+        self.stream = MotionStream(loaded.model, codec_for(loaded, decoder), steps=steps, drag=drag)
+
+    @property
+    def drag(self) -> DragMode:
+        return self.stream.drag
 
     @property
     def fps(self) -> float:
@@ -417,8 +426,11 @@ class Pipeline:
 
     @property
     def max_tracks(self) -> int:
-        """Tracks (planned + live) the model takes at once; 0 for a model without track head."""
-        return 0 if self.config.track_head is None else self.config.track_head.max_tracks
+        """Tracks (planned + live) the model takes at once: its track head's limit, ``WARP_MAX_TRACKS`` for a model
+        without one in warp mode (0 otherwise)."""
+        if self.config.track_head is not None:
+            return self.config.track_head.max_tracks
+        return WARP_MAX_TRACKS if self.drag.warp else 0
 
     @property
     def reads_prompts(self) -> bool:
@@ -450,9 +462,11 @@ class Pipeline:
                 plan = combine_tracks(plan, t)
         except TrackError as e:
             raise TrackError(f"tracks: {e}") from None
-        if plan is not None and not self.config.takes_tracks:
+        if plan is not None and not self.config.takes_tracks and not self.drag.warp:
             raise ValueError(f"model {self.loaded.name!r} takes no tracks: it is a text-to-video causal student (it "
                              "streams from the prompt and, optionally, a start image); remove the tracks")
+        if plan is not None and img is None:
+            raise ValueError("drags need a start image (warp mode moves it; a region drag cuts its region from it)")
         if plan is not None and plan.num_tracks > self.max_tracks:
             raise TrackError(f"tracks: {plan.num_tracks} tracks, but model {self.loaded.name!r} takes at most "
                              f"{self.max_tracks} (use a larger grid_spacing)")

@@ -279,6 +279,11 @@ class ControlPlan:
                       kinds=tuple(self._kinds), regions=tuple(self._regions))
 
     @property
+    def kinds(self) -> tuple[str, ...]:
+        """Per slot: its kind (``tracks.KINDS``)."""
+        return tuple(self._kinds)
+
+    @property
     def regions(self) -> tuple:
         """Per slot: the polygon it drags (start-image pixels) or None."""
         return tuple(self._regions)

@@ -48,7 +48,8 @@ from .dit import ContextKV
 from .kv_cache import CacheShape, RollingKVCache
 from .config import StreamConfig
 from .model import MotionStreamModel
-from .reference import ReferenceBuilder, decode_start, warp_radius
+from .drag_mode import WARP_MAX_TRACKS, DragMode, resolve_drag
+from .reference import DEFAULT_RADIUS, ReferenceBuilder, decode_start, warp_radius
 from .steering import ControlPlan, Steering
 from .track_head import AppearanceMemory, TrackAnchors, assign_track_ids, pixel_range
 from .tracks import Tracks
@@ -166,12 +167,16 @@ def frames_to_chunks(num_frames: int, chunk_latents: int, pack: int = 4) -> int:
 class MotionStream:
     """A model + a codec, ready to stream. One instance can run many sessions, one at a time."""
 
-    def __init__(self, model: MotionStreamModel, codec, steps: int | None = None):
+    def __init__(self, model: MotionStreamModel, codec, steps: int | None = None, drag: DragMode | None = None):
         self.model = model.eval()
         self.codec = codec
         self.config = model.config
         self.sigmas = denoising_sigmas(self.config.stream, steps)
         self.steps = len(self.sigmas)
+        # how drags become motion (``drag_mode``): by default the track head, or the dual clock for a model without
+        self.drag = resolve_drag(self.config, self.sigmas) if drag is None else drag.validate()
+        if self.drag.mode == "model" and not self.config.takes_tracks:
+            raise ValueError(f"model {self.config.name!r} has no track head: it takes drags in warp mode only")
 
     def session(self, image: Tensor | np.ndarray | None, text: TextCondition | str, tracks: Tracks | None = None,
                 steering: Steering | None = None, num_frames: int | None = None, seed: int = 0,
@@ -188,9 +193,13 @@ class StreamSession:
         cfg = stream.config
         self.stream, self.model, self.cfg = stream, stream.model, cfg
         self.takes_tracks = cfg.takes_tracks
+        self.drag = stream.drag
         if image is None:
             if self.takes_tracks:
                 raise ValueError(f"model {cfg.name!r} needs a start image")
+            if tracks is not None and self.drag.warp:
+                raise ValueError("drags in warp mode move the start image: give a start image (a region drag cuts "
+                                 "its region from it)")
             self.image = None
             self.width, self.height = (int(v) for v in (size or (cfg.width, cfg.height)))
         else:
@@ -201,7 +210,7 @@ class StreamSession:
         cfg.check_size(self.height, self.width)
         if num_frames is not None and num_frames < 1:
             raise ValueError(f"num_frames must be >= 1 or None (until stopped), got {num_frames}")
-        if tracks is not None and not self.takes_tracks:
+        if tracks is not None and not (self.takes_tracks or self.drag.warp):
             raise ValueError(f"model {cfg.name!r} takes no tracks: it is a text-to-video causal student (it streams "
                              "from the prompt and, optionally, a start image); remove the tracks")
         if tracks is not None:
@@ -214,6 +223,7 @@ class StreamSession:
         self.seed = int(seed)
         self.plan = ControlPlan(tracks, self.width, self.height, cfg.stream.fps)
         self.on_pause = on_pause
+        self.on_step = None  # called (chunk, step, sigma, x, reference) before each denoising pass (tests, probes)
         self.frames_out = 0
         self._closed = False
 
@@ -235,12 +245,16 @@ class StreamSession:
         self.cache_nbytes = cache.nbytes()
         gen = torch.Generator(device=dev).manual_seed(self.seed)
         ids = assign_track_ids(cfg.track_head.max_tracks, self.seed, cfg.track_head.max_id) if self.takes_tracks else None
-        anchors = TrackAnchors(len(ids), dev) if self.takes_tracks else None
+        anchors = TrackAnchors(len(ids) if self.takes_tracks else WARP_MAX_TRACKS, dev) if self.drags else None
         appearance = None
         if self.takes_tracks and cfg.track_head.appearance_channels:
             appearance = AppearanceMemory(image_latent[0, :, 0], len(ids), self.height, self.width, anchors)
         reference = None
-        if cfg.slot_warp > 0:
+        if self.drag.warp and self.image is not None:  # the reference is cut from the start image itself
+            radius = warp_radius(cfg, self.height, self.width) if cfg.slot_warp > 0 else \
+                DEFAULT_RADIUS * min(self.height, self.width)
+            reference = ReferenceBuilder(self.codec, self.image.to(dev), image_latent, radius)
+        elif cfg.slot_warp > 0:
             # the start image as the run's codec reconstructs it: what the model's slots were built from in training
             # (its clips hold latents); the image itself moves the frames by ~1e-2 from what the model learned
             start = decode_start(self.codec, image_latent)
@@ -272,7 +286,7 @@ class StreamSession:
                 snap = self.steering.snapshot()
                 if snap.stopped:
                     break
-                if self.takes_tracks:
+                if self.drags:
                     if snap.tracks is not None:
                         _check_tracks_fit(snap.tracks, self.width, self.height, self.cfg.stream.fps)
                         self.plan.replace_plan(snap.tracks)
@@ -289,6 +303,8 @@ class StreamSession:
                     self._recache(state)
                     recache_s = time.perf_counter() - t0
                 if state.image_latent is not None and not self.takes_tracks and index == 0:
+                    if self.drag.warp:  # the drags' first frames pass under the image start: the reference follows
+                        self._chunk_tracks(index, state)
                     chunk = self._prefix_chunk(state)
                 else:
                     chunk = self._chunk(index, state)
@@ -312,27 +328,36 @@ class StreamSession:
         C, pack = cfg.stream.chunk_frames, cfg.temporal_stride
         dev, dtype = model.device, model.dtype
         first_latent = index * C
-        # 1. tracks -> track latent (models with a track head)
+        # 1. tracks -> track latent (models with a track head) and the chunk's reference (warp mode)
         p0, p1 = pixel_range(first_latent, C, pack)
         track_latent = image_slot = None
+        path, vis, anchors, ref = self._chunk_tracks(index, state)
         if self.takes_tracks:
-            path, vis = self.plan.frames(p0, p1)
-            if path.shape[1] > len(ids):
-                raise ValueError(f"{path.shape[1]} tracks exceed this model's limit of {len(ids)}")
-            path, vis = torch.from_numpy(path), torch.from_numpy(vis)
-            anchors = tuple(a[None] for a in state.anchors.update(path, vis))  # [1, N, 2], [1, N]
             app = None if state.appearance is None else state.appearance.update(path, vis)
             track_latent = model.track_head.encode(path, vis, ids[:path.shape[1]], self.height, self.width,
                                                    starts_video=index == 0, appearance=app).to(dtype)
-            ref = None if state.reference is None else state.reference.kernel(path[None], vis[None], anchors)
-            image_slot = model.image_slot(state.image_latent, C, first_latent, ref)
-        # 2. denoising steps
+            slot = None
+            if cfg.slot_warp > 0:  # the model's slot is its start image moved along the tracks
+                slot = ref.latents if ref is not None else \
+                    state.reference.kernel(path[None], vis[None], tuple(a[None] for a in anchors))
+            image_slot = model.image_slot(state.image_latent, C, first_latent, slot)
+        # 2. denoising steps (warp mode, once a drag has started: the dual clock, ``drag_mode``)
         cache.begin_chunk(C)
         shape = (1, cfg.latent_channels, C, *state.latent_hw)
-        sigmas = self.stream.sigmas
-        x = chunk_start(cfg.stream, torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype),
-                        image_slot, sigmas[0])
+        ref = ref if ref is not None and bool(anchors[1].any()) else None
+        sigmas = self.stream.sigmas if ref is None else self.drag.sigmas(self.stream.sigmas)
+        start_noise = torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype)
+        if ref is None:
+            x = chunk_start(cfg.stream, start_noise, image_slot, sigmas[0])
+        else:
+            x = x0 = ref.latents.to(dtype) if not sigmas else \
+                flow.add_noise(ref.latents.float(), start_noise.float(), sigmas[0]).to(dtype)
         for k, sigma in enumerate(sigmas):
+            if ref is not None and k > 0 and self.drag.holds(sigma):  # the dragged cells: the reference, re-noised
+                held = flow.add_noise(ref.latents.float(), start_noise.float(), sigma).to(dtype)
+                x = torch.where(ref.held, held, x)
+            if self.on_step is not None:
+                self.on_step(index, k, sigma, x, ref)
             t = flow.to_timestep(sigma, cfg.stream.num_train_timesteps).to(dev).expand(1)
             v = model.velocity(x, t, track_latent, image_slot, ctx, cache=cache)
             x0 = flow.x0_from_velocity(x, v, sigma)
@@ -350,6 +375,29 @@ class StreamSession:
         frames = self.codec.decode_chunk(x0)[0].float().cpu()
         t2 = time.perf_counter()
         return StreamChunk(index, p0, frames, x0, ChunkTiming(t1 - t0, t2 - t1))
+
+    def _chunk_tracks(self, index: int, state: _RunState):
+        """The tracks of chunk ``index``'s pixel frames (planned + live, recorded) -> (path [T, N, 2], visible [T, N],
+        anchors (xy [N, 2], seen [N]), the chunk's ``Reference`` in warp mode else None); (None,) * 4 without drags."""
+        if not self.drags:
+            return None, None, None, None
+        p0, p1 = pixel_range(index * self.cfg.stream.chunk_frames, self.cfg.stream.chunk_frames,
+                             self.cfg.temporal_stride)
+        path, vis = self.plan.frames(p0, p1)
+        if path.shape[1] > len(state.anchors.seen):
+            raise ValueError(f"{path.shape[1]} tracks exceed this model's limit of {len(state.anchors.seen)}")
+        path, vis = torch.from_numpy(path), torch.from_numpy(vis)
+        anchors = state.anchors.update(path, vis)  # [N, 2], [N]
+        ref = None
+        if self.drag.warp:
+            camera = torch.tensor([k == "camera" for k in self.plan.kinds], dtype=torch.bool)
+            ref = state.reference.warp(path, vis, anchors, self.plan.regions, camera)
+        return path, vis, anchors, ref
+
+    @property
+    def drags(self) -> bool:
+        """Whether this run reads tracks: a model with a track head, or warp mode with a start image."""
+        return self.takes_tracks or (self.drag.warp and self.image is not None)
 
     @torch.no_grad()
     def _write_cache(self, inputs: _CleanPass, state: _RunState, remember: bool) -> None:

@@ -15,7 +15,7 @@ from comfy_api.latest import io
 
 import folder_paths
 
-from motionstream_core.pipeline import Decoder, LoadedModel, Pipeline
+from motionstream_core.pipeline import DRAG_MODES, Decoder, LoadedModel, Pipeline
 from motionstream_core.tracks import MAX_FRAMES, TrackError, Tracks
 
 from .editor_state import default_editor_state, parse_editor_state, with_recorded_file
@@ -26,6 +26,7 @@ from .streaming import PauseWatch, StreamRun, _client_id
 from .types import CATEGORY, DecoderType, ModelType, TracksType
 
 log = logging.getLogger("motionstream")
+AUTO = "auto"  # the drag mode the model defaults to (``drag_mode.default_mode``)
 
 
 def replayed_prompts(editor, prompt: str, pipe: Pipeline) -> tuple:
@@ -79,6 +80,17 @@ class MotionStreamGenerate(io.ComfyNode):
                                           tooltip="From CLIPVisionEncode (models with CLIP image cross-attention)."),
                 TracksType.Input("tracks", optional=True,
                                  tooltip="More tracks (camera, motion transfer, coordinates); the drawn ones come after."),
+                io.Combo.Input("drag_mode", options=[AUTO, *DRAG_MODES], default=AUTO, optional=True,
+                               tooltip="How drags move the video: 'model' (the model's track head) or 'warp' (no "
+                                       "training: the start image's regions are cut and dragged, and the model "
+                                       "refines that with a dual clock). auto: 'model' for models with a track "
+                                       "head, 'warp' for causal Wan students."),
+                io.Float.Input("t_weak", default=-1.0, min=-1.0, max=1.0, step=0.01, optional=True,
+                               tooltip="warp: the noise level each chunk starts from (the frame outside the drags is "
+                                       "free from it); -1: from the model's steps."),
+                io.Float.Input("t_strong", default=-1.0, min=-1.0, max=1.0, step=0.01, optional=True,
+                               tooltip="warp: dragged regions are held to their reference down to this noise level "
+                                       "(<= t_weak); -1: from the model's steps."),
             ],
             outputs=[
                 io.Image.Output(display_name="frames", tooltip=f"The newest {KEEP_FRAMES} frames at most (all of "
@@ -100,12 +112,20 @@ class MotionStreamGenerate(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, image=None, frames=49, seed=0, steps=0, prompt="", editor_state="", decoder=None,
-                positive=None, clip_vision_output=None, tracks=None) -> io.NodeOutput:
+                positive=None, clip_vision_output=None, tracks=None, drag_mode=AUTO, t_weak=-1.0,
+                t_strong=-1.0) -> io.NodeOutput:
         if not isinstance(model, LoadedModel):
             raise ValueError("model: connect 'Load MotionStream Model' (or 'Load Causal Wan Model')")
         if decoder is not None and not isinstance(decoder, Decoder):
             raise ValueError("decoder: connect 'Load MotionStream Decoder'")
-        pipe = Pipeline(model, decoder, steps=steps or None)
+        if drag_mode not in (AUTO, *DRAG_MODES):
+            raise ValueError(f"drag_mode: one of {', '.join((AUTO, *DRAG_MODES))}; got {drag_mode!r}")
+        strength = lambda v: None if v is None or v < 0 else float(v)  # noqa: E731  (-1: the model's default)
+        try:
+            pipe = Pipeline(model, decoder, steps=steps or None, drag_mode=None if drag_mode == AUTO else drag_mode,
+                            t_weak=strength(t_weak), t_strong=strength(t_strong))
+        except ValueError as e:
+            raise ValueError(f"drag_mode: {e}") from None
         cfg = model.config
         if image is None and cfg.takes_tracks:
             raise ValueError(f"image: model {model.name!r} needs a start image (connect Load Image)")
@@ -122,9 +142,12 @@ class MotionStreamGenerate(io.ComfyNode):
             connected = None if tracks is None else unpack_tracks(tracks, width, height, pipe.fps)
         except TrackError as e:
             raise TrackError(f"tracks: {e}") from None
-        if not cfg.takes_tracks and editor.tracks is not None:
-            raise TrackError(f"tracks: model {model.name!r} takes no drags (a text-to-video causal Wan model); clear "
-                             "the tracks drawn in the node (Delete)")
+        if not cfg.takes_tracks and not pipe.drag.warp and editor.tracks is not None:
+            raise TrackError(f"tracks: model {model.name!r} takes no drags in drag mode {pipe.drag.mode!r}; clear "
+                             "the tracks drawn in the node (Delete) or use drag_mode warp")
+        if img is None and (editor.tracks is not None or connected is not None):
+            raise TrackError("tracks: a drag needs a start image (warp mode cuts and drags its regions): connect "
+                             "Load Image, or clear the tracks drawn in the node (Delete)")
         run = pipe.prepare(img, prompt, embedding, [connected, editor.tracks], num_frames=frames or None, seed=seed,
                            size=(width, height) if img is None else None, prompts=replayed_prompts(editor, prompt, pipe))
 
@@ -145,7 +168,8 @@ class MotionStreamGenerate(io.ComfyNode):
             used = Tracks.empty(max(1, made), pipe.fps, width, height)
         summary = {"session": live.id, "reason": stream_run.reason, "frames": made,
                    "image_frames": int(frames_out.shape[0]), "video": stream_run.output.file_info(),
-                   "tracks": used.num_tracks, "width": width, "height": height, "fps": pipe.fps}
+                   "tracks": used.num_tracks, "width": width, "height": height, "fps": pipe.fps,
+                   "drag_mode": pipe.drag.mode}
         video = (stream_run.output.video(),) if VIDEO_OUTPUT else ()
         return io.NodeOutput(frames_out, pack_tracks(used), pipe.fps, *video, ui={"motionstream": [summary]})
 

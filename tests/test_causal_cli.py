@@ -66,9 +66,19 @@ def test_generate_with_preset_overrides_and_errors(files, capsys):
     (files / "t.json").write_text(track_formats.to_json(Tracks(path=path, visible=np.ones((9, 1), bool), fps=16,
                                                                width=64, height=48)))
     assert _generate(files, "--frames", "5", "--tracks", str(files / "t.json"), "--out", str(out), *SIZE) == 2
+    assert capsys.readouterr().err.strip() == (  # a student takes drags in warp mode, which moves a start image
+        "motionstream generate: error: drags need a start image (warp mode moves it; a region drag cuts its region "
+        "from it)")
+    assert _generate(files, "--frames", "5", "--tracks", str(files / "t.json"), "--image", str(files / "start.png"),
+                     "--drag-mode", "model", "--out", str(out), *SIZE) == 2
     assert capsys.readouterr().err.strip() == (
-        "motionstream generate: error: model 'self_forcing_dmd.pt' takes no tracks: it is a text-to-video causal "
-        "student (it streams from the prompt and, optionally, a start image); remove the tracks")
+        "motionstream generate: error: model 'self-forcing' has no track head: it takes drags in warp mode only "
+        "(--drag-mode warp, the default for it)")
+    assert _generate(files, "--frames", "5", "--image", str(files / "start.png"), "--t-weak", "0.5", "--t-strong",
+                     "0.7", "--out", str(out), *SIZE) == 2
+    assert capsys.readouterr().err.strip() == (
+        "motionstream generate: error: t_strong (0.7) must not exceed t_weak (0.5): the dragged regions are held to "
+        "the reference down to t_strong, the rest is free from t_weak")
     assert _generate(files, "--out", str(out), "--width", "64") == 2
     assert capsys.readouterr().err.strip() == "motionstream generate: error: give both --width and --height (or neither)"
     assert _generate(files, "--out", str(out), "--step-list", "1000,x", *SIZE) == 2

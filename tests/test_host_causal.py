@@ -21,7 +21,7 @@ W, H = 64, 48
 
 
 def causal_prompt(host, frames: int, seed: int = 0, model: str | None = None, lora: str = "none",
-                  image: bool = False, editor_state: str = "") -> dict:
+                  image: bool = False, editor_state: str = "", drag_mode: str | None = None) -> dict:
     p = {
         "1": {"class_type": "MotionStreamCausalModelLoader",
               "inputs": {"checkpoint": model or host.models["causal"], "preset": "auto (from the file name)",
@@ -36,6 +36,8 @@ def causal_prompt(host, frames: int, seed: int = 0, model: str | None = None, lo
     if image:
         p["5"] = {"class_type": "LoadImage", "inputs": {"image": host.image}}
         p["4"]["inputs"]["image"] = ["5", 0]
+    if drag_mode is not None:
+        p["4"]["inputs"]["drag_mode"] = drag_mode
     return p
 
 
@@ -85,9 +87,10 @@ def test_drawn_tracks_and_a_missing_lora_are_named(comfy_host):
     tracks = {"version": 1, "tracks": {"format": "motionstream-tracks", "version": 1, "width": W, "height": H,
                                        "fps": 16, "num_frames": 2, "tracks": [{"points": [[10, 10], [20, 20]]}]}}
     ws, _, end = run(comfy_host, causal_prompt(comfy_host, 9, editor_state=json.dumps(tracks)))
-    try:
+    try:  # a student's drags move its start image (warp mode): without one they are refused by name
         assert end["type"] == "execution_error"
-        assert "takes no drags (a text-to-video causal Wan model)" in end["data"]["exception_message"]
+        assert "tracks: a drag needs a start image (warp mode cuts and drags its regions)" in \
+            end["data"]["exception_message"]
     finally:
         ws.close()
     ws, _, end = run(comfy_host, causal_prompt(comfy_host, 9, model=comfy_host.models["longlive"]))
@@ -172,3 +175,52 @@ def test_bad_combo_values_are_refused_with_the_choices(comfy_host):
         options = info["input"]["required"][field][1]["options"] if info["input"]["required"][field][0] == "COMBO" \
             else info["input"]["required"][field][0]
         assert end["data"]["exception_message"].strip() == f"{field}: {bad!r} is not one of {', '.join(options)}"
+
+
+def test_a_region_drag_streams_in_warp_mode_live_and_replays(comfy_host):
+    """The student takes a drawn region drag in warp mode (its default), a second region dragged live during the run
+    changes the video from the next chunk, and the recorded run (regions included) replays frame for frame."""
+    from test_host_stream import control, steer
+
+    seed, size = 6, 64  # the test image is 64 x 64
+    square = [[8, 8], [28, 8], [28, 28], [8, 28]]
+    drawn = {"format": "motionstream-tracks", "version": 1, "width": size, "height": size, "fps": 16,
+             "num_frames": 2, "tracks": [{"points": [[18, 18], [40, 30]], "region": square}]}
+    state = json.dumps({"version": 1, "tracks": drawn})
+    ws = WSClient(comfy_host)
+    try:
+        status, body = queue_prompt(comfy_host, causal_prompt(comfy_host, 0, seed, image=True, editor_state=state,
+                                                              drag_mode="warp"), ws.client_id)
+        assert status == 200, body
+        sess = ws.wait_event("motionstream.session")["session"]
+        ws.wait_event("motionstream.frames", lambda d: d["chunk"] >= 1)
+        region = [[40, 40], [60, 40], [50, 60]]
+        status, reply = steer(comfy_host, sess, [{"id": "live:r", "x": 44.0, "y": 50.0, "region": region}],
+                              client=ws.client_id)
+        assert status == 200 and reply["ok"] is True, reply
+        status, _ = steer(comfy_host, sess, [{"id": "live:r", "x": 30.0, "y": 50.0, "region": region}],
+                          client=ws.client_id)
+        ws.wait_event("motionstream.frames", lambda d: d["chunk"] >= reply["chunk"] + 2)
+        assert control(comfy_host, sess, "stop", ws.client_id)[0] == 200
+        assert ws.wait_prompt_end(body["prompt_id"])["type"] == "execution_success"
+        done = ws.wait_event("motionstream.done")
+        live = frames_of(ws, sess)
+    finally:
+        ws.close()
+    recorded = json.loads(done["recorded"])
+    assert recorded["tracks"][0]["region"] == square and recorded["tracks"][1]["region"] == region
+    assert recorded["tracks"][1]["kind"] == "live"
+    replay_state = json.dumps({"version": 1, "tracks": recorded, "duration_frames": len(live)})
+    replay, _, end = run(comfy_host, causal_prompt(comfy_host, len(live), seed, image=True,
+                                                   editor_state=replay_state, drag_mode="warp"))
+    try:
+        assert end["type"] == "execution_success", end
+        assert frames_of(replay) == live, "the recorded region drags replay frame for frame"
+    finally:
+        replay.close()
+    still, _, end = run(comfy_host, causal_prompt(comfy_host, len(live), seed, image=True))
+    try:
+        assert end["type"] == "execution_success", end
+        assert frames_of(still) != live  # the drags changed the video
+    finally:
+        still.close()

@@ -173,13 +173,14 @@ def test_recorded_switches_replay_exactly(stream):
 
 def test_no_tracks_for_a_text_to_video_model(stream):
     tracks = Tracks.empty(9, 16, *SIZE)
-    with pytest.raises(ValueError, match="takes no tracks: it is a text-to-video causal student"):
+    with pytest.raises(ValueError, match=r"drags in warp mode move the start image: give a start image \(a region "
+                                         r"drag cuts its region from it\)"):  # warp: such a model's drag mode
         stream.session(None, _text(1), tracks=tracks, size=SIZE)
     with pytest.raises(ValueError, match="differs from the start image's 64x48"):
         stream.session(torch.rand(48, 64, 3), _text(1), size=(32, 32))
     with pytest.raises(ValueError, match="two prompt switches at chunk 2"):
         stream.session(None, _text(1), size=SIZE, prompts=[PromptSwitch(2, _text(2)), PromptSwitch(2, _text(3))])
-    steering = Steering()  # live drags on such a model are not used (the editor tells the user)
+    steering = Steering()  # live drags on a run without a start image are not used (nothing to move)
     steering.update_points([LivePoint("p", 10, 10)])
     _, with_drag = _run(stream, 2, seed=8, steering=steering)
     _, without = _run(stream, 2, seed=8)

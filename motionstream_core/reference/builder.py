@@ -1,23 +1,59 @@
 """The reference builder: a chunk's reference latents from the start image (pixels), the tracks and the run's codec.
 
-``ReferenceBuilder`` serves one run, chunk by chunk, as the stream makes them: the start image is warped along
+``ReferenceBuilder`` serves one run, chunk by chunk, as the stream makes them: the start image is moved along
 the tracks to each of the chunk's pixel frames and the frames are encoded by the run's codec
 (``encode.ChunkEncoder``, which carries its state from chunk to chunk). Latent frame 0 is the start image's
-latent itself, as the run encoded it. ``clip_slot`` does the same for whole training clips from frame 0.
+latent itself, as the run encoded it. Two kinds of reference:
 
-The demo model's image slot (``ModelConfig.slot_warp``) is this reference with the kernel warp
-(``kernel.warp_frames``, radius ``warp_radius``).
+* ``kernel``: the kernel warp alone (``kernel.warp_frames``, radius ``warp_radius``): the demo model's image
+  slot (``ModelConfig.slot_warp``); ``clip_slot`` makes it for whole training clips from frame 0;
+* ``warp``: regions cut and dragged, the rest kernel-warped, holes filled and marked (``regions``), with the
+  latent masks the dual clock reads (``Reference``): the ``warp`` drag mode's reference.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..config import ModelConfig
 from ..track_head import first_visible
 from .encode import ChunkEncoder, decode_start
 from .kernel import warp_frames
+from .regions import RegionLayer, reference_frames
+
+DEFAULT_RADIUS = 0.05  # the kernel warp's radius for a drag without a region, as a fraction of the image's short side
+
+
+@dataclass
+class Reference:
+    """One chunk's reference: ``latents`` [B, C, F, h, w] model-space; ``held`` and ``holes`` bool [B, 1, F, h, w]:
+    latent cells the drags placed (held to the reference down to t_strong) and cells a region left uncovered;
+    ``frames`` [B, 3, T, H, W] the pixel frames it was encoded from, ``pixel_held`` / ``pixel_holes`` bool [T, H, W]
+    their masks."""
+
+    latents: Tensor
+    held: Tensor
+    holes: Tensor
+    frames: Tensor
+    pixel_held: Tensor
+    pixel_holes: Tensor
+
+
+def latent_mask(mask: Tensor, stride: int, pack: int, starts_video: bool) -> Tensor:
+    """Pixel-frame mask bool [T, H, W] -> latent cells bool [1, 1, F, H / stride, W / stride]: the cells at least half
+    of whose pixels (over the latent frame's pixel frames; frame 0 alone for latent 0 of the video) are set."""
+    m = mask.float()
+    if starts_video:
+        m = torch.cat([m[:1].expand(pack, -1, -1), m[1:]], 0)
+    t, h, w = m.shape
+    assert t % pack == 0, f"{t} pixel frames do not make whole latent frames of {pack}"
+    cells = F.avg_pool3d(m[None, None], (pack, stride, stride))
+    return cells >= 0.5
 
 
 def warp_radius(config: ModelConfig, height: int, width: int) -> float:
@@ -47,6 +83,9 @@ class ReferenceBuilder:
 
     def reset(self) -> None:
         self.encoder.reset()
+        self.layer = None
+
+    layer: RegionLayer | None = None
 
     def encode(self, frames: Tensor) -> Tensor:
         """Pixel frames of the next chunk ``[B, 3, T, H, W]`` -> its reference latents (latent frame 0 of the video
@@ -63,6 +102,24 @@ class ReferenceBuilder:
         chunk's pixel frames (path [B, T, N, 2], visible [B, T, N], anchors as ``kernel_frames``)."""
         return self.encode(kernel_frames(self.image, path, visible, anchors, self.radius))
 
+    @torch.no_grad()
+    def warp(self, path: Tensor, visible: Tensor, anchors: tuple[Tensor, Tensor], regions, camera: Tensor | None = None
+             ) -> Reference:
+        """The next chunk's cut-and-drag reference (batch of one): path [T, N, 2], visible [T, N], anchors (xy [N, 2],
+        seen [N]) over the chunk's pixel frames; ``regions`` per track (``Tracks.regions``: polygon or None);
+        ``camera`` bool [N]: the tracks of a camera path."""
+        _, _, H, W = self.image.shape
+        if self.layer is None or self.layer.regions != _keys(regions):
+            self.layer = RegionLayer(regions, H, W, previous=self.layer)
+        starts = self.encoder.latents_encoded == 0
+        frames, held, holes = reference_frames(self.image[0].float(), path, visible, anchors[0], anchors[1],
+                                               self.radius, self.layer, camera)
+        latents = self.encode(frames[None])
+        stride, pack = H // latents.shape[3], self.encoder.pack
+        dev = latents.device
+        return Reference(latents, latent_mask(held, stride, pack, starts).to(dev),
+                         latent_mask(holes, stride, pack, starts).to(dev), frames[None], held, holes)
+
 
 @torch.no_grad()
 def clip_slot(codec, image_latent: Tensor, path: Tensor, visible: Tensor, radius: float) -> Tensor:
@@ -72,3 +129,7 @@ def clip_slot(codec, image_latent: Tensor, path: Tensor, visible: Tensor, radius
     image = decode_start(codec, image_latent)
     anchors = tuple(torch.stack(a) for a in zip(*(first_visible(p, v) for p, v in zip(path, visible))))
     return ReferenceBuilder(codec, image, image_latent, radius).kernel(path, visible, anchors)
+
+
+def _keys(regions) -> tuple:
+    return tuple(None if r is None else np.ascontiguousarray(r, np.float32).tobytes() for r in regions)
