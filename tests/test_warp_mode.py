@@ -226,3 +226,22 @@ def test_generate_cli_warp_mode_with_a_region_drag_on_a_self_forcing_file(tmp_pa
                  "--frames", "30", "--width", str(W), "--height", str(H), "--out", str(out)]) == 0
     frames, fps = read_video(out)
     assert frames.shape == (30, H, W, 3) and fps == 16
+
+
+def test_the_object_evals_region_drag_moves_the_whole_object():
+    """``eval --objects --drag-mode warp``: the drag point carries the object's outline (``scene_region``, its mask
+    within a pixel), and the cut-and-drag reference alone puts the object where the truth has it."""
+    from motionstream_core.train.object_eval import (object_scenes, scene_region, score_object_video, warp_rows,
+                                                     with_ratios)
+    from motionstream_core.train.photo_eval import eval_images
+
+    scene = object_scenes(eval_images("builtin"), 128, 128, 1, 17, 16.0, seed=0)[0]
+    region = polygon_mask(scene_region(scene), 128, 128).numpy()
+    mask = scene.mask(0) > 0.5
+    assert (region & mask).sum() / (region | mask).sum() > 0.9
+    videos = warp_rows(scene, scene.request.combined(), 0, 17, {})
+    assert list(videos) == ["region_reference"] and videos["region_reference"].shape == (17, 128, 128, 3)
+    scores = with_ratios({"still": score_object_video(np.repeat(scene.frames[:1], 17, 0), scene),
+                          "region_reference": score_object_video(videos["region_reference"], scene)})
+    assert scores["region_reference"]["object_over_still"] < 0.1
+    assert scores["region_reference"]["uncovered_over_still"] < 0.9  # filled, not the object's copy left behind

@@ -103,7 +103,7 @@ def _run_eval(args) -> int:
         from .object_eval import run_object_eval
 
         run_object_eval(args.out or DEFAULT_OUT, opts, args.objects, scenes=args.scenes, json_path=args.json,
-                        sheets=args.sheets, hide_from=args.hide_from)
+                        sheets=args.sheets, hide_from=args.hide_from, drag_mode=args.drag_mode)
     elif args.photos:
         from .photo_eval import run_photo_eval
 
@@ -178,6 +178,10 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                         "over another (the truth known), pins away from it: the whole object's position vs a still "
                         "video, identity, the uncovered background vs a still video, pin drift (default: builtin)")
     p.add_argument("--scenes", type=int, default=12, help="object mode: composite scenes to score")
+    p.add_argument("--drag-mode", dest="drag_mode", choices=("model", "warp"), default="model",
+                   help="object mode: 'warp' also scores the models in the warp drag mode with a region drag (the "
+                        "drag point carries the object's outline at its start: rows shipped_warp / student_warp) and "
+                        "the cut-and-drag reference alone (row region_reference)")
     p.add_argument("--hide-from", dest="hide_from", type=float, default=None, metavar="FRACTION",
                    help="object mode: the drag point hides from this fraction of the clip on; also scores whether the "
                         "object jumps back to its start (0: stays where the drag left it, 1: back at the start)")

@@ -292,11 +292,13 @@ def trajectory_copy(image: np.ndarray, path: np.ndarray, visible: np.ndarray, ce
 
 
 def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, json_path: str | None = None,
-                    say=print, sheets: str | None = None, hide_from: float | None = None) -> dict:
+                    say=print, sheets: str | None = None, hide_from: float | None = None,
+                    drag_mode: str = "model") -> dict:
     """Score the baselines (truth, still, warp, shipped) and the run's student / teacher on ``scenes`` composites
     of held-out photos (``photos``: "builtin" or a folder, as ``eval --photos``). ``hide_from`` (a fraction of the
     clip): the drag point hides from that frame on, and ``return_to_start`` is scored too (0: the object stays
-    where the drag left it, 1: it jumps back)."""
+    where the drag left it, 1: it jumps back). ``drag_mode`` "warp": the models in the warp drag mode too, the drag
+    point carrying the object's outline at its start as its region (``warp_rows``)."""
     from ..demo import load_demo
     from ..stream import MotionStream
     from ..reference import warp_image
@@ -331,6 +333,8 @@ def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, j
             videos["shipped"] = to_uint8(stream_video(shipped, image, "", tracks, opts.frames, seed))
         if stream is not None:
             videos["student"] = to_uint8(stream_video(stream, image, "", tracks, opts.frames, seed))
+        if drag_mode == "warp":
+            videos.update(warp_rows(scene, tracks, seed, opts.frames, {"shipped": shipped, "student": stream}))
         if teacher is not None:
             videos["teacher"] = to_uint8(teacher_video(teacher, codec, image, "", tracks, seed, opts.teacher_steps,
                                                        opts.guidance(teacher), opts.start_sigma))
@@ -359,12 +363,48 @@ def run_object_eval(out: str, opts, photos: str = "builtin", scenes: int = 12, j
     return result
 
 
+def scene_region(scene: ObjectScene) -> np.ndarray:
+    """The object's outline at frame 0: float32 [K, 2] px (the largest contour of its mask, simplified to 1 px)."""
+    mask = (scene.mask(0) > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = cv2.approxPolyDP(max(contours, key=cv2.contourArea), 1.0, True)[:, 0].astype(np.float32)
+    return outline + 0.5  # pixel (i, j)'s centre is (j + 0.5, i + 0.5): the outline around the mask's pixels
+
+
+def warp_rows(scene: ObjectScene, tracks: Tracks, seed: int, frames: int, streams: dict) -> dict[str, np.ndarray]:
+    """The warp drag mode on one scene: ``region_reference`` (the cut-and-drag reference, no model) and, for each
+    given stream (a ``MotionStream``, or None), ``<name>_warp`` streamed in warp mode with its default strengths.
+    The drag point (track 0) carries ``scene_region``; the pins none."""
+    import torch
+
+    from ..drag_mode import resolve_drag
+    from ..reference.regions import RegionLayer, reference_frames
+    from ..stream import MotionStream
+    from .evaluate import stream_video, to_uint8
+
+    region = scene_region(scene)
+    dragged = Tracks(tracks.path, tracks.visible, tracks.fps, tracks.width, tracks.height, tracks.kinds,
+                     (region,) + (None,) * (tracks.num_tracks - 1))
+    image = scene.frames[0]
+    H, W = image.shape[:2]
+    path, vis = torch.tensor(dragged.path), torch.tensor(dragged.visible)
+    pixels, _, _ = reference_frames(torch.from_numpy(image).permute(2, 0, 1).float() / 255, path, vis, path[0], vis[0],
+                                    0.05 * min(H, W), RegionLayer(dragged.regions, H, W))
+    out = {"region_reference": to_uint8(pixels.permute(1, 2, 3, 0))}
+    for name, stream in streams.items():
+        if stream is not None:
+            warp = MotionStream(stream.model, stream.codec, drag=resolve_drag(stream.config, stream.sigmas, "warp"))
+            out[f"{name}_warp"] = to_uint8(stream_video(warp, image, "", dragged, frames, seed))
+    return out
+
+
 def object_summary(r: dict) -> str:
     lines = [f"one-drag object scenes ({len(r['scenes'])}, {r['frames']} frames, 1 drag point at the object's "
              f"centre, {r['pins']} pins; student = {r['student']}); ratios are means of per-scene ratios:",
              f"  {'video':15s} {'object/still':>12s} {'object px':>10s} {'identity':>9s} {'uncovered/still':>16s}"
              f" {'pin drift':>10s} {'rest change':>12s}"]
-    for k in ("student", "teacher", "shipped", "warp", "trajectory_copy", "still", "truth"):
+    for k in ("student", "student_warp", "teacher", "shipped", "shipped_warp", "region_reference", "warp",
+              "trajectory_copy", "still", "truth"):
         if k in r["mean"]:
             m = r["mean"][k]
             lines.append(f"  {k:15s} {m['object_over_still']:12.2f} {m['object_error']:10.2f} {m['identity']:9.2f}"
