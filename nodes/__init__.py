@@ -4,6 +4,7 @@
     track_nodes.py  tracks from coordinates, ComfyUI TRACKS, video, camera; combine; draw
     generate.py     MotionStream Generate (live): the streaming node
     examples.py     inputs that need no files: a synthetic example clip, the demo's sample photo
+    text_embedding.py  Text Embedding File: a prompt's embedding from a file (no text encoder needed)
     streaming.py    one stream inside a node run: events to the browser, progress, interrupt, record
     sessions.py     live-steering sessions, validation, rate limit (pure Python)
     routes.py       /motionstream/steer, /motionstream/control, /motionstream/health

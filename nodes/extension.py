@@ -6,12 +6,13 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import causal, examples, generate, loaders, routes, track_nodes
+from . import causal, examples, generate, loaders, routes, text_embedding, track_nodes
 
 NODE_LIST: list[type[io.ComfyNode]] = [
     loaders.MotionStreamModelLoader,
     loaders.MotionStreamDecoderLoader,
     *causal.NODES,
+    *text_embedding.NODES,
     *generate.NODES,
     *track_nodes.NODES,
     *examples.NODES,
@@ -27,6 +28,7 @@ class MotionStreamExtension(ComfyExtension):
 def setup() -> None:
     """What the pack does when ComfyUI imports it: a model folder and its HTTP routes (nothing else)."""
     loaders.register_folder()
+    text_embedding.register_folder()
     routes.register_with_server()
 
 

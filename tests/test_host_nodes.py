@@ -45,6 +45,7 @@ EXPECTED = {
     "MotionStreamExampleClip": ({"seed": "INT", "width": "INT", "height": "INT", "num_frames": "INT",
                                  "num_points": "INT"}, {}, ["IMAGE", "IMAGE", "STRING", "TRACKS", "FLOAT"]),
     "MotionStreamDemoPhoto": ({}, {}, ["IMAGE", "TRACKS", "STRING"]),
+    "MotionStreamTextEmbeddingFile": ({"file": "COMBO"}, {}, ["CONDITIONING"]),
 }
 
 
