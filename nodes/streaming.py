@@ -58,14 +58,15 @@ class Emitter:
             log.exception("MotionStream: could not send %s", event)
 
     def session(self, width: int, height: int, num_frames: int | None, image: torch.Tensor,
-                connected: dict | None = None, max_tracks: int | None = None) -> dict:
+                connected: dict | None = None, max_tracks: int | None = None, drag_mode: str | None = None) -> dict:
         """Announce the run; returns what it said (a page that joins later asks for the same).
         ``image``: the exact start image the model gets; ``connected``: the TRACKS input's tracks (JSON
         object in the run's pixels), drawn read-only by the editor; ``max_tracks``: how many tracks the run
-        takes (0: it takes no drags)."""
+        takes (0: it takes no drags); ``drag_mode``: how drags move the video ("model": the track head, "warp": the
+        start image's regions cut and dragged, refined by the dual clock)."""
         details = {"width": width, "height": height, "fps": self.fps, "num_frames": num_frames,
                    "image": jpeg_data_url(to_uint8(image), self.quality, self.max_side), "connected": connected,
-                   "max_tracks": max_tracks}
+                   "max_tracks": max_tracks, "drag_mode": drag_mode}
         self._emit("motionstream.session", details)
         return details
 
@@ -185,7 +186,8 @@ class StreamRun:
         try:
             self.live.details = self.emitter.session(self.width, self.height, self.num_frames, self.image,
                                                      connected=self._connected_for_editor(),
-                                                     max_tracks=self.live.max_slots)
+                                                     max_tracks=self.live.max_slots,
+                                                     drag_mode=getattr(getattr(self.session, "drag", None), "mode", None))
             pbar = comfy.utils.ProgressBar(self.total_chunks or 1, node_id=self.live.node_id)
             it = iter(self.session)
             for chunk in it:

@@ -192,7 +192,9 @@ def test_a_region_drag_streams_in_warp_mode_live_and_replays(comfy_host):
         status, body = queue_prompt(comfy_host, causal_prompt(comfy_host, 0, seed, image=True, editor_state=state,
                                                               drag_mode="warp"), ws.client_id)
         assert status == 200, body
-        sess = ws.wait_event("motionstream.session")["session"]
+        event = ws.wait_event("motionstream.session")
+        sess = event["session"]
+        assert event["drag_mode"] == "warp" and event["max_tracks"] > 0  # the editor says which mode runs
         ws.wait_event("motionstream.frames", lambda d: d["chunk"] >= 1)
         region = [[40, 40], [60, 40], [50, 60]]
         status, reply = steer(comfy_host, sess, [{"id": "live:r", "x": 44.0, "y": 50.0, "region": region}],

@@ -245,3 +245,21 @@ def test_the_object_evals_region_drag_moves_the_whole_object():
                           "region_reference": score_object_video(videos["region_reference"], scene)})
     assert scores["region_reference"]["object_over_still"] < 0.1
     assert scores["region_reference"]["uncovered_over_still"] < 0.9  # filled, not the object's copy left behind
+
+
+def test_a_camera_pan_moves_the_whole_frame_and_what_it_brings_in_is_a_hole():
+    """A camera path's tracks (``motion.camera``) through the same builder: a pan of a quarter of the width shifts
+    every pixel by 16 px (the grid's field, exact for a uniform move), and the band the pan brings in is the hole."""
+    from motionstream_core.motion.camera import CameraPath, camera_tracks
+    from motionstream_core.reference.regions import RegionLayer, reference_frames
+
+    tracks = camera_tracks(CameraPath(pan_x=0.25), W, H, 5, grid_spacing=8)
+    image = _image(4)
+    p, v = torch.tensor(tracks.path), torch.tensor(tracks.visible)
+    frames, held, holes = reference_frames(image, p, v, p[0], v[0], 2.4, RegionLayer(tracks.regions, H, W),
+                                           torch.tensor([k == "camera" for k in tracks.kinds]))
+    torch.testing.assert_close(frames[:, -1, :, :W - 16], image[:, :, 16:], atol=1e-5, rtol=0)
+    band = torch.zeros(H, W, dtype=torch.bool)
+    band[:, W - 16:] = True
+    assert torch.equal(holes[-1], band) and torch.equal(held[-1], ~band)
+    assert not holes[0].any() and held[0].all()  # frame 0: the image itself, all placed by the camera

@@ -164,19 +164,24 @@ def reference_frames(image: Tensor, path: Tensor, visible: Tensor, anchor: Tenso
         free[i] = False
     camera = torch.zeros(N, dtype=torch.bool) if camera is None else camera.cpu()
     frames, held, holes = [], [], []
+    spacing = _spacing(anchor[camera & seen.cpu()]) if bool((camera & seen.cpu()).any()) else 0.0
     for t in range(T):
-        use = (visible[t].cpu() & seen.cpu() & free)
-        disp = track_displacement(pixels, path[t, use], anchor[use], radius)  # [H * W, 2]
-        src = (pixels - disp).view(H, W, 2)
+        use = visible[t].cpu() & seen.cpu() & free
+        drag, cam = use & ~camera, use & camera
+        disp = track_displacement(pixels, path[t, drag], anchor[drag], radius)  # [H * W, 2]
         hold = (disp.norm(dim=1) >= MOVED_PX).view(H, W)
         gap = torch.zeros(H, W, dtype=torch.bool)
-        cam = use & camera
-        if cam.any():
-            w = torch.exp(-torch.cdist(pixels, path[t, cam].float().to(dev)).pow(2) / (2 * radius ** 2)).sum(1)
-            covered = (w >= STILL_WEIGHT).view(H, W)
+        if cam.any():  # the camera moves everything: its grid's field, interpolated without the still anchor
+            now = path[t, cam].float().to(dev)
+            w = torch.exp(-torch.cdist(pixels, now).pow(2) / (2 * spacing ** 2))  # [H * W, n]
+            total = w.sum(1, keepdim=True)
+            disp = disp + (w @ (now - anchor[cam].float().to(dev))) / total.clamp(min=1e-12)
+        src = (pixels - disp).view(H, W, 2)
+        if cam.any():  # what no camera track lands near, or what comes from outside the image, is a hole
+            covered = (total[:, 0] >= STILL_WEIGHT).view(H, W)
             outside = (src[..., 0] < 0) | (src[..., 0] > W) | (src[..., 1] < 0) | (src[..., 1] > H)
             gap = ~covered | outside
-            hold = hold | ~gap
+            hold = ~gap
         # a camera path brings in what lies outside the image (holes); the kernel warp mirrors at the border
         base = _sample(image, src, "bilinear", "zeros" if cam.any() else "reflection")
         frame, moved, left = layer.frame(image, base, path[t], visible[t], anchor, seen)
@@ -186,3 +191,12 @@ def reference_frames(image: Tensor, path: Tensor, visible: Tensor, anchor: Tenso
         holes.append(hole)
     return torch.stack(frames, 1), torch.stack(held), torch.stack(holes)
 
+
+
+def _spacing(points: Tensor) -> float:
+    """The median distance from each point to its nearest neighbour (a camera grid's spacing), at least 1 px."""
+    if len(points) < 2:
+        return 1e6  # one camera point: a translation of the whole frame
+    d = torch.cdist(points.float(), points.float())
+    d.fill_diagonal_(float("inf"))
+    return max(float(d.min(1).values.median()), 1.0)
