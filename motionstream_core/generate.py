@@ -13,12 +13,10 @@ from pathlib import Path
 import torch
 
 from . import track_formats
-from .checkpoints import read_checkpoint
 from .demo import load_demo_sample
 from .motion.draw import draw_tracks
 from .pipeline import (CausalSource, DecoderSource, ModelSource, Pipeline, Runtime, StreamInputs, load_decoder,
-                       load_model)
-from .stream import TextCondition
+                       load_model, load_text_embedding)
 from .video_io import read_image, to_uint8, write_video
 
 DEFAULT_FRAMES = 49  # frames when neither --frames nor tracks say how many
@@ -61,19 +59,6 @@ class DemoOptions:
     frames: int | None = None
     steps: int | None = None
     seed: int = 0
-
-
-def load_text_embedding(path: str | Path) -> TextCondition:
-    """A file holding 'context' [1, L, text_dim] (and optionally 'clip' [1, 257, 1280])."""
-    sd, _ = read_checkpoint(path)
-    if "context" not in sd:
-        raise ValueError(f"{Path(path).name} has no 'context' tensor (found: {', '.join(sorted(sd)) or 'nothing'})")
-    context = sd["context"]
-    if context.ndim == 2:
-        context = context[None]
-    if context.ndim != 3 or context.shape[0] != 1:
-        raise ValueError(f"'context' in {Path(path).name} must be [1, L, text_dim], got {tuple(context.shape)}")
-    return TextCondition(context.float(), sd.get("clip"))
 
 
 def run_generate(opts: GenerateOptions) -> dict[str, Path]:

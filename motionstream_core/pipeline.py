@@ -34,7 +34,7 @@ from torch import Tensor
 
 from .attention import BACKENDS
 from .causal_checkpoints import PRESETS, StreamOverrides, causal_variant, get_preset, load_causal_model
-from .checkpoints import CONFIG_KEY, FORMAT, FORMAT_KEY, CheckpointError
+from .checkpoints import CONFIG_KEY, FORMAT, FORMAT_KEY, CheckpointError, read_checkpoint
 from .checkpoints import load_model as load_checkpoint
 from .config import NAMED_CONFIGS, OWN, WAN21, CodecConfig, ConfigError, ModelConfig, TinyVAEConfig, get_config
 from .decoders import (LATENT_SPACE_STATS, TAEW2_1_CONFIG, FullVAECodec, LatentCodec, StreamingVAEBackend, TinyDecoder,
@@ -52,7 +52,7 @@ log = logging.getLogger("motionstream")
 __all__ = ["ATTENTION", "CAUSAL_PRESETS", "DTYPES", "WEIGHT_DTYPES", "MODEL_CONFIGS", "CausalSource", "CheckpointError", "ConfigError",
            "Decoder", "DecoderSource", "DemoUnavailable", "FullVAECodec", "LoadedModel", "ModelSource", "Pipeline", "PromptSwitch",
            "Runtime", "StreamInputs", "StreamOverrides", "TextCondition", "codec_for", "frames_to_chunks",
-           "is_motionstream_checkpoint", "load_decoder", "load_model", "random_model", "refuse_dit_only",
+           "is_motionstream_checkpoint", "load_decoder", "load_model", "load_text_embedding", "random_model", "refuse_dit_only",
            "resolve_device", "resolve_dtype", "tiny_decoder_layouts"]
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -501,6 +501,19 @@ class Pipeline:
                              "(in ComfyUI: connect 'positive', CLIPTextEncode with the Wan umT5-XXL text encoder, "
                              "CLIPLoader type 'wan')")
         return embedding
+
+
+def load_text_embedding(path: str | Path) -> TextCondition:
+    """A file holding 'context' [1, L, text_dim] (and optionally 'clip' [1, 257, 1280])."""
+    sd, _ = read_checkpoint(path)
+    if "context" not in sd:
+        raise ValueError(f"{Path(path).name} has no 'context' tensor (found: {', '.join(sorted(sd)) or 'nothing'})")
+    context = sd["context"]
+    if context.ndim == 2:
+        context = context[None]
+    if context.ndim != 3 or context.shape[0] != 1:
+        raise ValueError(f"'context' in {Path(path).name} must be [1, L, text_dim], got {tuple(context.shape)}")
+    return TextCondition(context.float(), sd.get("clip"))
 
 
 def _start_image(image: Tensor | np.ndarray) -> Tensor:

@@ -12,7 +12,7 @@ import os
 import folder_paths
 from comfy_api.latest import io
 
-from motionstream_core.generate import load_text_embedding
+from motionstream_core.pipeline import load_text_embedding
 
 from .types import CATEGORY
 
