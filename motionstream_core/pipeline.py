@@ -180,6 +180,7 @@ class LoadedModel:
     model: MotionStreamModel
     name: str
     own_codec: LatentCodec | None = None  # the demo's autoencoder; None: needs a decoder
+    host: object | None = None  # what a host keeps with the model to manage its memory (ComfyUI: a ModelPatcher)
 
     @property
     def config(self) -> ModelConfig:

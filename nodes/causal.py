@@ -14,12 +14,13 @@ from comfy_api.latest import io
 
 import folder_paths
 
-from motionstream_core.pipeline import (ATTENTION, CAUSAL_PRESETS, WEIGHT_DTYPES, CausalSource, CheckpointError, ConfigError, Runtime,
+from motionstream_core.pipeline import (ATTENTION, CAUSAL_PRESETS, WEIGHT_DTYPES, CausalSource, CheckpointError, ConfigError,
                                         StreamOverrides, load_model)
 
 from .sockets import text_condition
 from .choices import check_choices
-from .loaders import FOLDER, comfy_device
+from .host_memory import host_runtime, manage
+from .loaders import FOLDER
 from .types import CATEGORY, ModelType
 
 AUTO_PRESET = "auto (from the file name)"
@@ -85,7 +86,8 @@ class MotionStreamCausalModelLoader(io.ComfyNode):
                                tooltip="auto: fp32 on CPU, bf16 (or fp16) on CUDA."),
                 io.Combo.Input("device", options=devices, default="auto", tooltip="auto: ComfyUI's main device."),
                 io.Combo.Input("attention", options=list(ATTENTION), default="auto",
-                               tooltip="auto: flash-attn on CUDA when installed, else PyTorch SDPA."),
+                               tooltip="auto: ComfyUI's attention (what ComfyUI was started with: sage, flash, "
+                                       "xformers or PyTorch); sdpa / flash: this pack's own."),
                 io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default", optional=True,
                                tooltip="default: the file's own precision (fp8 files stay fp8). fp8_e4m3fn / fp8_e5m2: "
                                        "the transformer blocks' weights stored in fp8 (half of bf16's bytes), "
@@ -115,14 +117,14 @@ class MotionStreamCausalModelLoader(io.ComfyNode):
                 clip=None, weight_dtype="default") -> io.NodeOutput:
         check_choices(cls, preset=preset, lora=lora, dtype=dtype, device=device, attention=attention,
                       weight_dtype=weight_dtype)
-        runtime = Runtime.resolve(comfy_device(device), dtype, attention, weight_dtype)
+        runtime, load_runtime = host_runtime(device, dtype, attention, weight_dtype)
         overrides = StreamOverrides(chunk_frames=chunk_frames or None, sink_chunks=sink_chunks or None,
                                     window_chunks=None if window_chunks < 0 else window_chunks)
         source = CausalSource(checkpoint_path(checkpoint), None if preset == AUTO_PRESET else preset,
                               None if lora == NO_LORA else folder_paths.get_full_path("loras", lora),
                               overrides=overrides, size=(width, height))
         try:
-            loaded = load_model(source, runtime, name=os.path.basename(checkpoint))
+            loaded = manage(load_model(source, load_runtime, name=os.path.basename(checkpoint)), runtime, load_runtime)
         except (CheckpointError, ConfigError) as e:
             raise ValueError(f"{checkpoint} cannot be loaded as a causal Wan model: {e}") from None
         if clip is not None:

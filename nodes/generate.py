@@ -18,6 +18,7 @@ import folder_paths
 from motionstream_core.pipeline import DRAG_MODES, Decoder, LoadedModel, Pipeline
 from motionstream_core.tracks import MAX_FRAMES, TrackError, Tracks
 
+from . import host_memory
 from .editor_state import default_editor_state, parse_editor_state, with_recorded_file
 from .output import KEEP_FRAMES
 from .sockets import pack_tracks, start_image, text_condition, unpack_tracks
@@ -118,6 +119,7 @@ class MotionStreamGenerate(io.ComfyNode):
             raise ValueError("model: connect 'Load MotionStream Model' (or 'Load Causal Wan Model')")
         if decoder is not None and not isinstance(decoder, Decoder):
             raise ValueError("decoder: connect 'Load MotionStream Decoder'")
+        host_memory.load(model)  # ComfyUI's model management puts it on its device (again, if it was moved off)
         if drag_mode not in (AUTO, *DRAG_MODES):
             raise ValueError(f"drag_mode: one of {', '.join((AUTO, *DRAG_MODES))}; got {drag_mode!r}")
         strength = lambda v: None if v is None or v < 0 else float(v)  # noqa: E731  (-1: the model's default)

@@ -16,10 +16,11 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from motionstream_core.pipeline import (ATTENTION, MODEL_CONFIGS, WEIGHT_DTYPES, DecoderSource, DemoUnavailable, ModelSource, Runtime,
+from motionstream_core.pipeline import (ATTENTION, MODEL_CONFIGS, WEIGHT_DTYPES, DecoderSource, DemoUnavailable, ModelSource,
                                         is_motionstream_checkpoint, load_decoder, load_model, not_a_motionstream_model)
 
 from .choices import check_choices
+from .host_memory import host_runtime, manage
 from .types import DecoderType, ModelType
 from .vae_adapter import DEFAULT_CONTEXT, MODES, ComfyVAEBackend
 
@@ -96,15 +97,6 @@ def decoder_path(name: str) -> str:
     raise FileNotFoundError(f"decoder file {name!r} was not found in models/vae_approx or models/vae")
 
 
-def comfy_device(name: str) -> str:
-    """'auto' is ComfyUI's main device; anything else is passed on to the core's device check."""
-    if name != "auto":
-        return name
-    import comfy.model_management as mm
-
-    return str(mm.get_torch_device())
-
-
 # -- nodes ---------------------------------------------------------------------------------------
 
 class MotionStreamModelLoader(io.ComfyNode):
@@ -128,7 +120,8 @@ class MotionStreamModelLoader(io.ComfyNode):
                 io.Combo.Input("device", options=devices, default="auto",
                                tooltip="auto: ComfyUI's main device."),
                 io.Combo.Input("attention", options=list(ATTENTION), default="auto",
-                               tooltip="auto: flash-attn on CUDA when installed, else PyTorch SDPA."),
+                               tooltip="auto: ComfyUI's attention (what ComfyUI was started with: sage, flash, "
+                                       "xformers or PyTorch); sdpa / flash: this pack's own."),
                 io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default", optional=True,
                                tooltip="default: the file's own precision (fp8 files stay fp8). fp8_e4m3fn / fp8_e5m2: "
                                        "the transformer blocks' weights stored in fp8 (half of bf16's bytes), "
@@ -150,13 +143,13 @@ class MotionStreamModelLoader(io.ComfyNode):
     def execute(cls, model_name, config="auto", dtype="auto", device="auto", attention="auto",
                 weight_dtype="default") -> io.NodeOutput:
         check_choices(cls, config=config, dtype=dtype, device=device, attention=attention, weight_dtype=weight_dtype)
-        runtime = Runtime.resolve(comfy_device(device), dtype, attention, weight_dtype)
+        runtime, load_runtime = host_runtime(device, dtype, attention, weight_dtype)
         if model_name == DEMO_MODEL:
             source = ModelSource()
         else:
             source = ModelSource(model_path(model_name), None if config == "auto" else config)
         try:
-            return io.NodeOutput(load_model(source, runtime, name=model_name))
+            return io.NodeOutput(manage(load_model(source, load_runtime, name=model_name), runtime, load_runtime))
         except DemoUnavailable as e:
             raise ValueError(f"{e}. Pick a checkpoint from models/motionstream instead.") from None
 

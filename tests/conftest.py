@@ -201,6 +201,8 @@ def comfy_host(tmp_path_factory):
                 base / "custom_nodes" / "random_conditioning_node.py")
     # test-only: a route that controls the clock of the steering rate limit (machine-speed-free tests)
     shutil.copy(REPO / "tests" / "host_scripts" / "rate_clock_node.py", base / "custom_nodes" / "rate_clock_node.py")
+    # test-only: what ComfyUI's model management holds, read inside the host
+    shutil.copy(REPO / "tests" / "host_scripts" / "memory_probe_node.py", base / "custom_nodes" / "memory_probe_node.py")
     models = make_test_models(base / "models")
     _write_test_image(base / "input" / TEST_IMAGE)
     missing = _missing_modules()
