@@ -88,12 +88,16 @@ PRESETS: dict[str, CausalPreset] = {p.name: p for p in (
                  lora=True, licence="CC-BY-NC-SA-4.0 (non-commercial; LongLive's README)",
                  source="NVlabs/LongLive configs/longlive_inference.yaml: chunk 3, sink_size 3, local_attn_size 12 "
                         "(= sink 3 + window 6 + chunk 3), use_ema false, LoRA rank = alpha = 256"),
+    CausalPreset("krea-realtime", "Krea Realtime Video 14B", _stream(3, 1, 1), ("generator_ema", "generator"),
+                 source="krea/krea-realtime-video (Self-Forcing from Wan 2.1 T2V 14B): blocks of 3 latent frames, "
+                        "steps 1000, 750, 500, 250 at shift 5; its own pipeline attends to 6 frames (the first frame "
+                        "and the last 2, re-computed every block, + the block): here sink 1 block + window 1 block"),
     CausalPreset("causvid", "CausVid", _stream(3, 1, 5, steps=(1000.0, 757.0, 522.0), warp=False, shift=8.0),
                  ("generator", "generator_ema"), licence="CC-BY-NC-SA-4.0 (non-commercial)",
                  source="tianweiy/CausVid configs/wan_causal_dmd.yaml: denoising_step_list 1000, 757, 522"),
 )}
 DEFAULT_PRESET = "self-forcing"
-_NAME_HINTS = (("longlive", "longlive"), ("causvid", "causvid"), ("rolling", "rolling-forcing"),
+_NAME_HINTS = (("longlive", "longlive"), ("causvid", "causvid"), ("krea", "krea-realtime"), ("rolling", "rolling-forcing"),
                ("infinite", "infinite-forcing"), ("frame", "causal-forcing-frame"),
                ("causal_forcing", "causal-forcing-chunk"), ("causal-forcing", "causal-forcing-chunk"),
                ("chunk", "causal-forcing-chunk"))

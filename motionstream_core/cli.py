@@ -32,7 +32,7 @@ from .attention import BACKENDS
 from .bench import DECODERS, BenchOptions, run_bench
 from .generate import DemoOptions, GenerateOptions, run_demo, run_generate
 from .causal_checkpoints import PRESETS, StreamOverrides
-from .pipeline import DRAG_MODES, DTYPES, WEIGHT_DTYPES, CausalSource, DecoderSource, ModelSource, Runtime, source_for
+from .pipeline import DRAG_MODES, DTYPES, OFFLOAD, WEIGHT_DTYPES, CausalSource, DecoderSource, ModelSource, Runtime, source_for
 
 COMMAND_GROUP = "motionstream.commands"  # entry points: callables taking the subparsers object
 
@@ -45,13 +45,17 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-dtype", choices=WEIGHT_DTYPES, default="default",
                    help="default: the file's own precision (fp8 files stay fp8); fp8_e4m3fn / fp8_e5m2: the "
                         "transformer blocks' weights quantized at load (half the bytes of bf16)")
+    p.add_argument("--offload", choices=OFFLOAD, default="none",
+                   help="blocks: keep the transformer blocks in host memory and copy each to the device as it runs "
+                        "(for models larger than the GPU)")
     p.add_argument("--steps", type=int, default=None, help="denoising steps per chunk (default: the model's own, stored with it: 2 for the "
                    "built-in demo model, 3 for the Wan configs)")
     p.add_argument("--seed", type=int, default=0)
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
-    return Runtime.resolve(args.device, args.dtype, args.attention, getattr(args, "weight_dtype", "default"))
+    return Runtime.resolve(args.device, args.dtype, args.attention, getattr(args, "weight_dtype", "default"),
+                           getattr(args, "offload", "none"))
 
 
 def _add_causal_args(p: argparse.ArgumentParser) -> None:

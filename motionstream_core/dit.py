@@ -176,6 +176,7 @@ class WanDiT(nn.Module):
         if cfg.image_cross_attn:
             self.img_emb = ImageProjection(cfg, ops)
         self._rope_cache: dict[tuple, RopeTable] = {}
+        self.block_runner = None  # runs block i instead of ``block(...)``: e.g. ``offload.BlockOffload``
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -264,7 +265,8 @@ class WanDiT(nn.Module):
         # 5. blocks
         for i, block in enumerate(self.blocks):
             layer_ctx = (ctx.k[i], ctx.v[i], ctx.k_img[i] if ctx.k_img else None, ctx.v_img[i] if ctx.v_img else None)
-            tokens = block(tokens, e0, cos, sin, layer_ctx, cache, i, write_cache)
+            args = (tokens, e0, cos, sin, layer_ctx, cache, i, write_cache)
+            tokens = block(*args) if self.block_runner is None else self.block_runner(i, block, *args)
 
         # 6. head and unpatchify
         return self.unpatchify(self.head(tokens, e), grid)

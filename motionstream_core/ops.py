@@ -97,8 +97,8 @@ def quantize(w: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """A weight as (fp8 tensor, float32 scale): ``q.float() * scale`` approximates ``w``, |w|'s maximum
     mapped to the format's largest finite value."""
     amax = w.detach().abs().max().float()
-    scale = amax / torch.finfo(dtype).max if amax > 0 else torch.ones((), device=w.device)
-    return (w.float() / scale).to(dtype), scale.reshape(()).float()
+    scale = torch.where(amax > 0, amax / torch.finfo(dtype).max, torch.ones_like(amax))  # all-zero: scale 1
+    return (w.float() / scale).to(dtype), scale.reshape(())
 
 
 def prepare_state_dict(sd: dict[str, Tensor], weight_dtype: torch.dtype | None) -> dict[str, Tensor]:

@@ -41,7 +41,9 @@ from .decoders import (LATENT_SPACE_STATS, TAEW2_1_CONFIG, FullVAECodec, LatentC
                        TinyVAELoadError, build_autoencoder, codec_over, load_tiny_decoder)
 from .drag_mode import DRAG_MODES, WARP_MAX_TRACKS, DragMode, resolve_drag  # noqa: F401  (for the nodes, CLI)
 from .demo import DEMO_ASSETS, DemoSample, load_demo, load_demo_sample  # noqa: F401  (the sample: for the nodes)
+from .memory import OFFLOAD, estimate
 from .model import MotionStreamModel
+from .offload import enable_block_offload
 from .ops import WEIGHT_DTYPES, apply_weight_dtype, bytes_by_device, describe_bytes, resolve_weight_dtype
 from .steering import Steering
 from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition, denoising_sigmas, frames_to_chunks
@@ -49,7 +51,7 @@ from .tracks import TrackError, Tracks, combine_tracks, fit_tracks
 
 log = logging.getLogger("motionstream")
 
-__all__ = ["ATTENTION", "CAUSAL_PRESETS", "DTYPES", "WEIGHT_DTYPES", "MODEL_CONFIGS", "CausalSource", "CheckpointError", "ConfigError",
+__all__ = ["ATTENTION", "CAUSAL_PRESETS", "DTYPES", "OFFLOAD", "WEIGHT_DTYPES", "MODEL_CONFIGS", "CausalSource", "CheckpointError", "ConfigError",
            "Decoder", "DecoderSource", "DemoUnavailable", "FullVAECodec", "LoadedModel", "ModelSource", "Pipeline", "PromptSwitch",
            "Runtime", "StreamInputs", "StreamOverrides", "TextCondition", "codec_for", "frames_to_chunks",
            "is_motionstream_checkpoint", "load_decoder", "load_model", "load_text_embedding", "random_model", "refuse_dit_only",
@@ -97,21 +99,27 @@ class Runtime:
     ``dtype``: the compute dtype (activations, KV cache, weights by default); ``weight_dtype``: an fp8
     format the transformer blocks' Linear weights are stored in (None: the file's own precision, fp8
     files included); ``attention``: a backend name (``attention.BACKENDS``) or an attention function
-    with the ``attention.sdpa`` contract (a host's own, e.g. ComfyUI's).
+    with the ``attention.sdpa`` contract (a host's own, e.g. ComfyUI's); ``offload``: "blocks" keeps the
+    transformer blocks in host memory and streams each to the device as it runs (``offload.py``), for
+    models larger than the device.
     """
 
     device: torch.device
     dtype: torch.dtype
     attention: str | Callable = "auto"
     weight_dtype: torch.dtype | None = None
+    offload: str = "none"
 
     @classmethod
     def resolve(cls, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-                attention: str | Callable = "auto", weight_dtype: str | torch.dtype | None = None) -> "Runtime":
+                attention: str | Callable = "auto", weight_dtype: str | torch.dtype | None = None,
+                offload: str = "none") -> "Runtime":
         dev = resolve_device(device)
         if not callable(attention) and attention not in BACKENDS:
             raise ValueError(f"unknown attention backend {attention!r}; choose one of {', '.join(BACKENDS)}")
-        return cls(dev, resolve_dtype(dtype, dev), attention, resolve_weight_dtype(weight_dtype))
+        if offload not in OFFLOAD:
+            raise ValueError(f"unknown offload {offload!r}; choose one of {', '.join(OFFLOAD)}")
+        return cls(dev, resolve_dtype(dtype, dev), attention, resolve_weight_dtype(weight_dtype), offload)
 
 
 # -- where the model comes from ---------------------------------------------------------------------
@@ -203,6 +211,9 @@ def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str |
     """Load a model for inference: the demo (with its own codec), a checkpoint with a trained track head,
     or a causal Wan student (``CausalSource``). A file that cannot be loaded raises one ValueError naming
     it and every problem."""
+    final = runtime
+    if runtime.offload == "blocks":  # loaded in host memory, then placed block by block
+        runtime = dataclasses.replace(runtime, device=torch.device("cpu"))
     if isinstance(source, CausalSource):
         model = load_causal_model(source.path, source.preset, source.lora, source.lora_alpha, source.overrides,
                                   device=runtime.device, dtype=runtime.dtype, size=source.size,
@@ -226,8 +237,14 @@ def load_model(source: ModelSource | CausalSource, runtime: Runtime, name: str |
         loaded = LoadedModel(model, label)
     if not isinstance(source, CausalSource):
         apply_weight_dtype(loaded.model.dit, runtime.weight_dtype)
+    if final.offload == "blocks":
+        enable_block_offload(loaded.model, final.device, blocks=loaded.model.dit)
     loaded.model.dit.set_attention_backend(runtime.attention)
-    log.info("MotionStream: %s loaded; weights %s", loaded.name, describe_bytes(loaded.weight_bytes()))
+    cfg = loaded.config
+    size = (source.size if isinstance(source, CausalSource) else None) or (cfg.width, cfg.height)
+    log.info("MotionStream: %s loaded; weights %s; memory estimate at %dx%d: %s", loaded.name,
+             describe_bytes(loaded.weight_bytes()), *size,
+             estimate(cfg, *size, final.dtype, final.weight_dtype, final.offload).describe())
     return loaded
 
 

@@ -11,14 +11,16 @@ pytestmark = pytest.mark.host
 # node -> (required inputs {name: type}, optional inputs {name: type}, outputs [type])
 EXPECTED = {
     "MotionStreamModelLoader": (
-        {"model_name": "COMBO", "config": "COMBO", "dtype": "COMBO", "device": "COMBO", "attention": "COMBO"}, {},
+        {"model_name": "COMBO", "config": "COMBO", "dtype": "COMBO", "device": "COMBO", "attention": "COMBO"},
+        {"weight_dtype": "COMBO"},
         ["MOTIONSTREAM_MODEL"]),
     "MotionStreamDecoderLoader": ({"decoder": "COMBO"}, {"vae": "VAE", "vae_decoding": "COMBO"},
                                   ["MOTIONSTREAM_DECODER"]),
     "MotionStreamCausalModelLoader": (
         {"checkpoint": "COMBO", "preset": "COMBO", "lora": "COMBO", "width": "INT", "height": "INT", "dtype": "COMBO",
          "device": "COMBO", "attention": "COMBO"},
-        {"chunk_frames": "INT", "sink_chunks": "INT", "window_chunks": "INT", "clip": "CLIP"}, ["MOTIONSTREAM_MODEL"]),
+        {"weight_dtype": "COMBO", "chunk_frames": "INT", "sink_chunks": "INT", "window_chunks": "INT", "clip": "CLIP"},
+        ["MOTIONSTREAM_MODEL"]),
     "MotionStreamGenerate": (
         {"model": "MOTIONSTREAM_MODEL", "frames": "INT", "seed": "INT", "steps": "INT",
          "prompt": "STRING", "editor_state": "STRING"},
