@@ -110,7 +110,7 @@ class ReferenceBuilder:
         ``camera`` bool [N]: the tracks of a camera path."""
         _, _, H, W = self.image.shape
         if self.layer is None or self.layer.regions != _keys(regions):
-            self.layer = RegionLayer(regions, H, W, previous=self.layer)
+            self.layer = RegionLayer(regions, H, W, previous=self.layer, device=self.image.device)
         starts = self.encoder.latents_encoded == 0
         frames, held, holes = reference_frames(self.image[0].float(), path, visible, anchors[0], anchors[1],
                                                self.radius, self.layer, camera)

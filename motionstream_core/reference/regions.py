@@ -106,21 +106,18 @@ class RegionLayer:
     """The regions of one run's tracks: their source masks made once (``regions``: ``Tracks.regions`` per slot).
     ``transforms`` remembers each region's last move, so a region whose tracks all hide stays where it was."""
 
-    def __init__(self, regions, height: int, width: int, previous: "RegionLayer | None" = None):
+    def __init__(self, regions, height: int, width: int, previous: "RegionLayer | None" = None, device=None):
         self.regions = tuple(None if r is None else np.ascontiguousarray(r, np.float32).tobytes() for r in regions)
         groups = region_groups(regions)
         self.keys = [np.ascontiguousarray(p, np.float32).tobytes() for p, _ in groups]
-        self.groups = [(polygon_mask(p, height, width), idx) for p, idx in groups]
+        self.groups = [(polygon_mask(p, height, width).to(device), idx) for p, idx in groups]
         self.last = [None] * len(self.groups)
         if previous is not None:  # more slots (a live region appeared): the regions moved so far keep their moves
             for g, key in enumerate(self.keys):
                 if key in previous.keys:
                     self.last[g] = previous.last[previous.keys.index(key)]
         ys, xs = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing="ij")
-        self.pixels = torch.stack([xs, ys], -1).double()  # [H, W, 2]
-        self.in_region = torch.zeros(height, width, dtype=torch.bool)  # slots with a region: not kernel-warped
-        for mask, _ in self.groups:
-            self.in_region |= mask
+        self.pixels = torch.stack([xs, ys], -1).double().to(device)  # [H, W, 2]: pixel centres
 
     @property
     def tracks(self) -> set[int]:
@@ -131,8 +128,9 @@ class RegionLayer:
         """One pixel frame: ``base`` [3, H, W] (the kernel-warped layer) with every region pasted where its tracks
         (path [N, 2], visible [N] in this frame; anchor [N, 2], seen [N]) put it -> (frame, moved [H, W], left
         [H, W]): the pasted pixels and the pixels regions left."""
+        dev = image.device
         out = base.clone()
-        moved = torch.zeros(base.shape[1:], dtype=torch.bool)
+        moved = torch.zeros(base.shape[1:], dtype=torch.bool, device=dev)
         left = torch.zeros_like(moved)
         for g, (mask, idx) in enumerate(self.groups):
             on = [i for i in idx if i < len(visible) and bool(visible[i]) and bool(seen[i])]
@@ -141,12 +139,13 @@ class RegionLayer:
             m = self.last[g]
             if m is None:  # not started: the region is where it is in the start image, unmoved
                 continue
-            src = (self.pixels - m[:, 2]) @ _inverse(m)[:, :2].T  # backward map: where each pixel came from
-            cut = _sample(mask[None].to(image.dtype), src, "nearest")[0] > 0.5
+            m = m.to(dev)
+            src = (self.pixels.to(dev) - m[:, 2]) @ _inverse(m)[:, :2].T  # backward map: where each pixel came from
+            cut = _sample(mask[None].to(dev, image.dtype), src, "nearest")[0] > 0.5
             pixels = _sample(image, src, "bilinear")
             out = torch.where(cut[None], pixels, out)
             moved |= cut
-            left |= mask
+            left |= mask.to(dev)
         return out, moved, left & ~moved
 
 
@@ -158,24 +157,26 @@ def reference_frames(image: Tensor, path: Tensor, visible: Tensor, anchor: Tenso
     _, H, W = image.shape
     T, N = visible.shape
     dev = image.device
+    # the tracks are small: indexed on the CPU, moved to the image's device where they meet pixels
+    path, visible, anchor, seen = path.cpu().float(), visible.cpu(), anchor.cpu().float(), seen.cpu()
     pixels = layer.pixels.float().view(-1, 2).to(dev)
     free = torch.ones(N, dtype=torch.bool)
     for i in layer.tracks:
         free[i] = False
     camera = torch.zeros(N, dtype=torch.bool) if camera is None else camera.cpu()
     frames, held, holes = [], [], []
-    spacing = _spacing(anchor[camera & seen.cpu()]) if bool((camera & seen.cpu()).any()) else 0.0
+    spacing = _spacing(anchor[camera & seen]) if bool((camera & seen).any()) else 0.0
     for t in range(T):
-        use = visible[t].cpu() & seen.cpu() & free
+        use = visible[t] & seen & free
         drag, cam = use & ~camera, use & camera
         disp = track_displacement(pixels, path[t, drag], anchor[drag], radius)  # [H * W, 2]
         hold = (disp.norm(dim=1) >= MOVED_PX).view(H, W)
-        gap = torch.zeros(H, W, dtype=torch.bool)
+        gap = torch.zeros(H, W, dtype=torch.bool, device=dev)
         if cam.any():  # the camera moves everything: its grid's field, interpolated without the still anchor
             now = path[t, cam].float().to(dev)
             w = torch.exp(-torch.cdist(pixels, now).pow(2) / (2 * spacing ** 2))  # [H * W, n]
             total = w.sum(1, keepdim=True)
-            disp = disp + (w @ (now - anchor[cam].float().to(dev))) / total.clamp(min=1e-12)
+            disp = disp + (w @ (now - anchor[cam].to(dev))) / total.clamp(min=1e-12)
         src = (pixels - disp).view(H, W, 2)
         if cam.any():  # what no camera track lands near, or what comes from outside the image, is a hole
             covered = (total[:, 0] >= STILL_WEIGHT).view(H, W)
