@@ -111,3 +111,21 @@ def test_the_tracks_command_writes_our_json_with_visibility(photo, tmp_path, cap
     assert main(["tracks", "--from-video", str(tmp_path / "none.mp4"), "--out", str(out)]) == 2
     assert "motionstream tracks: error: no such video file" in capsys.readouterr().err
     json.loads(out.read_text())
+
+
+def test_a_video_file_too_big_to_decode_is_refused_by_name(photo, tmp_path, monkeypatch):
+    import motionstream_core.motion.transfer as transfer
+
+    video = tmp_path / "ref.mkv"
+    with av.open(str(video), "w") as c:
+        s = c.add_stream("ffv1", rate=12)
+        s.width, s.height, s.pix_fmt = photo.shape[1], photo.shape[0], "bgr0"
+        for _ in range(6):
+            for p in s.encode(av.VideoFrame.from_ndarray(photo, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    monkeypatch.setattr(transfer, "MAX_VIDEO_BYTES", 3 * photo.shape[0] * photo.shape[1])  # grey: 3 frames' worth
+    with pytest.raises(ValueError, match=r"4 decoded frames of 640x427 already take more than .* \(MAX_VIDEO_BYTES\)"):
+        transfer_tracks(video)
+    assert transfer_tracks(video, max_frames=3).tracks.num_frames == 3
