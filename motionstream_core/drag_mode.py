@@ -21,6 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+from torch import Tensor
+
+from . import flow
 from .config import ModelConfig
 
 DRAG_MODES = ("model", "warp")
@@ -63,6 +67,20 @@ class DragMode:
     def holds(self, sigma: float) -> bool:
         """Whether the dragged cells are re-noised from the reference at a step of noise level ``sigma``."""
         return self.warp and sigma >= self.t_strong - 1e-9
+
+    def start(self, reference: Tensor, noise: Tensor, sigmas: list[float]) -> Tensor:
+        """Where a chunk starts: its reference latents noised to the first of ``sigmas`` (the reference itself when
+        there is no step), in ``noise``'s dtype."""
+        if not sigmas:
+            return reference.to(noise.dtype)
+        return flow.add_noise(reference.float(), noise.float(), sigmas[0]).to(noise.dtype)
+
+    def hold(self, x: Tensor, reference: Tensor, held: Tensor, noise: Tensor, sigma: float) -> Tensor:
+        """``x`` with the ``held`` cells (bool, broadcast over it) set to the reference noised to ``sigma`` with the
+        chunk's start ``noise``, when ``holds(sigma)``; else ``x`` as it is."""
+        if not self.holds(sigma):
+            return x
+        return torch.where(held, flow.add_noise(reference.float(), noise.float(), sigma).to(x.dtype), x)
 
 
 def default_mode(config: ModelConfig) -> str:

@@ -350,12 +350,10 @@ class StreamSession:
         if ref is None:
             x = chunk_start(cfg.stream, start_noise, image_slot, sigmas[0])
         else:
-            x = x0 = ref.latents.to(dtype) if not sigmas else \
-                flow.add_noise(ref.latents.float(), start_noise.float(), sigmas[0]).to(dtype)
+            x = x0 = self.drag.start(ref.latents, start_noise, sigmas)
         for k, sigma in enumerate(sigmas):
-            if ref is not None and k > 0 and self.drag.holds(sigma):  # the dragged cells: the reference, re-noised
-                held = flow.add_noise(ref.latents.float(), start_noise.float(), sigma).to(dtype)
-                x = torch.where(ref.held, held, x)
+            if ref is not None and k > 0:  # the dragged cells: the reference, re-noised with the start noise
+                x = self.drag.hold(x, ref.latents, ref.held, start_noise, sigma)
             if self.on_step is not None:
                 self.on_step(index, k, sigma, x, ref)
             t = flow.to_timestep(sigma, cfg.stream.num_train_timesteps).to(dev).expand(1)
