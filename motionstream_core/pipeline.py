@@ -261,6 +261,8 @@ def random_model(config_name: str, runtime: Runtime, decoder_layout: TinyVAEConf
         model = MotionStreamModel(cfg).to(runtime.dtype)
         vae = build_autoencoder(decoder_layout or cfg.vae).to(runtime.dtype)
     apply_weight_dtype(model.dit, runtime.weight_dtype)
+    if runtime.offload == "blocks":
+        enable_block_offload(model, runtime.device, blocks=model.dit)
     model.dit.set_attention_backend(runtime.attention)
     return LoadedModel(model.eval(), f"random {cfg.name}", codec_over(vae.eval()))
 
