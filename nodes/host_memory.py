@@ -50,7 +50,7 @@ def host_runtime(device: str, dtype: str, attention: str, weight_dtype: str = "d
     return runtime, dataclasses.replace(runtime, device=torch.device(mm.unet_offload_device()))
 
 
-class _Held(torch.nn.Module):
+class MotionStreamWeights(torch.nn.Module):
     """What the ModelPatcher holds: it sets ``device`` and its bookkeeping attributes on this module."""
 
     def __init__(self, model: torch.nn.Module):
@@ -65,7 +65,7 @@ def manage(loaded: LoadedModel, runtime: Runtime, load_runtime: Runtime) -> Load
     """Hand the model's memory to ComfyUI's model management (``loaded.host`` holds its ModelPatcher)."""
     import comfy.model_patcher
 
-    loaded.host = comfy.model_patcher.ModelPatcher(_Held(loaded.model), load_device=runtime.device,
+    loaded.host = comfy.model_patcher.ModelPatcher(MotionStreamWeights(loaded.model), load_device=runtime.device,
                                                    offload_device=load_runtime.device)
     return loaded
 

@@ -62,7 +62,7 @@ def files(comfy_host):
 def _ours(host) -> list[dict]:
     status, models = http(host, "GET", "/motionstream-test/loaded_models")
     assert status == 200, models
-    return [m for m in models if m["class"] == "_Held"]
+    return [m for m in models if m["class"] == "MotionStreamWeights"]
 
 
 def _stream(host, model: str, frames: int = 9, seed: int = 0):
@@ -77,7 +77,7 @@ def test_model_management_lists_the_model_and_unloads_it_when_asked(comfy_host, 
     assert len(ours) == 1 and ours[0]["device"] == "cpu", ours
     assert ours[0]["loaded_bytes"] == ours[0]["size"] > 0  # fully loaded, counted by the host
     status, after = http(comfy_host, "POST", "/motionstream-test/unload")
-    assert status == 200 and not [m for m in after if m["class"] == "_Held"], after
+    assert status == 200 and not [m for m in after if m["class"] == "MotionStreamWeights"], after
     frames = _stream(comfy_host, files["small"])  # loaded back for the next run
     assert len(frames) == 9 and len(_ours(comfy_host)) == 1
 
