@@ -30,8 +30,8 @@ CONFIG_KEY = "motionstream_config"
 FORMAT_KEY = "format"
 FORMAT = "motionstream"
 PREFIXES = ("model.diffusion_model.", "diffusion_model.", "model.")
-LATENT_STD = "latent_std"  # the preconditioned models' channel std (ModelConfig.precondition)
-# a copy of the run's codec that checkpoints of slot_warp models carried before the reference builder (which takes
+LATENT_STD = "latent_std"  # the preconditioned models' channel std (a preconditioned parameterisation)
+# a copy of the run's codec that checkpoints of warp-reference models carried before the reference builder (which takes
 # the run's codec) existed; read and ignored, never written
 SLOT_CODEC = "slot_codec."
 OWN_PREFIXES = ("track_head.", "text_encoder.", LATENT_STD, SLOT_CODEC)
@@ -129,7 +129,7 @@ def model_state_dict(model: MotionStreamModel) -> dict[str, Tensor]:
         sd.update({f"track_head.{k}": v for k, v in model.track_head.state_dict().items()})
     if model.text_encoder is not None:
         sd.update({f"text_encoder.{k}": v for k, v in model.text_encoder.state_dict().items()})
-    if model.config.precondition:
+    if model.config.parameterisation.preconditioned:
         sd[LATENT_STD] = model.latent_std
     return sd
 
@@ -211,7 +211,7 @@ class _OwnLayout(nn.Module):
         if m.text_encoder is not None:
             m.text_encoder.load_state_dict({k[13:]: v for k, v in sd.items() if k.startswith("text_encoder.")},
                                            assign=assign)
-        if m.config.precondition:
+        if m.config.parameterisation.preconditioned:
             if assign:
                 m.latent_std = sd[LATENT_STD]
             else:

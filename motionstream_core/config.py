@@ -222,8 +222,8 @@ class StreamConfig:
     fps: int = 16
     step_list: tuple[float, ...] = ()  # explicit timesteps in (0, num_train_timesteps], first = the noisiest
     warp_steps: bool = True
-    # < 1 (refining students: ``ModelConfig.change_from_start``): each chunk starts from its image slot -- the video
-    # with no change, for ``slot_warp`` models the warp -- noised to this sigma instead of from pure noise, and every
+    # < 1 (refining students, whose parameterisation's reference is a whole video): each chunk starts from its
+    # reference -- the still video, or the warp -- noised to this sigma instead of from pure noise, and every
     # denoising sigma is scaled by it (SDEdit; the teacher, ODE and DMD stages distil the same schedule)
     start_sigma: float = 1.0
 
@@ -274,6 +274,79 @@ class TeacherConfig:
     motion_guidance: float = 1.5
 
 
+PREDICTIONS = ("flow", "flow_preconditioned", "sample")
+REFERENCES = ("first_frame", "start_image", "warp")
+
+
+@dataclass(frozen=True)
+class Parameterisation:
+    """What the DiT predicts and how that becomes the flow velocity (diffusers' ``prediction_type``), and what the
+    flow runs relative to. ``MotionStreamModel.velocity`` is its one reader.
+
+    ``prediction``:
+      * ``flow`` (Wan, the paper): the DiT's output is the velocity;
+      * ``flow_preconditioned``: the velocity is ``c_skip x + c_out F(c_in x)`` per latent channel (EDM's
+        preconditioning for rectified flow, the channel std a buffer the teacher stage sets from its clips): the
+        DiT predicts a unit-variance residual;
+      * ``sample``: the DiT predicts the clean latent per channel std, ``x0 = std F``, and ``v = (x - x0) / sigma``:
+        content the data holds at zero is a zero output at every noise level.
+    ``reference`` -- what fills the image slot and what the flow runs on:
+      * ``first_frame`` (Wan, the paper): the start latent in latent frame 0 only; the flow on the latent;
+      * ``start_image``: the start latent in every frame; the flow on the change ``latent - start image``, so an
+        unsure model returns the still video;
+      * ``warp``: the start image warped along the tracks (a Gaussian kernel of ``warp_radius`` px at the native
+        size, built outside the model by ``reference.ReferenceBuilder`` and encoded by the run's codec) in every
+        frame; the flow on the change from it.
+    Where sampling starts is the schedule's (``StreamConfig.start_sigma``: < 1 refines the reference noised to it).
+    """
+
+    prediction: str = "flow"
+    reference: str = "first_frame"
+    warp_radius: float = 0.0
+
+    @property
+    def preconditioned(self) -> bool:
+        """The velocity is preconditioned per channel (``latent_std``): every prediction but ``flow``."""
+        return self.prediction != "flow"
+
+    @property
+    def predicts_sample(self) -> bool:
+        return self.prediction == "sample"
+
+    @property
+    def from_reference(self) -> bool:
+        """The flow runs on the change from a whole reference video (``start_image`` or ``warp``)."""
+        return self.reference != "first_frame"
+
+    @property
+    def warps(self) -> bool:
+        return self.reference == "warp"
+
+    def validate(self) -> None:
+        if self.prediction not in PREDICTIONS:
+            raise ConfigError(f"Parameterisation.prediction must be one of {', '.join(PREDICTIONS)}, "
+                              f"got {self.prediction!r}")
+        if self.reference not in REFERENCES:
+            raise ConfigError(f"Parameterisation.reference must be one of {', '.join(REFERENCES)}, "
+                              f"got {self.reference!r}")
+        if self.warps != (self.warp_radius > 0) or self.warp_radius < 0:
+            raise ConfigError(f"Parameterisation.warp_radius ({self.warp_radius}) must be > 0 for the warp reference "
+                              f"and 0 otherwise (reference {self.reference!r})")
+
+    @classmethod
+    def from_flags(cls, data: dict[str, Any]) -> "Parameterisation":
+        """The parameterisation of a config stored before it existed: its ``precondition``, ``predict_clean``,
+        ``change_from_start`` and ``slot_warp`` flags."""
+        prediction = "sample" if data.get("predict_clean") else \
+            "flow_preconditioned" if data.get("precondition") else "flow"
+        warp = float(data.get("slot_warp") or 0.0)
+        reference = "warp" if warp > 0 else "start_image" if data.get("change_from_start") else "first_frame"
+        return cls(prediction, reference, warp)
+
+
+LEGACY_FLAGS = ("precondition", "change_from_start", "predict_clean", "slot_warp")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to build a MotionStream model and run it."""
@@ -290,24 +363,7 @@ class ModelConfig:
     width: int = 832
     text_len: int = 512
     latent_space: str = WAN21  # one of LATENT_SPACES: which decoders read this model's latents
-    # True: the velocity is preconditioned per latent channel (EDM-style, ``MotionStreamModel.velocity``) with the
-    # channels' data std, a buffer the teacher stage sets from its clips; False (Wan, the paper): the raw DiT output.
-    precondition: bool = False
-    # True: the DiT learns the video's change from the start image (the demo, ours, not the paper's): the start
-    # image's latent fills the image slot of every latent frame and the flow runs on latent - start image, so an
-    # untrained or unsure model returns the still video and static content needs no copy through the tokens.
-    # False (Wan, the paper): the image in latent frame 0 only, the flow on the latent itself.
-    change_from_start: bool = False
-    # True (needs ``precondition``): the DiT predicts the clean latent (or change) per channel std and the velocity
-    # is (x - x0) / sigma, so content the data holds at zero is a zero output at every noise level (ours, for the
-    # demo); False: the DiT predicts the velocity. ``MotionStreamModel.velocity`` / ``model.preconditioning``.
-    predict_clean: bool = False
-    # > 0 (needs ``change_from_start`` and a linear ``vae``): the image slot of each latent frame is the start
-    # image warped along the tracks to that frame's pixel frames and encoded by the run's codec (the reference
-    # builder outside the model, ``reference.ReferenceBuilder``: a Gaussian kernel warp of this radius in px at the
-    # native size), so the change the DiT learns is zero wherever the drag is a rubber-sheet move (ours, for the
-    # demo); 0: the start image itself in every frame.
-    slot_warp: float = 0.0
+    parameterisation: Parameterisation = field(default_factory=Parameterisation)
 
     @property
     def latent_channels(self) -> int:
@@ -343,21 +399,17 @@ class ModelConfig:
         elif self.track_head.appearance_channels not in (0, self.latent_channels):
             raise ConfigError(f"ModelConfig {self.name!r}: track_head.appearance_channels must be 0 or the latent "
                               f"channels ({self.latent_channels}): a track carries the start image's latent")
-        if self.change_from_start and self.track_head is None:
-            raise ConfigError(f"ModelConfig {self.name!r}: change_from_start needs the start-image slot of a model "
+        p = self.parameterisation
+        p.validate()
+        if p.from_reference and self.track_head is None:
+            raise ConfigError(f"ModelConfig {self.name!r}: reference {p.reference!r} needs the image slot of a model "
                               "with track head")
-        if self.stream.start_sigma < 1 and not self.change_from_start:
+        if self.stream.start_sigma < 1 and not p.from_reference:
             raise ConfigError(f"ModelConfig {self.name!r}: stream.start_sigma ({self.stream.start_sigma}) refines the "
-                              "image slot, which only a change_from_start model's slot is (a whole video)")
-        if self.slot_warp < 0 or (self.slot_warp > 0 and not self.change_from_start):
-            raise ConfigError(f"ModelConfig {self.name!r}: slot_warp ({self.slot_warp}) must be 0, or positive with "
-                              "change_from_start (the warped start image is what the change is from)")
-        if self.slot_warp > 0 and not isinstance(self.vae, PatchCodecConfig):
-            raise ConfigError(f"ModelConfig {self.name!r}: slot_warp encodes the warped start image chunk by chunk, "
-                              "which needs a codec whose latent frames encode on their own (vae: a patch_pca codec)")
-        if self.predict_clean and not self.precondition:
-            raise ConfigError(f"ModelConfig {self.name!r}: predict_clean needs precondition (the clean latent is "
-                              "predicted per channel std)")
+                              "reference, which must be a whole video (reference start_image or warp, not first_frame)")
+        if p.warps and not isinstance(self.vae, PatchCodecConfig):
+            raise ConfigError(f"ModelConfig {self.name!r}: the warp reference is encoded chunk by chunk, which needs "
+                              "a codec whose latent frames encode on their own (vae: a patch_pca codec)")
         if self.vae.latent_channels != self.latent_channels:
             raise ConfigError(f"ModelConfig {self.name!r}: vae.latent_channels must equal {self.latent_channels}")
         if self.track_head is not None and (self.track_head.stride, self.track_head.temporal_pack) != (
@@ -405,8 +457,8 @@ class ModelConfig:
                 teacher=_build(TeacherConfig, data.get("teacher", {})),
                 vae=codec_config_from_dict(data.get("vae", {})),
                 latent_space=data.get("latent_space") or _legacy_latent_space(data.get("vae", {})),
-                **{k: data[k] for k in ("height", "width", "text_len", "precondition", "change_from_start",
-                                                "predict_clean", "slot_warp") if k in data},
+                parameterisation=_parameterisation(data),
+                **{k: data[k] for k in ("height", "width", "text_len") if k in data},
             ).validate()
         except KeyError as e:
             raise ConfigError(f"model config is missing the field {e.args[0]!r}") from None
@@ -420,6 +472,15 @@ class ModelConfig:
         if not isinstance(data, dict):
             raise ConfigError("model config JSON must be an object")
         return cls.from_dict(data)
+
+
+def _parameterisation(data: dict[str, Any]) -> Parameterisation:
+    """A stored config's parameterisation; one written before it existed has the four flags instead."""
+    if "parameterisation" in data:
+        if any(k in data for k in LEGACY_FLAGS):
+            raise ConfigError(f"model config has both a parameterisation and the flags it replaces ({LEGACY_FLAGS})")
+        return _build(Parameterisation, data["parameterisation"])
+    return Parameterisation.from_flags(data)
 
 
 def _legacy_latent_space(vae: dict[str, Any]) -> str:
@@ -480,7 +541,7 @@ def _demo_warp_refine() -> ModelConfig:
         teacher=TeacherConfig(motion_guidance=0.0),
         vae=PatchCodecConfig(latent_channels=16, stride=4, pack=4),
         height=128, width=128, text_len=16, latent_space=OWN,
-        precondition=True, change_from_start=True, predict_clean=True, slot_warp=10.0,
+        parameterisation=Parameterisation("sample", "warp", warp_radius=10.0),
     )
 
 

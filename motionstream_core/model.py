@@ -4,33 +4,32 @@ Input assembly (paper Fig. 2; the Wan2.1-Fun-Control channel layout): the DiT se
 latent frame = [noisy latent 16 | track latent 16 | start-image latent 16], where the start-image
 slot holds the encoded first frame in latent frame 0 and zeros in every later frame.
 
-With ``config.precondition`` the DiT predicts a per-channel normalised residual and the velocity is
-``c_skip x + c_out F(c_in x, ...)`` (EDM's preconditioning for rectified flow, ``preconditioning``): the
-best linear guess of the velocity from x comes for free and the network only adds what the data's channel
-std ``latent_std`` leaves to learn. Without it, a DiT whose token is narrower than the latent values it
-outputs (the demo's 1x4x4 patch of 16 channels: 256 values, 192 dims) cannot pass the noise of its
-low-variance channels through, and its samples keep that noise (docs/DEMO_MODEL.md).
+``config.parameterisation`` says what the DiT predicts and what the flow runs on (``config.Parameterisation``);
+``velocity`` is its one reader:
 
-With ``config.predict_clean`` as well, the DiT predicts the clean latent instead, ``x0 = std * F``, and the
-velocity follows as ``(x - x0) / sigma`` (``c_skip = 1 / sigma``, ``c_out = -std / sigma``): content the data
-holds at zero (with ``change_from_start``: frame 0 and the static background) is ``F = 0`` at every noise level,
-while a velocity model must return a scaled copy of the input noise there -- values its tokens cannot carry at
-low noise, which came out as blocks (docs/DEMO_MODEL.md, the ablations). Its velocity error grows as
-1 / sigma, so it trains on the DiT's output scale (``output_scale``; ``teacher_train.velocity_loss``).
-
-With ``config.change_from_start`` (the demo) the start image fills the image slot of every latent frame and
-the flow runs on the change ``latent - start image``: the DiT sees ``x - (1 - sigma) image`` (the noisy change)
-and the velocity of the latent is the change's velocity minus the image. Everything outside ``velocity``
-(samplers, caches, the training losses) stays in latent space. Why: a 1x4x4 token of 16 channels carries more
-values than the DiT's width, so a model that must pass the start image through its tokens returns it as 16 px
-blocks; learning the change, an untrained model returns the still video and the static background is exact.
-
-With ``config.slot_warp`` as well, the image slot of each latent frame is the start image warped along the tracks
-to that frame's pixel frames and encoded by the run's codec: a reference built outside the model
-(``reference.ReferenceBuilder``, the kernel warp ``reference.kernel.warp_frames``) and handed to ``image_slot``. The
-change is then from the rubber-sheet drag, which on held-out photos alone follows a drag to 0.09x a still video's
-error, and an untrained clean-change model returns that warp. Checkpoints written before the builder existed carry
-a copy of the codec (``slot_codec.*``); loading ignores it (``checkpoints.load_model``).
+* prediction ``flow_preconditioned``: the velocity is ``c_skip x + c_out F(c_in x, ...)`` (EDM's preconditioning for
+  rectified flow, ``preconditioning``): the best linear guess of the velocity from x comes for free and the network
+  only adds what the data's channel std ``latent_std`` leaves to learn. A DiT whose token is narrower than the latent
+  values it outputs (the demo's 1x4x4 patch of 16 channels: 256 values, 192 dims) cannot pass the noise of its
+  low-variance channels through, and without it its samples keep that noise (docs/DEMO_MODEL.md).
+* prediction ``sample``: the DiT predicts the clean latent, ``x0 = std * F``, and the velocity follows as
+  ``(x - x0) / sigma`` (``c_skip = 1 / sigma``, ``c_out = -std / sigma``): content the data holds at zero (with a
+  whole-video reference: frame 0 and the static background) is ``F = 0`` at every noise level, while a velocity
+  model must return a scaled copy of the input noise there -- values its tokens cannot carry at low noise, which
+  came out as blocks (docs/DEMO_MODEL.md, the ablations). Its velocity error grows as 1 / sigma, so it trains on the
+  DiT's output scale (``output_scale``; ``teacher_train.velocity_loss``).
+* reference ``start_image`` (the demo's family): the start image fills the image slot of every latent frame and the
+  flow runs on the change ``latent - start image``: the DiT sees ``x - (1 - sigma) image`` (the noisy change) and the
+  velocity of the latent is the change's velocity minus the image. Everything outside ``velocity`` (samplers,
+  caches, the training losses) stays in latent space. Why: a 1x4x4 token of 16 channels carries more values than the
+  DiT's width, so a model that must pass the start image through its tokens returns it as 16 px blocks; learning the
+  change, an untrained model returns the still video and the static background is exact.
+* reference ``warp``: the same with the start image warped along the tracks to each frame and encoded by the run's
+  codec: a reference built outside the model (``reference.ReferenceBuilder``, the kernel warp
+  ``reference.kernel.warp_frames``) and handed to ``image_slot``. The change is then from the rubber-sheet drag,
+  which on held-out photos alone follows a drag to 0.09x a still video's error, and an untrained sample-predicting
+  model returns that warp. Checkpoints written before the builder existed carry a copy of the codec
+  (``slot_codec.*``); loading ignores it (``checkpoints.load_model``).
 
 A config without track head (``config.track_head is None``) is a text-to-video causal student of the
 Self-Forcing family: the DiT sees the noisy latent alone (16 channels) and takes no tracks.
@@ -86,7 +85,7 @@ class MotionStreamModel(nn.Module):
         self.dit = WanDiT(config.dit)
         self.track_head = TrackHead(config.track_head) if config.track_head is not None else None
         self.text_encoder = text_encoder
-        if config.precondition:  # [C] model-space std of each latent channel (set from the training clips)
+        if config.parameterisation.preconditioned:  # [C] model-space std of each latent channel (from the clips)
             self.register_buffer("latent_std", torch.ones(config.latent_channels))
 
     @property
@@ -100,28 +99,31 @@ class MotionStreamModel(nn.Module):
     def output_scale(self, t: Tensor, ndim: int = 5) -> Tensor:
         """How far the velocity moves per unit of the DiT's output, [B, C, F or 1, 1, 1] float32 for timesteps t [B]
         or [B, F]: |c_out| of ``preconditioning``, 1 for a model without it (its DiT outputs the velocity)."""
-        if not self.config.precondition:
+        p = self.config.parameterisation
+        if not p.preconditioned:
             return torch.ones(1, *([1] * (ndim - 1)), device=t.device)
         return preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps, ndim,
-                               self.config.predict_clean)[2].abs()
+                               p.predicts_sample)[2].abs()
 
     def image_slot(self, image_latent: Tensor, frames: int, first_frame: int, reference: Tensor | None = None
                    ) -> Tensor:
         """Start-image latent [B, C, 1, h, w] -> its slot for latent frames [first, first + frames): the image in
-        latent frame 0 and zeros after it, or (``change_from_start``) the image in every frame, or (``slot_warp``)
+        latent frame 0 and zeros after it (reference ``first_frame``), or the image in every frame (``start_image``), or
+        (``warp``)
         ``reference`` [B, C, frames, h, w]: the start image warped along the tracks to every frame, made by the
         run's reference builder (``reference.ReferenceBuilder.kernel``; training: ``reference.clip_slot``).
         """
-        if self.config.slot_warp > 0:
+        p = self.config.parameterisation
+        if p.warps:
             if reference is None:
                 raise ValueError(f"model {self.config.name!r} takes the start image warped along the tracks as its "
-                                 "image slot (slot_warp): build it with reference.ReferenceBuilder (training: "
+                                 "image slot (reference 'warp'): build it with reference.ReferenceBuilder (training: "
                                  "reference.clip_slot) and pass it as reference")
             if reference.shape[2] != frames or reference.shape[:2] != image_latent.shape[:2]:
                 raise ValueError(f"the reference {tuple(reference.shape)} does not cover {frames} latent frames of "
                                  f"start latents {tuple(image_latent.shape)}")
             return reference.to(image_latent.dtype)
-        if self.config.change_from_start:
+        if p.from_reference:
             return image_latent.expand(-1, -1, frames, -1, -1).contiguous()
         b, c, _, h, w = image_latent.shape
         slot = image_latent.new_zeros(b, c, frames, h, w)
@@ -135,7 +137,7 @@ class MotionStreamModel(nn.Module):
 
         A model without track head takes ``track_latent = image_slot = None``.
         """
-        if self.config.change_from_start:  # the flow of the change from the start image (module docstring)
+        if self.config.parameterisation.from_reference:  # the flow of the change from the reference (module docstring)
             start = image_slot.float()
             sigma = sigma_of(t, self.config.stream.num_train_timesteps, noisy.ndim)
             change = (noisy.float() - (1 - sigma) * start).to(noisy.dtype)
@@ -146,9 +148,10 @@ class MotionStreamModel(nn.Module):
     def _velocity(self, noisy: Tensor, t: Tensor, track_latent: Tensor | None, image_slot: Tensor | None,
                   context: Tensor | ContextKV, clip_fea: Tensor | None = None, **dit_kwargs) -> Tensor:
         c_in = c_skip = c_out = None
-        if self.config.precondition:
+        p = self.config.parameterisation
+        if p.preconditioned:
             c_in, c_skip, c_out = preconditioning(t, self.latent_std, self.config.stream.num_train_timesteps,
-                                                  noisy.ndim, self.config.predict_clean)
+                                                  noisy.ndim, p.predicts_sample)
         x = noisy if c_in is None else noisy * c_in.to(noisy.dtype)
         if self.track_head is None:
             assert track_latent is None and image_slot is None, "this model has no track / image slots"

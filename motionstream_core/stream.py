@@ -251,10 +251,10 @@ class StreamSession:
             appearance = AppearanceMemory(image_latent[0, :, 0], len(ids), self.height, self.width, anchors)
         reference = None
         if self.drag.warp and self.image is not None:  # the reference is cut from the start image itself
-            radius = warp_radius(cfg, self.height, self.width) if cfg.slot_warp > 0 else \
+            radius = warp_radius(cfg, self.height, self.width) if cfg.parameterisation.warps else \
                 DEFAULT_RADIUS * min(self.height, self.width)
             reference = ReferenceBuilder(self.codec, self.image.to(dev), image_latent, radius)
-        elif cfg.slot_warp > 0:
+        elif cfg.parameterisation.warps:
             # the start image as the run's codec reconstructs it: what the model's slots were built from in training
             # (its clips hold latents); the image itself moves the frames by ~1e-2 from what the model learned
             start = decode_start(self.codec, image_latent)
@@ -337,7 +337,7 @@ class StreamSession:
             track_latent = model.track_head.encode(path, vis, ids[:path.shape[1]], self.height, self.width,
                                                    starts_video=index == 0, appearance=app).to(dtype)
             slot = None
-            if cfg.slot_warp > 0:  # the model's slot is its start image moved along the tracks
+            if cfg.parameterisation.warps:  # the model's slot is its start image moved along the tracks
                 slot = ref.latents if ref is not None else \
                     state.reference.kernel(path[None], vis[None], tuple(a[None] for a in anchors))
             image_slot = model.image_slot(state.image_latent, C, first_latent, slot)

@@ -54,16 +54,16 @@ def teacher_sample(model: MotionStreamModel, noise: Tensor, track_latent: Tensor
     Returns x0, or (x0, trajectory) where trajectory is the latents at ``sampling_sigmas``
     (the ODE pairs for the student's regression warm start).
 
-    ``start_sigma`` < 1 refines instead (SDEdit): the image slot -- for a ``change_from_start`` model, the video with
-    no change (``slot_warp``: the warp) -- noised to ``start_sigma``, then the sampling sigmas scaled by it (as a
+    ``start_sigma`` < 1 refines instead (SDEdit): the image slot -- for a model whose reference is a whole video, the
+    video with no change (or the warp) -- noised to ``start_sigma``, then the sampling sigmas scaled by it (as a
     refining stream's, ``StreamConfig.start_sigma``: ``steps`` steps whatever the start).
     """
     sigmas = flow.sampling_sigmas(steps, shift)
     x = noise
     if start_sigma < 1:
-        if not model.config.change_from_start:
-            raise ValueError(f"start_sigma {start_sigma} refines the image slot, which only a change_from_start "
-                             f"model's slot is (a whole video); model {model.config.name!r} is not one")
+        if not model.config.parameterisation.from_reference:
+            raise ValueError(f"start_sigma {start_sigma} refines the image slot, which must be a whole video (reference "
+                             f"start_image or warp); model {model.config.name!r}'s is its first frame")
         assert 0 < start_sigma, f"start_sigma must be in (0, 1], got {start_sigma}"
         sigmas = sigmas * start_sigma
         x = flow.add_noise(image_slot.float(), noise.float(), start_sigma).to(noise.dtype)

@@ -80,7 +80,7 @@ class TrackAnchors:
     """A stream's per-slot track anchors: each slot's first visible point, fixed the first time the slot is
     visible, so that chunk by chunk a stream knows what ``first_visible`` over the whole video gives (where a live
     drag that starts mid-stream started). Read by the track appearance (``AppearanceMemory``) and the warped image
-    slot (``ModelConfig.slot_warp``); updating twice with the same frames changes nothing. ``slots`` at most."""
+    slot (the ``warp`` reference); updating twice with the same frames changes nothing. ``slots`` at most."""
 
     def __init__(self, slots: int, device=None):
         self.xy = torch.zeros(slots, 2, device=device)

@@ -1,4 +1,4 @@
-"""Learning the change from the start image (``ModelConfig.change_from_start``, the ``demo-change`` model): the
+"""Learning the change from the start image (the ``start_image`` reference, the ``demo-change`` model): the
 velocity against its definition, a silent model streaming the still video, the change's channel std, and the
 flag carried by configs and refused across warm starts."""
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from motionstream_core.checkpoints import CheckpointError, save_model
-from motionstream_core.config import ConfigError, ModelConfig, get_config
+from motionstream_core.config import ConfigError, ModelConfig, Parameterisation, get_config
 from motionstream_core.decoders import TinyVAE, TinyVAECodec
 from motionstream_core.model import MotionStreamModel
 from motionstream_core.stream import MotionStream
@@ -21,7 +21,9 @@ from motionstream_core.train.teacher_train import channel_std
 
 def _model(change: bool, seed: int = 0) -> MotionStreamModel:
     torch.manual_seed(seed)
-    cfg = dataclasses.replace(model_config("tiny-photo"), change_from_start=change).validate()
+    cfg = model_config("tiny-photo")
+    cfg = dataclasses.replace(cfg, parameterisation=dataclasses.replace(
+        cfg.parameterisation, reference="start_image" if change else "first_frame")).validate()
     model = MotionStreamModel(cfg).eval()
     with torch.no_grad():  # large random weights so that every input visibly matters
         for p in model.parameters():
@@ -85,15 +87,16 @@ def test_channel_std_of_the_change_matches_torch():
     torch.testing.assert_close(channel_std(z, image, chunk=3), ref, rtol=1e-4, atol=1e-5)
 
 
-def test_the_flag_round_trips_and_needs_a_track_head():
+def test_the_reference_round_trips_and_needs_a_track_head():
     cfg = model_config("tiny-change")
-    assert cfg.change_from_start and ModelConfig.from_json(cfg.to_json()).change_from_start
-    assert not ModelConfig.from_json(model_config("tiny-photo").to_json()).change_from_start
-    assert model_config("demo-change").change_from_start and not model_config("demo-photo").change_from_start
+    assert ModelConfig.from_json(cfg.to_json()).parameterisation.reference == "start_image"
+    assert ModelConfig.from_json(model_config("tiny-photo").to_json()).parameterisation.reference == "first_frame"
+    assert model_config("demo-change").parameterisation.from_reference
+    assert not model_config("demo-photo").parameterisation.from_reference
     tiny = get_config("tiny")  # as a text-to-video student: no track head, the DiT sees the noisy latent alone
     t2v = dataclasses.replace(tiny, track_head=None, dit=dataclasses.replace(tiny.dit, in_dim=tiny.latent_channels))
-    with pytest.raises(ConfigError, match="change_from_start needs the start-image slot of a model with track head"):
-        dataclasses.replace(t2v, change_from_start=True).validate()
+    with pytest.raises(ConfigError, match="reference 'start_image' needs the image slot of a model with track head"):
+        dataclasses.replace(t2v, parameterisation=Parameterisation("flow", "start_image")).validate()
 
 
 @pytest.mark.parametrize("source_change", [True, False])
@@ -101,13 +104,14 @@ def test_a_warm_start_across_the_flag_is_refused(tmp_path, source_change):
     save_model(MotionStreamModel(model_config("tiny-change" if source_change else "tiny-photo")),
                tmp_path / "m.safetensors")
     target = model_config("tiny-photo" if source_change else "tiny-change")
-    learned, learns = ("the change from the start image", "the latent itself")[::1 if source_change else -1]
+    learned, learns = ("the change from a reference video \\(reference 'start_image'\\)",
+                       "the latent itself \\(reference 'first_frame'\\)")[::1 if source_change else -1]
     with pytest.raises(CheckpointError, match=f"m.safetensors learned {learned} and model config '{target.name}' "
-                                              f"learns {learns} \\(change_from_start\\)"):
+                                              f"learns {learns}: start it from scratch"):
         initial_model(target, str(tmp_path / "m.safetensors"), text_encoder=False)
     same = initial_model(model_config("tiny-change" if source_change else "tiny-photo"), str(tmp_path / "m.safetensors"),
                          text_encoder=False)
-    assert same.config.change_from_start == source_change
+    assert same.config.parameterisation.from_reference == source_change
 
 
 def test_every_training_config_builds_and_demo_change_p2_has_8px_tokens():

@@ -10,7 +10,7 @@ from motionstream_core.train.common import build_model, model_config
 def test_learned_configs_stream_from_noise_without_a_warp(name, size):
     cfg = model_config(name)
     assert (cfg.height, cfg.width) == (size, size) and cfg.dit.patch_size == (1, 2, 2)
-    assert cfg.stream.start_sigma == 1.0 and cfg.slot_warp == 0
+    assert cfg.stream.start_sigma == 1.0 and not cfg.parameterisation.warps
     assert cfg.track_head.appearance_channels == cfg.latent_channels  # tracks carry their start content
     model = build_model(cfg, text_encoder=False)
     assert not any("slot_codec" in k for k in model.state_dict())

@@ -1,4 +1,4 @@
-"""Per-channel velocity preconditioning (``ModelConfig.precondition``): the coefficients against a least-squares
+"""Per-channel velocity preconditioning (prediction ``flow_preconditioned``): the coefficients against a least-squares
 fit on samples, the model's output with a silent network, per-frame timesteps, and the channel std carried by
 checkpoints and by a warm start."""
 
@@ -11,14 +11,15 @@ import torch
 
 from motionstream_core import flow
 from motionstream_core.checkpoints import CheckpointError, load_model, save_model
-from motionstream_core.config import ModelConfig, get_config
+from motionstream_core.config import ModelConfig, Parameterisation, get_config
 from motionstream_core.model import MotionStreamModel, preconditioning
 from motionstream_core.train.init import initial_model
 from motionstream_core.train.teacher_train import channel_std
 
 
 def _cfg(precondition: bool = True) -> ModelConfig:
-    return dataclasses.replace(get_config("tiny"), precondition=precondition).validate()
+    return dataclasses.replace(get_config("tiny"), parameterisation=Parameterisation(
+        "flow_preconditioned" if precondition else "flow")).validate()
 
 
 @pytest.mark.parametrize("sigma,std", [(0.95, 1.0), (0.5, 0.3), (0.1, 0.05), (0.02, 2.0)])
@@ -78,8 +79,8 @@ def test_checkpoints_and_warm_starts_carry_the_channel_std(tmp_path):
         initial_model(_cfg(), str(tmp_path / "plain.safetensors"), text_encoder=False)
 
 
-def test_the_flag_round_trips_through_the_config_json():
+def test_the_prediction_round_trips_through_the_config_json():
     cfg = _cfg()
-    assert ModelConfig.from_json(cfg.to_json()).precondition is True
-    assert ModelConfig.from_json(_cfg(False).to_json()).precondition is False
+    assert ModelConfig.from_json(cfg.to_json()).parameterisation.preconditioned is True
+    assert ModelConfig.from_json(_cfg(False).to_json()).parameterisation.preconditioned is False
     assert flow.to_timestep(0.5) == 500  # the timestep scale preconditioning reads sigma from

@@ -1,6 +1,6 @@
-"""Predicting the clean latent (``ModelConfig.predict_clean``, the ``demo-clean`` models): the velocity against its
+"""Predicting the clean latent (prediction ``sample``, the ``demo-clean`` models): the velocity against its
 definition, a silent model streaming the still video exactly at any noise, the loss weighted per unit of the DiT's
-output, and the flag carried by configs and refused across warm starts."""
+output, and the prediction carried by configs and refused across warm starts."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def test_the_velocity_is_the_noisy_latent_minus_the_predicted_clean_latent_over_
     """v = (x - std F) / sigma per channel and per frame's own sigma, F the DiT's output; and x - sigma v, the
     sampler's clean estimate, is std F itself."""
     model = _model("tiny-photo")
-    model.config = dataclasses.replace(model.config, predict_clean=True).validate()
+    model.config = dataclasses.replace(model.config, parameterisation=dataclasses.replace(
+        model.config.parameterisation, prediction="sample")).validate()
     C = model.config.latent_channels
     x, track, slot = torch.randn(2, C, 3, 8, 8), torch.randn(2, C, 3, 8, 8), torch.randn(2, C, 3, 8, 8)
     t = torch.tensor([[900.0, 400.0, 30.0], [1000.0, 5.0, 600.0]])
@@ -129,27 +130,31 @@ def test_a_velocity_model_weighted_per_output_divides_by_its_c_out():
     torch.testing.assert_close(velocity_loss(model, v, target, t, "auto"), ((v - target) ** 2).mean())
 
 
-def test_the_flag_round_trips_and_needs_preconditioning():
+def test_the_prediction_round_trips_and_is_one_of_the_known():
     cfg = model_config("tiny-clean")
-    assert cfg.predict_clean and ModelConfig.from_json(cfg.to_json()).predict_clean
-    assert not ModelConfig.from_json(model_config("tiny-change").to_json()).predict_clean
+    assert ModelConfig.from_json(cfg.to_json()).parameterisation.prediction == "sample"
+    assert ModelConfig.from_json(model_config("tiny-change").to_json()).parameterisation.prediction == \
+        "flow_preconditioned"
     for name, base in (("demo-clean", "demo-change"), ("demo-clean-p2", "demo-change-p2")):
         clean = model_config(name)
-        assert dataclasses.replace(clean, name=base, predict_clean=False) == model_config(base)  # only the flag
-    with pytest.raises(ConfigError, match="'tiny-clean': predict_clean needs precondition"):
-        dataclasses.replace(cfg, precondition=False).validate()
+        assert dataclasses.replace(clean, name=base, parameterisation=dataclasses.replace(
+            clean.parameterisation, prediction="flow_preconditioned")) == model_config(base)  # only the prediction
+    with pytest.raises(ConfigError, match="Parameterisation.prediction must be one of flow, flow_preconditioned, "
+                                          "sample, got 'epsilon'"):
+        dataclasses.replace(cfg, parameterisation=dataclasses.replace(cfg.parameterisation,
+                                                                      prediction="epsilon")).validate()
 
 
 @pytest.mark.parametrize("source_clean", [True, False])
-def test_a_warm_start_across_the_flag_is_refused(tmp_path, source_clean):
+def test_a_warm_start_across_the_prediction_is_refused(tmp_path, source_clean):
     source, target = ("tiny-clean", "tiny-change")[::1 if source_clean else -1]
     save_model(MotionStreamModel(model_config(source)), tmp_path / "m.safetensors")
-    predicts, predicted = ("the clean latent", "the velocity")[::1 if source_clean else -1]
+    predicts, predicted = ("'sample'", "'flow_preconditioned'")[::1 if source_clean else -1]
     with pytest.raises(CheckpointError, match=f"m.safetensors predicts {predicts} and model config '{target}' "
-                                              f"predicts {predicted} \\(predict_clean\\)"):
+                                              f"predicts {predicted}: start it from scratch"):
         initial_model(model_config(target), str(tmp_path / "m.safetensors"), text_encoder=False)
     same = initial_model(model_config(source), str(tmp_path / "m.safetensors"), text_encoder=False)
-    assert same.config.predict_clean == source_clean
+    assert same.config.parameterisation.predicts_sample == source_clean
 
 
 def test_the_still_video_read_out_is_zero_for_a_silent_clean_model_and_not_for_a_velocity_model():

@@ -64,8 +64,9 @@ def test_the_refine_config_scales_the_sigmas_and_is_validated():
     with pytest.raises(ConfigError, match=r"StreamConfig.start_sigma must be in \(0, 1\], got 0"):
         dataclasses.replace(cfg, stream=dataclasses.replace(cfg.stream, start_sigma=0)).validate()
     plain = model_config("tiny-photo")
-    with pytest.raises(ConfigError, match=r"ModelConfig 'tiny-photo': stream.start_sigma \(0.3\) refines the image "
-                                          r"slot, which only a change_from_start model's slot is"):
+    with pytest.raises(ConfigError, match=r"ModelConfig 'tiny-photo': stream.start_sigma \(0.3\) refines the "
+                                          r"reference, which must be a whole video \(reference start_image or warp, "
+                                          r"not first_frame\)"):
         dataclasses.replace(plain, stream=dataclasses.replace(plain.stream, start_sigma=0.3)).validate()
 
 

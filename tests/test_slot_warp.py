@@ -1,4 +1,4 @@
-"""The image slot warped along the tracks (``ModelConfig.slot_warp``): the start image (as the run's codec
+"""The image slot warped along the tracks (the ``warp`` reference): the start image (as the run's codec
 reconstructs it), warped in pixels (``reference.warp_frames``) and encoded by the run's codec, all by the reference
 builder outside the model; a field of tracks translates the frames; a silent clean-change model streams exactly that
 warp, chunk by chunk through the cache (anchors of tracks that start mid-stream included) as the training rollout makes
@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from motionstream_core.checkpoints import load_model, save_model
-from motionstream_core.config import ConfigError, ModelConfig, TinyVAEConfig
+from motionstream_core.config import ConfigError, ModelConfig, Parameterisation, TinyVAEConfig
 from motionstream_core.decoders import PatchCodec, PatchPCA
 from motionstream_core.stream import MotionStream
 from motionstream_core.track_head import assign_track_ids
@@ -93,7 +93,7 @@ def test_a_silent_warp_model_streams_the_warp_chunk_by_chunk_as_the_rollout_make
     # late track anchored where it starts, which warp_image's frame-0 anchors cannot say: it is left out there, and
     # the latent frames before it starts compared)
     pixels = pca.decode_video(codec.stats.denormalize(start))[0, :, 0].permute(1, 2, 0).numpy()  # [H, W, 3]
-    reference = warp_image(pixels, path[:, :2], visible[:, :2], model.config.slot_warp)  # [T, H, W, 3]
+    reference = warp_image(pixels, path[:, :2], visible[:, :2], model.config.parameterisation.warp_radius)  # [T, H, W, 3]
     want = codec.stats.normalize(pca.encode_video(torch.from_numpy(reference).permute(3, 0, 1, 2)[None]))
     torch.testing.assert_close(slot[:, :, 1:4], want[:, :, 1:4], atol=1e-4, rtol=0)  # pixel frames 1-12: no late track
     assert (slot[:, :, 4:] - want[:, :, 4:]).abs().amax() > 1e-2  # later the late track moves its neighbourhood
@@ -101,29 +101,31 @@ def test_a_silent_warp_model_streams_the_warp_chunk_by_chunk_as_the_rollout_make
     assert torch.equal(slot[:, :, 0], start[:, :, 0])  # latent frame 0 is the image's latent itself
 
 
-def test_the_flag_needs_change_from_start_round_trips_and_needs_tracks():
+def test_the_warp_reference_has_a_radius_round_trips_and_needs_tracks():
     cfg = model_config("tiny-warp")
-    assert ModelConfig.from_json(cfg.to_json()).slot_warp == 6.0
-    assert ModelConfig.from_json(model_config("tiny-clean").to_json()).slot_warp == 0.0
+    p = cfg.parameterisation
+    assert ModelConfig.from_json(cfg.to_json()).parameterisation == Parameterisation("sample", "warp", 6.0)
+    assert ModelConfig.from_json(model_config("tiny-clean").to_json()).parameterisation.warp_radius == 0.0
     clean = model_config("demo-clean")
-    assert dataclasses.replace(model_config("demo-warp"), name="demo-clean", slot_warp=0.0,
+    assert dataclasses.replace(model_config("demo-warp"), name="demo-clean", parameterisation=clean.parameterisation,
                                teacher=clean.teacher) == clean
     assert model_config("demo-warp").teacher.motion_guidance == 0.0 != clean.teacher.motion_guidance
-    with pytest.raises(ConfigError, match=r"'tiny-warp': slot_warp \(6.0\) must be 0, or positive with change_from_start"):
-        dataclasses.replace(cfg, change_from_start=False).validate()
-    with pytest.raises(ConfigError, match=r"slot_warp \(-1.0\) must be 0"):
-        dataclasses.replace(cfg, slot_warp=-1.0).validate()
-    with pytest.raises(ConfigError, match=r"'tiny-warp': slot_warp encodes the warped start image chunk by chunk, "
+    with pytest.raises(ConfigError, match=r"Parameterisation.warp_radius \(6.0\) must be > 0 for the warp reference "
+                                          r"and 0 otherwise \(reference 'start_image'\)"):
+        dataclasses.replace(cfg, parameterisation=dataclasses.replace(p, reference="start_image")).validate()
+    with pytest.raises(ConfigError, match=r"Parameterisation.warp_radius \(-1.0\) must be > 0"):
+        dataclasses.replace(cfg, parameterisation=dataclasses.replace(p, warp_radius=-1.0)).validate()
+    with pytest.raises(ConfigError, match=r"'tiny-warp': the warp reference is encoded chunk by chunk, "
                                           r"which needs a codec whose latent frames encode on their own"):
         dataclasses.replace(cfg, vae=TinyVAEConfig()).validate()
     model = _silent_warp_model()
     with pytest.raises(ValueError, match=r"model 'tiny-warp' takes the start image warped along the tracks as its "
-                                         r"image slot \(slot_warp\): build it with reference.ReferenceBuilder"):
+                                         r"image slot \(reference 'warp'\): build it with reference.ReferenceBuilder"):
         model.image_slot(torch.zeros(1, 16, 1, 8, 8), 3, 0)
     with pytest.raises(ValueError, match=r"the reference \(1, 16, 2, 8, 8\) does not cover 3 latent frames"):
         model.image_slot(torch.zeros(1, 16, 1, 8, 8), 3, 0, torch.zeros(1, 16, 2, 8, 8))
     p, v = torch.zeros(1, 9, 1, 2), torch.ones(1, 9, 1, dtype=torch.bool)
-    with pytest.raises(ValueError, match=r"model 'tiny-warp' warps its image slot along the tracks \(slot_warp\): the "
+    with pytest.raises(ValueError, match=r"model 'tiny-warp' warps its image slot along the tracks \(reference 'warp'\): the "
                                          "run's codec builds it from the start image; give encode_conditioning the "
                                          "clips' codec"):
         encode_conditioning(model, p, v, torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 16, 1, 8, 8))
@@ -157,7 +159,7 @@ def test_eval_motion_guidance_zero_is_the_unguided_sample_for_the_empty_caption(
 
 
 def test_a_checkpoint_with_the_old_codec_copy_loads_and_streams_the_same_frames(tmp_path, stream_inputs):
-    """Checkpoints of slot_warp models once carried a copy of the run's codec (``slot_codec.*``, as the shipped demo's
+    """Checkpoints of warp-reference models once carried a copy of the run's codec (``slot_codec.*``, as the shipped demo's
     does): they load (the copy is ignored: the stream builds the slot with the run's codec) and stream the frames
     of the same weights saved without it; a saved model holds no codec."""
     from safetensors.torch import load_file, save_file

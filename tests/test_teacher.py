@@ -82,6 +82,7 @@ def test_refining_starts_from_the_slot_noised_to_start_sigma_and_takes_the_sigma
         torch.testing.assert_close(teacher_sample(model, noise, track, slot, text, text, 8, 6.0, start_sigma=0.3),
                                    slot, rtol=0, atol=1e-5)
     plain = build_model(model_config("tiny-photo"), 0).eval()
-    with pytest.raises(ValueError, match="start_sigma 0.5 refines the image slot, which only a change_from_start "
-                                         "model's slot is \\(a whole video\\); model 'tiny-photo' is not one"):
+    with pytest.raises(ValueError, match="start_sigma 0.5 refines the image slot, which must be a whole video "
+                                         "\\(reference start_image or warp\\); model 'tiny-photo''s is its first "
+                                         "frame"):
         teacher_sample(plain, noise, track, slot, text, text, 8, 6.0, start_sigma=0.5)

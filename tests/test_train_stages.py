@@ -354,16 +354,16 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
     model), and the ODE and DMD students inherit that std, the flag, and read appearance-carrying tracks."""
     out = str(tmp_path / "run")
     cfg = run_config(out, config_name)
-    assert cfg.precondition and cfg.track_head.appearance_channels == cfg.latent_channels
+    assert cfg.parameterisation.preconditioned and cfg.track_head.appearance_channels == cfg.latent_channels
     autoencoder.train_autoencoder(out, quiet(autoencoder.PRESETS["tiny"]))
     t_opts = quiet(teacher_train.PRESETS["tiny"])
     teacher_train.ensure_latent_cache(out, cfg, t_opts, torch.device("cpu"), lambda m: None)
     cache = load_latent_cache(Path(out) / teacher_train.CACHE)
     fresh = build_model(cfg, t_opts.seed)
-    std = teacher_train.channel_std(cache.z, cache.image if cfg.change_from_start else None)
+    std = teacher_train.channel_std(cache.z, cache.image if cfg.parameterisation.from_reference else None)
     fresh.latent_std.copy_(std)
     autoencoder.attach_stage_codec(cache, cfg, out)  # a warped slot is built with the run's codec
-    assert (cache.codec is not None) == (cfg.slot_warp > 0)
+    assert (cache.codec is not None) == cfg.parameterisation.warps
     before = _teacher_fixed_loss(fresh, cache)
     teacher_train.train_teacher(out, t_opts)
     trained = build_model(cfg)
@@ -383,8 +383,7 @@ def test_tracks_with_appearance_and_a_preconditioned_velocity_train_through_ever
         student = load_model(Path(out) / stage / "student.safetensors")
         assert torch.equal(student.latent_std, teacher.latent_std), stage
         assert student.config.track_head.appearance_channels == cfg.latent_channels
-        assert student.config.change_from_start == cfg.change_from_start
-        assert student.config.predict_clean == cfg.predict_clean and student.config.slot_warp == cfg.slot_warp
+        assert student.config.parameterisation == cfg.parameterisation
         assert student.config.stream == cfg.stream
 
 

@@ -6,7 +6,7 @@ the tracks to each of the chunk's pixel frames and the frames are encoded by the
 latent itself, as the run encoded it. Two kinds of reference:
 
 * ``kernel``: the kernel warp alone (``kernel.warp_frames``, radius ``warp_radius``): the demo model's image
-  slot (``ModelConfig.slot_warp``); ``clip_slot`` makes it for whole training clips from frame 0;
+  slot (its parameterisation's ``warp`` reference); ``clip_slot`` makes it for whole training clips from frame 0;
 * ``warp``: regions cut and dragged, the rest kernel-warped, holes filled and marked (``regions``), with the
   latent masks the dual clock reads (``Reference``): the ``warp`` drag mode's reference.
 """
@@ -57,9 +57,9 @@ def latent_mask(mask: Tensor, stride: int, pack: int, starts_video: bool) -> Ten
 
 
 def warp_radius(config: ModelConfig, height: int, width: int) -> float:
-    """The kernel warp's radius in px for a ``width`` x ``height`` run: ``config.slot_warp`` at the model's native
+    """The kernel warp's radius in px for a ``width`` x ``height`` run: the parameterisation's ``warp_radius`` at the model's native
     size, scaled with the image as the tracks are."""
-    return config.slot_warp * min(height, width) / min(config.height, config.width)
+    return config.parameterisation.warp_radius * min(height, width) / min(config.height, config.width)
 
 
 def kernel_frames(image: Tensor, path: Tensor, visible: Tensor, anchors: tuple[Tensor, Tensor], radius: float

@@ -6,7 +6,7 @@ anchor: a pixel about two radii or more from every track stays where it is, so p
 background and a drag carries the neighbourhood of its points. No learning: the classic point-based image
 deformation of drag editors, for the video case. Two uses: the reference a generator that reads tracks is
 measured against (``warp_image``; ``motionstream eval --photos``: the ``warp`` row), and a model's image slot:
-its start image warped along its tracks (``warp_frames``; ``ModelConfig.slot_warp``), so that the change it learns
+its start image warped along its tracks (``warp_frames``; the ``warp`` reference of a parameterisation), so that the change it learns
 is zero wherever the drag is such a move.
 
 Layouts: image uint8/float [H, W, C]; path float [T, N, 2] in pixels (x, y); visible bool [T, N].

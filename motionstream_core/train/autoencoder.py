@@ -205,8 +205,8 @@ def load_stage_codec_parts(out: str, device="cpu") -> tuple[TinyVAE, LatentStats
 
 def attach_stage_codec(data, cfg, out: str, device="cpu"):
     """``data`` (``data.Clips``) with the run's autoencoder as its codec (``Clips.codec``) when model config ``cfg``
-    builds its image slot from the start image in pixels (``slot_warp``): the reference builder needs it."""
-    if cfg.slot_warp > 0 and data.codec is None:
+    builds its image slot from the start image in pixels (the ``warp`` reference): the reference builder needs it."""
+    if cfg.parameterisation.warps and data.codec is None:
         vae, stats = load_stage_codec_parts(out, device)
         data.codec = codec_over(vae, stats.mean, stats.std)
     return data

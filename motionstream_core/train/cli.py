@@ -189,11 +189,11 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                    help="real-photo mode: points on the dragged object (a user places a few)")
     p.add_argument("--pins", type=int, default=6, help="real-photo mode: static pins on the background")
     p.add_argument("--motion-guidance", dest="motion_guidance", type=float, default=None,
-                   help="the teacher's motion guidance (default: its config's; 0 for slot_warp models, whose "
+                   help="the teacher's motion guidance (default: its config's; 0 for warp-reference models, whose "
                         "motion-free branch keeps the warped image)")
     p.add_argument("--start-sigma", dest="start_sigma", type=float, default=None,
                    help="< 1: the teacher refines its image slot noised to this sigma instead of sampling from noise "
-                        "(change_from_start models; for slot_warp ones, the warp); default: its stream's start_sigma "
+                        "(models whose reference is a whole video: the still one or the warp); default: its stream's start_sigma "
                         "(1 unless it is a refiner)")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.add_argument("--sheets", default=None, metavar="FOLDER",

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..config import ModelConfig, PatchCodecConfig, StreamConfig, TinyVAEConfig, get_config
+from ..config import ModelConfig, Parameterisation, PatchCodecConfig, StreamConfig, TinyVAEConfig, get_config
 
 # the demo's first codec: a TAEHV-layout tiny VAE (8x space, 4x time)
 TINY_VAE_32 = TinyVAEConfig(channels=(32, 32, 32, 32), encoder_width=32, blocks_per_stage=1)
 
 
-def demo_arm(name: str, *, patch: int = 4, codec=None, channels: int = 16, precondition: bool = False,
-             appearance: bool = False, change: bool = False, clean: bool = False, warp: float = 0.0,
+def demo_arm(name: str, *, patch: int = 4, codec=None, channels: int = 16, prediction: str = "flow",
+             appearance: bool = False, reference: str = "first_frame", warp: float = 0.0,
              stream: StreamConfig = StreamConfig(), size: int = 128) -> ModelConfig:
     """The shipped demo layout (``demo-warp-refine``: 192 wide, 4 layers, 3 heads, 128 x 128, the demo text
     encoder) with the levers the ablations varied:
 
     ``patch``: DiT patch 1 x p x p; ``codec``: the codec (default: the linear codec, 4 x 4 px x 4 frames, of
-    ``channels`` components); ``precondition`` / ``change`` / ``clean`` / ``warp``: ``ModelConfig.precondition``,
-    ``change_from_start``, ``predict_clean``, ``slot_warp``; ``appearance``: tracks carry the start latent;
+    ``channels`` components); ``prediction``, ``reference`` and ``warp`` (its radius, px): the parameterisation;
+    ``appearance``: tracks carry the start latent;
     ``stream``: the student's schedule (default: sampled from noise in 3 steps at shift 5); ``size``: height and
     width in px. A warp model's teacher
     samples without motion guidance (its motion-free branch would pair the warped slot with no tracks).
@@ -37,14 +37,14 @@ def demo_arm(name: str, *, patch: int = 4, codec=None, channels: int = 16, preco
                                        appearance_channels=channels if appearance else 0),
         vae=codec, stream=stream,
         teacher=dataclasses.replace(shipped.teacher, motion_guidance=0.0 if warp else 1.5),
-        precondition=precondition, change_from_start=change, predict_clean=clean, slot_warp=warp)
+        parameterisation=Parameterisation(prediction, reference, warp))
 
 
-def tiny_arm(name: str, *, change: bool = False, clean: bool = False, warp: float = 0.0,
+def tiny_arm(name: str, *, prediction: str = "flow_preconditioned", reference: str = "first_frame", warp: float = 0.0,
              stream: StreamConfig = StreamConfig()) -> ModelConfig:
-    """The ``tiny`` test config with the demo's features: tracks that carry appearance and a preconditioned
-    velocity, and (as named) the change from the start image, the clean prediction, the image slot warped along
-    the tracks (``warp`` px, on a linear codec of tiny's strides) and a refining ``stream``."""
+    """The ``tiny`` test config with the demo's features: tracks that carry appearance, a preconditioned
+    ``prediction``, its ``reference`` (``warp``: the image slot warped along the tracks, ``warp`` px, on a linear codec
+    of tiny's strides) and a refining ``stream``."""
     tiny = get_config("tiny")
     codec = PatchCodecConfig(latent_channels=tiny.latent_channels, stride=tiny.spatial_stride, pack=4) if warp \
         else tiny.vae
@@ -52,7 +52,7 @@ def tiny_arm(name: str, *, change: bool = False, clean: bool = False, warp: floa
         tiny, name=name, vae=codec, stream=stream,
         track_head=dataclasses.replace(tiny.track_head, appearance_channels=tiny.latent_channels),
         teacher=dataclasses.replace(tiny.teacher, motion_guidance=0.0 if warp else tiny.teacher.motion_guidance),
-        precondition=True, change_from_start=change, predict_clean=clean, slot_warp=warp)
+        parameterisation=Parameterisation(prediction, reference, warp))
 
 
 def _s4(patch: int) -> ModelConfig:
@@ -68,28 +68,29 @@ TRAIN_CONFIGS = {
     "demo-s4p2": lambda: _s4(2), "demo-s4p4": lambda: _s4(4),
     # the linear codec; then tracks that carry their appearance and a preconditioned velocity
     "demo-pca": lambda: demo_arm("demo-pca"),
-    "demo-photo": lambda: demo_arm("demo-photo", precondition=True, appearance=True),
-    "demo-photo8": lambda: demo_arm("demo-photo8", channels=8, precondition=True, appearance=True),
+    "demo-photo": lambda: demo_arm("demo-photo", prediction="flow_preconditioned", appearance=True),
+    "demo-photo8": lambda: demo_arm("demo-photo8", channels=8, prediction="flow_preconditioned", appearance=True),
     # the change from the start image; predicted clean; from the image warped along the tracks (16 or 8 px tokens)
-    "demo-change": lambda: demo_arm("demo-change", precondition=True, appearance=True, change=True),
-    "demo-change-p2": lambda: demo_arm("demo-change-p2", patch=2, precondition=True, appearance=True, change=True),
-    "demo-clean": lambda: demo_arm("demo-clean", precondition=True, appearance=True, change=True, clean=True),
-    "demo-clean-p2": lambda: demo_arm("demo-clean-p2", patch=2, precondition=True, appearance=True, change=True,
-                                      clean=True),
-    "demo-warp": lambda: demo_arm("demo-warp", precondition=True, appearance=True, change=True, clean=True,
-                                  warp=10.0),
-    "demo-warp-p2": lambda: demo_arm("demo-warp-p2", patch=2, precondition=True, appearance=True, change=True,
-                                     clean=True, warp=10.0),
+    "demo-change": lambda: demo_arm("demo-change", prediction="flow_preconditioned", appearance=True,
+                                    reference="start_image"),
+    "demo-change-p2": lambda: demo_arm("demo-change-p2", patch=2, prediction="flow_preconditioned", appearance=True,
+                                       reference="start_image"),
+    "demo-clean": lambda: demo_arm("demo-clean", prediction="sample", appearance=True, reference="start_image"),
+    "demo-clean-p2": lambda: demo_arm("demo-clean-p2", patch=2, prediction="sample", appearance=True,
+                                      reference="start_image"),
+    "demo-warp": lambda: demo_arm("demo-warp", prediction="sample", appearance=True, reference="warp", warp=10.0),
+    "demo-warp-p2": lambda: demo_arm("demo-warp-p2", patch=2, prediction="sample", appearance=True, reference="warp",
+                                     warp=10.0),
     # motion learned from noise (no warp, every chunk from sigma 1): the clean change, 8 px tokens, 64 then 128 px
-    "demo-learn64": lambda: demo_arm("demo-learn64", patch=2, precondition=True, appearance=True, change=True,
-                                     clean=True, size=64),
-    "demo-learn128": lambda: demo_arm("demo-learn128", patch=2, precondition=True, appearance=True, change=True,
-                                      clean=True),
+    "demo-learn64": lambda: demo_arm("demo-learn64", patch=2, prediction="sample", appearance=True,
+                                     reference="start_image", size=64),
+    "demo-learn128": lambda: demo_arm("demo-learn128", patch=2, prediction="sample", appearance=True,
+                                      reference="start_image"),
     # the tiny test configs of each feature
     "tiny-photo": lambda: tiny_arm("tiny-photo"),
-    "tiny-change": lambda: tiny_arm("tiny-change", change=True),
-    "tiny-clean": lambda: tiny_arm("tiny-clean", change=True, clean=True),
-    "tiny-warp": lambda: tiny_arm("tiny-warp", change=True, clean=True, warp=6.0),
-    "tiny-warp-refine": lambda: tiny_arm("tiny-warp-refine", change=True, clean=True, warp=6.0,
+    "tiny-change": lambda: tiny_arm("tiny-change", reference="start_image"),
+    "tiny-clean": lambda: tiny_arm("tiny-clean", prediction="sample", reference="start_image"),
+    "tiny-warp": lambda: tiny_arm("tiny-warp", prediction="sample", reference="warp", warp=6.0),
+    "tiny-warp-refine": lambda: tiny_arm("tiny-warp-refine", prediction="sample", reference="warp", warp=6.0,
                                          stream=StreamConfig(steps=3, shift=1.0, start_sigma=0.3)),
 }

@@ -201,7 +201,7 @@ class Clips:
     null_text: Tensor | None = None
     meta: dict | None = None
     owner: Tensor | None = None  # [N, P] int16: the layer each track belongs to (-1: background); layered clips only
-    codec: object = None  # the codec the latents were made with, where the run needs it (slot_warp models)
+    codec: object = None  # the codec the latents were made with, where the run needs it (models with the ``warp`` reference)
 
     def __len__(self) -> int:
         return len(self.z)
@@ -407,13 +407,13 @@ def encode_conditioning(model: MotionStreamModel, path: Tensor, visible: Tensor,
     slots), each [B, C, F, h, w] for whole clips from frame 0: what the DiT is conditioned on.
 
     ``codec``: the codec the clips were encoded with (``Clips.codec``), which a model whose image slot is the start
-    image warped along the tracks (``slot_warp``) needs to build it (``reference.clip_slot``)."""
+    image warped along the tracks (the ``warp`` reference) needs to build it (``reference.clip_slot``)."""
     cfg = model.config
     tracks = encode_tracks(model, path, visible, ids, image)
     reference = None
-    if cfg.slot_warp > 0:
+    if cfg.parameterisation.warps:
         if codec is None:
-            raise ValueError(f"model {cfg.name!r} warps its image slot along the tracks (slot_warp): the run's codec "
+            raise ValueError(f"model {cfg.name!r} warps its image slot along the tracks (reference 'warp'): the run's codec "
                              "builds it from the start image; give encode_conditioning the clips' codec")
         reference = clip_slot(codec, image, path, visible, warp_radius(cfg, cfg.height, cfg.width))
     return tracks, model.image_slot(image, tracks.shape[2], 0, reference).to(tracks.dtype)

@@ -42,18 +42,17 @@ def initial_model(cfg: ModelConfig, source: str, seed: int = 0, text_encoder: bo
         model.track_head.load_state_dict(own.track_head.state_dict())
         if own.text_encoder is not None and model.text_encoder is not None:
             model.text_encoder.load_state_dict(own.text_encoder.state_dict())
-        if cfg.change_from_start != own.config.change_from_start:
-            learns = {True: "the change from the start image", False: "the latent itself"}
-            raise CheckpointError(f"{path.name} learned {learns[own.config.change_from_start]} and model config "
-                                  f"{cfg.name!r} learns {learns[cfg.change_from_start]} (change_from_start): start it "
-                                  "from scratch or from a model of the same kind")
-        if cfg.predict_clean != own.config.predict_clean:
-            predicts = {True: "the clean latent", False: "the velocity"}
-            raise CheckpointError(f"{path.name} predicts {predicts[own.config.predict_clean]} and model config "
-                                  f"{cfg.name!r} predicts {predicts[cfg.predict_clean]} (predict_clean): start it "
-                                  "from scratch or from a model of the same kind")
-        if cfg.precondition:
-            if not own.config.precondition:
+        mine, theirs = cfg.parameterisation, own.config.parameterisation
+        if mine.from_reference != theirs.from_reference:
+            learns = {True: "the change from a reference video", False: "the latent itself"}
+            raise CheckpointError(f"{path.name} learned {learns[theirs.from_reference]} (reference {theirs.reference!r}) "
+                                  f"and model config {cfg.name!r} learns {learns[mine.from_reference]} (reference "
+                                  f"{mine.reference!r}): start it from scratch or from a model of the same kind")
+        if mine.predicts_sample != theirs.predicts_sample:
+            raise CheckpointError(f"{path.name} predicts {theirs.prediction!r} and model config {cfg.name!r} predicts "
+                                  f"{mine.prediction!r}: start it from scratch or from a model of the same kind")
+        if mine.preconditioned:
+            if not theirs.preconditioned:
                 raise CheckpointError(f"{path.name} was trained without preconditioning; model config {cfg.name!r} "
                                       "preconditions its velocity: start it from scratch or from a preconditioned model")
             model.latent_std.copy_(own.latent_std)

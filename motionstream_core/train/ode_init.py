@@ -197,7 +197,7 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
             text = run.call(student, trajectory_text, student, data, traj, [x.index for x in samples])
         warmup_lr(opt, opts.lr, i, opts.warmup)
         with run.autocast():
-            per_chunk = run.call(student, trajectory_losses, student, traj, samples, text, device)
+            per_chunk = run.call(student, trajectory_losses, student, traj, samples, text, device, data.codec)
             loss = per_chunk.mean()
         grad = run.optimize(loss, opt, student, 1.0)
         if ema is not None:

@@ -10,7 +10,7 @@
 * ``still_errors``: one-step clean-latent error ``x - sigma v - z`` of the still video of a photo (its change is 0
   everywhere) with the pins of a user-style request, per sigma: RMS over latent frame 0 and over all frames. A
   velocity model must pass a copy of the input noise through its tokens there; a clean-predicting model
-  (``ModelConfig.predict_clean``) outputs 0.
+  (prediction ``sample``) outputs 0.
 
     python -m motionstream_core.train.selfcheck --out runs/clean_a --sheet out/clean_a.png
 """

@@ -93,7 +93,7 @@ def velocity_loss(model, v: torch.Tensor, target: torch.Tensor, t: torch.Tensor,
     if weight not in LOSS_WEIGHTS:
         raise ValueError(f"unknown loss_weight {weight!r} (known: {', '.join(LOSS_WEIGHTS)})")
     err = (v.float() - target.float()) ** 2
-    if weight == "output" or (weight == "auto" and model.config.predict_clean):
+    if weight == "output" or (weight == "auto" and model.config.parameterisation.predicts_sample):
         err = err / model.output_scale(t, v.ndim).pow(2)
     return err.mean()
 
@@ -159,8 +159,8 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
     data = attach_stage_codec(stage_data(out, opts.data), cfg, out)
     check_data(data, cfg)
     model = initial_model(cfg, opts.init, opts.seed, text_encoder=not opts.data, track_head_init=opts.track_head_init)
-    if cfg.precondition and not opts.init:  # a fresh model learns relative to its data's channel std
-        model.latent_std.copy_(channel_std(data.z, data.image if cfg.change_from_start else None))
+    if cfg.parameterisation.preconditioned and not opts.init:  # a fresh model learns relative to its data's std
+        model.latent_std.copy_(channel_std(data.z, data.image if cfg.parameterisation.from_reference else None))
         run.stage.say("latent channel std: " + " ".join(f"{v:.3f}" for v in model.latent_std.tolist()))
     model = run.prepare(model)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, betas=(0.9, 0.99))
