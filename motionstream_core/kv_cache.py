@@ -7,10 +7,12 @@ bytes are layers x 2 x (S + W + C) * L tokens x dim x element size -- laid out a
     [ sink: S frames | window: W frames | current chunk: C frames ]      (S = sink, W = window, C = chunk)
 
 * sink keys are stored **after** RoPE, at the positions they were computed with (0 .. S-1);
-* window keys are stored **before** RoPE and rotated by their *cache position* S .. S+W-1 as
-  attention reads them (into a read buffer of one layer's keys, shared by all layers);
+* window keys are stored rotated along height and width (which never change) but not along time, and
+  their time channels are rotated by the frame's *cache position* S .. S+W-1 as attention reads them
+  (into a read buffer of one layer's keys, shared by all layers); RoPE turns each channel pair on its
+  own, so this gives the bits a full rotation from the un-rotated keys gives;
 * the current chunk sits at positions S+W .. S+W+C-1 (earlier while the cache warms up); its slot
-  receives the clean pass's keys (rotated for the sink, un-rotated for the window) and values.
+  receives the clean pass's keys (rotated for the sink, time-un-rotated for the window) and values.
 
 So RoPE frame indices never reach S + W + C, and no tensor grows after construction: the cost of
 a chunk is the same at chunk 10 and chunk 10 000. Only the clean pass (t = 0) of a chunk writes
@@ -101,24 +103,28 @@ class RollingKVCache:
         n_ctx, n_sink, n_win = self.context_frames * L, self.sink_filled * L, self.window_filled * L
         n_cur = k_rot.shape[1]
         assert n_cur == self._chunk_frames * L, f"chunk has {n_cur} tokens, expected {self._chunk_frames * L}"
+        t = self.rope.time_channels
         if write:
-            keep = k_rot if self._to_sink() else k_pre
+            keep = k_rot if self._to_sink() else torch.cat([k_pre[..., :t], k_rot[..., t:]], dim=-1)
             self._k[layer, :, n_ctx:n_ctx + n_cur] = keep.detach()
             self._v[layer, :, n_ctx:n_ctx + n_cur] = v.detach()
             self._written[layer] = True
-        win = None
-        if n_win:
+        win = win_time = None
+        if n_win:  # the window's time channels, turned to their cache positions
             cos, sin = self.rope.angles(self.S, self.window_filled)
-            win = apply_rope(self._k[layer, :, n_sink:n_ctx], cos, sin)
+            win = self._k[layer, :, n_sink:n_ctx]
+            win_time = apply_rope(win[..., :t], cos[:, :t // 2], sin[:, :t // 2])
         if torch.is_grad_enabled():
-            parts = [self._k[layer, :, :n_sink]] + ([win] if win is not None else []) + [k_rot]
-            return torch.cat(parts, dim=1), torch.cat([self._v[layer, :, :n_ctx], v], dim=1)
+            parts = [self._k[layer, :, :n_sink]]
+            if win is not None:
+                parts.append(torch.cat([win_time, win[..., t:]], dim=-1))
+            return torch.cat(parts + [k_rot], dim=1), torch.cat([self._v[layer, :, :n_ctx], v], dim=1)
         if self._read_k is None:
             self._read_k = torch.empty(self._k.shape[1:], device=self._device, dtype=self._dtype)
         k_all = self._read_k
-        k_all[:, :n_sink] = self._k[layer, :, :n_sink]
+        k_all[:, :n_ctx] = self._k[layer, :, :n_ctx]
         if win is not None:
-            k_all[:, n_sink:n_ctx] = win
+            k_all[:, n_sink:n_ctx, :, :t] = win_time
         k_all[:, n_ctx:n_ctx + n_cur] = k_rot
         if not write:
             self._v[layer, :, n_ctx:n_ctx + n_cur] = v

@@ -27,6 +27,7 @@ class RopeTable:
     def __init__(self, split: tuple[int, int, int], theta: float, max_frames: int, h: int, w: int,
                  device: torch.device | str | None = None):
         self.h, self.w, self.max_frames = h, w, max_frames
+        self.time_channels = split[0]  # the first channels of a head turn with the frame position, the rest do not
         ft, fh, fw = (axis_frequencies(d, theta) for d in split)
         pos_f = torch.arange(max_frames, dtype=torch.float64)
         pos_h = torch.arange(h, dtype=torch.float64)

@@ -114,8 +114,9 @@ def test_cached_stream_equals_from_scratch_recomputation():
 
 def test_sink_and_window_hold_exactly_the_right_chunks():
     """After 4 chunks (sink 1, window 1): the sink holds chunk 0's keys after RoPE at positions 0..2,
-    the window holds chunk 3's keys before RoPE; chunks 1 and 2 are gone. One copy of each: the cache's
-    bytes are layers x 2 x (sink + window + chunk) tokens x dim x element size."""
+    the window holds chunk 3's keys un-rotated along time (its time channels as before RoPE, its height and
+    width channels as after); chunks 1 and 2 are gone. One copy of each: the cache's bytes are
+    layers x 2 x (sink + window + chunk) tokens x dim x element size."""
     model = _tiny_model(3)
     cfg = model.config
     stream = cfg.stream  # chunk 3, sink 1, window 1
@@ -142,16 +143,19 @@ def test_sink_and_window_hold_exactly_the_right_chunks():
             model.velocity(x0, torch.zeros(1), x0 * 0, x0 * 0, ctx, cache=cache, write_cache=True)
             cache.commit()
     k_rot0, _, v0 = written[0]
-    _, k_pre3, v3 = written[3]
+    k_rot3, k_pre3, v3 = written[3]
+    t = cfg.dit.rope_split[0]  # the time channels of a head
     buf = cache.tensors()
     assert set(buf) == {"k", "v"}
     torch.testing.assert_close(buf["k"][1, :, :3 * L], k_rot0, rtol=0, atol=0)
     torch.testing.assert_close(buf["v"][1, :, :3 * L], v0, rtol=0, atol=0)
-    torch.testing.assert_close(buf["k"][1, :, 3 * L:6 * L], k_pre3, rtol=0, atol=0)
+    torch.testing.assert_close(buf["k"][1, :, 3 * L:6 * L, :, :t], k_pre3[..., :t], rtol=0, atol=0)
+    torch.testing.assert_close(buf["k"][1, :, 3 * L:6 * L, :, t:], k_rot3[..., t:], rtol=0, atol=0)
+    assert not torch.equal(k_pre3[..., t:], k_rot3[..., t:])  # the height / width rotation is not the identity
     torch.testing.assert_close(buf["v"][1, :, 3 * L:6 * L], v3, rtol=0, atol=0)
     for old in (1, 2):
         _, k_pre_old, _ = written[old]
-        assert not torch.allclose(buf["k"][1, :, 3 * L:6 * L], k_pre_old), f"chunk {old} is still in the window"
+        assert not torch.allclose(buf["k"][1, :, 3 * L:6 * L, :, :t], k_pre_old[..., :t]), f"chunk {old} is still in the window"
     tokens = stream.max_rope_frames * L
     assert cache.nbytes() == cfg.dit.num_layers * 2 * tokens * cfg.dit.dim * 4
 
