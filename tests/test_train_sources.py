@@ -76,6 +76,7 @@ def test_photo_latent_cache_holds_the_encoded_photo_clips_and_refuses_mixing(tmp
     z_other, _ = encode_clips(vae, stats, torch.from_numpy(other.frames[None]))
     assert (cache.z[1].float() - z_other[0]).abs().max() > 0.05
     assert torch.equal(cache.path[1], torch.from_numpy(clip.path))
+    assert torch.equal(cache.owner[1], torch.from_numpy(clip.owner))  # each track's layer, for user-style requests
     with pytest.raises(ValueError, match=r"made with other settings \(source 'photo' != 'synthetic'\): delete it"):
         build_latent_cache(folder, vae, stats, CFG, 9, 6, count=3, seed=2, source="synthetic", say=lambda m: None)
 
