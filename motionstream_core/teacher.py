@@ -5,8 +5,9 @@ Paper Eq. 2, as this project reads it (3 evaluations a step, batched into one fo
     v = v(no text, motion) + w_t * (v(text, motion) - v(no text, motion))
                            + w_m * (v(text, motion) - v(text, no motion))
 
-with w_t = 3.0, w_m = 1.5. "No motion" is the all-zero track grid (no track visible anywhere) and
-"no text" is the null prompt's embedding (the empty / negative prompt).
+with w_t = 3.0, w_m = 1.5. "No motion" is the track head's output on the all-zero track grid (no track visible
+anywhere: ``TrackHead.no_tracks``, what the teacher learned from track dropout, which hides every track) and "no
+text" is the null prompt's embedding (the empty / negative prompt).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def guided_velocity(model: MotionStreamModel, x: Tensor, t: Tensor, track_latent
     b = x.shape[0]
     xs = torch.cat([x, x, x])
     ts = torch.cat([t, t, t])
-    tracks = torch.cat([track_latent, track_latent, torch.zeros_like(track_latent)])
+    tracks = torch.cat([track_latent, track_latent, model.track_head.no_tracks(track_latent)])
     images = torch.cat([image_slot, image_slot, image_slot])
     texts = torch.cat([text, null_text, text])
     clips = None if clip_fea is None else torch.cat([clip_fea, clip_fea, clip_fea])

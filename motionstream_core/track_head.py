@@ -177,6 +177,12 @@ class TrackHead(nn.Module):
     def forward(self, packed: Tensor) -> Tensor:
         return self.proj_out(self.act(self.proj_in(packed.to(self.proj_in.weight.dtype))))
 
+    def no_tracks(self, like: Tensor) -> Tensor:
+        """The track latent of a clip with no track visible anywhere -- the head on an all-zero grid (its biases,
+        not zero), what training's track dropout shows it -- broadcast to ``like`` [B, out_channels, T, h, w]."""
+        empty = self.proj_in.weight.new_zeros(1, self.proj_in.in_channels, 1, 1, 1)
+        return self(empty).to(like.dtype).expand_as(like)
+
     def embed(self, ids: Tensor, appearance: Tensor | None = None) -> Tensor:
         """ids [N] (+ appearance [N, appearance_channels] when the config has them) -> [N, id_dim (+ C)]."""
         emb = track_id_embedding(ids.to(self.proj_in.weight.device), self.cfg.id_dim)

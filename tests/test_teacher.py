@@ -28,13 +28,36 @@ def test_guided_velocity_matches_separate_evaluations():
         got = guided_velocity(model, x, t, track, image, text, null, Guidance(3.0, 1.5))
         full = model.velocity(x, t, track, image, text)
         no_text = model.velocity(x, t, track, image, null)
-        no_motion = model.velocity(x, t, torch.zeros_like(track), image, text)
+        empty_grid = torch.zeros(1, model.track_head.proj_in.in_channels, *track.shape[2:])
+        no_motion = model.velocity(x, t, model.track_head(empty_grid), image, text)
     expected = no_text + 3.0 * (full - no_text) + 1.5 * (full - no_motion)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     # w_t = 1, w_m = 0 is plain conditional sampling
     with torch.no_grad():
         plain = guided_velocity(model, x, t, track, image, text, null, Guidance(1.0, 0.0))
     torch.testing.assert_close(plain, full, rtol=1e-5, atol=1e-5)
+
+
+def test_no_motion_branch_is_the_teacher_on_a_clip_whose_tracks_are_all_hidden():
+    """The motion-free branch is what track dropout trains: every track hidden, encoded by the head (its biases,
+    not a zero latent). On a clip whose tracks are all hidden the motion term must vanish, so joint guidance at
+    w_t = 1 is the teacher's plain conditional velocity for that clip, whatever w_m."""
+    from motionstream_core.train.data import encode_tracks
+
+    model, *_ = _setup()
+    g = torch.Generator().manual_seed(1)
+    frames, n = 9, 5  # pixel frames -> 3 latent frames
+    path = torch.rand(1, frames, n, 2, generator=g) * 64
+    hidden = encode_tracks(model, path, torch.zeros(1, frames, n, dtype=torch.bool), torch.arange(n)[None])
+    assert hidden.abs().mean() > 1e-3  # the head's biases: a zero latent would be another input
+    x, image = torch.randn(2, 1, *hidden.shape[1:], generator=g)
+    text, null = torch.randn(1, 5, 32, generator=g), torch.zeros(1, 5, 32)
+    t = torch.tensor([700.0])
+    with torch.no_grad():
+        got = guided_velocity(model, x, t, hidden, image, text, null, Guidance(1.0, 1.5))
+        teacher = model.velocity(x, t, hidden, image, text)
+        assert not torch.allclose(teacher, model.velocity(x, t, torch.zeros_like(hidden), image, text), atol=1e-3)
+    torch.testing.assert_close(got, teacher, rtol=1e-5, atol=1e-5)
 
 
 def test_teacher_sample_trajectory_is_an_euler_ode():
