@@ -199,7 +199,8 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("measure")
     m.add_argument("--config", default="tiny")
-    m.add_argument("--frames", type=int, default=21)
+    m.add_argument("--frames", type=int, default=45, help="pixel frames a clip (ode and dmd need clips that roll "
+                   "the window: 45 at the default chunk, sink and window)")
     m.add_argument("--stage", default="teacher", choices=["teacher", "ode", "dmd"])
     m.add_argument("--steps", type=int, default=8)
     m.add_argument("--batch", type=int, default=2, help="global batch")

@@ -106,16 +106,37 @@ def _generate(args: argparse.Namespace) -> dict[str, Path]:
         model = ModelSource()
     else:
         model = source_for(args.checkpoint, _causal(args, args.checkpoint))
+    runtime = _runtime(args)
+    if args.decoder and args.vae:
+        raise ValueError("give --decoder or --vae, not both")
     decoder = DecoderSource(args.decoder) if args.decoder else DecoderSource()
+    if args.vae:
+        decoder = DecoderSource(backend=_full_vae(args.vae, runtime), name=Path(args.vae).name)
     opt = lambda v: None if v is None else Path(v)  # noqa: E731
     if args.image is None and isinstance(model, ModelSource):
         raise ValueError("--image is required for a MotionStream model (only text-to-video causal students "
                          "stream without a start image)")
     return run_generate(GenerateOptions(
-        model=model, decoder=decoder, runtime=_runtime(args), image=opt(args.image), out=Path(args.out),
+        model=model, decoder=decoder, runtime=runtime, image=opt(args.image), out=Path(args.out),
         tracks=opt(args.tracks), prompt=args.prompt, text_embedding=opt(args.text_embedding), frames=args.frames,
         overlay=opt(args.overlay), steps=args.steps, seed=args.seed, size=_size(args), drag_mode=args.drag_mode,
         t_weak=args.t_weak, t_strong=args.t_strong))
+
+
+def _full_vae(path: str, runtime: Runtime):
+    """A factory of the full Wan VAE's streaming backend (diffusers), loaded once on first use."""
+    from .wan_vae import DiffusersWanBackend, load_wan_vae
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"Wan VAE not found: {path}")
+    vae = []
+
+    def backend():
+        if not vae:
+            vae.append(load_wan_vae(path, device=runtime.device))
+        return DiffusersWanBackend(vae[0])
+
+    return backend
 
 
 def _bench(args: argparse.Namespace) -> dict:
@@ -162,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--prompt", default=None, help="a prompt, for models with a built-in text encoder (the demo)")
     gen.add_argument("--decoder", default=None, help="tiny decoder weights (taew2_1 .pth/.safetensors); "
                                                      "default: the model's own (the demo's autoencoder)")
+    gen.add_argument("--vae", default=None, help="decode with the full Wan 2.1 VAE instead (a single file or a "
+                                                 "diffusers folder; needs diffusers): e.g. the one `motionstream train "
+                                                 "prepare` encoded your videos with")
     gen.add_argument("--frames", type=int, default=None)
     gen.add_argument("--out", required=True, help="output video (.mp4, .webm or .gif)")
     gen.add_argument("--overlay", default=None, help="also write the video with the tracks drawn over it")

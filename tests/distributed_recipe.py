@@ -24,6 +24,7 @@ TEACHER_STEPS = 12
 ODE_STEPS = 8
 DMD_STEPS = 3
 REG_WEIGHT = 1.0  # the regression anchor on, so the generator gradients compared include its sharded pass
+CLIP = 0.01  # teacher and ODE: a gradient-norm clip every step passes, so the compared gradients are clipped ones
 
 
 def opts(module, **kw):
@@ -36,19 +37,22 @@ def main(mode: str, data: str, root: str) -> None:
     if mode == "many":
         out = str(root_p / "many")
         dump = str(root_p / "grads" / "many.pt")
-        teacher_train.train_teacher(out, opts(teacher_train, data=data, steps=TEACHER_STEPS, grad_dump=dump), "tiny")
-        ode_init.train_ode(out, opts(ode_init, data=data, steps=ODE_STEPS, grad_dump=dump))
+        teacher_train.train_teacher(out, opts(teacher_train, data=data, steps=TEACHER_STEPS, grad_dump=dump,
+                                                grad_clip=CLIP), "tiny")
+        ode_init.train_ode(out, opts(ode_init, data=data, steps=ODE_STEPS, grad_dump=dump, grad_clip=CLIP))
         dmd.train_dmd(out, opts(dmd, data=data, steps=DMD_STEPS, grad_dump=dump, reg_weight=REG_WEIGHT))
         resumed = str(root_p / "resumed")
-        teacher_train.train_teacher(resumed, opts(teacher_train, data=data, steps=TEACHER_STEPS // 2), "tiny")
-        teacher_train.train_teacher(resumed, opts(teacher_train, data=data, steps=TEACHER_STEPS))
+        teacher_train.train_teacher(resumed, opts(teacher_train, data=data, steps=TEACHER_STEPS // 2, grad_clip=CLIP),
+                                    "tiny")
+        teacher_train.train_teacher(resumed, opts(teacher_train, data=data, steps=TEACHER_STEPS, grad_clip=CLIP))
     else:
         out = root_p / "one"
         many = root_p / "many"
         dump = str(root_p / "grads" / "one.pt")
-        teacher_train.train_teacher(str(out), opts(teacher_train, data=data, steps=1, grad_dump=dump), "tiny")
+        teacher_train.train_teacher(str(out), opts(teacher_train, data=data, steps=1, grad_dump=dump, grad_clip=CLIP),
+                                    "tiny")
         shutil.copy(many / "teacher" / "teacher.safetensors", out / "teacher" / "teacher.safetensors")
-        ode_init.train_ode(str(out), opts(ode_init, data=data, steps=1, grad_dump=dump))
+        ode_init.train_ode(str(out), opts(ode_init, data=data, steps=1, grad_dump=dump, grad_clip=CLIP))
         shutil.copy(many / "ode" / "student.safetensors", out / "ode" / "student.safetensors")
         dmd.train_dmd(str(out), opts(dmd, data=data, steps=1, grad_dump=dump, reg_weight=REG_WEIGHT))
     distributed.shutdown()

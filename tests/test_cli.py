@@ -127,3 +127,23 @@ def test_generate_help_states_the_demo_models_own_step_count(capsys):
                   r"built-in demo model", text)
     assert m, text[:2000]
     assert int(m.group(1)) == load_demo()[0].config.stream.num_steps
+
+
+def test_standalone_train_form_is_one_line_once(tmp_path, capsys, monkeypatch):
+    """`python -m motionstream_core.train.cli` (what torchrun runs on every rank) prints a user's mistake as
+    `motionstream train` does, in one line, from rank 0 only; every rank exits 2."""
+    from motionstream_core.train.cli import main as standalone
+
+    args = ["teacher", "--out", str(tmp_path / "run"), "--config", "tiny", "--preset", "tiny",
+            "--data", str(tmp_path / "nodata")]
+    assert standalone(args) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"motionstream train: error: no manifest.json in {tmp_path / 'nodata'}: run `motionstream train prepare` first"]
+    assert main(["train", *args]) == 2  # the same line from `motionstream train`
+    assert capsys.readouterr().err.splitlines() == [
+        f"motionstream train: error: no manifest.json in {tmp_path / 'nodata'}: run `motionstream train prepare` first"]
+    monkeypatch.setenv("RANK", "1")
+    assert standalone(args) == 2 and capsys.readouterr().err == ""
+    with pytest.raises(SystemExit):
+        standalone(["teacher", "--no-such-option"])
+    assert capsys.readouterr().err == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,8 @@ from motionstream_core.model import MotionStreamModel
 from motionstream_core.stream import MotionStream, TextCondition
 from motionstream_core.track_head import assign_track_ids
 from motionstream_core.tracks import Tracks
-from motionstream_core.train.causal import chunks, rollout, student_sigmas, teacher_forced_losses
+from motionstream_core.train.causal import (chunks, forgetting_chunks, require_rolling, rollout, student_sigmas,
+                                            teacher_forced_losses)
 from motionstream_core.train.data import TrackSampling, encode_tracks, sample_tracks
 
 torch.set_num_threads(2)
@@ -33,7 +36,7 @@ def test_rollout_equals_the_stream():
     vae = TinyVAE(cfg.vae).eval()
     codec = TinyVAECodec(vae)
     H, W = cfg.height, cfg.width
-    T = 33  # 9 latent frames = 3 chunks: sink, window and a rolled window
+    T = 45  # 12 latent frames = 4 chunks: sink, window, a rolled window, and a chunk whose context forgot chunk 1
     rng = np.random.default_rng(0)
     path = np.cumsum(rng.normal(0, 1.5, (T, 5, 2)), 0).astype(np.float32) + 32
     tracks = Tracks(path=path, visible=np.ones((T, 5), bool), fps=16, width=W, height=H)
@@ -50,8 +53,9 @@ def test_rollout_equals_the_stream():
                                                starts_video=True)
         image_latent = codec.encode_image(image.permute(2, 0, 1)[None])
         gen = torch.Generator().manual_seed(seed)
-        ours = rollout(model, track_latent, model.image_slot(image_latent, 9, 0), model.dit.context_kv(context), 9, gen)
-    assert ours.shape == streamed.shape == (1, 16, 9, H // 8, W // 8)
+        ours = rollout(model, track_latent, model.image_slot(image_latent, 12, 0), model.dit.context_kv(context), 12,
+                       gen)
+    assert ours.shape == streamed.shape == (1, 16, 12, H // 8, W // 8)
     torch.testing.assert_close(ours, streamed, atol=1e-5, rtol=1e-4)
 
 
@@ -81,6 +85,71 @@ def test_teacher_forced_losses_per_chunk():
                                    torch.Generator().manual_seed(0))
     assert losses.shape == (3,) and losses.requires_grad
     assert chunks(9, 3) == [(0, 3), (3, 3), (6, 3)] and chunks(7, 3) == [(0, 3), (3, 3), (6, 1)]
+
+
+def test_the_window_rolls_in_training_and_the_fourth_chunk_has_forgotten_the_second():
+    """Sink 1 + window 1 chunk: in a 4-chunk clip the last chunk attends chunk 0 (sink) and chunk 2 (window) only --
+    chunk 1 was evicted. Its ODE-regression loss equals the last chunk's in a 3-chunk clip without chunk 1, and
+    differs from one whose window holds chunk 1 instead of chunk 2. One DiT layer: a chunk's cached keys and values
+    are then its own (with more layers they carry what the chunk attended, so a forgotten chunk still echoes)."""
+    torch.manual_seed(3)
+    cfg = get_config("tiny")
+    cfg = dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, num_layers=1))
+    model = MotionStreamModel(cfg).eval().double()  # float64: equal means equal to rounding
+    for p in model.parameters():
+        p.data.normal_(0, 0.05)
+    assert (cfg.stream.sink_chunks, cfg.stream.window_chunks, cfg.stream.chunk_frames) == (1, 1, 3)
+    h, w = cfg.height // 8, cfg.width // 8
+    g = torch.Generator().manual_seed(0)
+    randn = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)  # noqa: E731
+    states = randn(1, 2, 16, 12, h, w)  # one sigma: the input state, then the target x0
+    tracks = randn(1, 16, 12, h, w)
+    slot = model.image_slot(randn(1, 16, 1, h, w), 12, 0)
+    ctx = model.dit.context_kv(randn(1, cfg.text_len, cfg.dit.text_dim))
+
+    velocity = model.velocity
+    predicted = []  # the velocity of each chunk's regression pass (not of its clean cache-writing pass)
+
+    def recording(*args, write_cache=False, **kw):
+        v = velocity(*args, write_cache=write_cache, **kw)
+        if not write_cache:
+            predicted.append(v)
+        return v
+
+    model.velocity = recording
+
+    def last_chunk(keep):
+        idx = torch.cat([torch.arange(3 * c, 3 * c + 3) for c in keep])
+        with torch.no_grad():
+            teacher_forced_losses(model, states[:, :, :, idx], tracks[:, :, idx], slot[:, :, idx], ctx, [0.6],
+                                  torch.Generator().manual_seed(0))
+        return predicted[-1]
+
+    assert forgetting_chunks(cfg.stream, 12) == 1 and forgetting_chunks(cfg.stream, 9) == 0
+    rolled = last_chunk([0, 1, 2, 3])
+    assert (rolled - last_chunk([0, 2, 3])).abs().max() < 1e-12
+    assert (rolled - last_chunk([0, 1, 3])).abs().max() > 1e-4
+
+
+def test_the_causal_stages_refuse_clips_that_never_roll_past_the_window(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from motionstream_core.train import dmd, ode_init
+
+    cfg = get_config("tiny")
+    require_rolling(cfg.stream, 12, "ode")
+    message = ("ode: clips of 9 latent frames (3 chunks of 3) never roll past the cache's sink + window (1 + 1 "
+               "chunks), so the student would never train on a context that forgets, as it streams: give clips of "
+               "at least 12 latent frames (45 video frames: --set frames=N on prepare, or on the teacher stage for "
+               "its rendered clips)")
+    short = SimpleNamespace(latent_shape=(16, 9, 8, 8))
+    for module in (ode_init, dmd):
+        monkeypatch.setattr(module, "stage_data", lambda out, data: short)
+        monkeypatch.setattr(module, "check_data", lambda data, cfg: None)
+        opts = dataclasses.replace(module.PRESETS["tiny"], quiet=True)
+        with pytest.raises(ValueError) as e:
+            getattr(module, f"train_{module.NAME}")(str(tmp_path / "run"), opts, "tiny")
+        assert str(e.value) == message.replace("ode:", f"{module.NAME}:")
 
 
 def test_sample_tracks_subsets_masking_and_dropout():

@@ -48,7 +48,7 @@ def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("realdata")
     videos = write_videos(root / "videos")
     opts = PrepareOptions(videos=str(root / "videos"), data=str(root / "data"), vae=str(make_tiny_vae(root / "vae")),
-                          text_encoder=str(make_tiny_umt5(root / "umt5")), config="tiny", frames=21, points=16,
+                          text_encoder=str(make_tiny_umt5(root / "umt5")), config="tiny", frames=45, points=16,
                           shard_size=2)
     lines: list[str] = []
     manifest = json.loads(prepare(opts, say=lines.append).read_text())
@@ -60,14 +60,14 @@ def test_unreadable_videos_are_one_line_each_and_the_rest_go_on(prepared):
     skipped = [line for line in lines if line.startswith("prepare: skipped")]
     assert skipped == [f"prepare: skipped {v['broken']}: cannot decode (InvalidDataError: [Errno 1094995529] "
                        f"Invalid data found when processing input: 'the file')",
-                       f"prepare: skipped {v['short']}: too short: 5 frames at 16 fps, a clip needs 21"], lines
+                       f"prepare: skipped {v['short']}: too short: 5 frames at 16 fps, a clip needs 45"], lines
     m = prepared["manifest"]
     assert m["videos"] == 6 and m["clips"] == 4
     assert [f["video"] for f in m["failed"]] == [str(v["broken"]), str(v["short"])]
     data = PreparedClips(prepared["opts"].data)
     clips = data.take(list(range(len(data))))
     assert clips.caption == [v[f"good{i}"].with_suffix(".txt").read_text() for i in range(4)]
-    assert clips.z.shape == (4, 16, 6, 8, 8) and clips.image.shape == (4, 16, 1, 8, 8)
+    assert clips.z.shape == (4, 16, 12, 8, 8) and clips.image.shape == (4, 16, 1, 8, 8)
     assert [t.shape[1] for t in clips.text] == [32] * 4 and data.null_text.shape == (1, 32)  # "" -> </s> only
 
 
@@ -143,12 +143,28 @@ def test_two_processes_step_like_one(trained, tag):
     assert any(one[k].abs().max() > 0 for k in one)
 
 
+@pytest.mark.parametrize("stage", ["teacher", "ode"])
+def test_clipping_covers_every_parameter_under_fsdp(trained, stage):
+    """With a clip every step passes, the logged norm and the clipped gradients (compared above) of two processes
+    are one process's: the root FSDP2 unit's parameters (head, embeddings, cross-attention, track head) count."""
+    from distributed_recipe import CLIP
+
+    one = read_log(trained / "one" / stage / "log.jsonl")[0]["grad_norm"]
+    many = read_log(trained / "many" / stage / "log.jsonl")[0]["grad_norm"]
+    assert one > 10 * CLIP and abs(one - many) <= 1e-5 * one, (one, many)
+
+
 def test_stop_and_resume_equals_an_uninterrupted_run(trained):
     a = torch.load(trained / "many" / "teacher" / "ckpt.pt", weights_only=True)
     b = torch.load(trained / "resumed" / "teacher" / "ckpt.pt", weights_only=True)
     assert a["step"] == b["step"] == 12
     for part in ("model",):
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
+    # the optimiser too: no state for the parameters that never had a gradient (the unused CLIP image branch)
+    assert a["opt"]["state"].keys() == b["opt"]["state"].keys()
+    assert not any("img_emb" in k or "k_img" in k for k in a["opt"]["state"])
+    assert all(torch.equal(a["opt"]["state"][k][s], b["opt"]["state"][k][s]) for k in a["opt"]["state"]
+               for s in a["opt"]["state"][k])
     assert all(torch.equal(a["ema"]["shadow"][k], b["ema"]["shadow"][k]) for k in a["ema"]["shadow"])
     steps = [row["step"] for row in read_log(trained / "resumed" / "teacher" / "log.jsonl")]
     assert steps == list(range(1, 13))
@@ -190,6 +206,22 @@ def test_losses_go_down(prepared, trained):
     assert len(critic) == 3 and critic[-1] < critic[0], critic
 
 
+def test_torchrun_form_says_a_users_mistake_once(tmp_path):
+    """Under torchrun a mistake is the CLI's one line, from rank 0, and no traceback of ours; torchrun itself then
+    reports the failed workers (its own summary, which a non-zero exit status always brings)."""
+    if shutil.which("torchrun") is None:
+        pytest.skip("torchrun is not on PATH")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(["torchrun", "--nproc_per_node", "2", "--master_port", "29518", "-m",
+                        "motionstream_core.train.cli", "teacher", "--out", str(tmp_path / "run"), "--config", "tiny",
+                        "--preset", "tiny", "--batch", "3", "--data", str(tmp_path / "nodata")],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    ours = [line for line in r.stderr.splitlines() if line.startswith("motionstream ")]
+    assert ours == ["motionstream train: error: --batch 3 (the global batch) must be a multiple of the 2 processes"]
+    assert "motionstream_core/" not in r.stderr and r.stdout == "", r.stderr
+
+
 def test_shutdown_waits_for_every_rank_then_ends_the_group(tmp_path, monkeypatch):
     """``distributed.shutdown`` (the CLI's last step under torchrun): nothing without a group; with one, a barrier
     first (no rank tears down while a peer still talks), then the group is gone."""
@@ -205,3 +237,58 @@ def test_shutdown_waits_for_every_rank_then_ends_the_group(tmp_path, monkeypatch
     monkeypatch.setattr(dist, "barrier", lambda *a, **k: (calls.append("barrier"), barrier(*a, **k)))
     shutdown()
     assert calls == ["barrier"] and not dist.is_initialized()
+
+
+def test_from_videos_to_a_streamed_video_of_your_own_model_with_commands_only(prepared, tmp_path, caplog):
+    """The README's path, every step a `motionstream` command: prepare -> teacher -> ode -> dmd -> embed-text ->
+    generate, on the tiny random Wan VAE and umT5. The run takes the data's latent space (Wan 2.1), the text
+    embedding is the umT5 context training used, and the student streams a video decoded by that VAE."""
+    import logging
+
+    import cv2
+
+    from motionstream_core import track_formats
+    from motionstream_core.cli import main
+    from motionstream_core.train.prepare import NULL_TEXT
+    from motionstream_core.motion.transfer import read_video
+    from motionstream_core.tracks import Tracks
+
+    root = prepared["root"]
+    data, run, vae = tmp_path / "data", tmp_path / "run", str(root / "vae")
+    common = ["--out", str(run), "--data", str(data), "--threads", "1", "--seed", "0"]
+    assert main(["train", "prepare", "--videos", str(root / "videos"), "--data", str(data), "--vae", vae,
+                 "--text-encoder", str(root / "umt5"), "--config", "tiny", "--set", "frames=45",
+                 "--set", "points=16"]) == 0
+    assert json.loads((data / "manifest.json").read_text())["latent_space"] == "wan2.1"
+    assert main(["train", "teacher", *common, "--config", "tiny", "--preset", "tiny", "--steps", "2"]) == 0
+    assert main(["train", "ode", *common, "--preset", "tiny", "--steps", "2"]) == 0
+    assert main(["train", "dmd", *common, "--preset", "tiny", "--steps", "1", "--set", "critic_steps=1"]) == 0
+    student = run / "dmd" / "student.safetensors"
+    assert load_model(student).config.latent_space == "wan2.1"
+
+    prompt = tmp_path / "prompt.safetensors"
+    assert main(["train", "embed-text", "--out", str(run), "--data", str(data), "--prompt",
+                 "a red square moves right", "--dest", str(prompt)]) == 0
+    from safetensors.torch import load_file
+
+    context = load_file(str(prompt))["context"]
+    clips = PreparedClips(data)
+    i = clips.take(list(range(len(clips)))).caption.index("a red square moves right")
+    want = clips.take([i]).text[0].float()  # the caption's embedding as the shards store it
+    assert context.shape == (1, get_config("tiny").text_len, 32)
+    assert torch.equal(context[0, :len(want)], want) and not context[0, len(want):].any()
+    assert load_file(str(data / NULL_TEXT))["text"].shape[1] == 32
+
+    image = tmp_path / "start.png"
+    cv2.imwrite(str(image), np.full((64, 64, 3), 120, np.uint8))
+    path = np.stack([np.linspace([20, 20], [40, 30], 45)], 1).astype(np.float32)
+    tracks = tmp_path / "tracks.json"
+    tracks.write_text(track_formats.to_json(Tracks(path=path, visible=np.ones((45, 1), bool), fps=16, width=64,
+                                                   height=64)))
+    video = tmp_path / "video.mp4"
+    with caplog.at_level(logging.WARNING, logger="motionstream"):
+        assert main(["generate", "--checkpoint", str(student), "--vae", vae, "--image", str(image), "--tracks",
+                     str(tracks), "--text-embedding", str(prompt), "--out", str(video), "--device", "cpu"]) == 0
+    assert "will not look right" not in caplog.text
+    frames, fps = read_video(video)
+    assert frames.shape == (45, 64, 64, 3) and fps == 16

@@ -158,7 +158,7 @@ def test_dmd_critic_warmup_holds_the_generator_then_releases_it(pipeline, tmp_pa
     ode = load_model(out / "ode" / "student.safetensors").state_dict()
     held = load_model(out / "dmd" / "student.safetensors").state_dict()
     assert all(torch.equal(ode[k], held[k]) for k in ode)
-    assert [sorted(row) for row in res["history"]] == [["critic"], ["critic"]]
+    assert [sorted(row) for row in res["history"]] == [["c_grad_norm", "critic"]] * 2
     critic = torch.load(out / "dmd" / "ckpt.pt", weights_only=True)["critic"]
     teacher = load_model(out / "teacher" / "teacher.safetensors").state_dict()
     assert set(critic) == set(teacher) and any(not torch.equal(critic[k], teacher[k]) for k in teacher)
@@ -419,3 +419,33 @@ def test_dmd_regression_anchor_needs_the_ode_trajectories(pipeline, tmp_path):
     out = _dmd_inputs(pipeline, tmp_path / "run")
     with pytest.raises(FileNotFoundError, match="no teacher trajectories in .*ode/trajectories"):
         dmd.train_dmd(str(out), quiet(dmd.PRESETS["tiny"], reg_weight=1.0))
+
+
+def test_dmd_draws_fresh_clips_for_every_critic_pass_and_the_generator(pipeline, tmp_path, monkeypatch):
+    """Each of a step's passes (the critic's, then the generator's) takes the next global batch of the data order
+    -- a ``DistributedSampler`` epoch after epoch -- so no two passes of a step share their clips by construction,
+    and the position is a function of the step (resuming is exact)."""
+    from torch.utils.data import DistributedSampler
+
+    out = _dmd_inputs(pipeline, tmp_path / "run")
+    seen: list[tuple[str, list[int]]] = []
+    critic, generator = dmd.DMDTrainer.critic_step, dmd.DMDTrainer.generator_step
+
+    def record(kind, fn):
+        return lambda self, samples, *a: (seen.append((kind, [x.index for x in samples])), fn(self, samples, *a))[1]
+
+    monkeypatch.setattr(dmd.DMDTrainer, "critic_step", record("critic", critic))
+    monkeypatch.setattr(dmd.DMDTrainer, "generator_step", record("generator", generator))
+    opts = quiet(dmd.PRESETS["tiny"], steps=2, critic_steps=2, batch=2)
+    dmd.train_dmd(str(out), opts)
+    n = len(load_latent_cache(out / "latents"))
+    sampler = DistributedSampler(range(n), num_replicas=1, rank=0, shuffle=True, seed=opts.seed, drop_last=True)
+
+    def global_batch(position):
+        epoch, s = divmod(position, n // 2)
+        sampler.set_epoch(epoch)
+        return list(sampler)[2 * s:2 * s + 2]
+
+    kinds = ["critic", "critic", "generator"] * 2
+    assert seen == [(kind, global_batch(p)) for p, kind in enumerate(kinds)]
+    assert len({tuple(b) for _, b in seen[:3]}) > 1  # the passes of step 0 do not all see the same clips

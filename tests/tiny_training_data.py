@@ -13,7 +13,7 @@ WORDS = ["<pad>", "</s>", "<unk>", "a", "red", "blue", "green", "square", "circl
          "down", "slowly", "on", "grey", "background"]
 
 
-def write_video(path: Path, frames: int = 30, size: tuple[int, int] = (80, 72), fps: int = 16, seed: int = 0) -> Path:
+def write_video(path: Path, frames: int = 48, size: tuple[int, int] = (80, 72), fps: int = 16, seed: int = 0) -> Path:
     """A textured background with a bright square moving right (H.264 via PyAV), ``size`` = (width, height)."""
     import av
 
@@ -25,7 +25,7 @@ def write_video(path: Path, frames: int = 30, size: tuple[int, int] = (80, 72), 
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         for t in range(frames):
             f = bg.copy()
-            x, y = 8 + 2 * t + seed * 3, 20 + seed * 4
+            x, y = 8 + t + seed * 3, 20 + seed * 4
             f[y:y + 14, x:x + 14] = (230, 60 + 40 * seed, 40)
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 out.mux(packet)

@@ -45,6 +45,27 @@ def chunks(frames: int, chunk: int) -> list[tuple[int, int]]:
     return [(s, min(chunk, frames - s)) for s in range(0, frames, chunk)]
 
 
+def forgetting_chunks(stream, frames: int) -> int:
+    """How many chunks of a clip of ``frames`` latent frames attend a context that has forgotten an earlier chunk.
+
+    Chunk i attends the sink and the window; they hold all i earlier chunks while i <= sink + window chunks, so the
+    first chunk whose context has lost one (rolled out of the window) is chunk sink + window + 1."""
+    return max(0, len(chunks(frames, stream.chunk_frames)) - stream.sink_chunks - stream.window_chunks - 1)
+
+
+def require_rolling(stream, frames: int, stage: str) -> None:
+    """One clear error when clips of ``frames`` latent frames never roll past the cache's window: the student would
+    train only on contexts that remember everything, and stream on ones that forget (paper Sec. 3.2)."""
+    if forgetting_chunks(stream, frames) > 0:
+        return
+    need = (stream.sink_chunks + stream.window_chunks + 2) * stream.chunk_frames
+    raise ValueError(f"{stage}: clips of {frames} latent frames ({len(chunks(frames, stream.chunk_frames))} chunks of "
+                     f"{stream.chunk_frames}) never roll past the cache's sink + window ({stream.sink_chunks} + "
+                     f"{stream.window_chunks} chunks), so the student would never train on a context that forgets, "
+                     f"as it streams: give clips of at least {need} latent frames ({4 * (need - 1) + 1} video "
+                     "frames: --set frames=N on prepare, or on the teacher stage for its rendered clips)")
+
+
 def _t(sigma: float, batch: int, device) -> Tensor:
     return flow.to_timestep(sigma).to(device).expand(batch)
 

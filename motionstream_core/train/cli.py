@@ -13,6 +13,7 @@ Real videos (docs/TRAINING.md): ``prepare`` makes shards, then ``teacher``, ``od
     motionstream train prepare --videos videos/ --data data/ --vae wan_vae.safetensors --text-encoder umt5/
     torchrun --nproc_per_node 8 -m motionstream_core.train.cli teacher --out runs/wan --config wan2.1-1.3b \
         --data data/ --set init=Wan2.1-Fun-1.3B-Control.safetensors --precision bf16 --checkpointing
+    motionstream train embed-text --out runs/wan --data data/ --prompt "..." --dest prompt.safetensors
 
 Every stage resumes from ``<out>/<stage>/ckpt.pt``, stops at ``--steps`` (a total across resumes) or
 after ``--minutes`` of this run, prints progress and appends its losses to ``<out>/<stage>/log.jsonl``.
@@ -23,7 +24,10 @@ Without this package's CLI registration the same works as ``python -m motionstre
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
+import os
 import sys
 
 from .stages import STAGES, get_stage
@@ -39,6 +43,14 @@ def _run_stage(args) -> int:
         for label, path in export_demo(out, source=args.source, dest=args.dest, assets=args.assets).items():
             print(f"{label}: {path}")
         return 0
+    if args.stage == "embed-text":
+        from .prepare import embed_text
+
+        if not (args.data and args.prompt is not None and args.dest):
+            raise SystemExit("motionstream train embed-text: needs --data, --prompt and --dest (the file to write)")
+        print(embed_text(args.data, args.prompt, args.dest, out=args.out, text_encoder=args.text_encoder,
+                         device=args.device))
+        return 0
     if args.stage == "prepare":
         from .prepare import PrepareOptions, prepare
 
@@ -49,7 +61,12 @@ def _run_stage(args) -> int:
         popts = PrepareOptions(videos=args.videos, data=args.data, vae=args.vae, text_encoder=args.text_encoder,
                                config=args.config or PrepareOptions.config)
         _apply_options(popts, args)
-        print(prepare(popts))
+        manifest = prepare(popts)
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun: once, not once per rank
+            print(manifest)
+        from .distributed import shutdown
+
+        shutdown()
         return 0
     spec = get_stage(args.stage)
     opts = spec.options(args.preset)
@@ -114,9 +131,10 @@ def _run_eval(args) -> int:
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("train", help="train the demo model's stages (autoencoder, decoder, teacher, ode, dmd, export)",
+    p = subparsers.add_parser("train", help="train the stages (prepare, autoencoder, decoder, teacher, ode, dmd, "
+                                            "export, embed-text)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=tuple(STAGES) + ("prepare", "export"))
+    p.add_argument("stage", choices=tuple(STAGES) + ("prepare", "export", "embed-text"))
     _add_stage_arguments(p)
     p.set_defaults(func=_run_stage)
     return p
@@ -149,7 +167,11 @@ def _add_stage_arguments(p: argparse.ArgumentParser) -> None:
                    help="prepare: a transformers folder with the umT5 tokenizer and encoder")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other stage option (repeatable)")
     p.add_argument("--source", default=None, help="export: the stage whose student to ship (default: dmd, else ode)")
-    p.add_argument("--dest", default=None, help="export: folder (default motionstream_core/demo/weights)")
+    p.add_argument("--dest", default=None, help="export: folder (default motionstream_core/demo/weights); "
+                                                "embed-text: the file to write")
+    p.add_argument("--prompt", default=None, help="embed-text: the prompt to encode with the umT5 that prepared "
+                                                  "--data (or --text-encoder), for `motionstream generate "
+                                                  "--text-embedding`")
     p.add_argument("--assets", default="photo", choices=("photo", "synthetic", "none"),
                    help="export: the sample inputs written to motionstream_core/demo/assets, or DEST/assets with "
                         "--dest (default: a real photo never trained on, with a drag and pins)")
@@ -210,16 +232,38 @@ def register_commands(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The standalone form (``python -m motionstream_core.train.cli``, and so ``torchrun ... -m``). A user's mistake
+    (a bad option, a missing file, a batch that does not split over the processes) is one line on stderr, written
+    once -- by rank 0 under torchrun, every rank exiting with status 2 -- as ``motionstream train`` writes it."""
     parser = argparse.ArgumentParser(prog="python -m motionstream_core.train.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     # standalone: `python -m motionstream_core.train.cli teacher ...` == `motionstream train teacher ...`
-    for stage in tuple(STAGES) + ("prepare", "export"):
+    for stage in tuple(STAGES) + ("prepare", "export", "embed-text"):
         sp = sub.add_parser(stage)
         _add_stage_arguments(sp)
         sp.set_defaults(func=_run_stage, stage=stage)
     add_eval_parser(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    rank = int(os.environ.get("RANK", "0"))
+    with contextlib.redirect_stderr(io.StringIO()) if rank else contextlib.nullcontext():
+        args = parser.parse_args(argv)  # argparse's usage errors: rank 0's only
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, SystemExit) as e:
+        if isinstance(e, SystemExit) and not isinstance(e.code, str):
+            raise
+        if rank == 0:
+            command = "eval" if args.command == "eval" else "train"
+            print(e.code if isinstance(e, SystemExit) else f"motionstream {command}: error: {e}", file=sys.stderr)
+        _end_process_group()
+        return 2
+
+
+def _end_process_group() -> None:
+    """After an error: leave torchrun's process group without waiting for the other ranks (they may never come)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -83,12 +83,15 @@ class ModelStageOptions(StageOptions):
     text_drop: float = 0.1  # the empty prompt: the text-unconditional branch
     mask_prob: float = 0.5  # hide some tracks over a mid-clip interval
     ema: float = 0.0  # > 0: also keep an exponential moving average of the trained model (its own product)
+    grad_clip: float = 1.0  # the largest gradient norm a step applies (DMD: the generator's); larger ones are scaled
 
 
 # -- run directory and model config -----------------------------------------------------------------
 
-def run_config(out: str | os.PathLike, config_name: str | None = None) -> ModelConfig:
-    """The run's model config: fixed in ``run.json`` by the first stage that runs in ``out``."""
+def run_config(out: str | os.PathLike, config_name: str | None = None, latent_space: str | None = None) -> ModelConfig:
+    """The run's model config: fixed in ``run.json`` by the first stage that runs in ``out``. ``latent_space``: the
+    latent space of the stage's data (``prepare.data_latent_space``), which a new run takes over its config's own --
+    a small config trained on Wan latents makes Wan latents and must say so to the decoders."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     meta = out / "run.json"
@@ -101,6 +104,10 @@ def run_config(out: str | os.PathLike, config_name: str | None = None) -> ModelC
         return cfg
     name = config_name or DEFAULT_CONFIG
     cfg = model_config(name)
+    if latent_space is not None and latent_space != cfg.latent_space:
+        log(f"{out}: model config {name!r} takes its data's latent space {latent_space!r} (instead of "
+            f"{cfg.latent_space!r})")
+        cfg = dataclasses.replace(cfg, latent_space=latent_space).validate()
     meta.write_text(json.dumps({"config_name": name, "model_config": cfg.to_dict()}, indent=1))
     return cfg
 

@@ -23,6 +23,7 @@ import contextlib
 import os
 import threading
 import types
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -124,6 +125,11 @@ def shard_model(model: nn.Module, env: DistEnv, precision: str) -> nn.Module:
 
     mp = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if precision == "bf16"
           else MixedPrecisionPolicy())
+    # FSDP2 warns when a unit returns a view (an in-place op on it would skip the unit's pre-backward hook). The
+    # blocks' units return views only because ``nn.Linear`` views its output of a 3-D input back to 3-D, and the
+    # block uses both outputs out of place (``x + y * gate``): nothing to fix, so the warning is silenced for them.
+    warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module \((FSDPSelfAttention|FSDPSequential)\) returned "
+                            "a view tensor", category=UserWarning)
     for block in model.dit.blocks:
         fully_shard(block.self_attn, mp_policy=mp)
         fully_shard(block.ffn, mp_policy=mp)
@@ -229,6 +235,14 @@ def load_optimizer_state(model: nn.Module, opt: torch.optim.Optimizer, sd: dict,
 
     # strict=False: parameters that never had a gradient (e.g. an unused CLIP branch) have no Adam state
     set_optimizer_state_dict(model, opt, sd, options=StateDictOptions(full_state_dict=env.distributed, strict=False))
+    # set_optimizer_state_dict first makes state for every parameter (a zero-gradient step at lr 0), then loads the
+    # saved entries over it: drop what it made for the parameters the checkpoint has none for, so that they stay
+    # as they were in the saved run (no state; the first gradient starts their Adam at step 1)
+    saved = set(sd.get("state", {}))
+    names = {id(p): n for n, p in model.named_parameters()}
+    for p in list(opt.state):
+        if names.get(id(p)) not in saved:
+            del opt.state[p]
 
 
 def peak_memory_mb(device: torch.device) -> float:

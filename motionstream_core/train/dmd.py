@@ -38,7 +38,7 @@ from .. import flow
 from ..checkpoints import load_model
 from ..config import StreamConfig
 from ..teacher import Guidance, guided_velocity
-from .causal import rollout, student_sigmas
+from .causal import forgetting_chunks, require_rolling, rollout, student_sigmas
 from .common import ModelStageOptions
 from .data import (
     Clips,
@@ -67,6 +67,9 @@ class DMDOptions(ModelStageOptions):
     lr: float = 1e-5  # generator
     critic_lr: float = 4e-5
     critic_steps: int = 5  # critic updates per generator update (1:5)
+    grad_clip: float = 10.0  # the generator's gradient-norm clip (Self-Forcing's max_grad_norm_generator)
+    critic_grad_clip: float = 10.0  # the critic's (Self-Forcing's max_grad_norm_critic)
+    weight_decay: float = 0.01  # AdamW's, generator and critic (Self-Forcing's)
     critic_warmup: int = 0  # steps of critic updates only before the generator first moves
     min_sigma: float = 0.02
     max_sigma: float = 0.98
@@ -118,8 +121,8 @@ class DMDTrainer:
         self.steps = len(student_sigmas(teacher))
         g_params = [p for p in generator.parameters() if p.requires_grad]
         c_params = [p for p in critic.parameters() if p.requires_grad]
-        self.g_opt = torch.optim.AdamW(g_params, lr=opts.lr, betas=(0.0, 0.999), weight_decay=0.0)
-        self.c_opt = torch.optim.AdamW(c_params, lr=opts.critic_lr, betas=(0.0, 0.999), weight_decay=0.0)
+        self.g_opt = torch.optim.AdamW(g_params, lr=opts.lr, betas=(0.0, 0.999), weight_decay=opts.weight_decay)
+        self.c_opt = torch.optim.AdamW(c_params, lr=opts.critic_lr, betas=(0.0, 0.999), weight_decay=opts.weight_decay)
         self.ema = None  # the generator's EMA (``--set ema=<decay>``)
 
     def conditioning(self, samples: list[Sample]) -> Conditioning:
@@ -191,7 +194,7 @@ class DMDTrainer:
             loss = 0.5 * F.mse_loss(x0.float(), (x0 - grad).detach().float())
             reg = self.regression() if self.opts.reg_weight > 0 else None
             total = loss if reg is None else loss + self.opts.reg_weight * reg
-        gnorm = self.run.optimize(total, self.g_opt, self.g, 10.0, tag="generator")
+        gnorm = self.run.optimize(total, self.g_opt, self.g, self.opts.grad_clip, tag="generator")
         if self.ema is not None:
             self.ema.update(self.g, self.run.step + 1)
         return {"dmd": loss.item(), "dmd_grad": grad.abs().mean().item(), "g_grad_norm": gnorm,
@@ -207,7 +210,8 @@ class DMDTrainer:
         return self.run.call(self.g, trajectory_losses, self.g, traj, samples, text, self.run.device,
                              self.data.codec).mean()
 
-    def critic_step(self, samples: list[Sample], k: int) -> float:
+    def critic_step(self, samples: list[Sample], k: int) -> tuple[float, float]:
+        """One critic update on fresh rollouts -> (its loss, its gradient norm before clipping)."""
         cond = self.conditioning(samples)
         with self.run.autocast():
             with torch.no_grad():
@@ -215,13 +219,16 @@ class DMDTrainer:
             x_t, sigma, noise = self._noisy(x0, cond.gens)
             v = self.critic_velocity(x_t, flow.to_timestep(sigma), cond)
             loss = velocity_loss(self.critic, v, noise - x0, flow.to_timestep(sigma))
-        self.run.optimize(loss, self.c_opt, self.critic, 1.0, tag=f"critic{k}")
-        return loss.item()
+        norm = self.run.optimize(loss, self.c_opt, self.critic, self.opts.critic_grad_clip, tag=f"critic{k}")
+        return loss.item(), norm
 
 
 def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dict:
     run = StageRun(out, NAME, opts, config_name)
     device = run.device
+    data = attach_stage_codec(stage_data(out, opts.data), run.cfg, out)
+    check_data(data, run.cfg)
+    require_rolling(run.cfg.stream, data.latent_shape[1], NAME)
     teacher = run.frozen(load_teacher(out, device))
     source = Path(out) / "ode" / "student.safetensors"
     if not source.is_file():
@@ -231,8 +238,6 @@ def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dic
     if critic.text_encoder is not None:
         critic.text_encoder.requires_grad_(False)
     critic = run.prepare(critic)
-    data = attach_stage_codec(stage_data(out, opts.data), run.cfg, out)
-    check_data(data, run.cfg)
     trajectories = load_trajectories(Path(out) / "ode" / "trajectories") if opts.reg_weight > 0 else None
     trainer = DMDTrainer(run, generator, critic, teacher, data, opts, trajectories)
     run.keep_model("generator", generator)
@@ -244,17 +249,24 @@ def train_dmd(out: str, opts: DMDOptions, config_name: str | None = None) -> dic
     run.resume()
     run.tokens_per_sample = tokens_per_clip(run.cfg, data.latent_shape)
     run.stage.say(f"Self-Forcing DMD: generator lr {opts.lr}, critic lr {opts.critic_lr}, generator:critic "
-                  f"1:{opts.critic_steps}, batch {opts.batch}, {trainer.frames} latent frames per rollout"
+                  f"1:{opts.critic_steps}, batch {opts.batch}, {trainer.frames} latent frames per rollout (the "
+                  f"window rolls: {forgetting_chunks(run.cfg.stream, trainer.frames)} chunks attend a context that has "
+                  "forgotten one)"
                   + (f", the critic alone for the first {opts.critic_warmup} steps" if opts.critic_warmup else "")
                   + (f", ODE regression on {len(trajectories['states'])} trajectories at weight {opts.reg_weight}"
                      if trajectories is not None else ""))
     critic_history: list[float] = []
 
     def step(i: int) -> dict:
-        critic_losses = [trainer.critic_step(run.batch(len(data), salt=k + 1), k) for k in range(opts.critic_steps)]
-        g = {} if i < opts.critic_warmup else trainer.generator_step(run.batch(len(data)))
+        # every pass on its own clips, as Self-Forcing draws a new batch for each critic and generator update
+        passes = opts.critic_steps + 1
+        critic = [trainer.critic_step(run.batch(len(data), salt=k, passes=passes), k) for k in range(opts.critic_steps)]
+        critic_losses = [c[0] for c in critic]
+        g = ({} if i < opts.critic_warmup
+             else trainer.generator_step(run.batch(len(data), salt=opts.critic_steps, passes=passes)))
         critic_history.extend(critic_losses)
-        return {"critic": sum(critic_losses) / len(critic_losses), **g}
+        return {"critic": sum(critic_losses) / len(critic_losses),
+                "c_grad_norm": max(c[1] for c in critic), **g}
 
     run.loop(step)
     run.stage.say(f"saved {run.stage.dir / PRODUCT} at step {run.step}")

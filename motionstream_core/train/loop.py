@@ -39,6 +39,7 @@ from .common import Budget, Stage, StageOptions, run_config
 from .distributed import (DistEnv, enable_activation_checkpointing, full_tensor, load_model_state,
                           load_optimizer_state, model_state, optimizer_state, peak_memory_mb, precision_context,
                           shard_model, sharded_call)
+from .prepare import data_latent_space
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,13 @@ class StageRun:
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.opts, self.name, self.out = opts, name, Path(out)
+        data = getattr(opts, "data", "")
+        space = data_latent_space(data) if data else None  # a new run takes its prepared data's latent space
         if self.env.main:  # the first stage of a run fixes run.json; the other ranks read it
-            self.cfg = run_config(out, config_name)
+            self.cfg = run_config(out, config_name, space)
         self.env.barrier()
         if not self.env.main:
-            self.cfg = run_config(out, config_name)
+            self.cfg = run_config(out, config_name, space)
         self.stage = Stage(out, name, opts.steps, opts.log_every, opts.save_every_s, opts.quiet or not self.env.main,
                            writer=self.env.main)
         self.step = 0
@@ -184,9 +187,13 @@ class StageRun:
 
     # -- data order and randomness ----------------------------------------------------------------
 
-    def batch(self, n: int, salt: int = 0) -> list[Sample]:
+    def batch(self, n: int, salt: int = 0, passes: int = 1) -> list[Sample]:
         """This rank's samples of this step's global batch over ``n`` clips (epochs reshuffle, drop last).
-        ``salt`` > 0: the same clips with other random draws (a stage's further passes in one step)."""
+
+        A stage that makes ``passes`` passes a step, each on its own clips (DMD: the critic's, then the
+        generator's), asks for pass ``salt`` < ``passes``: the data order then advances ``passes`` global batches a
+        step, pass ``salt`` taking batch ``step * passes + salt``. With ``passes`` = 1, ``salt`` > 0 gives the step's
+        clips with other random draws. Either way the position is a function of the step: resuming is exact."""
         B, w = self.opts.batch, self.env.world
         per_epoch = n // B
         if per_epoch == 0:
@@ -195,7 +202,9 @@ class StageRun:
             self._sampler = DistributedSampler(range(n), num_replicas=w, rank=self.env.rank, shuffle=True,
                                                seed=self.opts.seed, drop_last=True)
             self._epoch = -1
-        epoch, s = divmod(self.step, per_epoch)
+        if passes > 1 and not 0 <= salt < passes:
+            raise ValueError(f"pass {salt} of {passes}")
+        epoch, s = divmod(self.step * passes + (salt if passes > 1 else 0), per_epoch)
         if epoch != self._epoch:
             self._sampler.set_epoch(epoch)
             self._order, self._epoch = list(self._sampler), epoch
@@ -212,10 +221,14 @@ class StageRun:
 
     def optimize(self, loss: torch.Tensor, opt: torch.optim.Optimizer, module: nn.Module, max_norm: float,
                  tag: str = "") -> float:
-        """zero_grad, backward, clip (``max_norm``), [dump gradients], step; returns the gradient norm."""
-        params = [p for p in module.parameters() if p.requires_grad]
+        """zero_grad, backward, clip (``max_norm``), [dump gradients], step; returns the gradient norm.
+
+        The parameters are listed after ``backward``: under FSDP2 the root unit stays unsharded from its forward
+        until its backward ends, so a list taken earlier holds the root's gathered copies, which never receive
+        gradients -- clipping and the norm would leave out every parameter outside the blocks' units."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        params = [p for p in module.parameters() if p.requires_grad]
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         if self.opts.grad_dump:
             self._dump_grads(module, tag)

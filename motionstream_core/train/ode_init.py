@@ -24,7 +24,7 @@ import torch
 from .. import flow
 from ..checkpoints import load_model
 from ..teacher import Guidance, teacher_sample
-from .causal import student_sigmas, teacher_forced_losses
+from .causal import forgetting_chunks, require_rolling, student_sigmas, teacher_forced_losses
 from .common import ModelStageOptions, warmup_lr
 from .data import (
     Clips,
@@ -170,6 +170,7 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
     cfg, device = run.cfg, run.device
     data = attach_stage_codec(stage_data(out, opts.data), cfg, out)
     check_data(data, cfg)
+    require_rolling(cfg.stream, data.latent_shape[1], NAME)
     teacher = load_teacher(out, device)
     folder = make_trajectories(out, teacher, data, opts, run.stage.say, run.env.rank, run.env.world)
     run.env.barrier()
@@ -189,7 +190,9 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
     sigmas = student_sigmas(student)
     run.stage.say(f"ODE regression of the causal student ({cfg.stream.chunk_frames}-frame chunks, sink "
                   f"{cfg.stream.sink_chunks}, window {cfg.stream.window_chunks}, sigmas "
-                  f"{[round(s, 3) for s in sigmas]}) on {n} teacher trajectories, batch {opts.batch}")
+                  f"{[round(s, 3) for s in sigmas]}) on {n} teacher trajectories, batch {opts.batch}; the window rolls: "
+                  f"{forgetting_chunks(cfg.stream, traj['states'].shape[3])} chunks a clip attend a context that has "
+                  "forgotten one")
 
     def step(i: int) -> dict:
         samples = run.batch(n)
@@ -199,7 +202,7 @@ def train_ode(out: str, opts: ODEOptions, config_name: str | None = None) -> dic
         with run.autocast():
             per_chunk = run.call(student, trajectory_losses, student, traj, samples, text, device, data.codec)
             loss = per_chunk.mean()
-        grad = run.optimize(loss, opt, student, 1.0)
+        grad = run.optimize(loss, opt, student, opts.grad_clip)
         if ema is not None:
             ema.update(student, i + 1)
         return {"loss": loss.item(), **{f"chunk{i}": c.item() for i, c in enumerate(per_chunk)}, "grad_norm": grad}

@@ -28,7 +28,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..config import ModelConfig
+from ..config import WAN21, ModelConfig
 from ..tracks import TrackError
 from .common import log, model_config
 from .data import CACHE, Clips, load_latent_cache
@@ -154,7 +154,8 @@ def write_manifest(out: Path, cfg: ModelConfig, fps: float, opts: PrepareOptions
         failed += info["failed"]
         if info["clips"]:
             listed.append({"file": f"{_shard_name(s)}.safetensors", "clips": info["clips"]})
-    manifest = {"format": FORMAT, "config": cfg.name, "height": cfg.height, "width": cfg.width, "fps": fps,
+    manifest = {"format": FORMAT, "config": cfg.name, "latent_space": WAN21, "height": cfg.height, "width": cfg.width,
+                "fps": fps,
                 "frames": opts.frames, "points": opts.points, "text_dim": cfg.dit.text_dim,
                 "latent_channels": cfg.latent_channels, "videos": videos,
                 "clips": sum(s["clips"] for s in listed), "shards": listed, "failed": failed,
@@ -178,6 +179,7 @@ class PreparedClips:
         self.manifest = json.loads(path.read_text())
         if self.manifest.get("format") != FORMAT:
             raise ValueError(f"{path}: not a {FORMAT} manifest")
+        self.latent_space = data_latent_space(self.folder)
         self._shards = [self.folder / s["file"] for s in self.manifest["shards"]]
         counts = [s["clips"] for s in self.manifest["shards"]]
         self._starts = np.cumsum([0] + counts)
@@ -227,6 +229,50 @@ class PreparedClips:
             raise ValueError(f"{self.folder} was prepared for {m['config']!r} ({m['width']}x{m['height']}, latents "
                              f"{got}, text width {m['text_dim']}); model config {cfg.name!r} needs latents {want} "
                              f"and text width {cfg.dit.text_dim}")
+        if cfg.latent_space != self.latent_space:
+            raise ValueError(f"{self.folder} holds {self.latent_space!r} latents (the Wan VAE's) but the run's model "
+                             f"config {cfg.name!r} makes {cfg.latent_space!r} latents: its student would be decoded "
+                             "as the wrong latents. Start a new --out on this data (a run's first stage takes the "
+                             "latent space of its --data)")
+
+
+def data_latent_space(folder: str | Path) -> str | None:
+    """The latent space of a prepared folder's clips (None: no manifest there). ``prepare`` encodes with the Wan VAE
+    normalised by its statistics, so a manifest written before it recorded the space holds Wan 2.1 latents too."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("latent_space", WAN21)
+
+
+def embed_text(data: str | Path, prompt: str, dest: str | Path, out: str | Path | None = None,
+               text_encoder: str | None = None, device: str | None = None) -> Path:
+    """The ``--text-embedding`` file ``motionstream generate`` takes for a student trained on ``data``: ``prompt``
+    through the umT5 that prepared it (``text_encoder``, default: the folder its manifest names), rounded to bf16 as
+    the shards store captions and zero-padded to the model's ``text_len`` as training pads them -- so the student
+    streams on exactly the context it was trained with. The model config: the run ``out``'s, else the data's."""
+    from .encoders import UMT5TextEncoder
+
+    m = PreparedClips(data).manifest
+    run_json = None if out is None else Path(out) / "run.json"
+    if run_json is not None and run_json.is_file():
+        cfg = ModelConfig.from_dict(json.loads(run_json.read_text())["model_config"])
+    else:
+        cfg = model_config(m["config"])
+    folder = text_encoder or m.get("options", {}).get("text_encoder")
+    if not folder:
+        raise ValueError(f"{Path(data) / MANIFEST} names no text encoder: give --text-encoder")
+    enc = UMT5TextEncoder.from_folder(folder, cfg.text_len, device or "cpu")
+    if enc.dim != m["text_dim"]:
+        raise ValueError(f"the text encoder in {folder} is {enc.dim} wide; {data} was prepared with one "
+                         f"{m['text_dim']} wide")
+    e = enc.encode([prompt])[0].to(torch.bfloat16).float()
+    context = torch.zeros(1, cfg.text_len, enc.dim)
+    context[0, :min(len(e), cfg.text_len)] = e[:cfg.text_len]
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"context": context}, str(dest), metadata={"prompt": prompt, "text_encoder": str(folder)})
+    return dest
 
 
 def stage_data(out: str | Path, data: str = "") -> "Clips | PreparedClips":

@@ -57,7 +57,9 @@ class TeacherOptions(ModelStageOptions):
     # "unit": the track head's output at the scale of the latents it is concatenated with (the overfit probe
     # learned to read tracks sooner with it, docs/DEMO_MODEL.md); "torch": PyTorch's default init (std ~0.04)
     track_head_init: str = "unit"
-    frames: int = 33  # synthetic data: pixel frames per clip (9 latent frames = 3 student chunks)
+    # rendered data: pixel frames per clip; 45 = 12 latent frames = 4 student chunks, the fewest whose last chunk
+    # streams past the sink + window (1 + 1 chunks), as ``causal.require_rolling`` asks of the ODE and DMD stages
+    frames: int = 45
     cache_clips: int = 1000  # rendered data: clips in the latent cache
     tracks_per_clip: int = 64  # rendered data: tracks rendered per clip
     clip_source: str = "synthetic"  # rendered data: "synthetic" shapes, "photo" layers cut from photos or "mix" (data.CLIP_SOURCES)
@@ -76,9 +78,9 @@ PRESETS = {"demo": TeacherOptions(),
            # the shipped refiner's recipe (docs/DEMO_MODEL.md): trained only below sigma 0.3 (it samples
            # from its warp noised to 0.15), on half synthetic shapes (camera pans included) and half photo clips
            # (still camera), 32 tracks a sample, none dropped
-           "refine": TeacherOptions(frames=33, cache_clips=1024, clip_source="mix", camera_motion_prob=0.0,
+           "refine": TeacherOptions(frames=45, cache_clips=1024, clip_source="mix", camera_motion_prob=0.0,
                                     max_tracks=32, track_drop=0.0, ema=0.99, max_sigma=0.3),
-           "tiny": TeacherOptions(steps=40, batch=2, lr=2e-3, warmup=1, frames=21, cache_clips=4,
+           "tiny": TeacherOptions(steps=40, batch=2, lr=2e-3, warmup=1, frames=45, cache_clips=4,
                                   tracks_per_clip=8, max_tracks=8, log_every=5)}
 
 
@@ -184,7 +186,7 @@ def train_teacher(out: str, opts: TeacherOptions, config_name: str | None = None
         with run.autocast():
             loss = run.call(model, flow_matching_loss, model, batch, cfg.teacher.shift, None, opts.loss_weight,
                             opts.max_sigma)
-        grad = run.optimize(loss, opt, model, 1.0)
+        grad = run.optimize(loss, opt, model, opts.grad_clip)
         if ema is not None:
             ema.update(model, i + 1)
         return {"loss": loss.item(), "grad_norm": grad}
