@@ -267,7 +267,10 @@ class StreamSession:
         if isinstance(text, str):
             text = TextCondition(model.encode_text([text]))
         dev, dtype = model.device, model.dtype
-        return model.dit.context_kv(text.context.to(dev, dtype), None if text.clip is None else text.clip.to(dev, dtype))
+        # a MotionStream model streams without CLIP image tokens: no training stage feeds them (teacher, ODE and DMD
+        # run its image cross-attention branch empty), so its student was never distilled with them
+        clip = None if text.clip is None or self.takes_tracks else text.clip.to(dev, dtype)
+        return model.dit.context_kv(text.context.to(dev, dtype), clip)
 
     # -- iteration ---------------------------------------------------------------------------------
 

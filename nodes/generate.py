@@ -78,7 +78,9 @@ class MotionStreamGenerate(io.ComfyNode):
                 io.Conditioning.Input("positive", optional=True,
                                       tooltip="From CLIPTextEncode with the Wan umT5 text encoder."),
                 io.ClipVisionOutput.Input("clip_vision_output", optional=True,
-                                          tooltip="From CLIPVisionEncode (models with CLIP image cross-attention)."),
+                                          tooltip="From CLIPVisionEncode, for causal students with CLIP image "
+                                                  "cross-attention; MotionStream models ignore it (never trained "
+                                                  "with it)."),
                 TracksType.Input("tracks", optional=True,
                                  tooltip="More tracks (camera, motion transfer, coordinates); the drawn ones come after."),
                 io.Combo.Input("drag_mode", options=[AUTO, *DRAG_MODES], default=AUTO, optional=True,

@@ -111,7 +111,8 @@ def tiny_frames(tmp: Path) -> torch.Tensor:
 
 def tiny_wan_stats_frames() -> torch.Tensor:
     """The tiny DiT declared to make Wan 2.1 latents, decoded by a tiny decoder that reads them (so the
-    codec applies Wan 2.1's latent statistics), a text embedding with CLIP tokens, 2 steps, no tracks."""
+    codec applies Wan 2.1's latent statistics), a text embedding with CLIP tokens (which a MotionStream model ignores:
+    no training stage feeds them), 2 steps, no tracks."""
     cfg, model, vae, image = _tiny_parts()
     model.text_encoder = None  # the run takes a text embedding
     model.config = dataclasses.replace(cfg, latent_space=WAN21).validate()

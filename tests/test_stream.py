@@ -176,3 +176,16 @@ def test_a_record_grown_past_its_initial_capacity_replays_the_frames_exactly(str
     replay = _collect(stream.session(image, text, full, num_frames=70, seed=7))
     assert len(replay) == len(live) == 7
     assert all(torch.equal(a.frames, b.frames) for a, b in zip(live, replay)), "the grown record must replay exactly"
+
+
+def test_a_motionstream_model_streams_without_clip_tokens(stream, inputs):
+    """No training stage feeds the CLIP image branch, so a MotionStream model (track head) ignores CLIP tokens it is
+    given: the frames are those of the same request without them, though its DiT has the branch and would use them."""
+    from motionstream_core.stream import TextCondition
+
+    image, text, tracks = inputs
+    assert text.clip is not None and stream.model.dit.context_kv(text.context, text.clip).k_img is not None
+    given = torch.cat([c.frames for c in stream.session(image, text, tracks, num_frames=13, seed=0)])
+    plain = torch.cat([c.frames for c in stream.session(image, TextCondition(text.context), tracks, num_frames=13,
+                                                        seed=0)])
+    assert torch.equal(given, plain)
