@@ -14,7 +14,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { MotionStreamEditor } from "./ui/editor.js";
-import { NO_TRACKS_MESSAGE, noTracksNotice } from "./lib/notracks.js";
+import { dragModeOf, noTracksNotice } from "./lib/notracks.js";
 import { PROMPT_SETTLE_MS, debounce } from "./lib/prompts.js";
 
 const NODE_CLASS = "MotionStreamGenerate";
@@ -29,7 +29,7 @@ async function checkBackend() {
     const res = await api.fetchApi("/motionstream/health", { cache: "no-store" });
     const body = await res.json().catch(() => null);
     if (res.ok && body && body.ok) {
-      Object.assign(backend, { ok: true, message: "", version: body.version || null });
+      Object.assign(backend, { ok: true, message: "", version: body.version || null, running: body.running || [] });
     } else {
       const why = body && body.error ? `: ${body.error}` : ` (GET /motionstream/health answered ${res.status})`;
       Object.assign(backend, {
@@ -41,8 +41,21 @@ async function checkBackend() {
     Object.assign(backend, { ok: false, message: `MotionStream backend not reachable: ${e.message || e}` });
   }
   for (const ed of editors) ed.onBackend(backend);
+  noteRunningElsewhere();
   return backend;
 }
+
+/** A page that did not queue a run (another tab, another client) gets no events of it: say so. */
+function noteRunningElsewhere() {
+  const running = new Set((backend.running || []).map(String));
+  for (const ed of editors) {
+    if (!ed.isLive() && running.has(String(ed.node.id))) ed.status(RUNNING_ELSEWHERE);
+  }
+}
+
+const RUNNING_ELSEWHERE = "This node is running for another tab or client: its frames stream there (only the page " +
+  "that queued a run receives and steers it). This page shows the result when it is queued from here.";
+let recheck = null;
 
 /** The editor of the node a server event names (ids of nodes inside subgraphs are "a:b"). */
 function editorFor(nodeId) {
@@ -56,13 +69,15 @@ function editorFor(nodeId) {
   return suffix;
 }
 
-/** Say plainly when the connected model takes no drags (a causal Wan student); clear it otherwise. */
+/** Say which drag mode the node's run will use and why (or that the model takes no drags); clear it when
+ *  there is nothing to say. Not while the node runs: the run's own status says it then. */
 function showNoTracksNotice(node) {
   const ed = node?.motionstreamEditor;
-  if (!ed) return;
+  if (!ed || ed.isLive()) return;
   const notice = noTracksNotice(node);
-  if (notice) ed.status(notice);
-  else if (ed.dom?.status?.textContent === NO_TRACKS_MESSAGE) ed.status("");
+  if (notice) ed.status(notice, dragModeOf(node).mode === "invalid" ? "error" : "info");
+  else if (ed.dom?.status?.textContent === ed.lastNotice) ed.status("");
+  ed.lastNotice = notice;
 }
 
 /** Typing in the node's `prompt` while it streams switches the prompt at the next chunk (once typing pauses). */
@@ -205,6 +220,15 @@ app.registerExtension({
     if (!ed) return;
     ed.controls.linkFramesWidget(node.widgets?.find((w) => w.name === "frames"));
     linkPromptWidget(node, ed);
+    const mode = node.widgets?.find((w) => w.name === "drag_mode");
+    if (mode) {
+      const callback = mode.callback;
+      mode.callback = function (...args) {
+        const result = callback?.apply(this, args);
+        showNoTracksNotice(node);
+        return result;
+      };
+    }
     // A new node replays what it streamed when re-queued: that needs the same seed, so its seed is
     // "fixed", not the host's "randomize" (a loaded workflow sets its own value after this).
     const control = node.widgets?.find((w) => w.name === "control_after_generate");
@@ -213,6 +237,12 @@ app.registerExtension({
 
   loadedGraphNode(node) {
     showNoTracksNotice(node); // a loaded workflow's links exist only now
+    if (node.motionstreamEditor && !recheck) {
+      recheck = setTimeout(() => {
+        recheck = null;
+        checkBackend();
+      }, 0);
+    }
   },
 
   getCustomWidgets() {

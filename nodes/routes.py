@@ -6,7 +6,7 @@
     POST /motionstream/prompt   {"session", "client_id", "prompt"} -> {"ok", "chunk"}: a new prompt from the next chunk
     POST /motionstream/example_image  {Example Clip inputs} -> image/png, its start image (before any run)
     GET  /motionstream/demo_image                   -> image/png, the Demo Photo node's picture (before any run)
-    GET  /motionstream/health                                                        -> {"ok", "version"}
+    GET  /motionstream/health                 -> {"ok", "version", "sessions", "running": [node ids of runs in progress]}
 
 Errors: 400 (malformed, one line), 415 (a body not sent as application/json), 403 (not the client that queued the run), 404 (no such running session),
 405 (a GET on a POST route, with ``Allow: POST``), 409 (a prompt switch for a model that reads CONDITIONING),
@@ -64,7 +64,8 @@ def make_handlers(registry: SessionRegistry = REGISTRY, load_error: str | None =
     async def health(request):
         if load_error:
             return web.json_response({"ok": False, "version": VERSION, "error": load_error}, status=503)
-        return web.json_response({"ok": True, "version": VERSION, "sessions": len(registry)})
+        return web.json_response({"ok": True, "version": VERSION, "sessions": len(registry),
+                                  "running": registry.node_ids()})
 
     async def example_image(request):
         import asyncio

@@ -282,6 +282,11 @@ class SessionRegistry:
         with self._lock:
             return list(self._sessions)
 
+    def node_ids(self) -> list[str]:
+        """The graph node ids of the runs in progress (what a page that did not queue them may know)."""
+        with self._lock:
+            return sorted({s.node_id for s in self._sessions.values()})
+
 
 REGISTRY = SessionRegistry()
 

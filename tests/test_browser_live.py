@@ -198,6 +198,16 @@ def test_d_reloading_mid_run_joins_the_stream_and_steers_it(page, host):
     _widget(page, "MotionStreamGenerate", "frames", 0)  # endless
     page.evaluate("() => app.queuePrompt(0, 1)")
     page.wait_for_function(f"() => {ED}.isLive() && {ED}.stream.count > 24", timeout=120_000)
+    # a second tab (its own client id) gets no events of this run: it says the node runs elsewhere
+    other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _open(other, host["url"])
+        other.evaluate("(wf) => { app.graph.clear(); return app.loadGraphData(wf); }", wf)
+        other.wait_for_function(f"() => {ED} && {ED}.node.graph === app.graph", timeout=30_000)
+        other.wait_for_function(f"() => /running for another tab/.test({ED}.dom.status.textContent)", timeout=30_000)
+        assert not other.evaluate(f"() => {ED}.isLive()")
+    finally:
+        other.close()
     page.reload()
     _open(page, host["url"])
     page.wait_for_function(f"() => {ED} && {ED}.isLive() && {ED}.stream.hasFrames", timeout=60_000)

@@ -159,7 +159,7 @@ def test_a_session_answers_only_the_client_that_queued_it(comfy_host):
 
 def test_the_server_still_serves_after_all_of_it(comfy_host):
     h = comfy_host
-    assert http(h, "GET", "/motionstream/health") == (200, {"ok": True, "version": "0.1.0", "sessions": 0})
+    assert http(h, "GET", "/motionstream/health") == (200, {"ok": True, "version": "0.1.0", "sessions": 0, "running": []})
     ws, _, end = run(h, prompt_for(h, 21, 9))
     assert end["type"] == "execution_success" and len(frames_of(ws)) == 21
     done = ws.events("motionstream.done")[-1]

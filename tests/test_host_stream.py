@@ -329,7 +329,7 @@ def test_bad_inputs_are_clear_node_errors_and_the_server_keeps_serving(comfy_hos
     err = body["node_errors"]["2"]["errors"][0]
     assert err["type"] in ("value_not_in_list", "custom_validation_failed") and "does-not-exist" in err["details"]
     # still serving
-    assert http(h, "GET", "/motionstream/health") == (200, {"ok": True, "version": "0.1.0", "sessions": 0})
+    assert http(h, "GET", "/motionstream/health") == (200, {"ok": True, "version": "0.1.0", "sessions": 0, "running": []})
     ws, _, end = run(h, prompt_for(h, 21, 9))
     assert end["type"] == "execution_success" and len(frames_of(ws)) == 21
     ws.close()

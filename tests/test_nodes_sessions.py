@@ -227,6 +227,7 @@ def test_routes_with_aiohttp():
         async with TestClient(TestServer(app)) as client:
             r = await client.get("/motionstream/health")
             assert r.status == 200 and (await r.json())["ok"] is True and (await r.json())["version"] == "0.1.0"
+            assert (await r.json())["running"] == [s.node_id], "a page that did not queue the run can tell it runs"
             r = await client.post("/motionstream/steer", json={"session": s.id, "client_id": CLIENT, "points": [
                 {"id": "live:1", "x": 1, "y": 2, "active": True}], "t": 5})
             assert r.status == 200 and await r.json() == {"ok": True, "chunk": 0}

@@ -5,7 +5,8 @@
 //    "tracks": {"format": "motionstream-tracks", "version": 1, "width": W,
 //               "height": H, "fps": 16, "num_frames": T,
 //               "tracks": [{"points": [[x, y] x n], "visible": [0|1 x n],
-//                           "kind": "drag"|"static"|"live"|"camera"|"transfer"}]},
+//                           "kind": "drag"|"static"|"live"|"camera"|"transfer",
+//                           "region": [[x, y], ...] (optional: the polygon it drags)}]},
 //    "grid_spacing": 32, "duration_frames": 49}
 //
 // Each track is written up to its last change (1 <= n <= T entries): after that it holds its last
@@ -19,7 +20,7 @@
 // survive a round trip. serializeState(parseState(s).state) reproduces a
 // canonical s exactly.
 
-import { KINDS } from "./tracks.js";
+import { KINDS, cloneTrack } from "./tracks.js";
 
 export const EDITOR_STATE_VERSION = 1;
 export const TRACKS_FORMAT = "motionstream-tracks";
@@ -59,7 +60,7 @@ export function cloneState(s) {
     numFrames: s.numFrames,
     durationFrames: s.durationFrames,
     gridSpacing: s.gridSpacing,
-    tracks: s.tracks.map((t) => ({ kind: t.kind, points: t.points.map((p) => [p[0], p[1]]), visible: t.visible.slice() })),
+    tracks: s.tracks.map(cloneTrack),
     extra: JSON.parse(JSON.stringify(s.extra || {})),
   };
 }
@@ -75,7 +76,8 @@ export function toTracksJSON(s) {
     num_frames: s.numFrames,
     tracks: s.tracks.map((t) => {
       const n = heldLength(t);
-      return { points: n === t.points.length ? t.points : t.points.slice(0, n), visible: t.visible.slice(0, n), kind: t.kind };
+      const out = { points: n === t.points.length ? t.points : t.points.slice(0, n), visible: t.visible.slice(0, n), kind: t.kind };
+      return t.region ? { ...out, region: t.region } : out;
     }),
   };
 }
@@ -167,7 +169,16 @@ export function parseTracksJSON(obj) {
     }
     const kind = t.kind === undefined ? "drag" : t.kind;
     if (!KINDS.includes(kind)) fail(`track ${i}: unknown kind ${JSON.stringify(kind)} (known: ${KINDS.join(", ")})`);
-    return { kind, points, visible };
+    if (t.region === undefined || t.region === null) return { kind, points, visible };
+    const r = t.region;
+    if (!Array.isArray(r) || r.length < 3 || r.length > 1024) fail(`track ${i}: region must be a list of 3 to 1024 [x, y] points`);
+    const region = r.map((p, k) => {
+      if (!Array.isArray(p) || p.length !== 2 || !p.every((v) => typeof v === "number" && Number.isFinite(v))) {
+        fail(`track ${i}, region point ${k}: must be [x, y] finite numbers; got ${JSON.stringify(p)}`);
+      }
+      return [p[0], p[1]];
+    });
+    return { kind, points, visible, region };
   });
   return { width, height, fps, numFrames: T, tracks };
 }

@@ -1,8 +1,9 @@
 // Live steering while a stream runs: which points the user holds, where
 // they are, and the payloads for POST /motionstream/steer:
-//   {"session": str, "points": [{"id", "x", "y", "active"}], "t": ms}
+//   {"session": str, "points": [{"id", "x", "y", "active"[, "region"]}], "t": ms}
 // id "track:<i>" takes over pre-drawn track i; any other id is a new live
-// point; active=false releases a point (it stays where it was left).
+// point; active=false releases a point (it stays where it was left); "region" (a new live point's)
+// is the polygon it drags.
 // Positions are in the stream's pixels (the session's width x height).
 
 import { roundTo } from "./coords.js";
@@ -37,10 +38,16 @@ export class LiveSteering {
     return `live:${this.counter}`;
   }
 
-  /** Pointer down on a point (or empty space with a new id). */
-  press(id, x, y) {
+  /**
+   * Pointer down on a point (or empty space with a new id). `region` ([[x, y], ...], stream pixels): the
+   * polygon a new point drags; it goes with every post of the point (a post may be refused as too fast;
+   * the server keeps the region a slot first came with).
+   */
+  press(id, x, y, region = null) {
     this.cancelRelease(id);
-    this.points.set(id, { id, x: roundTo(x, 2), y: roundTo(y, 2), active: true });
+    const had = this.points.get(id);
+    const r = had ? had.region : region ? region.map((p) => [roundTo(p[0], 2), roundTo(p[1], 2)]) : null;
+    this.points.set(id, { id, x: roundTo(x, 2), y: roundTo(y, 2), active: true, region: r });
     this.dirty.add(id);
   }
 
@@ -114,7 +121,7 @@ export class LiveSteering {
     if (!this.dirty.size || !this.session) return null;
     const points = [...this.dirty].map((id) => {
       const p = this.points.get(id);
-      return { id: p.id, x: p.x, y: p.y, active: p.active };
+      return p.region ? { id: p.id, x: p.x, y: p.y, active: p.active, region: p.region } : { id: p.id, x: p.x, y: p.y, active: p.active };
     });
     this.dirty.clear();
     return { session: this.session, points, t: Math.round(now) };

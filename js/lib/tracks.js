@@ -1,8 +1,10 @@
 // Track editing logic, free of any DOM: sampling a timed pointer path at the
 // video frame rate, static anchors, grids, group motion, moving, retiming.
 //
-// A track is {kind, points, visible}: points is T entries of [x, y] in image
-// pixels, visible is T entries of 0/1 (the project's track JSON, one track).
+// A track is {kind, points, visible[, region]}: points is T entries of [x, y] in
+// image pixels, visible is T entries of 0/1 (the project's track JSON, one
+// track); `region` (optional) is the polygon it drags (see regions.js), kept
+// by every function here and moved with the track where the track moves.
 // Every function returns new objects; inputs are never mutated.
 // Coordinates produced here are rounded to 2 decimals so that what is saved
 // in the workflow is exactly what is loaded back.
@@ -15,9 +17,18 @@ const r2 = (v) => roundTo(v, 2);
 const samePt = (a, b) => a[0] === b[0] && a[1] === b[1];
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
+/** `out` with `t`'s region (mapped point by point by `f`, if given); `out` itself when t has none. */
+export function keepRegion(t, out, f = (p) => p) {
+  if (!t.region) return out;
+  return { ...out, region: t.region.map((p) => {
+    const q = f(p);
+    return [r2(q[0]), r2(q[1])];
+  }) };
+}
+
 /** A deep copy of a track. */
 export function cloneTrack(t) {
-  return { kind: t.kind, points: t.points.map((p) => [p[0], p[1]]), visible: t.visible.slice() };
+  return keepRegion(t, { kind: t.kind, points: t.points.map((p) => [p[0], p[1]]), visible: t.visible.slice() });
 }
 
 /** A point that stays at (x, y) for all T frames. */
@@ -142,11 +153,11 @@ export function recordGroupMotion(tracks, indices, samples, opts) {
     });
     const visible = t.visible.slice();
     for (let k = f; k < T; k++) visible[k] = 1;
-    return {
+    return keepRegion(t, {
       kind: t.kind === "static" ? "drag" : t.kind,
       points: writeMotion(t.points, moved, f, true),
       visible,
-    };
+    });
   });
 }
 
@@ -222,7 +233,7 @@ export function retimeTrack(track, newStart, newEnd) {
     points.push([r2(p[0]), r2(p[1])]);
     visible.push(track.visible[clamp(Math.round(src), 0, T - 1)] ? 1 : 0);
   }
-  return { kind: track.kind, points, visible };
+  return keepRegion(track, { kind: track.kind, points, visible });
 }
 
 /** Shift a track's motion by df frames (kept inside the video). */
@@ -243,19 +254,19 @@ export function setTrackLength(track, T2) {
   const T = track.points.length;
   if (T2 === T) return cloneTrack(track);
   if (T2 < T) {
-    return {
+    return keepRegion(track, {
       kind: track.kind,
       points: track.points.slice(0, T2).map((p) => [p[0], p[1]]),
       visible: track.visible.slice(0, T2),
-    };
+    });
   }
   const last = track.points[T - 1];
   const lastV = track.visible[T - 1];
-  return {
+  return keepRegion(track, {
     kind: track.kind,
     points: track.points.map((p) => [p[0], p[1]]).concat(Array.from({ length: T2 - T }, () => [last[0], last[1]])),
     visible: track.visible.concat(new Array(T2 - T).fill(lastV)),
-  };
+  });
 }
 
 /** Bounding box {minX, minY, maxX, maxY} of all points of the given tracks. */
@@ -297,7 +308,8 @@ export function translateTracks(tracks, indices, dx, dy) {
   const sel = new Set(indices);
   return tracks.map((t, i) =>
     sel.has(i)
-      ? { kind: t.kind, points: t.points.map((p) => [r2(p[0] + dx), r2(p[1] + dy)]), visible: t.visible.slice() }
+      ? keepRegion(t, { kind: t.kind, points: t.points.map((p) => [r2(p[0] + dx), r2(p[1] + dy)]), visible: t.visible.slice() },
+        (p) => [p[0] + dx, p[1] + dy])
       : t,
   );
 }
@@ -371,9 +383,9 @@ export function tracksInRect(tracks, frame, rect) {
 export function rescaleTracks(tracks, W, H, W2, H2) {
   const sx = W2 / W;
   const sy = H2 / H;
-  return tracks.map((t) => ({
+  return tracks.map((t) => keepRegion(t, {
     kind: t.kind,
     points: t.points.map((p) => [r2(p[0] * sx), r2(p[1] * sy)]),
     visible: t.visible.slice(),
-  }));
+  }, (p) => [p[0] * sx, p[1] * sy]));
 }

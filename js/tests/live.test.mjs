@@ -161,7 +161,7 @@ test("a run that takes no drags says so instead of inviting them", () => {
   assert.equal(said, "Generating: this model takes no drags (text-to-video); Pause and Stop work as usual");
   live.onSession({ session: "drag", width: 64, height: 48, fps: 16, max_tracks: 64 });
   assert.equal(live.takesDrags, true);
-  assert.match(ed.calls.filter((c) => c[0] === "status").at(-1)[1], /^Generating: drag a point to steer it/);
+  assert.match(ed.calls.filter((c) => c[0] === "status").at(-1)[1], /^Generating: drag a point or a region to steer it/);
 });
 
 test("a record too long for the workflow is kept as a reference to its file, not as text", () => {

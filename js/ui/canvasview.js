@@ -4,10 +4,11 @@
 
 import { drawScene } from "./render.js";
 import { backingSize, fitRect, clientToImage, viewPerCss } from "../lib/coords.js";
-import { noTracksNotice } from "../lib/notracks.js";
+import { dragModeOf } from "../lib/notracks.js";
 
 const now = () => performance.now();
 export const DRAW_HINT = "drag on the picture: a motion · click: a point that stays · drag a point: move it later";
+export const WARP_HINT = "⬚ Region: drag around a part of the picture, then drag inside it to move it";
 
 export class CanvasView {
   constructor(ed) {
@@ -78,6 +79,7 @@ export class CanvasView {
       preview: pv,
       overrides: pv.overrides,
       hud: this.hudLines(),
+      pendingRegion: this.ed.pendingRegion,
       ...this.ed.live.scene(),
       ...this.messageScene(),
     };
@@ -96,7 +98,8 @@ export class CanvasView {
     }
     const n = this.ed.state.tracks.length;
     const lines = [`${n} track${n === 1 ? "" : "s"} · ${this.ed.state.width}×${this.ed.state.height} · frame ${this.ed.currentFrame()}`];
-    if (!n && this.ed.picture.forEdit() && !noTracksNotice(this.ed.node)) lines.push(DRAW_HINT);
+    const mode = dragModeOf(this.ed.node).mode;
+    if (!n && this.ed.picture.forEdit() && mode !== "none" && mode !== "invalid") lines.push(mode === "warp" ? WARP_HINT : DRAW_HINT);
     const via = this.ed.startSource?.via || [];
     if (this.ed.startImage && !this.ed.picture.exact() && via.length) {
       lines.push(`⚠ ${via.map((v) => `'${v}'`).join(", ")} change${via.length === 1 ? "s" : ""} this image:`,
@@ -111,7 +114,11 @@ export class CanvasView {
     if (this.ed.view === "video" && this.ed.isLive() && !this.ed.stream.hasFrames) return { message: "Waiting for the first frames…" };
     if (be.ok === false && this.ed.isLive()) return { message: be.message, messageIsError: true };
     if (this.ed.view === "edit" && !this.ed.picture.forEdit()) {
-      if (noTracksNotice(this.ed.node)) {
+      const d = dragModeOf(this.ed.node);
+      if (d.causal && d.mode === "warp") {
+        return { message: "This model makes video from the prompt: no start image is needed to run\n(a region drag needs one: connect it to Generate's image)" };
+      }
+      if (d.causal) {
         return { message: "This model makes video from the prompt: no start image is needed\n(connect one to Generate's image to continue a picture)" };
       }
       return { message: "The start image shows here once the node has run once\n(or at once with a Load Image node)" };

@@ -18,6 +18,7 @@ export class Controls {
     const on = (elm, ev, fn) => elm.addEventListener(ev, fn);
     on(d.drawBtn, "click", () => ed.setTool("draw"));
     on(d.moveBtn, "click", () => ed.setTool("move"));
+    on(d.regionBtn, "click", () => ed.setTool("region"));
     on(d.gridBtn, "click", () => ed.edits.placeGrid());
     on(d.undoBtn, "click", () => ed.undo());
     on(d.redoBtn, "click", () => ed.redo());
@@ -60,7 +61,8 @@ export class Controls {
     const live = ed.isLive();
     d.drawBtn.classList.toggle("ms-on", ed.tool === "draw");
     d.moveBtn.classList.toggle("ms-on", ed.tool === "move");
-    for (const b of [d.drawBtn, d.moveBtn, d.gridBtn, d.clearBtn, d.spacing, d.duration]) b.disabled = live;
+    d.regionBtn.classList.toggle("ms-on", ed.tool === "region");
+    for (const b of [d.drawBtn, d.moveBtn, d.regionBtn, d.gridBtn, d.clearBtn, d.spacing, d.duration]) b.disabled = live;
     d.undoBtn.disabled = live || !ed.history.canUndo;
     d.redoBtn.disabled = live || !ed.history.canRedo;
     d.delBtn.disabled = live || ed.selection.size === 0;

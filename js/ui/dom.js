@@ -77,6 +77,7 @@ export function buildDom(doc = document) {
   const toolbar = el(doc, "div", "ms-row");
   const drawBtn = button(doc, "✎ Draw", "Draw tool: drag on the image to draw a track, click to add a static point, drag a point to move it over time", "ms-tool-draw");
   const moveBtn = button(doc, "✥ Move", "Move tool: drag points to move whole tracks, drag on empty space to select", "ms-tool-move");
+  const regionBtn = button(doc, "⬚", "Region tool: drag around a region of the picture (Shift: a box), then drag inside it to move it; a second drag on it rotates and scales it (R)", "ms-tool-region");
   const gridBtn = button(doc, "Grid", "Place static anchor points on a grid (over the selection box if there is one)", "ms-grid");
   const spacing = num(doc, "Grid spacing (image pixels)", "ms-spacing", { min: 4, max: 1024 });
   const undoBtn = button(doc, "↶", "Undo (Ctrl+Z)", "ms-undo");
@@ -85,7 +86,7 @@ export function buildDom(doc = document) {
   const clearBtn = button(doc, "Clear", "Remove all tracks", "ms-clear");
   const viewBtn = button(doc, "▶ Video", "Switch between the start image (edit) and the generated video", "ms-view");
   toolbar.append(
-    drawBtn, moveBtn, el(doc, "span", "ms-sep"), gridBtn, spacing, el(doc, "span", "ms-sep"),
+    drawBtn, moveBtn, regionBtn, el(doc, "span", "ms-sep"), gridBtn, spacing, el(doc, "span", "ms-sep"),
     undoBtn, redoBtn, delBtn, clearBtn, el(doc, "span", "ms-sep"), viewBtn,
   );
 
@@ -135,7 +136,7 @@ export function buildDom(doc = document) {
   slot.append(trackRow, liveRow);
   root.append(toolbar, wrap, timeline, slot, status);
   return {
-    root, canvas, wrap, keySink, drawBtn, moveBtn, gridBtn, spacing, undoBtn, redoBtn, delBtn, clearBtn, viewBtn,
+    root, canvas, wrap, keySink, drawBtn, moveBtn, regionBtn, gridBtn, spacing, undoBtn, redoBtn, delBtn, clearBtn, viewBtn,
     playBtn, range, frameLabel, duration, trackRow, trackLabel, retimeStart, retimeEnd,
     liveRow, pauseBtn, resumeBtn, stopBtn, stats, status,
   };

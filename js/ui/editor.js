@@ -20,6 +20,7 @@ import { Controls } from "./controls.js";
 import { StartPicture } from "./picture.js";
 import { TrackEdits } from "./edits.js";
 import { CanvasView } from "./canvasview.js";
+import { REGION_HELP } from "./regiontool.js";
 import { parseState, serializeState, cloneState, toTracksJSON } from "../lib/state.js";
 import { UndoStack } from "../lib/history.js";
 import { rescaleTracks } from "../lib/tracks.js";
@@ -41,6 +42,7 @@ export class MotionStreamEditor {
     this.view = "edit";
     this.preview = null;
     this.lastBox = null;
+    this.pendingRegion = null; // a region selected with the Region tool and not yet dragged
     this.rawInvalid = null;
     this.parseError = null;
     this.destroyed = false;
@@ -176,7 +178,14 @@ export class MotionStreamEditor {
 
   setTool(t) {
     this.tool = t;
+    if (t === "region") this.note(REGION_HELP);
     this.syncUI();
+  }
+
+  /** The Region tool's selection (a polygon in image pixels, or null). */
+  setPendingRegion(poly) {
+    this.pendingRegion = poly;
+    this.requestRender();
   }
 
   setPreview(p) {

@@ -10,6 +10,7 @@ import { throttle, hzToInterval } from "../lib/throttle.js";
 import { parseTracksJSON, cloneState } from "../lib/state.js";
 import { hitTest, rescaleTracks } from "../lib/tracks.js";
 import { withPrompts } from "../lib/prompts.js";
+import { dragModeOf } from "../lib/notracks.js";
 
 export const STEER_HZ = 40;
 export const QUEUED_BEHIND =
@@ -77,17 +78,22 @@ export class LiveRun {
     return { x: Math.min(W, Math.max(0, x)), y: Math.min(H, Math.max(0, y)) };
   }
 
-  press(id, x, y) {
+  /** Hold point `id` at (x, y) (editor pixels); a new point with a `region` (editor pixels) drags it. */
+  press(id, x, y, region = null) {
     const c = this.clampToImage(x, y);
     let entry = this.points.get(id);
     if (!entry) {
       const pid = parseId(id);
-      entry = { slot: pid.track ?? this.ed.state.tracks.length + this.newPoints++ };
+      entry = { slot: pid.track ?? this.ed.state.tracks.length + this.newPoints++, region };
       this.points.set(id, entry);
     }
     Object.assign(entry, c, { active: true });
     const q = this.toStream(c.x, c.y);
-    this.steering.press(id, q.x, q.y);
+    const inStream = entry.region ? entry.region.map(([rx, ry]) => {
+      const p = this.toStream(rx, ry);
+      return [p.x, p.y];
+    }) : null;
+    this.steering.press(id, q.x, q.y, inStream);
     this.throttle.call();
     this.ed.requestRender();
   }
@@ -240,7 +246,8 @@ export class LiveRun {
     this.applyDetails(d);
     ed.view = "video";
     const joined = d.start_frame > 0 ? `Joined the run at frame ${d.start_frame}: ` : "Generating: ";
-    ed.status(this.takesDrags ? `${joined}drag a point to steer it, drag empty space to add a live point`
+    const warp = dragModeOf(ed.node).mode === "warp" ? "(drag mode warp) " : "";
+    ed.status(this.takesDrags ? `${joined}${warp}drag a point or a region to steer it, drag empty space to add a live point`
       : `${joined}${NO_DRAGS_LIVE}`);
     ed.syncUI();
     ed.requestRender();

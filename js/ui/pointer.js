@@ -6,16 +6,20 @@
 //              drag a point          -> that point (or the selected group) moves from the scrubber frame on
 //   Move tool  drag a point          -> the whole track(s) move (all frames)
 //              drag on empty space   -> box selection
+//   Region tool (regiontool.js): lasso / box a region, then drag inside it
 //   Shift+click a point toggles it in the selection; Shift+drag draws a selection box.
 //   Right-click a point deletes its track. Middle button pans, wheel zooms the graph.
 // Live mode (a stream of this node is running):
-//   drag a point -> steer it ("track:<i>"), drag empty space -> a new live point.
+//   drag a point -> steer it ("track:<i>"), drag empty space -> a new live point (inside a region:
+//   a live point that drags the region).
 //
 // A press picks one gesture (pan, steer, draw, motion, translate, box); the gesture then gets the
 // moves and the release. Each gesture is a small object {type, move(e), end(e), cancel()}.
 
 import { rectFromCorners } from "../lib/coords.js";
 import { NO_DRAGS_LIVE } from "./live.js";
+import { regionGesture } from "./regiontool.js";
+import { regionAt } from "../lib/regions.js";
 import {
   hitTest, drawnTrack, staticTrack, recordGroupMotion, translateTracks, clampGroupOffset, tracksInRect, pointAt,
 } from "../lib/tracks.js";
@@ -70,10 +74,15 @@ function panGesture(ed) {
   };
 }
 
-/** Live: hold a point (a drawn track, a live point of this run, or a new one) and steer it. */
+/**
+ * Live: hold a point (a drawn track, a live point of this run, or a new one) and steer it; a new point
+ * pressed inside a region drags that region.
+ */
 function steerGesture(ed, stroke) {
-  const id = ed.live.hit(stroke.a) ?? ed.live.steering.newId();
-  ed.live.press(id, stroke.a.x, stroke.a.y);
+  const held = ed.live.hit(stroke.a);
+  const id = held ?? ed.live.steering.newId();
+  const region = held ? null : regionAt(ed.state.tracks, ed.pendingRegion, stroke.a.x, stroke.a.y);
+  ed.live.press(id, stroke.a.x, stroke.a.y, region);
   const release = () => ed.live.release(id);
   return {
     type: "steer",
@@ -241,6 +250,7 @@ export class PointerInput {
       return null;
     }
     const frame = ed.currentFrame();
+    if (ed.tool === "region") return regionGesture(ed, stroke, frame, e.shiftKey);
     const i = this.trackAt(e);
     if (e.shiftKey) {
       if (i < 0) return boxGesture(ed, stroke, true);
@@ -304,6 +314,7 @@ export function attachKeys(ed) {
     else if (e.key === "ArrowRight") ed.stepFrame(1);
     else if (!mod && key === "d") ed.setTool("draw");
     else if (!mod && key === "m") ed.setTool("move");
+    else if (!mod && key === "r") ed.setTool("region");
     else if (!mod && key === "g") ed.edits.placeGrid();
     else handled = false;
     if (handled) {

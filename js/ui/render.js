@@ -235,6 +235,38 @@ function drawText(ctx, s) {
 }
 
 /** Draw a whole scene (see editor.js for the fields). */
+/** Region polygons: each track's (in its colour), the selected one and a lasso being drawn (dashed white). */
+function drawRegions(ctx, s) {
+  const outline = (poly, color, dashed) => {
+    if (!poly || poly.length < 2) return;
+    ctx.beginPath();
+    poly.forEach((p, k) => {
+      const v = toView(s, p);
+      if (k === 0) ctx.moveTo(v.x, v.y);
+      else ctx.lineTo(v.x, v.y);
+    });
+    ctx.closePath();
+    ctx.setLineDash(dashed ? [5 * s.k, 4 * s.k] : []);
+    ctx.lineWidth = 3 * s.k;
+    ctx.strokeStyle = withAlpha(TRAIL_OUTLINE, 0.6);
+    ctx.stroke();
+    ctx.lineWidth = 1.5 * s.k;
+    ctx.strokeStyle = color;
+    ctx.stroke();
+    ctx.setLineDash([]);
+  };
+  const seen = new Set();
+  (s.tracks || []).forEach((t, i) => {
+    if (!t.region) return;
+    const key = JSON.stringify(t.region);
+    if (seen.has(key)) return;
+    seen.add(key);
+    outline(t.region, trackColor(i), false);
+  });
+  outline(s.pendingRegion, "#ffffff", true);
+  outline(s.preview?.region, "#ffffff", true);
+}
+
 export function drawScene(ctx, s) {
   ctx.save();
   drawBackground(ctx, s);
@@ -243,6 +275,7 @@ export function drawScene(ctx, s) {
   ctx.rect(0, 0, s.viewW, s.viewH);
   ctx.clip();
   if (s.showOverlay !== false) {
+    drawRegions(ctx, s);
     drawConnected(ctx, s);
     drawTracks(ctx, s);
     drawPreview(ctx, s);
