@@ -158,7 +158,8 @@ class MotionStreamGenerate(io.ComfyNode):
         offset, drawn = run.source_tracks
         live = LiveSession(node_id=str(getattr(cls.hidden, "unique_id", None) or ""), client_id=_client_id(),
                            width=width, height=height, offset=offset, drawn=drawn,
-                           max_slots=pipe.max_tracks, reads_prompts=pipe.reads_prompts)
+                           max_slots=pipe.max_tracks if img is not None else 0,  # a drag needs a start image
+                           reads_prompts=pipe.reads_prompts)
         watch = PauseWatch(live)
         session = pipe.session(run, steering=live.steering, on_pause=watch)
         # the canvas shows the start image until frames arrive (gray without one)

@@ -1,9 +1,11 @@
 """A causal Wan model (Self-Forcing layout) in real Chromium against the real ComfyUI host.
 
 The example workflow "live stream with Self-Forcing" (workflows/needs_models/) with tiny stand-ins for its
-downloads (the tiny Self-Forcing-layout file, a random taew2_1-layout decoder, random CONDITIONING in place
-of the umT5 text encoder): on load the editor says plainly that the model takes no drags; queued from the
-browser, its frames stream into the Generate node's canvas. Skips, saying why, like test_browser_widget.py.
+downloads (the tiny Self-Forcing-layout file, a random taew2_1-layout decoder, a test CLIP that turns each
+text into its own random embedding in place of the umT5 text encoder): on load the editor says which drag
+mode runs (warp) and that a drag needs a start image; queued from the browser, its frames stream into the
+Generate node's canvas; a prompt typed during the run switches it; with a start image, a region selected
+on it and dragged live moves it, and the run replays exactly. Skips, saying why, like test_browser_widget.py.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from test_browser_live import _load
-from test_browser_widget import ART, ED, _run, host, page  # noqa: F401  (fixtures are used by name)
+from test_browser_widget import ART, ED, _drag, _frames, _run, host, page  # noqa: F401  (fixtures are used by name)
 
 pytestmark = pytest.mark.browser
 
@@ -37,11 +39,12 @@ def _with_stand_ins(wf: dict, models: dict, frames: int = 21) -> dict:
     return wf
 
 
-def test_causal_model_says_no_drags_and_streams_into_the_canvas(page, request):
+def test_causal_model_says_its_drag_mode_and_streams_into_the_canvas(page, request):
     models = request.getfixturevalue("comfy_host").models
     _load(page, _with_stand_ins(json.loads(WORKFLOW.read_text()), models))
     status = page.evaluate(f"() => {ED}.dom.status.textContent")
-    assert "This model takes no drags" in status, status
+    assert status.startswith("Drag mode warp: this causal Wan model has no track head") and status.endswith(
+        "No start image: a region drag needs a start image: connect one to Generate's image"), status
     page.screenshot(path=str(ART / "causal_loaded.png"))
     result = _run(page)
     assert result["count"] == 21, result
@@ -58,7 +61,8 @@ def test_typing_a_prompt_while_it_streams_switches_it_and_the_run_says_how_it_en
     models = request.getfixturevalue("comfy_host").models
     _load(page, _with_stand_ins(json.loads(WORKFLOW.read_text()), models, frames=0))
     before = page.evaluate(f"() => {ED}.messageScene().message || ''")
-    assert before.startswith("This model makes video from the prompt: no start image is needed"), before
+    assert before == ("This model makes video from the prompt: no start image is needed to run\n(a region drag needs "
+                      "one: connect it to Generate's image)"), before
     errors_before = len(page.errors)
     replies, sent = [], []
     page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/motionstream/prompt") else None)
@@ -75,15 +79,17 @@ def test_typing_a_prompt_while_it_streams_switches_it_and_the_run_says_how_it_en
         assert pg.evaluate(f"() => {ED}.dom.canvas.getBoundingClientRect().height") == canvas_h, (
             "the canvas shrank when the live controls appeared")
         live = pg.evaluate(f"() => [{ED}.hudLines(), {ED}.dom.status.textContent]")
-        assert live == [["● live (this model takes no drags)"],
-                        "Generating: this model takes no drags (text-to-video); Pause and Stop work as usual"], live
+        assert live == [["● live (no drags without a start image)"],
+                        "Generating: no drags without a start image (warp mode cuts and drags its regions): connect "
+                        "one to Generate's image for the next run"], live
         box = pg.evaluate(f"() => {{ const r = {ED}.dom.canvas.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }}")
         pg.mouse.move(*box)
         pg.mouse.down()
         pg.mouse.move(box[0] + 20, box[1] + 10, steps=5)
         pg.mouse.up()
         assert pg.evaluate(f"() => [{ED}.steerSent, {ED}.dom.status.textContent]") == [
-            0, "Not steered: this model takes no drags (text-to-video); Pause and Stop work as usual"]
+            0, "Not steered: no drags without a start image (warp mode cuts and drags its regions): connect one to "
+               "Generate's image for the next run"]
         area = pg.locator("textarea.comfy-multiline-input[placeholder=prompt]")
         area.click()
         pg.keyboard.press("End")
@@ -108,3 +114,60 @@ def test_typing_a_prompt_while_it_streams_switches_it_and_the_run_says_how_it_en
     page.wait_for_function(f"() => {ED}.stream.player.state === 'ended'", timeout=60_000)
     assert page.evaluate(f"() => [{ED}.stream.frame, {ED}.stream.count]") == [result["count"] - 1, result["count"]]
     page.screenshot(path=str(ART / "causal_prompt_switched.png"))
+
+
+def test_a_region_dragged_live_on_a_causal_model_streams_and_replays(page, request):
+    """Warp mode with a start image (the host's 64x64 test picture, a red square at 20..44): the Region tool
+    boxes the square before the run; during it, a press inside the box starts a live point that drags the
+    region (its polygon posted with it); frames stream; the record keeps the region and re-queueing replays
+    the run frame for frame."""
+    host = request.getfixturevalue("comfy_host")
+    wf = _with_stand_ins(json.loads(WORKFLOW.read_text()), host.models, frames=21)
+    gen = next(n for n in wf["nodes"] if n["type"] == "MotionStreamGenerate")
+    slot = next(i for i, inp in enumerate(gen["inputs"]) if inp["name"] == "image")
+    new_id, link_id = max(n["id"] for n in wf["nodes"]) + 1, max(link[0] for link in wf["links"]) + 1
+    wf["nodes"].append({"id": new_id, "type": "LoadImage", "pos": [gen["pos"][0] - 340, gen["pos"][1] + 500],
+                        "size": [300, 330], "flags": {}, "order": 0, "mode": 0, "inputs": [],
+                        "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [link_id]},
+                                    {"name": "MASK", "type": "MASK", "links": None}],
+                        "properties": {}, "widgets_values": [host.image, "image"]})
+    wf["links"].append([link_id, new_id, 0, gen["id"], slot, "IMAGE"])
+    gen["inputs"][slot]["link"] = link_id
+    _load(page, wf)
+    status = page.evaluate(f"() => {ED}.dom.status.textContent")
+    assert status.startswith("Drag mode warp: this causal Wan model has no track head") and "No start image" not in status
+    page.evaluate(f"() => {{ const n = {ED}.node; n.setSize([Math.max(n.size[0], 620), Math.max(n.size[1], 820)]);"
+                  f" const c = app.canvas; c.ds.scale = 1; c.ds.offset = [-n.pos[0] + 60, -n.pos[1] + 60]; c.setDirty(true, true); }}")
+    page.wait_for_function(f"() => {ED}.startImage && {ED}.startImage.naturalWidth === 64", timeout=30_000)
+    page.wait_for_timeout(500)
+    to_client = lambda x, y: page.evaluate(  # noqa: E731  (image pixels -> page pixels, through the editor)
+        f"([x, y]) => {{ const ed = {ED}; const {{ bounds, rect, k }} = ed.layout(); const {{ W, H }} = ed.size();"
+        f" return [bounds.left + (rect.x + x * rect.w / W) / k, bounds.top + (rect.y + y * rect.h / H) / k]; }}", [x, y])
+    page.click("[data-testid=ms-tool-region]")
+    page.keyboard.down("Shift")
+    _drag(page, to_client(18, 18), to_client(46, 46), steps=8)
+    page.keyboard.up("Shift")
+    box = page.evaluate(f"() => {ED}.pendingRegion")
+    assert box and len(box) == 4 and abs(box[0][0] - 18) <= 1 and abs(box[2][1] - 46) <= 1, box
+    posts = []
+    page.on("request", lambda r: posts.append(r.post_data_json) if r.url.endswith("/motionstream/steer") else None)
+
+    def during(pg):
+        pg.click("[data-testid=ms-pause]")
+        pg.wait_for_function(f"() => {ED}.session && {ED}.session.paused", timeout=30_000)
+        assert pg.evaluate(f"() => {ED}.hudLines()") == ["❚❚ paused (generation)"]
+        _drag(pg, to_client(32, 32), to_client(44, 40), steps=8)
+        pg.wait_for_timeout(300)
+        pg.click("[data-testid=ms-resume]")
+
+    first = _run(page, during=during)
+    assert first["count"] == 21 and first["ok"] == first["sent"] >= 1, first
+    sent = [p for body in posts for p in body["points"] if "region" in p]
+    assert sent and all(p["region"] == box for p in sent), posts[:2]
+    recorded = json.loads(page.evaluate(f"() => {ED}.getValue()"))["tracks"]["tracks"]
+    assert [t["kind"] for t in recorded] == ["live"] and recorded[0]["region"] == box, recorded
+    frames = _frames(page)
+    again = _run(page)
+    assert again["count"] == 21 and "finished" in again["status"], again
+    assert _frames(page) == frames, "re-queueing the recorded region drag did not replay the run"
+    page.screenshot(path=str(ART / "causal_region_replayed.png"))

@@ -94,7 +94,8 @@ export class CanvasView {
       const st = this.ed.stream.player.state;
       if (!this.ed.isLive()) return [`video · ${st}`];
       if (this.ed.session.paused) return ["❚❚ paused (generation)"];
-      return [this.ed.live.takesDrags ? "● live: drag points to steer" : "● live (this model takes no drags)"];
+      if (this.ed.live.takesDrags) return ["● live: drag points to steer"];
+      return [dragModeOf(this.ed.node).mode === "warp" ? "● live (no drags without a start image)" : "● live (this model takes no drags)"];
     }
     const n = this.ed.state.tracks.length;
     const lines = [`${n} track${n === 1 ? "" : "s"} · ${this.ed.state.width}×${this.ed.state.height} · frame ${this.ed.currentFrame()}`];

@@ -75,8 +75,8 @@ export function buildDom(doc = document) {
   root.dataset.testid = "ms-root";
 
   const toolbar = el(doc, "div", "ms-row");
-  const drawBtn = button(doc, "✎ Draw", "Draw tool: drag on the image to draw a track, click to add a static point, drag a point to move it over time", "ms-tool-draw");
-  const moveBtn = button(doc, "✥ Move", "Move tool: drag points to move whole tracks, drag on empty space to select", "ms-tool-move");
+  const drawBtn = button(doc, "✎", "Draw tool: drag on the image to draw a track, click to add a static point, drag a point to move it over time (D)", "ms-tool-draw");
+  const moveBtn = button(doc, "✥", "Move tool: drag points to move whole tracks, drag on empty space to select (M)", "ms-tool-move");
   const regionBtn = button(doc, "⬚", "Region tool: drag around a region of the picture (Shift: a box), then drag inside it to move it; a second drag on it rotates and scales it (R)", "ms-tool-region");
   const gridBtn = button(doc, "Grid", "Place static anchor points on a grid (over the selection box if there is one)", "ms-grid");
   const spacing = num(doc, "Grid spacing (image pixels)", "ms-spacing", { min: 4, max: 1024 });

@@ -15,6 +15,8 @@ import { dragModeOf } from "../lib/notracks.js";
 export const STEER_HZ = 40;
 export const QUEUED_BEHIND =
   "Another run is queued behind this stream, which runs until Stop: it starts (with its own settings) when you press Stop";
+export const NO_IMAGE_LIVE = "no drags without a start image (warp mode cuts and drags its regions): connect one to " +
+  "Generate's image for the next run";
 export const NO_DRAGS_LIVE = "this model takes no drags (text-to-video); Pause and Stop work as usual";
 
 const now = () => performance.now();
@@ -246,9 +248,9 @@ export class LiveRun {
     this.applyDetails(d);
     ed.view = "video";
     const joined = d.start_frame > 0 ? `Joined the run at frame ${d.start_frame}: ` : "Generating: ";
-    const warp = dragModeOf(ed.node).mode === "warp" ? "(drag mode warp) " : "";
-    ed.status(this.takesDrags ? `${joined}${warp}drag a point or a region to steer it, drag empty space to add a live point`
-      : `${joined}${NO_DRAGS_LIVE}`);
+    const warp = dragModeOf(ed.node).mode === "warp";
+    ed.status(this.takesDrags ? `${joined}${warp ? "(drag mode warp) " : ""}drag a point or a region to steer it, drag empty space to add a live point`
+      : `${joined}${warp ? NO_IMAGE_LIVE : NO_DRAGS_LIVE}`);
     ed.syncUI();
     ed.requestRender();
   }

@@ -17,7 +17,8 @@
 // moves and the release. Each gesture is a small object {type, move(e), end(e), cancel()}.
 
 import { rectFromCorners } from "../lib/coords.js";
-import { NO_DRAGS_LIVE } from "./live.js";
+import { NO_DRAGS_LIVE, NO_IMAGE_LIVE } from "./live.js";
+import { dragModeOf } from "../lib/notracks.js";
 import { regionGesture } from "./regiontool.js";
 import { regionAt } from "../lib/regions.js";
 import {
@@ -246,7 +247,7 @@ export class PointerInput {
     const stroke = new Stroke(this, e);
     if (ed.isLive()) {
       if (ed.live.takesDrags) return steerGesture(ed, stroke);
-      ed.status(`Not steered: ${NO_DRAGS_LIVE}`);
+      ed.status(`Not steered: ${dragModeOf(ed.node).mode === "warp" ? NO_IMAGE_LIVE : NO_DRAGS_LIVE}`);
       return null;
     }
     const frame = ed.currentFrame();
