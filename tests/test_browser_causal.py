@@ -116,13 +116,16 @@ def test_typing_a_prompt_while_it_streams_switches_it_and_the_run_says_how_it_en
     page.screenshot(path=str(ART / "causal_prompt_switched.png"))
 
 
+FRAMES = 93  # long enough for a drag while it streams on a CPU
+
+
 def test_a_region_dragged_live_on_a_causal_model_streams_and_replays(page, request):
     """Warp mode with a start image (the host's 64x64 test picture, a red square at 20..44): the Region tool
     boxes the square before the run; during it, a press inside the box starts a live point that drags the
     region (its polygon posted with it); frames stream; the record keeps the region and re-queueing replays
     the run frame for frame."""
     host = request.getfixturevalue("comfy_host")
-    wf = _with_stand_ins(json.loads(WORKFLOW.read_text()), host.models, frames=21)
+    wf = _with_stand_ins(json.loads(WORKFLOW.read_text()), host.models, frames=FRAMES)
     gen = next(n for n in wf["nodes"] if n["type"] == "MotionStreamGenerate")
     slot = next(i for i, inp in enumerate(gen["inputs"]) if inp["name"] == "image")
     new_id, link_id = max(n["id"] for n in wf["nodes"]) + 1, max(link[0] for link in wf["links"]) + 1
@@ -153,21 +156,17 @@ def test_a_region_dragged_live_on_a_causal_model_streams_and_replays(page, reque
     page.on("request", lambda r: posts.append(r.post_data_json) if r.url.endswith("/motionstream/steer") else None)
 
     def during(pg):
-        pg.click("[data-testid=ms-pause]")
-        pg.wait_for_function(f"() => {ED}.session && {ED}.session.paused", timeout=30_000)
-        assert pg.evaluate(f"() => {ED}.hudLines()") == ["❚❚ paused (generation)"]
+        assert pg.evaluate(f"() => {ED}.hudLines()") == ["● live: drag points to steer"]
         _drag(pg, to_client(32, 32), to_client(44, 40), steps=8)
-        pg.wait_for_timeout(300)
-        pg.click("[data-testid=ms-resume]")
 
     first = _run(page, during=during)
-    assert first["count"] == 21 and first["ok"] == first["sent"] >= 1, first
+    assert first["count"] == FRAMES and first["ok"] == first["sent"] >= 1, first
     sent = [p for body in posts for p in body["points"] if "region" in p]
     assert sent and all(p["region"] == box for p in sent), posts[:2]
     recorded = json.loads(page.evaluate(f"() => {ED}.getValue()"))["tracks"]["tracks"]
     assert [t["kind"] for t in recorded] == ["live"] and recorded[0]["region"] == box, recorded
     frames = _frames(page)
     again = _run(page)
-    assert again["count"] == 21 and "finished" in again["status"], again
+    assert again["count"] == FRAMES and "finished" in again["status"], again
     assert _frames(page) == frames, "re-queueing the recorded region drag did not replay the run"
     page.screenshot(path=str(ART / "causal_region_replayed.png"))
