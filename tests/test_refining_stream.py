@@ -80,7 +80,7 @@ def test_the_first_chunk_refines_its_slot_noised_to_the_start_sigma(stream_input
     track_latent, slot = _conditioning(model, codec, image, tracks, 3)
     C = model.config.stream.chunk_frames
     track_latent, slot = track_latent[:, :, :C], slot[:, :, :C]
-    ctx = model.dit.context_kv(text.context, text.clip)
+    ctx = model.dit.context_kv(text.context, None)  # a MotionStream model streams without CLIP image tokens
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
         x = 0.7 * slot + 0.3 * torch.randn(slot.shape, generator=gen)
@@ -101,7 +101,7 @@ def test_the_training_rollout_makes_the_refining_stream(stream_inputs):
                                                                                    seed=5)], dim=2)
     track_latent, slot = _conditioning(model, codec, image, tracks, 5)
     with torch.no_grad():
-        rolled = rollout(model, track_latent, slot, model.dit.context_kv(text.context, text.clip), slot.shape[2],
+        rolled = rollout(model, track_latent, slot, model.dit.context_kv(text.context, None), slot.shape[2],
                          torch.Generator().manual_seed(5))
     assert student_sigmas(model) == pytest.approx([0.3, 0.2, 0.1])
     assert streamed.shape == rolled.shape == (1, 16, 9, 8, 8)
