@@ -210,11 +210,12 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
     rows, sums = [], {}
     for i, (name, photo) in enumerate(images.items()):
         image = fit_photo(photo, cfg.height, cfg.width)
+        u = min(image.shape[:2]) / 128  # the request's lengths are px at 128, scaled with the model's size
         req = drag_request(image, opts.frames, cfg.stream.fps, seed=opts.seed + i, points=opts.drag_points,
-                           pins=opts.pins)
+                           pins=opts.pins, radius=10.0 * u, length=24.0 * u, pin_clearance=32.0 * u)
         tracks = req.combined()
         seed = opts.seed + i
-        pasted = cut_and_paste(image, req)
+        pasted = cut_and_paste(image, req, radius=14.0 * u)
         radius = WARP_RADIUS * min(image.shape[:2]) / 128
         videos = {"still": np.repeat(image[None], opts.frames, 0), "cut_and_paste": pasted,
                   "warp": warp_image(image, tracks.path, tracks.visible, radius),
