@@ -33,46 +33,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from . import flow
 from .dit import ContextKV
-from .kv_cache import CacheShape, RollingKVCache
-from .config import StreamConfig
+from .denoise import chunk_start, clean_pass, denoise_chunk, denoising_sigmas, new_cache
+from .kv_cache import RollingKVCache
 from .model import MotionStreamModel
 from .drag_mode import WARP_MAX_TRACKS, DragMode, resolve_drag
 from .reference import DEFAULT_RADIUS, ReferenceBuilder, decode_start, warp_radius
 from .steering import ControlPlan, Steering
 from .track_head import AppearanceMemory, TrackAnchors, assign_track_ids, pixel_range
+from .stream_parts import (ChunkTiming, PromptSwitch, StreamChunk, TextCondition,  # noqa: F401  (re-exported)
+                           _check_tracks_fit, _image_tensor, _prompt_schedule, frames_to_chunks)
 from .tracks import Tracks
 
-
-@dataclass
-class TextCondition:
-    """Text context [1, L, text_dim] (umT5 for Wan; the demo's own encoder) + optional CLIP tokens."""
-
-    context: Tensor
-    clip: Tensor | None = None
-
-
 log = logging.getLogger("motionstream")
-
-
-@dataclass(frozen=True)
-class PromptSwitch:
-    """From chunk ``chunk`` on, the stream uses ``text`` (a TextCondition, or a prompt string for models
-    with their own text encoder)."""
-
-    chunk: int
-    text: TextCondition | str
 
 
 @dataclass
@@ -82,46 +63,6 @@ class _CleanPass:
     latents: Tensor  # [1, C, F, h, w]
     track_latent: Tensor | None
     image_slot: Tensor | None
-
-
-@dataclass(frozen=True)
-class ChunkTiming(Mapping):
-    """Seconds spent on one chunk. Also a read-only mapping of the measured figures (``total_s``
-    included, ``recache_s`` only when a prompt switch re-encoded the window), as events and logs
-    carry them as JSON."""
-
-    denoise_s: float  # denoising passes + the cache-writing pass (or the prefill of an image start)
-    decode_s: float
-    recache_s: float | None = None  # re-encoding the rolling window under a new prompt, before the chunk
-
-    @property
-    def total_s(self) -> float:
-        """Denoise + decode (the re-cache is reported on its own)."""
-        return self.denoise_s + self.decode_s
-
-    def __getitem__(self, key: str) -> float:
-        value = getattr(self, key) if key in _TIMING_KEYS else None
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return (k for k in _TIMING_KEYS if getattr(self, k) is not None)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-_TIMING_KEYS = ("denoise_s", "decode_s", "total_s", "recache_s")
-
-
-@dataclass
-class StreamChunk:
-    index: int
-    start_frame: int  # index of this chunk's first output frame in the video
-    frames: Tensor  # [F, H, W, 3] float32 in [0, 1], CPU
-    latents: Tensor  # [1, C, chunk_frames, h, w] model-space latents (on the model's device)
-    timing: ChunkTiming
 
 
 @dataclass
@@ -138,30 +79,6 @@ class _RunState:
     anchors: TrackAnchors | None = None  # per-slot track starts (models with a track head)
     appearance: AppearanceMemory | None = None  # per-slot track appearance at the anchors (appearance_channels)
     reference: ReferenceBuilder | None = None  # the chunks' references (models whose image slot is one)
-
-
-def denoising_sigmas(cfg: StreamConfig, steps: int | None = None) -> list[float]:
-    """The sigmas of a chunk's denoising passes: the config's step list, or ``steps`` uniform warped ones; a
-    refining stream's (``cfg.start_sigma`` < 1) scaled by its start sigma."""
-    if steps is None and cfg.step_list:
-        sigmas = flow.step_list_sigmas(cfg.step_list, cfg.shift, cfg.warp_steps, cfg.num_train_timesteps)
-    else:
-        sigmas = flow.sampling_sigmas(steps or cfg.steps, cfg.shift)[:-1]
-    return (sigmas * cfg.start_sigma).tolist() if cfg.start_sigma < 1 else sigmas.tolist()
-
-
-def chunk_start(cfg: StreamConfig, noise: Tensor, image_slot: Tensor | None, sigma: float) -> Tensor:
-    """Where a chunk's denoising starts: ``noise`` [B, C, F, h, w], or for a refining stream (``cfg.start_sigma``
-    < 1) its image slot noised to the first sigma ``sigma``."""
-    if cfg.start_sigma >= 1:
-        return noise
-    return flow.add_noise(image_slot.float(), noise.float(), sigma).to(noise.dtype)
-
-
-def frames_to_chunks(num_frames: int, chunk_latents: int, pack: int = 4) -> int:
-    """Chunks needed for ``num_frames`` output frames (chunk 0 gives 1 + pack*(C-1), later ones pack*C)."""
-    first = 1 + pack * (chunk_latents - 1)
-    return 1 if num_frames <= first else 1 + math.ceil((num_frames - first) / (pack * chunk_latents))
 
 
 class MotionStream:
@@ -234,14 +151,11 @@ class StreamSession:
         dev, dtype = model.device, model.dtype
         s = cfg.spatial_stride
         h, w = self.height // s, self.width // s
-        gh, gw = model.dit.token_grid(h, w)
         ctx = self._context(self.text)
         self.codec = self.stream.codec
         self.codec.reset()
         image_latent = None if self.image is None else self.codec.encode_image(self.image.to(dev)).to(dev, dtype)
-        rope = model.dit.rope_table(cfg.stream.max_rope_frames, gh, gw)
-        shape = CacheShape(cfg.dit.num_layers, 1, cfg.dit.num_heads, cfg.dit.head_dim, gh * gw)
-        cache = RollingKVCache(shape, cfg.stream, rope, dev, dtype)
+        cache = new_cache(model, 1, h, w)
         self.cache_nbytes = cache.nbytes()
         gen = torch.Generator(device=dev).manual_seed(self.seed)
         ids = assign_track_ids(cfg.track_head.max_tracks, self.seed, cfg.track_head.max_id) if self.takes_tracks else None
@@ -349,25 +263,25 @@ class StreamSession:
         shape = (1, cfg.latent_channels, C, *state.latent_hw)
         ref = ref if ref is not None and bool(anchors[1].any()) else None
         sigmas = self.stream.sigmas if ref is None else self.drag.sigmas(self.stream.sigmas)
-        start_noise = torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype)
+        def noise() -> Tensor:
+            return torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype)
+
+        start_noise = noise()
         if ref is None:
             x = chunk_start(cfg.stream, start_noise, image_slot, sigmas[0])
         else:
-            x = x0 = self.drag.start(ref.latents, start_noise, sigmas)
-        for k, sigma in enumerate(sigmas):
+            x = self.drag.start(ref.latents, start_noise, sigmas)
+
+        def before_step(k: int, sigma: float, x: Tensor) -> Tensor:
             if ref is not None and k > 0:  # the dragged cells: the reference, re-noised with the start noise
                 x = self.drag.hold(x, ref.latents, ref.held, start_noise, sigma)
             if self.on_step is not None:
                 self.on_step(index, k, sigma, x, ref)
-            t = flow.to_timestep(sigma, cfg.stream.num_train_timesteps).to(dev).expand(1)
-            v = model.velocity(x, t, track_latent, image_slot, ctx, cache=cache)
-            x0 = flow.x0_from_velocity(x, v, sigma)
-            if k + 1 < len(sigmas):
-                noise = torch.randn(shape, generator=gen, device=dev, dtype=torch.float32).to(dtype)
-                x = flow.add_noise(x0, noise, sigmas[k + 1])
+            return x
+
+        x0 = denoise_chunk(model, x, sigmas, track_latent, image_slot, ctx, cache, noise, before_step=before_step)
         # 3. clean pass writes the cache
-        model.velocity(x0, torch.zeros(1, device=dev), track_latent, image_slot, ctx, cache=cache, write_cache=True)
-        if cache.commit() == "window":
+        if clean_pass(model, x0, track_latent, image_slot, ctx, cache) == "window":
             state.window.append(_CleanPass(x0, track_latent, image_slot))
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
@@ -404,11 +318,9 @@ class StreamSession:
     def _write_cache(self, inputs: _CleanPass, state: _RunState, remember: bool) -> None:
         """One clean pass (t = 0) that writes ``inputs.latents`` into the cache as the next chunk; ``remember``:
         keep the inputs while the chunk is in the rolling window, for a re-cache (which itself does not)."""
-        cache = state.cache
-        cache.begin_chunk(inputs.latents.shape[2])
-        self.model.velocity(inputs.latents, torch.zeros(1, device=self.model.device), inputs.track_latent,
-                            inputs.image_slot, state.ctx, cache=cache, write_cache=True)
-        if cache.commit() == "window" and remember:
+        state.cache.begin_chunk(inputs.latents.shape[2])
+        went = clean_pass(self.model, inputs.latents, inputs.track_latent, inputs.image_slot, state.ctx, state.cache)
+        if went == "window" and remember:
             state.window.append(inputs)
 
     def _recache(self, state: _RunState) -> None:
@@ -440,36 +352,3 @@ class StreamSession:
         that is what replays the run exactly. ``trim=True`` cuts the record to the output frames.
         """
         return self.plan.recorded(self.frames_out if trim else None)
-
-
-def _prompt_schedule(prompts) -> dict[int, TextCondition | str]:
-    schedule: dict[int, TextCondition | str] = {}
-    for p in prompts:
-        if not isinstance(p, PromptSwitch) or p.chunk < 0:
-            raise ValueError(f"prompts must be PromptSwitch(chunk >= 0, text), got {p!r}")
-        if p.chunk in schedule:
-            raise ValueError(f"two prompt switches at chunk {p.chunk}")
-        schedule[p.chunk] = p.text
-    return schedule
-
-
-def _image_tensor(image) -> Tensor:
-    """[H, W, 3] or [1, H, W, 3] (float in [0, 1] or uint8) -> [1, 3, H, W] float32."""
-    t = torch.as_tensor(np.asarray(image) if not isinstance(image, Tensor) else image)
-    if t.ndim == 4:
-        if t.shape[0] != 1:
-            raise ValueError(f"the start image must be a single image, got a batch of {t.shape[0]}")
-        t = t[0]
-    if t.ndim != 3 or t.shape[-1] != 3:
-        raise ValueError(f"the start image must be [H, W, 3] (RGB), got shape {tuple(t.shape)}")
-    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
-    return t.permute(2, 0, 1)[None].contiguous()
-
-
-def _check_tracks_fit(tracks: Tracks, width: int, height: int, fps: float) -> None:
-    if (tracks.width, tracks.height) != (width, height):
-        raise ValueError(f"tracks are for a {tracks.width}x{tracks.height} image but the start image is "
-                         f"{width}x{height}: resample them with Tracks.resample(width=..., height=...)")
-    if abs(tracks.fps - fps) > 1e-6:
-        raise ValueError(f"tracks are at {tracks.fps} fps but the model runs at {fps} fps: resample them with "
-                         "Tracks.resample(fps=...)")

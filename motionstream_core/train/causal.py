@@ -1,8 +1,5 @@
-"""The causal student during training, run exactly like ``stream.StreamSession._chunk`` at inference.
-
-Both training stages of the student go chunk by chunk through a ``RollingKVCache`` with the stream's
-sink + rolling window: a chunk's denoising passes attend to the cached context, then one clean pass
-at t = 0 writes the chunk's keys/values and ``commit()`` moves them into the sink or the window.
+"""The causal student during training, run chunk by chunk with the stream's own steps (``denoise``: the cache,
+the chunk's start, its denoising passes, the clean pass that writes it into the sink or the window).
 
 * ``rollout``: Self-Forcing generation (the generator side of DMD, and plain sampling). Every chunk is
   denoised from fresh noise (a refining stream: its image slot noised) over the stream's sigmas; at the
@@ -19,20 +16,10 @@ import torch
 from torch import Tensor
 
 from .. import flow
+from ..denoise import chunk_start, clean_pass, denoise_chunk, denoising_sigmas, new_cache
 from ..dit import ContextKV
-from ..kv_cache import CacheShape, RollingKVCache
 from ..model import MotionStreamModel
-from ..stream import chunk_start, denoising_sigmas
 from .data import Gens, randint, randn
-
-
-def new_cache(model: MotionStreamModel, batch: int, h: int, w: int) -> RollingKVCache:
-    """A cache like the stream's (``StreamSession._setup``) for ``batch`` videos of latent size h x w."""
-    cfg = model.config
-    gh, gw = model.dit.token_grid(h, w)
-    rope = model.dit.rope_table(cfg.stream.max_rope_frames, gh, gw)
-    shape = CacheShape(cfg.dit.num_layers, batch, cfg.dit.num_heads, cfg.dit.head_dim, gh * gw)
-    return RollingKVCache(shape, cfg.stream, rope, model.device, model.dtype)
 
 
 def student_sigmas(model: MotionStreamModel, steps: int | None = None) -> list[float]:
@@ -66,19 +53,6 @@ def require_rolling(stream, frames: int, stage: str) -> None:
                      "frames: --set frames=N on prepare, or on the teacher stage for its rendered clips)")
 
 
-def _t(sigma: float, batch: int, device) -> Tensor:
-    return flow.to_timestep(sigma).to(device).expand(batch)
-
-
-def clean_pass(model: MotionStreamModel, x0: Tensor, tracks: Tensor, image_slot: Tensor, ctx: ContextKV,
-               cache: RollingKVCache) -> None:
-    """The t = 0 pass that writes a chunk into the cache, then commit (never differentiated)."""
-    with torch.no_grad():
-        model.velocity(x0, torch.zeros(x0.shape[0], device=x0.device), tracks, image_slot, ctx, cache=cache,
-                       write_cache=True)
-    cache.commit()
-
-
 def rollout(model: MotionStreamModel, tracks: Tensor, image_slot: Tensor, ctx: ContextKV, frames: int,
             gen: Gens, exit_steps: list[int] | None = None, grad: bool = False,
             sigmas: list[float] | None = None) -> Tensor:
@@ -101,16 +75,12 @@ def rollout(model: MotionStreamModel, tracks: Tensor, image_slot: Tensor, ctx: C
             slot = image_slot[:, :, first:first + count]
             cache.begin_chunk(count)
             shape = (b, c, count, h, w)
-            x = chunk_start(cfg.stream, randn(shape, gen).to(model.device, model.dtype), slot, sigmas[0])
-            for k, sigma in enumerate(sigmas):
-                keep = k == exit_k
-                with torch.set_grad_enabled(grad and keep):
-                    v = model.velocity(x, _t(sigma, b, model.device), track_i, slot, ctx, cache=cache)
-                    x0 = flow.x0_from_velocity(x, v, sigma)
-                if keep:
-                    break
-                noise = randn(shape, gen).to(model.device, model.dtype)
-                x = flow.add_noise(x0, noise, sigmas[k + 1])
+
+            def noise() -> Tensor:
+                return randn(shape, gen).to(model.device, model.dtype)
+
+            x = chunk_start(cfg.stream, noise(), slot, sigmas[0])
+            x0 = denoise_chunk(model, x, sigmas, track_i, slot, ctx, cache, noise, exit_step=exit_k, grad=grad)
             clean_pass(model, x0.detach(), track_i, slot, ctx, cache)
             outs.append(x0)
     finally:
