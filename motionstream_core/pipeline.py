@@ -41,6 +41,7 @@ from .ops import WEIGHT_DTYPES
 from .steering import Steering
 from .denoise import denoising_sigmas
 from .stream import MotionStream, PromptSwitch, StreamSession, TextCondition, frames_to_chunks
+from .stream_parts import StreamInputs, check_image_size, start_image, stream_inputs
 from .tracks import TrackError, Tracks, combine_tracks, fit_tracks
 # the loading half of the way in, re-exported: callers import it from here
 from .loading import (ATTENTION, CAUSAL_PRESETS, CausalSource, DTYPES, Decoder, DecoderSource, DemoUnavailable,
@@ -56,28 +57,6 @@ __all__ = ["ATTENTION", "CAUSAL_PRESETS", "DTYPES", "OFFLOAD", "WEIGHT_DTYPES", 
            "Runtime", "StreamInputs", "StreamOverrides", "TextCondition", "codec_for", "frames_to_chunks",
            "is_motionstream_checkpoint", "load_decoder", "load_model", "load_text_embedding", "random_model", "refuse_dit_only",
            "resolve_device", "resolve_dtype", "tiny_decoder_layouts"]
-
-
-@dataclass(frozen=True)
-class StreamInputs:
-    """What ``prepare`` made of a run's inputs: exactly what ``MotionStream.session`` takes.
-
-    ``image`` [H, W, 3] float32 in [0, 1] (CPU), or None (a text-to-video model streaming from the
-    prompt alone at ``width`` x ``height``); ``text`` a prompt for models with a built-in text encoder,
-    else a TextCondition; ``tracks`` every source fitted and combined (None: no tracks);
-    ``source_tracks`` how many tracks each source contributed, in order (source i's first track is
-    slot ``sum(source_tracks[:i])``); ``prompts`` prompt switches to replay.
-    """
-
-    image: Tensor | None
-    width: int
-    height: int
-    text: TextCondition | str
-    tracks: Tracks | None
-    num_frames: int | None
-    seed: int
-    source_tracks: tuple[int, ...] = ()
-    prompts: tuple[PromptSwitch, ...] = ()
 
 
 class Pipeline:
@@ -120,16 +99,9 @@ class Pipeline:
 
         ``size`` (width, height): only without an image (text-to-video models; default: the model's own).
         """
-        img = None if image is None else _start_image(image)
-        if img is None:
-            if self.config.takes_tracks:
-                raise ValueError(f"model {self.loaded.name!r} needs a start image")
-            width, height = (int(v) for v in (size or (self.config.width, self.config.height)))
-        else:
-            height, width = int(img.shape[0]), int(img.shape[1])
-            if size is not None and tuple(size) != (width, height):
-                raise ValueError(f"size {size[0]}x{size[1]} differs from the start image's {width}x{height}")
-        self.check_size(width, height)
+        img = None if image is None else start_image(image)
+        width, height = (int(v) for v in (size or (self.config.width, self.config.height))) if img is None else \
+            (int(img.shape[1]), int(img.shape[0]))
         text = self._text(prompt, embedding)
         try:
             fitted = [None if t is None else fit_tracks(t, width, height, self.fps) for t in tracks]
@@ -138,33 +110,20 @@ class Pipeline:
                 plan = combine_tracks(plan, t)
         except TrackError as e:
             raise TrackError(f"tracks: {e}") from None
-        if plan is not None and not self.config.takes_tracks and not self.drag.warp:
-            raise ValueError(f"model {self.loaded.name!r} takes no tracks: it is a text-to-video causal student (it "
-                             "streams from the prompt and, optionally, a start image); remove the tracks")
-        if plan is not None and img is None:
-            raise ValueError("drags need a start image (warp mode moves it; a region drag cuts its region from it)")
-        if plan is not None and plan.num_tracks > self.max_tracks:
+        if plan is not None and plan.num_tracks > self.max_tracks and (self.config.takes_tracks or self.drag.warp):
             raise TrackError(f"tracks: {plan.num_tracks} tracks, but model {self.loaded.name!r} takes at most "
                              f"{self.max_tracks} (use a larger grid_spacing)")
-        if num_frames is not None and num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1 or None (until stopped), got {num_frames}")
         counts = tuple(0 if t is None else t.num_tracks for t in fitted)
-        return StreamInputs(img, width, height, text, plan, num_frames, int(seed), counts, tuple(prompts))
+        return stream_inputs(self.config, self.drag.warp, img, text, plan, num_frames, seed, size, prompts, counts)
 
     def session(self, inputs: StreamInputs, steering: Steering | None = None,
                 on_pause: Callable[[], None] | None = None) -> StreamSession:
         """A streaming session over prepared inputs (iterate it for chunks)."""
-        return self.stream.session(inputs.image, inputs.text, inputs.tracks, steering=steering,
-                                   num_frames=inputs.num_frames, seed=inputs.seed, on_pause=on_pause,
-                                   size=(inputs.width, inputs.height), prompts=inputs.prompts)
+        return self.stream.open(inputs, steering, on_pause)
 
     def check_size(self, width: int, height: int) -> None:
-        try:
-            self.config.check_size(height, width)
-        except ConfigError as e:
-            m = self.config.spatial_stride * self.config.dit.patch_size[1]
-            w2, h2 = max(m, round(width / m) * m), max(m, round(height / m) * m)
-            raise ValueError(f"image: {e}. Resize or crop the start image first (e.g. to {w2}x{h2}).") from None
+        """The model's size rules for a ``width`` x ``height`` image (``prepare`` checks them too)."""
+        check_image_size(self.config, width, height)
 
     def _text(self, prompt: str, embedding: TextCondition | None) -> TextCondition | str:
         if self.reads_prompts:
@@ -190,12 +149,3 @@ def load_text_embedding(path: str | Path) -> TextCondition:
     if context.ndim != 3 or context.shape[0] != 1:
         raise ValueError(f"'context' in {Path(path).name} must be [1, L, text_dim], got {tuple(context.shape)}")
     return TextCondition(context.float(), sd.get("clip"))
-
-
-def _start_image(image: Tensor | np.ndarray) -> Tensor:
-    """[H, W, 3] (float in [0, 1] or uint8; array or tensor) -> [H, W, 3] float32 tensor on the CPU."""
-    t = image if isinstance(image, Tensor) else torch.from_numpy(np.ascontiguousarray(image))
-    if t.ndim != 3 or t.shape[-1] != 3:
-        raise ValueError(f"the start image must be [H, W, 3] (RGB), got shape {tuple(t.shape)}")
-    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
-    return t.cpu()

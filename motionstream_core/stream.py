@@ -49,8 +49,8 @@ from .drag_mode import WARP_MAX_TRACKS, DragMode, resolve_drag
 from .reference import DEFAULT_RADIUS, ReferenceBuilder, decode_start, warp_radius
 from .steering import ControlPlan, Steering
 from .track_head import AppearanceMemory, TrackAnchors, assign_track_ids, pixel_range
-from .stream_parts import (ChunkTiming, PromptSwitch, StreamChunk, TextCondition,  # noqa: F401  (re-exported)
-                           _check_tracks_fit, _image_tensor, _prompt_schedule, frames_to_chunks)
+from .stream_parts import (ChunkTiming, PromptSwitch, StreamChunk, StreamInputs, TextCondition,  # noqa: F401
+                           _check_tracks_fit, _prompt_schedule, frames_to_chunks, start_image, stream_inputs)
 from .tracks import Tracks
 
 log = logging.getLogger("motionstream")
@@ -100,45 +100,34 @@ class MotionStream:
                 on_pause=None, size: tuple[int, int] | None = None,
                 prompts: tuple[PromptSwitch, ...] | list[PromptSwitch] = ()) -> "StreamSession":
         """``size`` (width, height): for ``image=None`` (text-to-video models). ``prompts``: switches to
-        replay (e.g. a previous session's ``prompt_switches``)."""
-        return StreamSession(self, image, text, tracks, steering, num_frames, seed, on_pause, size, prompts)
+        replay (e.g. a previous session's ``prompt_switches``). The inputs are checked by ``stream_inputs``."""
+        inputs = stream_inputs(self.config, self.drag.warp, image, text, tracks, num_frames, seed, size, prompts)
+        return self.open(inputs, steering, on_pause)
+
+    def open(self, inputs: StreamInputs, steering: Steering | None = None, on_pause=None) -> "StreamSession":
+        """A session over checked inputs (``stream_inputs``; ``pipeline.Pipeline.prepare`` makes them)."""
+        return StreamSession(self, inputs, steering, on_pause)
 
 
 class StreamSession:
-    def __init__(self, stream: MotionStream, image, text, tracks, steering, num_frames, seed, on_pause=None,
-                 size=None, prompts=()):
+    def __init__(self, stream: MotionStream, inputs: StreamInputs, steering: Steering | None = None, on_pause=None):
+        if not isinstance(inputs, StreamInputs):
+            raise TypeError(f"a stream session takes StreamInputs (stream_inputs checks them), got "
+                            f"{type(inputs).__name__}")
         cfg = stream.config
         self.stream, self.model, self.cfg = stream, stream.model, cfg
         self.takes_tracks = cfg.takes_tracks
         self.drag = stream.drag
-        if image is None:
-            if self.takes_tracks:
-                raise ValueError(f"model {cfg.name!r} needs a start image")
-            if tracks is not None and self.drag.warp:
-                raise ValueError("drags in warp mode move the start image: give a start image (a region drag cuts "
-                                 "its region from it)")
-            self.image = None
-            self.width, self.height = (int(v) for v in (size or (cfg.width, cfg.height)))
-        else:
-            self.image = _image_tensor(image)
-            _, _, self.height, self.width = self.image.shape
-            if size is not None and tuple(size) != (self.width, self.height):
-                raise ValueError(f"size {size[0]}x{size[1]} differs from the start image's {self.width}x{self.height}")
-        cfg.check_size(self.height, self.width)
-        if num_frames is not None and num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1 or None (until stopped), got {num_frames}")
-        if tracks is not None and not (self.takes_tracks or self.drag.warp):
-            raise ValueError(f"model {cfg.name!r} takes no tracks: it is a text-to-video causal student (it streams "
-                             "from the prompt and, optionally, a start image); remove the tracks")
-        if tracks is not None:
-            _check_tracks_fit(tracks, self.width, self.height, cfg.stream.fps)
-        self.prompts = _prompt_schedule(prompts)
+        self.inputs = inputs
+        self.image = None if inputs.image is None else inputs.image.permute(2, 0, 1)[None].contiguous()
+        self.width, self.height = inputs.width, inputs.height
+        self.prompts = _prompt_schedule(inputs.prompts)
         self.prompt_switches: list[PromptSwitch] = []  # what this session used: replays it with the same seed
-        self.text = text
+        self.text = inputs.text
         self.steering = steering or Steering()
-        self.num_frames = num_frames
-        self.seed = int(seed)
-        self.plan = ControlPlan(tracks, self.width, self.height, cfg.stream.fps)
+        self.num_frames = inputs.num_frames
+        self.seed = inputs.seed
+        self.plan = ControlPlan(inputs.tracks, self.width, self.height, cfg.stream.fps)
         self.on_pause = on_pause
         self.on_step = None  # called (chunk, step, sigma, x, reference) before each denoising pass (tests, probes)
         self.frames_out = 0

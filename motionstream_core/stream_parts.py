@@ -89,17 +89,16 @@ def _prompt_schedule(prompts) -> dict[int, TextCondition | str]:
     return schedule
 
 
-def _image_tensor(image) -> Tensor:
-    """[H, W, 3] or [1, H, W, 3] (float in [0, 1] or uint8) -> [1, 3, H, W] float32."""
-    t = torch.as_tensor(np.asarray(image) if not isinstance(image, Tensor) else image)
+def start_image(image) -> Tensor:
+    """[H, W, 3] or [1, H, W, 3] (float in [0, 1] or uint8; array or tensor) -> [H, W, 3] float32 on the CPU."""
+    t = image if isinstance(image, Tensor) else torch.from_numpy(np.ascontiguousarray(image))
     if t.ndim == 4:
         if t.shape[0] != 1:
             raise ValueError(f"the start image must be a single image, got a batch of {t.shape[0]}")
         t = t[0]
     if t.ndim != 3 or t.shape[-1] != 3:
         raise ValueError(f"the start image must be [H, W, 3] (RGB), got shape {tuple(t.shape)}")
-    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
-    return t.permute(2, 0, 1)[None].contiguous()
+    return (t.float() / 255.0 if t.dtype == torch.uint8 else t.float()).cpu()
 
 
 def _check_tracks_fit(tracks: Tracks, width: int, height: int, fps: float) -> None:
@@ -109,3 +108,65 @@ def _check_tracks_fit(tracks: Tracks, width: int, height: int, fps: float) -> No
     if abs(tracks.fps - fps) > 1e-6:
         raise ValueError(f"tracks are at {tracks.fps} fps but the model runs at {fps} fps: resample them with "
                          "Tracks.resample(fps=...)")
+
+
+@dataclass(frozen=True)
+class StreamInputs:
+    """A run's inputs, checked (``stream_inputs``): the only thing a ``StreamSession`` takes.
+
+    ``image`` [H, W, 3] float32 in [0, 1] (CPU), or None (a text-to-video model streaming from the
+    prompt alone at ``width`` x ``height``); ``text`` a prompt for models with a built-in text encoder,
+    else a TextCondition; ``tracks`` at the image's size and the model's frame rate (None: no tracks);
+    ``source_tracks`` how many tracks each source contributed, in order (source i's first track is
+    slot ``sum(source_tracks[:i])``); ``prompts`` prompt switches to replay.
+    """
+
+    image: Tensor | None
+    width: int
+    height: int
+    text: TextCondition | str
+    tracks: Tracks | None
+    num_frames: int | None
+    seed: int
+    source_tracks: tuple[int, ...] = ()
+    prompts: tuple[PromptSwitch, ...] = ()
+
+
+def check_image_size(config, width: int, height: int) -> None:
+    """The model's size rules (``ModelConfig.check_size``), with the nearest size that fits."""
+    try:
+        config.check_size(height, width)
+    except ValueError as e:
+        m = config.spatial_stride * config.dit.patch_size[1]
+        w2, h2 = max(m, round(width / m) * m), max(m, round(height / m) * m)
+        raise ValueError(f"image: {e}. Resize or crop the start image first (e.g. to {w2}x{h2}).") from None
+
+
+def stream_inputs(config, warp: bool, image, text: TextCondition | str, tracks: Tracks | None = None,
+                  num_frames: int | None = None, seed: int = 0, size: tuple[int, int] | None = None,
+                  prompts=(), source_tracks: tuple[int, ...] = ()) -> StreamInputs:
+    """The one door into a stream: a model ``config``'s run (``warp``: its drags move the start image) checked once
+    -- the start image (or ``size`` (width, height) without one), the model's size rules, the frame count, whether
+    the model takes tracks and whether they fit the image and frame rate, the prompt switches. One clear error each.
+    """
+    img = None if image is None else start_image(image)
+    if img is None:
+        if config.takes_tracks:
+            raise ValueError(f"model {config.name!r} needs a start image")
+        width, height = (int(v) for v in (size or (config.width, config.height)))
+    else:
+        height, width = int(img.shape[0]), int(img.shape[1])
+        if size is not None and tuple(size) != (width, height):
+            raise ValueError(f"size {size[0]}x{size[1]} differs from the start image's {width}x{height}")
+    check_image_size(config, width, height)
+    if num_frames is not None and num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1 or None (until stopped), got {num_frames}")
+    if tracks is not None:
+        if not (config.takes_tracks or warp):
+            raise ValueError(f"model {config.name!r} takes no tracks: it is a text-to-video causal student (it "
+                             "streams from the prompt and, optionally, a start image); remove the tracks")
+        if img is None:
+            raise ValueError("drags need a start image (warp mode moves it; a region drag cuts its region from it)")
+        _check_tracks_fit(tracks, width, height, config.stream.fps)
+    _prompt_schedule(prompts)
+    return StreamInputs(img, width, height, text, tracks, num_frames, int(seed), tuple(source_tracks), tuple(prompts))

@@ -173,8 +173,8 @@ def test_recorded_switches_replay_exactly(stream):
 
 def test_no_tracks_for_a_text_to_video_model(stream):
     tracks = Tracks.empty(9, 16, *SIZE)
-    with pytest.raises(ValueError, match=r"drags in warp mode move the start image: give a start image \(a region "
-                                         r"drag cuts its region from it\)"):  # warp: such a model's drag mode
+    with pytest.raises(ValueError, match=r"drags need a start image \(warp mode moves it; a region drag cuts its "
+                                         r"region from it\)"):  # warp: such a model's drag mode
         stream.session(None, _text(1), tracks=tracks, size=SIZE)
     with pytest.raises(ValueError, match="differs from the start image's 64x48"):
         stream.session(torch.rand(48, 64, 3), _text(1), size=(32, 32))
