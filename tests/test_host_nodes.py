@@ -25,7 +25,8 @@ EXPECTED = {
         {"model": "MOTIONSTREAM_MODEL", "frames": "INT", "seed": "INT", "steps": "INT",
          "prompt": "STRING", "editor_state": "STRING"},
         {"image": "IMAGE", "decoder": "MOTIONSTREAM_DECODER", "positive": "CONDITIONING",
-         "clip_vision_output": "CLIP_VISION_OUTPUT", "tracks": "TRACKS"},
+         "clip_vision_output": "CLIP_VISION_OUTPUT", "tracks": "TRACKS", "drag_mode": "COMBO", "t_weak": "FLOAT",
+         "t_strong": "FLOAT"},
         ["IMAGE", "TRACKS", "FLOAT", "VIDEO"]),  # video: every frame, as a file
     "MotionStreamTracksFromCoords": ({"coordinates": "STRING", "format": "COMBO", "fps": "FLOAT", "num_frames": "INT"},
                                      {"image": "IMAGE", "width": "INT", "height": "INT"}, ["TRACKS"]),
