@@ -180,6 +180,7 @@ class PreparedClips:
         if self.manifest.get("format") != FORMAT:
             raise ValueError(f"{path}: not a {FORMAT} manifest")
         self.latent_space = data_latent_space(self.folder)
+        self.codec = None  # as ``data.Clips.codec``: set by ``autoencoder.attach_stage_codec`` when a model needs it
         self._shards = [self.folder / s["file"] for s in self.manifest["shards"]]
         counts = [s["clips"] for s in self.manifest["shards"]]
         self._starts = np.cumsum([0] + counts)
