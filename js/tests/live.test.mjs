@@ -178,3 +178,13 @@ test("a record too long for the workflow is kept as a reference to its file, not
     "Run stopped · its tracks are kept in output/video/MotionStream_00003.tracks.json (too long for the workflow): " +
     "re-queueing replays them, editing the tracks starts anew · saved to output/video/MotionStream_00003.mp4");
 });
+
+test("the run's drag mode (from its session event) says why a warp run without a start image takes no drags", () => {
+  const ed = fakeEditor();
+  const live = new LiveRun(ed);
+  live.onSession({ session: "w", width: 64, height: 48, fps: 16, max_tracks: 0, drag_mode: "warp" });
+  assert.equal(ed.calls.filter((c) => c[0] === "status").at(-1)[1],
+    "Generating: no drags without a start image (warp mode cuts and drags its regions): connect one to Generate's image for the next run");
+  live.onSession({ session: "w2", width: 64, height: 48, fps: 16, max_tracks: 1024, drag_mode: "warp" });
+  assert.match(ed.calls.filter((c) => c[0] === "status").at(-1)[1], /^Generating: \(drag mode warp\) drag a point or a region/);
+});

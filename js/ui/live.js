@@ -235,6 +235,7 @@ export class LiveRun {
       running: true,
       paused: !!d.paused,
       maxTracks: Number.isInteger(d.max_tracks) ? d.max_tracks : null, // 0: the run takes no drags
+      dragMode: d.drag_mode ?? null,
     };
     this.steering = new LiveSteering(d.session);
     this.points = new Map();
@@ -248,7 +249,7 @@ export class LiveRun {
     this.applyDetails(d);
     ed.view = "video";
     const joined = d.start_frame > 0 ? `Joined the run at frame ${d.start_frame}: ` : "Generating: ";
-    const warp = dragModeOf(ed.node).mode === "warp";
+    const warp = (d.drag_mode ?? dragModeOf(ed.node).mode) === "warp"; // the run's own word first
     ed.status(this.takesDrags ? `${joined}${warp ? "(drag mode warp) " : ""}drag a point or a region to steer it, drag empty space to add a live point`
       : `${joined}${warp ? NO_IMAGE_LIVE : NO_DRAGS_LIVE}`);
     ed.syncUI();
