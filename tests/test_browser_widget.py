@@ -311,11 +311,15 @@ class RunError(AssertionError):
 
 def _run(pg, *, during=None, timeout=300):
     """Queue the workflow, optionally call during(pg) once the first frames arrived, wait for the end."""
-    pg.evaluate("""() => { const api = window.comfyAPI.api.api; const st = window.__msExec = { done: false, cached: [], error: null };
+    # Events count only for the prompt whose execution_start comes after this queue: a previous prompt's
+    # execution_success can reach the page after its frames did (on a loaded machine), and must not end this run.
+    pg.evaluate("""() => { const api = window.comfyAPI.api.api; window.__msExec = { done: false, cached: [], error: null, prompt: null };
+        const ours = (e) => e.detail?.prompt_id != null && e.detail.prompt_id === window.__msExec.prompt;
         if (!window.__msExecHooked) { window.__msExecHooked = true;
-            api.addEventListener('execution_cached', (e) => window.__msExec.cached.push(...(e.detail?.nodes || [])));
-            api.addEventListener('execution_success', () => { window.__msExec.done = true; });
-            api.addEventListener('execution_error', (e) => { window.__msExec.done = true; window.__msExec.error = e.detail?.exception_message || 'error'; }); } }""")
+            api.addEventListener('execution_start', (e) => { if (window.__msExec.prompt === null) window.__msExec.prompt = e.detail?.prompt_id; });
+            api.addEventListener('execution_cached', (e) => { if (ours(e)) window.__msExec.cached.push(...(e.detail?.nodes || [])); });
+            api.addEventListener('execution_success', (e) => { if (ours(e)) window.__msExec.done = true; });
+            api.addEventListener('execution_error', (e) => { if (ours(e)) { window.__msExec.done = true; window.__msExec.error = e.detail?.exception_message || 'error'; } }); } }""")
     pg.evaluate("() => app.queuePrompt(0, 1)")
     pg.wait_for_function(f"() => ({ED}.isLive() && {ED}.stream.count > 0) || window.__msExec.done", timeout=timeout * 1000)
     ex = pg.evaluate(f"() => ({{ ...window.__msExec, id: String({ED}.node.id), count: {ED}.stream.count }})")

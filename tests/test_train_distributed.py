@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +37,9 @@ from motionstream_core.train.data import TrackSampling, encode_tracks, make_batc
 from motionstream_core.train.init import initial_model  # noqa: E402
 from motionstream_core.train.loop import Sample, seeded  # noqa: E402
 from motionstream_core.train.prepare import PrepareOptions, PreparedClips, prepare  # noqa: E402
+
+# torchrun as the interpreter running the tests starts it (the `torchrun` script need not be on PATH)
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAD_TOLERANCE = 1e-5  # of each tensor's largest gradient
@@ -120,14 +122,12 @@ def _run(args: list[str], env: dict) -> None:
 
 @pytest.fixture(scope="module")
 def trained(prepared):
-    if shutil.which("torchrun") is None:
-        pytest.skip("torchrun is not on PATH")
     root = prepared["root"] / "runs"
     root.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     data = prepared["opts"].data
     script = str(ROOT / "tests" / "distributed_recipe.py")
-    _run(["torchrun", "--nproc_per_node", "2", "--master_port", "29517", script, "many", data, str(root)], env)
+    _run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", "29517", script, "many", data, str(root)], env)
     _run([sys.executable, script, "one", data, str(root)], env)
     return root
 
@@ -209,10 +209,8 @@ def test_losses_go_down(prepared, trained):
 def test_torchrun_form_says_a_users_mistake_once(tmp_path):
     """Under torchrun a mistake is the CLI's one line, from rank 0, and no traceback of ours; torchrun itself then
     reports the failed workers (its own summary, which a non-zero exit status always brings)."""
-    if shutil.which("torchrun") is None:
-        pytest.skip("torchrun is not on PATH")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(["torchrun", "--nproc_per_node", "2", "--master_port", "29518", "-m",
+    r = subprocess.run([*TORCHRUN, "--nproc_per_node", "2", "--master_port", "29518", "-m",
                         "motionstream_core.train.cli", "teacher", "--out", str(tmp_path / "run"), "--config", "tiny",
                         "--preset", "tiny", "--batch", "3", "--data", str(tmp_path / "nodata")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
