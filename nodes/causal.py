@@ -14,11 +14,11 @@ from comfy_api.latest import io
 
 import folder_paths
 
-from motionstream_core.pipeline import (ATTENTION, CAUSAL_PRESETS, WEIGHT_DTYPES, CausalSource, CheckpointError, ConfigError,
-                                        StreamOverrides, load_model)
+from motionstream_core.pipeline import (CAUSAL_PRESETS, CausalSource, CheckpointError, ConfigError, StreamOverrides,
+                                        load_model)
 
 from .sockets import text_condition
-from .choices import check_choices
+from .choices import check_choices, runtime_inputs
 from .host_memory import host_runtime, manage
 from .loaders import FOLDER
 from .types import CATEGORY, ModelType
@@ -60,9 +60,6 @@ class ComfyTextEncoder:
 class MotionStreamCausalModelLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        import torch
-
-        devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         return io.Schema(
             node_id="MotionStreamCausalModelLoader",
             display_name="Load Causal Wan Model (Self-Forcing family)",
@@ -82,16 +79,7 @@ class MotionStreamCausalModelLoader(io.ComfyNode):
                              tooltip="Video width when Generate has no start image."),
                 io.Int.Input("height", default=480, min=16, max=4096, step=16,
                              tooltip="Video height when Generate has no start image."),
-                io.Combo.Input("dtype", options=["auto", "fp32", "bf16", "fp16"], default="auto",
-                               tooltip="auto: fp32 on CPU, bf16 (or fp16) on CUDA."),
-                io.Combo.Input("device", options=devices, default="auto", tooltip="auto: ComfyUI's main device."),
-                io.Combo.Input("attention", options=list(ATTENTION), default="auto",
-                               tooltip="auto: ComfyUI's attention (what ComfyUI was started with: sage, flash, "
-                                       "xformers or PyTorch); sdpa / flash: this pack's own."),
-                io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default", optional=True,
-                               tooltip="default: the file's own precision (fp8 files stay fp8). fp8_e4m3fn / fp8_e5m2: "
-                                       "the transformer blocks' weights stored in fp8 (half of bf16's bytes), "
-                                       "computed in dtype."),
+                *runtime_inputs(),
                 io.Int.Input("chunk_frames", default=0, min=0, max=21, optional=True,
                              tooltip="Latent frames per chunk; 0: the preset's."),
                 io.Int.Input("sink_chunks", default=0, min=0, max=21, optional=True,

@@ -13,13 +13,12 @@ import logging
 import os
 
 import folder_paths
-import torch
 from comfy_api.latest import io
 
-from motionstream_core.pipeline import (ATTENTION, MODEL_CONFIGS, WEIGHT_DTYPES, DecoderSource, DemoUnavailable, ModelSource,
+from motionstream_core.pipeline import (MODEL_CONFIGS, DecoderSource, DemoUnavailable, ModelSource,
                                         is_motionstream_checkpoint, load_decoder, load_model, not_a_motionstream_model)
 
-from .choices import check_choices
+from .choices import check_choices, runtime_inputs
 from .host_memory import host_runtime, manage
 from .types import DecoderType, ModelType
 from .vae_adapter import DEFAULT_CONTEXT, MODES, ComfyVAEBackend
@@ -102,7 +101,6 @@ def decoder_path(name: str) -> str:
 class MotionStreamModelLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         return io.Schema(
             node_id="MotionStreamModelLoader",
             display_name="Load MotionStream Model",
@@ -115,17 +113,7 @@ class MotionStreamModelLoader(io.ComfyNode):
                 io.Combo.Input("config", options=["auto"] + list(MODEL_CONFIGS), default="auto",
                                tooltip="'auto' reads the config stored in the checkpoint; name one only for "
                                        "checkpoints saved without it."),
-                io.Combo.Input("dtype", options=["auto", "fp32", "bf16", "fp16"], default="auto",
-                               tooltip="auto: fp32 on CPU, bf16 (or fp16) on CUDA."),
-                io.Combo.Input("device", options=devices, default="auto",
-                               tooltip="auto: ComfyUI's main device."),
-                io.Combo.Input("attention", options=list(ATTENTION), default="auto",
-                               tooltip="auto: ComfyUI's attention (what ComfyUI was started with: sage, flash, "
-                                       "xformers or PyTorch); sdpa / flash: this pack's own."),
-                io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default", optional=True,
-                               tooltip="default: the file's own precision (fp8 files stay fp8). fp8_e4m3fn / fp8_e5m2: "
-                                       "the transformer blocks' weights stored in fp8 (half of bf16's bytes), "
-                                       "computed in dtype."),
+                *runtime_inputs(),
             ],
             outputs=[ModelType.Output(display_name="model")],
         )
