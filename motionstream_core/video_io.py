@@ -1,6 +1,6 @@
 """Reading images and writing videos (OpenCV / PyAV), for the CLI, the demo and the nodes.
 
-Videos are read by ``motionstream_core.motion.transfer.read_video``."""
+Videos are read by ``read_video`` (motion transfer reads its files with it)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,44 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+
+from .tracks import TrackError
+
+MAX_VIDEO_BYTES = 4 << 30  # the most decoded frames a video file may give the tracker (grey: 1 byte a pixel)
+
+
+def read_video(path: str | os.PathLike, max_frames: int | None = None, gray: bool = False,
+               max_bytes: int | None = None) -> tuple[np.ndarray, float]:
+    """Decode a video file with PyAV -> (uint8 frames [T, H, W, 3] RGB, or [T, H, W] grey with ``gray``; fps).
+    ``max_bytes``: refuse (naming it) a video whose decoded frames would take more, as soon as they do."""
+    if not os.path.isfile(path):
+        raise TrackError(f"no such video file: {path}")
+    frames = []
+    size = 0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise TrackError(f"{path} has no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 16.0
+            for frame in container.decode(stream):
+                rgb = frame.to_ndarray(format="rgb24")
+                frames.append(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else rgb)  # grey as _gray_frames makes it
+                size += frames[-1].nbytes
+                if max_bytes is not None and size > max_bytes:
+                    raise TrackError(f"{path}: {len(frames)} decoded frames of {frame.width}x{frame.height} already "
+                                     f"take more than {max_bytes / (1 << 30):.0f} GiB (MAX_VIDEO_BYTES): read fewer "
+                                     "frames (max_frames / --max-frames) or a smaller video")
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except TrackError:
+        raise
+    except Exception as e:  # av.error.* : not a video, broken file
+        raise TrackError(f"cannot read video {path}: {e}") from None
+    if not frames:
+        raise TrackError(f"{path} has no frames")
+    return np.stack(frames), fps
 
 
 def read_image(path: str | os.PathLike, width: int | None = None, height: int | None = None) -> np.ndarray:

@@ -127,9 +127,9 @@ def test_no_runtime_file_is_over_the_line_limit_but_the_listed_ones():
     """The document names the runtime files still over the limit; every other one is within it, and a listed file
     that has come within it must leave the list."""
     doc = DOC.read_text(encoding="utf-8")
-    line = re.search(r"No runtime file is over (\d+) lines, except those still to be split: (.*)", doc)
+    line = re.search(r"No runtime file is over (\d+) lines(?:, except those still to be split: (.*))?\.", doc)
     assert line and int(line.group(1)) == LINE_LIMIT, "docs/ARCHITECTURE.md states the line limit"
-    listed = {f"{CORE}/{name}" for name in re.findall(r"`([^`]+)`", line.group(2))}
+    listed = {f"{CORE}/{name}" for name in re.findall(r"`([^`]+)`", line.group(2) or "")}
     sizes = {str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
              for m, path in module_files().items() if is_runtime(m)}
     over = {f for f, n in sizes.items() if n > LINE_LIMIT}
