@@ -64,7 +64,6 @@ def _guarded(installs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(n, v) for n, v in installs if GUARDED.match(re.sub(r"[-_.]+", "-", n).lower())]
 
 
-@pytest.mark.slow
 def test_requirements_leave_torch_numpy_and_cuda_alone(old_comfy_env, tmp_path):
     installs = _dry_run(old_comfy_env, tmp_path / "requirements.json", "-m", "pip", "install", "-r",
                         str(REPO / "requirements.txt"))
@@ -72,7 +71,6 @@ def test_requirements_leave_torch_numpy_and_cuda_alone(old_comfy_env, tmp_path):
     assert _guarded(installs) == [], installs
 
 
-@pytest.mark.slow
 def test_install_py_picks_an_opencv_for_the_installed_numpy(old_comfy_env, tmp_path):
     # the unbounded requirement the pack used to install does upgrade numpy here: the environment can fail
     unbounded = _dry_run(old_comfy_env, tmp_path / "unbounded.json", "-m", "pip", "install",
