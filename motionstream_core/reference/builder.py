@@ -80,12 +80,11 @@ class ReferenceBuilder:
             raise ValueError(f"the kernel warp's radius must be positive, got {radius}")
         self.image, self.image_latent, self.radius = image, image_latent, float(radius)
         self.encoder = ChunkEncoder(codec)
+        self.layer: RegionLayer | None = None  # the regions' cut-outs, rebuilt when the regions change
 
     def reset(self) -> None:
         self.encoder.reset()
         self.layer = None
-
-    layer: RegionLayer | None = None
 
     def encode(self, frames: Tensor) -> Tensor:
         """Pixel frames of the next chunk ``[B, 3, T, H, W]`` -> its reference latents (latent frame 0 of the video
