@@ -74,7 +74,7 @@ def load(loaded: LoadedModel) -> None:
     """Before a run: ComfyUI loads the model onto its device (making room by unloading others as it does
     for its own models; a model that was moved off or freed comes back). Models not loaded in the host
     (none held) are left where they are."""
-    patcher = getattr(loaded, "host", None)
+    patcher = loaded.host
     if patcher is None:
         return
     import comfy.model_management as mm
@@ -105,5 +105,5 @@ def loaded_in_host(loaded: LoadedModel) -> bool:
     """Whether ComfyUI's model management lists the model as loaded."""
     import comfy.model_management as mm
 
-    patcher = getattr(loaded, "host", None)
+    patcher = loaded.host
     return patcher is not None and any(m is patcher for m in mm.loaded_models())
