@@ -35,14 +35,15 @@ def test_a_dense_field_of_tracks_translates_the_image():
     assert err.mean() < 1.5 and np.percentile(err, 99) <= 8, (err.mean(), np.percentile(err, 99))
 
 
-def test_pins_and_hidden_tracks_leave_the_image_as_it_is():
+def test_pins_leave_the_image_as_it_is_and_hidden_tracks_hold_their_last_move():
     img = _image(seed=1)
     pins, vis = _grid_tracks(64, 16, (0.0, 0.0))
     assert all(np.array_equal(f, img) for f in warp_image(img, pins, vis, radius=8.0))
-    moving, vis = _grid_tracks(64, 16, (3.0, 0.0))
-    vis[2] = False  # hidden in frame 2: it pulls nothing there
+    moving, vis = _grid_tracks(64, 16, (3.0, 0.0), frames=4)
+    vis[2] = False  # hidden in frame 2: what it carried stays where frame 1 put it
     video = warp_image(img, moving, vis, radius=8.0)
-    assert np.array_equal(video[2], img) and not np.array_equal(video[1], img)
+    assert np.array_equal(video[2], video[1]) and not np.array_equal(video[1], img)
+    assert not np.array_equal(video[3], video[1])  # visible again: it moves on
 
 
 def test_one_tracks_pull_is_its_motion_shrunk_by_the_still_anchor_and_fades_with_distance():

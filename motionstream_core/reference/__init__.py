@@ -13,7 +13,7 @@ clips, with the start image decoded from its latent). Parts:
 
 from .builder import DEFAULT_RADIUS, Reference, ReferenceBuilder, clip_slot, kernel_frames, latent_mask, warp_radius
 from .encode import ChunkEncoder, decode_start
-from .kernel import STILL_WEIGHT, track_displacement, warp_frames, warp_image
+from .kernel import STILL_WEIGHT, hold_hidden, track_displacement, warp_frames, warp_image
 
 __all__ = ["DEFAULT_RADIUS", "Reference", "latent_mask", "ReferenceBuilder", "clip_slot", "kernel_frames", "warp_radius", "ChunkEncoder", "decode_start",
-           "STILL_WEIGHT", "track_displacement", "warp_frames", "warp_image"]
+           "STILL_WEIGHT", "hold_hidden", "track_displacement", "warp_frames", "warp_image"]

@@ -23,7 +23,7 @@ from torch import Tensor
 from ..config import ModelConfig
 from ..track_head import first_visible
 from .encode import ChunkEncoder, decode_start
-from .kernel import warp_frames
+from .kernel import hold_hidden, warp_frames
 from .regions import RegionLayer, reference_frames
 
 DEFAULT_RADIUS = 0.05  # the kernel warp's radius for a drag without a region, as a fraction of the image's short side
@@ -81,10 +81,35 @@ class ReferenceBuilder:
         self.image, self.image_latent, self.radius = image, image_latent, float(radius)
         self.encoder = ChunkEncoder(codec)
         self.layer: RegionLayer | None = None  # the regions' cut-outs, rebuilt when the regions change
+        self.last: list[tuple[Tensor, Tensor]] | None = None  # per sample: ``hold_hidden``'s state after the last chunk
 
     def reset(self) -> None:
         self.encoder.reset()
         self.layer = None
+        self.last = None
+
+    def hold(self, path: Tensor, visible: Tensor, keep: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The next chunk's tracks as the reference moves them (path [B, T, N, 2], visible [B, T, N]): a track that
+        hides holds its last visible point, from chunk to chunk (``hold_hidden``); ``keep`` bool [N]: tracks left as
+        they are (a camera path's points, which hide as they leave the frame). -> (path, counts) of the same shapes."""
+        B, T, N = visible.shape
+        if self.last is None:
+            self.last = [(path.new_zeros(0, 2).float(), torch.zeros(0, dtype=torch.bool, device=visible.device))] * B
+        out_path, out_counts, state = [], [], []
+        for b in range(B):
+            last, have = self.last[b]
+            n = min(len(have), N)  # live drags add tracks between chunks
+            last = torch.cat([last[:n].to(path.device), path.new_zeros(N - n, 2).float()])
+            have = torch.cat([have[:n].to(visible.device), torch.zeros(N - n, dtype=torch.bool, device=visible.device)])
+            p, c, last, have = hold_hidden(path[b], visible[b], last, have)
+            if keep is not None:
+                k = keep.to(visible.device)[:N]
+                p, c = torch.where(k[None, :, None], path[b].float(), p), torch.where(k[None], visible[b], c)
+            out_path.append(p)
+            out_counts.append(c)
+            state.append((last, have))
+        self.last = state
+        return torch.stack(out_path), torch.stack(out_counts)
 
     def encode(self, frames: Tensor) -> Tensor:
         """Pixel frames of the next chunk ``[B, 3, T, H, W]`` -> its reference latents (latent frame 0 of the video
@@ -98,7 +123,9 @@ class ReferenceBuilder:
     @torch.no_grad()
     def kernel(self, path: Tensor, visible: Tensor, anchors: tuple[Tensor, Tensor]) -> Tensor:
         """The next chunk's reference latents ``[B, C, F, h, w]``: the start image warped along the tracks over the
-        chunk's pixel frames (path [B, T, N, 2], visible [B, T, N], anchors as ``kernel_frames``)."""
+        chunk's pixel frames (path [B, T, N, 2], visible [B, T, N], anchors as ``kernel_frames``; a track that hides
+        holds its last visible point, ``hold``)."""
+        path, visible = self.hold(path, visible)
         return self.encode(kernel_frames(self.image, path, visible, anchors, self.radius))
 
     @torch.no_grad()
@@ -106,8 +133,11 @@ class ReferenceBuilder:
              ) -> Reference:
         """The next chunk's cut-and-drag reference (batch of one): path [T, N, 2], visible [T, N], anchors (xy [N, 2],
         seen [N]) over the chunk's pixel frames; ``regions`` per track (``Tracks.regions``: polygon or None);
-        ``camera`` bool [N]: the tracks of a camera path."""
+        ``camera`` bool [N]: the tracks of a camera path. A drag's track that hides holds its last visible point
+        (``hold``); a camera point that hides drops out of the camera's field."""
         _, _, H, W = self.image.shape
+        held, counts = self.hold(path[None], visible[None], camera)
+        path, visible = held[0], counts[0]
         if self.layer is None or self.layer.regions != _keys(regions):
             self.layer = RegionLayer(regions, H, W, previous=self.layer, device=self.image.device)
         starts = self.encoder.latents_encoded == 0

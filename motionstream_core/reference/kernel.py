@@ -9,6 +9,9 @@ measured against (``warp_image``; ``motionstream eval --photos``: the ``warp`` r
 its start image warped along its tracks (``warp_frames``; the ``warp`` reference of a parameterisation), so that the change it learns
 is zero wherever the drag is such a move.
 
+A track that hides (occluded, or off the frame) holds its last visible point (``hold_hidden``): what it carried
+stays where it left it instead of snapping back to the start image.
+
 Layouts: image uint8/float [H, W, C]; path float [T, N, 2] in pixels (x, y); visible bool [T, N].
 """
 
@@ -36,6 +39,27 @@ def track_displacement(points: Tensor, now: Tensor, start: Tensor, radius: float
     return (w @ (now - start)) / (w.sum(1, keepdim=True) + STILL_WEIGHT)
 
 
+def hold_hidden(path: Tensor, visible: Tensor, last: Tensor | None = None, have: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Tracks that hide keep what they carried where they last put it: path [T, N, 2] px, visible [T, N] -> (path
+    [T, N, 2] with every hidden frame of a track that has been visible at its last visible point, counts [T, N]: the
+    frames from each track's first visible one on, last [N, 2], have [N]: each track's last visible point after these
+    frames and whether it has one). ``last`` / ``have``: the same before these frames (a stream's earlier chunks;
+    None: the first frames of the video). A hidden track that reappears moves on from where it reappears."""
+    T, N = visible.shape
+    assert path.shape == (T, N, 2), f"path {tuple(path.shape)} must be [T, N, 2] for visible {tuple(visible.shape)}"
+    cur = path.new_zeros(N, 2).float() if last is None else last.to(path.device).float().clone()
+    got = torch.zeros(N, dtype=torch.bool, device=visible.device) if have is None else have.to(visible.device).clone()
+    held, counts = [], []
+    for t in range(T):
+        v = visible[t]
+        cur = torch.where(v[:, None], path[t].float(), cur)
+        got = got | v
+        held.append(cur)
+        counts.append(got)
+    return torch.stack(held), torch.stack(counts), cur, got
+
+
 def warp_frames(image: Tensor, path: Tensor, visible: Tensor, anchor: Tensor, seen: Tensor, radius: float) -> Tensor:
     """``image`` [3, H, W] float warped along the tracks to each of their frames -> [3, T, H, W].
 
@@ -60,12 +84,15 @@ def warp_frames(image: Tensor, path: Tensor, visible: Tensor, anchor: Tensor, se
 
 def warp_image(image: np.ndarray, path: np.ndarray, visible: np.ndarray, radius: float) -> np.ndarray:
     """[T, H, W, C] of ``image``'s dtype: frame t is ``image`` [H, W, C] warped by the tracks' motion from frame 0 to
-    t (``warp_frames`` with the tracks visible in frame 0 anchored there: frame 0 is the image itself)."""
+    t (``warp_frames`` with the tracks visible in frame 0 anchored there: frame 0 is the image itself; a track that
+    hides holds its last visible point, ``hold_hidden``)."""
     assert path.ndim == 3 and path.shape[2] == 2, f"path must be [T, N, 2], got {path.shape}"
     assert visible.shape == path.shape[:2], f"visible {visible.shape} must be path's [T, N] {path.shape[:2]}"
     path, visible = torch.tensor(np.asarray(path, np.float32)), torch.tensor(np.asarray(visible, bool))
     img = torch.from_numpy(np.ascontiguousarray(image)).float().permute(2, 0, 1)  # [C, H, W]
-    out = warp_frames(img, path, visible, path[0], visible[0], radius).permute(1, 2, 3, 0).numpy()  # [T, H, W, C]
+    start, seen = path[0], visible[0]
+    path, visible, _, _ = hold_hidden(path, visible)
+    out = warp_frames(img, path, visible & seen, start, seen, radius).permute(1, 2, 3, 0).numpy()  # [T, H, W, C]
     if np.issubdtype(image.dtype, np.integer):
         out = np.clip(np.rint(out), np.iinfo(image.dtype).min, np.iinfo(image.dtype).max)
     return out.astype(image.dtype)
