@@ -118,3 +118,16 @@ def test_run_photo_eval_on_a_folder_with_the_shipped_model(tmp_path):
     # the codec's share: the pasted video through the codec changes the rest of the photo a little, the paste not at all
     assert r["mean"]["cut_and_paste"]["rest_change"] == 0 < r["mean"]["autoencoder"]["rest_change"]
     assert ((sheet == (255, 0, 0)).all(-1)).any() and ((sheet == (0, 255, 0)).all(-1)).any()
+
+
+def test_at_64_px_the_measures_scale_with_the_request():
+    """The request's lengths are px at 128, scaled with the image; so are the identity patch and the rest's
+    clearance: the cut-and-paste edit, which follows the request exactly, scores at 64 px as it does at 128."""
+    img = _photo(1, size=64)
+    u = 0.5
+    req = drag_request(img, FRAMES, 16, seed=0, radius=10.0 * u, length=24.0 * u, pin_clearance=32.0 * u)
+    pasted = cut_and_paste(img, req, radius=14.0 * u)
+    paste = score_video(pasted, req, img, scale=u)
+    assert paste["identity"] > 0.95 and paste["rest_change"] == 0.0, paste
+    unscaled = score_video(pasted, req, img)  # a 17 px patch reaches past the 7 px disc into what did not move
+    assert unscaled["identity"] < paste["identity"], (unscaled, paste)

@@ -166,13 +166,16 @@ def rest_change(video: np.ndarray, image: np.ndarray, request: DragRequest,
     return float(np.sqrt(np.mean(diff[:, ~near] ** 2)))
 
 
-def score_video(video: np.ndarray, request: DragRequest, image: np.ndarray | None = None) -> dict:
-    """The scores of the module docstring; ``rest_change`` only with the start ``image``."""
+def score_video(video: np.ndarray, request: DragRequest, image: np.ndarray | None = None, scale: float = 1.0
+                ) -> dict:
+    """The scores of the module docstring; ``rest_change`` only with the start ``image``. ``scale``: the video's
+    short side over 128 (the identity patch and the rest's clearance are px at 128, scaled as the request is)."""
     d = retracked(video, request.drag.path, request.drag.visible)
     p = retracked(video, request.pins.path, request.pins.visible)
-    scores = {"drag_epe": d.epe, "pin_drift": p.epe, "identity": identity_score(video, request)}
+    scores = {"drag_epe": d.epe, "pin_drift": p.epe,
+              "identity": identity_score(video, request, half=max(2, round(8 * scale)))}
     if image is not None:
-        scores["rest_change"] = rest_change(video, image, request)
+        scores["rest_change"] = rest_change(video, image, request, clearance=REST_CLEARANCE * scale)
     return scores
 
 
@@ -227,7 +230,7 @@ def run_photo_eval(out: str, opts: EvalOptions, photos: str = "builtin", json_pa
                                                        opts.guidance(teacher), opts.start_sigma))
         row = {"photo": name}
         for k, v in videos.items():
-            row[k] = {m: round(x, 3) for m, x in score_video(v, req, image).items()}
+            row[k] = {m: round(x, 3) for m, x in score_video(v, req, image, scale=u).items()}
             for m, x in row[k].items():
                 sums.setdefault(k, {}).setdefault(m, []).append(x)
         rows.append(row)
