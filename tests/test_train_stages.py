@@ -449,3 +449,38 @@ def test_dmd_draws_fresh_clips_for_every_critic_pass_and_the_generator(pipeline,
     kinds = ["critic", "critic", "generator"] * 2
     assert seen == [(kind, global_batch(p)) for p, kind in enumerate(kinds)]
     assert len({tuple(b) for _, b in seen[:3]}) > 1  # the passes of step 0 do not all see the same clips
+
+
+def test_user_style_requests_reach_the_ode_and_dmd_stages(tmp_path, monkeypatch):
+    """``--set user_tracks=true`` (the ``learn`` presets): the ODE trajectories and the DMD generator's clips are
+    conditioned on requests as users make them (1-3 points on each moving layer, pins on what stays), drawn with
+    the layered cache's owners -- not only the teacher's batches."""
+    import numpy as np
+
+    from motionstream_core.train import data as data_mod
+
+    out = str(tmp_path / "run")
+    run_config(out, "tiny-clean")
+    autoencoder.train_autoencoder(out, quiet(autoencoder.PRESETS["tiny"], clip_source="photo"))
+    user = dict(clip_source="photo", camera_motion_prob=0.0, user_tracks=True)
+    teacher_train.train_teacher(out, quiet(teacher_train.PRESETS["tiny"], steps=4, **user))
+    seen = []
+    real = data_mod.user_request
+    monkeypatch.setattr(data_mod, "user_request", lambda *a, **k: seen.append(1) or real(*a, **k))
+    ode_init.train_ode(out, quiet(ode_init.PRESETS["tiny"], steps=2, user_tracks=True))
+    made = len(seen)
+    assert made >= 4, "every trajectory clip draws a user-style request"
+    dmd.train_dmd(out, quiet(dmd.PRESETS["tiny"], steps=1, user_tracks=True))
+    assert len(seen) > made, "the DMD generator's clips draw user-style requests"
+    cache = load_latent_cache(Path(out) / teacher_train.CACHE)
+    traj = ode_init.load_trajectories(Path(out) / ode_init.NAME / "trajectories")
+    for b in range(len(traj["states"])):
+        clip = int(traj["index"][b])
+        path, vis = traj["path"][b].numpy(), traj["visible"][b].numpy()
+        n = int(vis.any(0).sum())
+        own = cache.path[clip].numpy()
+        picked = [int(np.nonzero((own == path[:, i][:, None]).all((0, 2)))[0][0]) for i in range(n)]
+        owner = cache.owner[clip].numpy()
+        moved = np.linalg.norm(own - own[:1], axis=-1).max(0) > 1.0
+        for k in {int(o) for o in owner if o >= 0 and moved[owner == o].any()}:
+            assert 1 <= sum(owner[i] == k for i in picked) <= 3, (b, k, picked)

@@ -144,9 +144,10 @@ def _add_stage_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``motionstream train <stage>`` (also of the standalone ``python -m ...train.cli``)."""
     p.add_argument("--out", default=None, help="run directory (default runs/demo)")
     p.add_argument("--config", default=None, help="model config for a new run: demo-small (default), demo or tiny")
-    p.add_argument("--preset", default="demo", choices=["demo", "refine", "tiny"],
+    p.add_argument("--preset", default="demo", choices=["demo", "refine", "learn", "tiny"],
                    help="stage hyper-parameters: demo (students from noise), refine (the shipped demo model's recipe: "
-                        "autoencoder, teacher, ode, dmd), tiny (tests)")
+                        "autoencoder, teacher, ode, dmd), learn (the learned-motion models' teacher, ode, dmd; "
+                        "recipes/learned_ladder.sh), tiny (tests)")
     p.add_argument("--steps", type=int, default=None, help="total steps (across resumes)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this run")
     p.add_argument("--batch", type=int, default=None, help="global batch (all torchrun processes together)")

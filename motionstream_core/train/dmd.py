@@ -86,6 +86,10 @@ PRESETS = {"demo": DMDOptions(),
            # generator drifts into speckle: 0.41x -> 0.55x a still video in 216 steps; with it 0.42x)
            "refine": DMDOptions(max_tracks=32, track_drop=0.0, ema=0.99, critic_warmup=20, lr=2e-6, critic_lr=1e-5,
                                 reg_weight=100.0),
+           # the learned-motion models: the refiner's warm-up and rates, a lighter anchor (a student sampled from
+           # noise is where DMD's gradient has something to carry)
+           "learn": DMDOptions(max_tracks=16, min_tracks=1, user_tracks=True, ema=0.99, critic_warmup=20, lr=2e-6,
+                               critic_lr=1e-5, reg_weight=10.0),
            "tiny": DMDOptions(steps=3, batch=2, lr=1e-4, critic_lr=1e-3, critic_steps=5, max_tracks=8)}
 
 
@@ -128,7 +132,7 @@ class DMDTrainer:
     def conditioning(self, samples: list[Sample]) -> Conditioning:
         clips = self.data.take([x.index for x in samples])
         gens = [x.gen for x in samples]
-        path, vis, ids = sample_track_batch(clips.path, clips.visible, self.sampling, gens)
+        path, vis, ids = sample_track_batch(clips.path, clips.visible, self.sampling, gens, owners=clips.owner)
         keep = [torch.rand((), generator=g).item() >= self.opts.text_drop for g in gens]
         text = None if clips.text is None else [t if k else self.data.null_text for t, k in zip(clips.text, keep)]
         return Conditioning(clips.image.float().to(self.run.device), path, vis, ids,

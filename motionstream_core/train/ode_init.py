@@ -65,6 +65,8 @@ class ODEOptions(ModelStageOptions):
 PRESETS = {"demo": ODEOptions(),
            # the shipped refiner's recipe (docs/DEMO_MODEL.md): 6 teacher steps (3 per student step)
            "refine": ODEOptions(max_tracks=32, track_drop=0.0, teacher_steps=6, traj_clips=128, ema=0.99),
+           # the learned-motion models: 6 teacher steps from noise (2 per student step), user-style requests
+           "learn": ODEOptions(max_tracks=16, min_tracks=1, user_tracks=True, teacher_steps=6, traj_clips=64, ema=0.99),
            "tiny": ODEOptions(steps=20, batch=2, lr=2e-3, warmup=1, traj_clips=4, traj_batch=2, teacher_steps=6,
                               max_tracks=8, log_every=5)}
 
@@ -97,7 +99,7 @@ def make_trajectories(out: str, teacher, data: Clips, opts: ODEOptions, say, ran
         index = [i % len(data) for i in range(s * opts.traj_batch, min(opts.traj_clips, (s + 1) * opts.traj_batch))]
         gens = [seeded(opts.seed, 7, i) for i in range(s * opts.traj_batch, s * opts.traj_batch + len(index))]
         clips = data.take(index)
-        p, v, ids = sample_track_batch(clips.path, clips.visible, sampling, gens)
+        p, v, ids = sample_track_batch(clips.path, clips.visible, sampling, gens, owners=clips.owner)
         keep = torch.tensor([torch.rand((), generator=g).item() >= opts.text_drop for g in gens])
         image = clips.image.float().to(teacher.device)
         z = clips.z

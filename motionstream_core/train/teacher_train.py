@@ -80,6 +80,10 @@ PRESETS = {"demo": TeacherOptions(),
            # (still camera), 32 tracks a sample, none dropped
            "refine": TeacherOptions(frames=45, cache_clips=1024, clip_source="mix", camera_motion_prob=0.0,
                                     max_tracks=32, track_drop=0.0, ema=0.99, max_sigma=0.3),
+           # the learned-motion models (``demo-learn64`` / ``demo-learn128``, docs/DEMO_MODEL.md): layered photo clips
+           # (objects moving as wholes over a still camera), 4 motions of each first frame, requests as users make them
+           "learn": TeacherOptions(frames=45, cache_clips=1024, clip_source="photo", camera_motion_prob=0.0,
+                                  motions_per_scene=4, max_tracks=16, min_tracks=1, user_tracks=True, ema=0.99),
            "tiny": TeacherOptions(steps=40, batch=2, lr=2e-3, warmup=1, frames=45, cache_clips=4,
                                   tracks_per_clip=8, max_tracks=8, log_every=5)}
 
