@@ -1,6 +1,7 @@
 """The overfit probe's linear codec: time packed like the track head, and exact with every component."""
 
 import numpy as np
+import pytest
 
 from motionstream_core.train.probe import LinearCodec, ProbeOptions, _other, probe_config
 
@@ -32,3 +33,9 @@ def test_probe_config_and_clip_pairs():
     cfg = probe_config(ProbeOptions(size=64, stride=4, patch=2))
     assert (cfg.height, cfg.track_head.stride, cfg.vae.spatial_stride, cfg.dit.patch_size) == (64, 4, 4, (1, 2, 2))
     assert [_other(k, 2) for k in range(4)] == [1, 0, 3, 2] and [_other(k, 3) for k in range(3)] == [1, 2, 0]
+
+
+def test_a_warp_config_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"^the probe conditions on the start image itself; 'demo-warp' takes it "
+                                         r"warped along the tracks \(reference 'warp'\)"):
+        probe_config(ProbeOptions(base_config="demo-warp"))

@@ -114,6 +114,10 @@ class LinearCodec:
 
 def probe_config(opts: ProbeOptions) -> ModelConfig:
     base = model_config(opts.base_config)
+    if base.parameterisation.warps:
+        raise ValueError(f"the probe conditions on the start image itself; {opts.base_config!r} takes it warped along "
+                         "the tracks (reference 'warp'), which the probe's own codec does not build: probe a config "
+                         "whose reference is first_frame or start_image")
     space = {8: (True, True, True), 4: (False, True, True), 2: (False, False, True)}[opts.stride]
     return dataclasses.replace(
         base, name=f"probe-s{opts.stride}p{opts.patch}", height=opts.size, width=opts.size,
