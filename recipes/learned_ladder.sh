@@ -6,7 +6,8 @@
 #   bash recipes/learned_ladder.sh                                  # runs/learn64, evals in runs/learn64/eval
 #   RUN=runs/l128 CONFIG=demo-learn128 TEACHER_MIN=30 bash recipes/learned_ladder.sh
 #
-#   TEACHER_ARGS="--batch 32 --set lr=1e-3" bash recipes/learned_ladder.sh     # more per step (a GPU)
+#   TEACHER_ARGS="--batch 32 --set cache_clips=8192 --set cache_workers=16" bash recipes/learned_ladder.sh
+#                                                 # a GPU machine: more clips a step, rendered on its spare cores
 #
 # Without the package installed (a machine with torch and the [train] extra's packages):
 #   PYTHONPATH=$PWD bash recipes/learned_ladder.sh

@@ -148,3 +148,20 @@ def test_several_motions_of_one_scene_share_the_first_frame_only(tmp_path):
     with pytest.raises(ValueError, match=r"^synthetic clips have no separate motion seed: use clip_source=photo"):
         build_latent_cache(tmp_path / "s", vae, stats, CFG, 9, 6, count=2, seed=2, motions_per_scene=2,
                            say=lambda m: None)
+
+
+def test_rendering_the_cache_in_worker_processes_makes_the_same_cache(tmp_path):
+    """``cache_workers``: clips are pure functions of their seeds, so rendering them in two processes writes the
+    same shards, bit for bit, as rendering them here."""
+    torch.manual_seed(0)
+    vae = autoencoder.init_weights(TinyVAE(CFG.vae)).eval()
+    stats = LatentStats(CFG.vae.latent_channels)
+    kw = dict(count=5, seed=2, source="mix", shard_size=2, say=lambda m: None)
+    build_latent_cache(tmp_path / "one", vae, stats, CFG, 9, 6, **kw)
+    build_latent_cache(tmp_path / "two", vae, stats, CFG, 9, 6, workers=2, **kw)
+    one, two = load_latent_cache(tmp_path / "one"), load_latent_cache(tmp_path / "two")
+    for name in ("z", "image", "path", "visible"):
+        assert torch.equal(getattr(one, name), getattr(two, name)), name
+    assert one.caption == two.caption and len(one) == 5
+    with pytest.raises(ValueError, match="^workers must be >= 1, got 0$"):
+        build_latent_cache(tmp_path / "none", vae, stats, CFG, 9, 6, workers=0, **kw)

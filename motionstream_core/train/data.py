@@ -113,19 +113,35 @@ def encode_clips(vae: TinyVAE, stats: LatentStats, frames: Tensor) -> tuple[Tens
 
 # -- the latent cache ---------------------------------------------------------------------------------
 
+_WORKER_RENDER: Callable[..., object] | None = None  # a cache-building worker process's ``clip_renderer``
+
+
+def _start_worker(*renderer_args) -> None:
+    global _WORKER_RENDER
+    torch.set_num_threads(1)
+    _WORKER_RENDER = clip_renderer(*renderer_args)
+
+
+def _worker_render(seeds: tuple) -> object:
+    return _WORKER_RENDER(*seeds)
+
+
 def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg: ModelConfig, num_frames: int,
                        num_points: int, count: int, seed: int = 0, source: str = "synthetic", motions_per_scene: int = 1,
                        shard_size: int = 64, batch: int = 8, say: Callable[[str], None] = print,
-                       photo_dir: str = "", camera_motion_prob: float | None = None) -> Path:
+                       photo_dir: str = "", camera_motion_prob: float | None = None, workers: int = 1) -> Path:
     """Encode ``count`` training clips of ``source`` (``clip_renderer``; seeds ``cache_seeds``) into
     ``folder/shard_XXXX.pt``; existing shards are kept (resume) when they were made the same way (the photo
-    folder's fingerprint included: another folder's clips are never mixed in)."""
+    folder's fingerprint included: another folder's clips are never mixed in). ``workers`` > 1: the clips are
+    rendered by that many processes (each clip a pure function of its seeds: the same cache, bit for bit)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if motions_per_scene < 1:
         raise ValueError(f"motions_per_scene must be >= 1, got {motions_per_scene}")
-    render = clip_renderer(source, cfg, num_frames, num_points, photo_dir=photo_dir,
-                           camera_motion_prob=camera_motion_prob)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    renderer_args = (source, cfg, num_frames, num_points, photo_dir, camera_motion_prob)
+    render = clip_renderer(*renderer_args)
     meta = {"count": count, "seed": seed, "num_frames": num_frames, "height": cfg.height,
             "width": cfg.width, "num_points": num_points, "source": source, "motions_per_scene": motions_per_scene,
             "photo_folder": photo_folder_fingerprint(photo_dir)}
@@ -145,26 +161,42 @@ def build_latent_cache(folder: str | Path, vae: TinyVAE, stats: LatentStats, cfg
                              + ", ".join(f"{k} {made.get(k)!r} != {meta.get(k)!r}" for k in differ)
                              + "): delete it or use another --out")
     shards = math.ceil(count / shard_size)
-    for s in range(shards):
-        path = folder / f"shard_{s:04d}.pt"
-        if path.is_file():
-            continue
-        ids = range(s * shard_size, min(count, (s + 1) * shard_size))
-        clips = [render(*cache_seeds(i, seed, motions_per_scene)) for i in ids]
-        zs, imgs = [], []
-        for b in range(0, len(clips), batch):
-            frames = torch.from_numpy(np.stack([c.frames for c in clips[b:b + batch]]))
-            z, img = encode_clips(vae, stats, frames)
-            zs.append(z.half().cpu()), imgs.append(img.half().cpu())
-        torch.save({"z": torch.cat(zs), "image": torch.cat(imgs),
-                    "path": torch.from_numpy(np.stack([c.path for c in clips])),
-                    "visible": torch.from_numpy(np.stack([c.visible for c in clips])),
-                    **({"owner": torch.from_numpy(np.stack([c.owner for c in clips]).astype(np.int16))}
-                       if all(getattr(c, "owner", None) is not None for c in clips) else {}),
-                    "caption": [c.caption for c in clips], "meta": meta}, path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)
-        say(f"latent cache: shard {s + 1}/{shards} ({min(count, (s + 1) * shard_size)} clips)")
+    todo = [s for s in range(shards) if not (folder / f"shard_{s:04d}.pt").is_file()]
+    pool = None
+    if workers > 1 and todo:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=renderer_args)
+    try:
+        for s in todo:
+            _write_shard(folder / f"shard_{s:04d}.pt", range(s * shard_size, min(count, (s + 1) * shard_size)),
+                         render, pool, vae, stats, seed, motions_per_scene, batch, meta)
+            say(f"latent cache: shard {s + 1}/{shards} ({min(count, (s + 1) * shard_size)} clips)")
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return folder
+
+
+def _write_shard(path: Path, ids: range, render, pool, vae, stats, seed: int, motions_per_scene: int, batch: int,
+                 meta: dict) -> None:
+    """One shard of ``build_latent_cache``: clips ``ids`` rendered (by ``pool``'s workers, if any), encoded, saved."""
+    seeds = [cache_seeds(i, seed, motions_per_scene) for i in ids]
+    clips = list(pool.map(_worker_render, seeds)) if pool is not None else [render(*x) for x in seeds]
+    zs, imgs = [], []
+    for b in range(0, len(clips), batch):
+        frames = torch.from_numpy(np.stack([c.frames for c in clips[b:b + batch]]))
+        z, img = encode_clips(vae, stats, frames)
+        zs.append(z.half().cpu()), imgs.append(img.half().cpu())
+    torch.save({"z": torch.cat(zs), "image": torch.cat(imgs),
+                "path": torch.from_numpy(np.stack([c.path for c in clips])),
+                "visible": torch.from_numpy(np.stack([c.visible for c in clips])),
+                **({"owner": torch.from_numpy(np.stack([c.owner for c in clips]).astype(np.int16))}
+                   if all(getattr(c, "owner", None) is not None for c in clips) else {}),
+                "caption": [c.caption for c in clips], "meta": meta}, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
 
 
 def latent_cache_meta(out: str | Path) -> dict:

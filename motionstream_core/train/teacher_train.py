@@ -61,6 +61,7 @@ class TeacherOptions(ModelStageOptions):
     # streams past the sink + window (1 + 1 chunks), as ``causal.require_rolling`` asks of the ODE and DMD stages
     frames: int = 45
     cache_clips: int = 1000  # rendered data: clips in the latent cache
+    cache_workers: int = 1  # rendered data: processes rendering the clips (a GPU machine's spare cores)
     tracks_per_clip: int = 64  # rendered data: tracks rendered per clip
     clip_source: str = "synthetic"  # rendered data: "synthetic" shapes, "photo" layers cut from photos or "mix" (data.CLIP_SOURCES)
     motions_per_scene: int = 1  # rendered photo data: clips sharing a first frame, told apart only by their tracks
@@ -120,7 +121,7 @@ def ensure_latent_cache(out: str, cfg, opts, device, say) -> Clips:
     build_latent_cache(folder, vae, stats, cfg, opts.frames, opts.tracks_per_clip, opts.cache_clips,
                        seed=opts.seed, source=opts.clip_source,
                        motions_per_scene=opts.motions_per_scene, say=say, photo_dir=opts.photo_dir,
-                       camera_motion_prob=opts.camera_motion_prob)
+                       camera_motion_prob=opts.camera_motion_prob, workers=opts.cache_workers)
     return load_latent_cache(folder)
 
 
