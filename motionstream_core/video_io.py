@@ -1,6 +1,7 @@
 """Reading images and writing videos (OpenCV / PyAV), for the CLI, the demo and the nodes.
 
-Videos are read by ``read_video`` (motion transfer reads its files with it)."""
+Videos are read by ``read_video`` (motion transfer reads its files with it). PyAV is imported when a video is read
+or written, not with this module: the re-tracker and the evals, which import it, run where PyAV is not installed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import math
 import os
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -23,6 +23,8 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None, gray: boo
     ``max_bytes``: refuse (naming it) a video whose decoded frames would take more, as soon as they do."""
     if not os.path.isfile(path):
         raise TrackError(f"no such video file: {path}")
+    import av
+
     frames = []
     size = 0
     try:
@@ -97,6 +99,8 @@ class VideoWriter:
 
     def _open(self, h: int, w: int) -> None:
         codec, pix_fmt, options = _CODECS[self.path.suffix.lower()]
+        import av
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(self.path), mode="w")
         self._stream = self._container.add_stream(codec, rate=int(round(self.fps)))
@@ -107,6 +111,8 @@ class VideoWriter:
         self.size = (h, w)
 
     def write(self, frames) -> None:
+        import av
+
         data = to_uint8(frames)
         if data.ndim != 4 or data.shape[-1] != 3:
             raise ValueError(f"VideoWriter needs frames [T, H, W, 3], got {data.shape}")

@@ -182,3 +182,23 @@ def test_demo_runs_without_the_training_code(tmp_path):
     assert "loaded: []" in out.stdout
     assert (tmp_path / "video.mp4").is_file() and (tmp_path / "tracks_overlay.mp4").is_file()
     assert "this install cannot run `motionstream train`" in out.stderr
+
+
+def test_the_evals_and_the_retracker_import_without_pyav():
+    """PyAV is imported when a video file is read or written (``video_io``), not with the modules that import
+    ``video_io``: the re-tracker and the evals run on a machine without it (a GPU lease, where wheels must be carried)."""
+    import subprocess
+    import sys
+
+    code = ("import builtins\nreal = builtins.__import__\n"
+            "def guard(name, *a, **k):\n"
+            "    if name == 'av' or name.startswith('av.'):\n        raise ImportError('no PyAV here')\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = guard\n"
+            "import motionstream_core.motion.transfer, motionstream_core.train.evaluate\n"
+            "import motionstream_core.train.object_eval, motionstream_core.train.photo_eval\n"
+            "from motionstream_core.video_io import read_video\n"
+            "try:\n    read_video('README.md')\nexcept ImportError as e:\n    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "no PyAV here"  # reading a video is where it is needed
